@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is a step of those.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+DEMO_DIR := .aims-demo
+
+.PHONY: demo down test lint crds controlplane
+
+## demo: start a local control plane, install the CRDs, apply examples/, show their status
+demo: controlplane
+	@bash scripts/demo.sh up $(DEMO_DIR)
+
+## down: stop the demo's control plane and remove its state
+down:
+	@bash scripts/demo.sh down $(DEMO_DIR)
+
+## test: every test, unit and integration (against a real kube-apiserver, etcd, controller-manager)
+test: controlplane
+	AIMS_K8S_BIN="$$(bash tests/controlplane/build.sh)" cargo test --workspace --all-targets --locked
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## crds: regenerate crds/ from the Rust types
+crds:
+	cargo run --quiet --locked --bin aims -- crds --output-dir crds
+
+## controlplane: build (once, then cached) kube-apiserver, kube-controller-manager, kubectl and helm
+controlplane:
+	@bash tests/controlplane/build.sh >/dev/null

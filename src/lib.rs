@@ -1,0 +1,10 @@
+//! aims-operator: keeps an organisation's AI management system (ISO/IEC 42001, and the EU AI Act's
+//! duties for high-risk AI) true of what actually runs in a Kubernetes cluster.
+//!
+//! * [`api`]: the custom resource types of `aims.dev/v1alpha1`.
+//! * [`crds`]: their CustomResourceDefinitions, generated from the types.
+//! * [`cli`]: the `aims` command line.
+
+pub mod api;
+pub mod cli;
+pub mod crds;

@@ -1,0 +1,502 @@
+//! A real local Kubernetes control plane for tests and the demo: etcd (from the
+//! `etcd-bin-vendored` crate), kube-apiserver and kube-controller-manager (built from the upstream
+//! Go modules by `tests/controlplane/build.sh`), on free loopback ports, with certificates generated
+//! for each one.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let cp = aims_testenv::shared();
+//! let client = cp.client().await;
+//! let out = cp.kubectl().args(["get", "namespaces"]).output().unwrap();
+//! # }
+//! ```
+//!
+//! Every process is a child tied to the test process: it is stopped when the [`ControlPlane`] is
+//! dropped (also while a test panics), at exit for [`shared`], and by the kernel if the test process
+//! is killed.
+
+mod certs;
+mod process;
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Mutex, OnceLock},
+    thread,
+    time::{Duration, Instant},
+};
+
+/// Errors while starting a control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or process operation failed.
+    #[error("cannot {what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// Generating certificates failed.
+    #[error("cannot generate certificates: {0}")]
+    Certs(#[from] rcgen::Error),
+    /// The Kubernetes binaries could not be built or found.
+    #[error("cannot get the Kubernetes binaries: {0}")]
+    Binaries(String),
+    /// etcd is not available for this platform.
+    #[error("etcd: {0}")]
+    Etcd(String),
+    /// A component did not become ready.
+    #[error("{component} did not become ready within {seconds}s; last lines of {log}:\n{tail}")]
+    NotReady {
+        /// The component.
+        component: &'static str,
+        /// How long it was given.
+        seconds: u64,
+        /// Its log file.
+        log: String,
+        /// The end of its log.
+        tail: String,
+    },
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Also start kube-controller-manager (garbage collection, namespace deletion, ServiceAccounts,
+    /// Deployment → ReplicaSet → Pod). Pods stay Pending: there are no nodes.
+    pub controller_manager: bool,
+    /// Keep the processes and files after this value is dropped (for `make demo`).
+    pub detach: bool,
+    /// Where to keep data, certificates, logs and the kubeconfig. A fresh temporary directory
+    /// when unset.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            controller_manager: true,
+            detach: false,
+            dir: None,
+        }
+    }
+}
+
+/// A running control plane.
+pub struct ControlPlane {
+    dir: PathBuf,
+    bin_dir: PathBuf,
+    kubeconfig: PathBuf,
+    server: String,
+    children: Vec<(&'static str, Child)>,
+    detach: bool,
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const ATTEMPTS: usize = 3;
+
+impl ControlPlane {
+    /// Starts etcd, kube-apiserver and kube-controller-manager, and waits until the API server is
+    /// ready and the `default` namespace has its ServiceAccount.
+    pub fn start() -> Result<Self, Error> {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts a control plane as `options` say. Retries with new ports when a port was taken in
+    /// the meantime by another process.
+    pub fn start_with(options: Options) -> Result<Self, Error> {
+        let bin_dir = bin_dir()?;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let dir = match &options.dir {
+                Some(dir) => dir.clone(),
+                None => fresh_dir()?,
+            };
+            match Self::try_start(&options, bin_dir.clone(), dir) {
+                Ok(cp) => return Ok(cp),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    fn try_start(options: &Options, bin_dir: PathBuf, dir: PathBuf) -> Result<Self, Error> {
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| io("create the control plane directory", e))?;
+        let dir = dir.canonicalize().map_err(|e| io("resolve the control plane directory", e))?;
+        let pki = certs::generate(&dir)?;
+        let [etcd_port, peer_port, api_port, cm_port] = free_ports()?;
+        let server = format!("https://127.0.0.1:{api_port}");
+        let kubeconfig = dir.join("kubeconfig");
+        write_kubeconfig(&kubeconfig, &server, &pki)?;
+
+        let mut cp = Self {
+            dir: dir.clone(),
+            bin_dir: bin_dir.clone(),
+            kubeconfig: kubeconfig.clone(),
+            server: server.clone(),
+            children: Vec::new(),
+            detach: options.detach,
+        };
+        let etcd = etcd_bin_vendored::etcd_bin_path().map_err(|e| Error::Etcd(e.to_string()))?;
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let mut etcd = Command::new(etcd);
+        etcd.args([
+                "--data-dir",
+                &dir.join("etcd").display().to_string(),
+                "--name",
+                "aims-testenv",
+                "--listen-client-urls",
+                &etcd_url,
+                "--advertise-client-urls",
+                &etcd_url,
+                "--listen-peer-urls",
+                &format!("http://127.0.0.1:{peer_port}"),
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer_port}"),
+                "--initial-cluster",
+                &format!("aims-testenv=http://127.0.0.1:{peer_port}"),
+                "--unsafe-no-fsync",
+                "--log-level",
+                "warn",
+            ]);
+        cp.spawn("etcd", etcd)?;
+
+        let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
+        apiserver.args([
+            "--etcd-servers",
+            &etcd_url,
+            "--bind-address",
+            "127.0.0.1",
+            "--advertise-address",
+            "127.0.0.1",
+            "--secure-port",
+            &api_port.to_string(),
+            "--cert-dir",
+            &dir.display().to_string(),
+            "--tls-cert-file",
+            &pki.server_cert,
+            "--tls-private-key-file",
+            &pki.server_key,
+            "--client-ca-file",
+            &pki.ca_cert,
+            "--authorization-mode",
+            "RBAC",
+            "--service-account-issuer",
+            "https://kubernetes.default.svc",
+            "--service-account-key-file",
+            &pki.sa_pub,
+            "--service-account-signing-key-file",
+            &pki.sa_key,
+            "--service-cluster-ip-range",
+            "10.0.0.0/24",
+            "--allow-privileged",
+            "--profiling=false",
+            "--v",
+            "1",
+        ]);
+        if !options.controller_manager {
+            apiserver.args(["--disable-admission-plugins", "ServiceAccount"]);
+        }
+        cp.spawn("kube-apiserver", apiserver)?;
+        cp.wait_ready()?;
+
+        if options.controller_manager {
+            let kubeconfig = kubeconfig.display().to_string();
+            let mut cm = Command::new(bin_dir.join("kube-controller-manager"));
+            cm.args([
+                    "--kubeconfig",
+                    &kubeconfig,
+                    "--authentication-kubeconfig",
+                    &kubeconfig,
+                    "--authorization-kubeconfig",
+                    &kubeconfig,
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    &cm_port.to_string(),
+                    "--cert-dir",
+                    &dir.display().to_string(),
+                    "--service-account-private-key-file",
+                    &pki.sa_key,
+                    "--root-ca-file",
+                    &pki.ca_cert,
+                    "--cluster-signing-cert-file",
+                    &pki.ca_cert,
+                    "--cluster-signing-key-file",
+                    &pki.ca_key,
+                    "--leader-elect=false",
+                    "--profiling=false",
+                    "--v",
+                    "1",
+                ]);
+            cp.spawn("kube-controller-manager", cm)?;
+            cp.wait_for("kube-controller-manager", || {
+                cp.kubectl_quiet(&["get", "serviceaccount", "default", "--namespace", "default"])
+            })?;
+        }
+        Ok(cp)
+    }
+
+    fn spawn(&mut self, name: &'static str, mut cmd: Command) -> Result<(), Error> {
+        let log = self.log_path(name);
+        let out = fs::File::create(&log).map_err(|e| io(&format!("create {}", log.display()), e))?;
+        let err = out.try_clone().map_err(|e| io("duplicate a log file handle", e))?;
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("HTTP_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("http_proxy");
+        let child = if self.detach {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0).spawn()
+        } else {
+            process::spawn_tied(cmd)
+        }
+        .map_err(|e| io(&format!("start {name}"), e))?;
+        fs::write(self.dir.join(format!("{name}.pid")), child.id().to_string())
+            .map_err(|e| io("write a pid file", e))?;
+        self.children.push((name, child));
+        Ok(())
+    }
+
+    fn wait_ready(&mut self) -> Result<(), Error> {
+        self.wait_for("kube-apiserver", || {
+            self.kubectl_quiet(&["get", "--raw", "/readyz"])
+                && self.kubectl_quiet(&["get", "namespace", "default"])
+        })
+    }
+
+    /// Polls `ready` until it holds; fails early when a child process has exited.
+    fn wait_for(&self, component: &'static str, ready: impl Fn() -> bool) -> Result<(), Error> {
+        let start = Instant::now();
+        while start.elapsed() < READY_TIMEOUT {
+            if ready() {
+                return Ok(());
+            }
+            if let Some(dead) = self.dead_child() {
+                return Err(self.not_ready(dead, start.elapsed()));
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
+        Err(self.not_ready(component, start.elapsed()))
+    }
+
+    fn dead_child(&self) -> Option<&'static str> {
+        self.children.iter().find_map(|(name, child)| {
+            let pid = libc::pid_t::try_from(child.id()).ok()?;
+            // SAFETY: signal 0 only checks that the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0;
+            let mut status = 0;
+            // SAFETY: non-blocking status check of our own child; reaps a zombie.
+            let exited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid;
+            (gone || exited).then_some(*name)
+        })
+    }
+
+    fn not_ready(&self, component: &'static str, waited: Duration) -> Error {
+        let log = self.log_path(component);
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<_> = text.lines().collect();
+        Error::NotReady {
+            component,
+            seconds: waited.as_secs(),
+            log: log.display().to_string(),
+            tail: lines[lines.len().saturating_sub(30)..].join("\n"),
+        }
+    }
+
+    fn log_path(&self, component: &str) -> PathBuf {
+        self.dir.join(format!("{component}.log"))
+    }
+
+    fn kubectl_quiet(&self, args: &[&str]) -> bool {
+        self.kubectl()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// A kubeconfig file for the admin user (in `system:masters`).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The directory holding data, certificates, logs and the kubeconfig.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directory holding kube-apiserver, kube-controller-manager, kubectl and helm.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// A client for the admin user. Make one per async runtime: a client belongs to the runtime
+    /// it was made on.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read the kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("load the kubeconfig");
+        kube::Client::try_from(config).expect("build a client")
+    }
+
+    /// `kubectl` (built for the same Kubernetes version) pointed at this control plane.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join("kubectl"));
+        cmd.env("KUBECONFIG", &self.kubeconfig).env("NO_PROXY", "127.0.0.1,localhost");
+        cmd
+    }
+
+    /// `helm` pointed at this control plane, with its state kept in the control plane's directory.
+    pub fn helm(&self) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join("helm"));
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("HELM_CACHE_HOME", self.dir.join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.dir.join("helm/config"))
+            .env("HELM_DATA_HOME", self.dir.join("helm/data"));
+        cmd
+    }
+
+    /// Stops every process and removes the directory (unless detached).
+    fn stop(&mut self) {
+        for (_, child) in self.children.iter_mut().rev() {
+            process::stop_child(child, Duration::from_secs(5));
+        }
+        self.children.clear();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if !self.detach {
+            self.stop();
+        }
+    }
+}
+
+/// Stops a detached control plane started with `Options { detach: true, dir: Some(dir), .. }`,
+/// by the process ids recorded in `dir`. Returns how many processes were stopped.
+pub fn stop_detached(dir: &Path) -> usize {
+    let mut stopped = 0;
+    for name in ["kube-controller-manager", "kube-apiserver", "etcd"] {
+        let pid_file = dir.join(format!("{name}.pid"));
+        if let Some(pid) = fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+            process::stop_pid(pid, Duration::from_secs(10));
+            let _ = fs::remove_file(pid_file);
+            stopped += 1;
+        }
+    }
+    stopped
+}
+
+/// One control plane shared by every test of a test binary, started on first use and stopped when
+/// the test binary exits. Tests share it by working in namespaces of their own.
+pub fn shared() -> &'static ControlPlane {
+    static SHARED: OnceLock<ControlPlane> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(cp) = SHARED.get() {
+        return cp;
+    }
+    let _guard = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+    SHARED.get_or_init(|| {
+        let cp = ControlPlane::start().unwrap_or_else(|e| panic!("cannot start the local control plane: {e}"));
+        let _ = SHARED_DIR.set(cp.dir.clone());
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe { libc::atexit(stop_shared) };
+        cp
+    })
+}
+
+extern "C" fn stop_shared() {
+    // Statics are never dropped; stop the shared control plane's processes at exit instead.
+    static STOPPED: OnceLock<()> = OnceLock::new();
+    STOPPED.get_or_init(|| {
+        if let Some(dir) = SHARED_DIR.get() {
+            stop_detached(dir);
+            let _ = fs::remove_dir_all(dir);
+        }
+    });
+}
+
+static SHARED_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The directory with the Kubernetes binaries: `$AIMS_K8S_BIN` when set, otherwise what
+/// `tests/controlplane/build.sh` prints (it builds what is missing, once, into a cache).
+pub fn bin_dir() -> Result<PathBuf, Error> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("AIMS_K8S_BIN") {
+            return Ok(PathBuf::from(dir));
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../controlplane/build.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!("{} failed with {}", script.display(), out.status));
+        }
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })
+    .clone()
+    .map_err(Error::Binaries)
+}
+
+fn fresh_dir() -> Result<PathBuf, Error> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    Ok(std::env::temp_dir().join(format!("aims-testenv-{}-{n}", std::process::id())))
+}
+
+/// Picks free loopback ports by binding port 0. Another process can take one before it is used;
+/// the caller retries on failure.
+fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+    let listeners = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io("find a free port", e))?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr().map_err(|e| io("find a free port", e))?.port();
+    }
+    Ok(ports)
+}
+
+fn write_kubeconfig(path: &Path, server: &str, pki: &certs::Pki) -> Result<(), Error> {
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "aims-local", "cluster": {"server": server, "certificate-authority": pki.ca_cert}}],
+        "users": [{"name": "admin", "user": {"client-certificate": pki.admin_cert, "client-key": pki.admin_key}}],
+        "contexts": [{"name": "aims-local", "context": {"cluster": "aims-local", "user": "admin"}}],
+        "current-context": "aims-local",
+    });
+    fs::write(path, serde_json::to_string_pretty(&config).expect("a JSON value serializes"))
+        .map_err(|e| io("write the kubeconfig", e))
+}
+
+fn io(what: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        what: what.to_owned(),
+        source,
+    }
+}
