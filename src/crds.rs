@@ -54,7 +54,11 @@ pub fn all() -> Vec<CustomResourceDefinition> {
 /// doc comment, and doc-comment line wraps become spaces (paragraph breaks stay).
 fn polish(crd: &mut CustomResourceDefinition) {
     for version in &mut crd.spec.versions {
-        let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) else {
+        let Some(root) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
             continue;
         };
         root.description = root
@@ -78,10 +82,15 @@ fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
             JSONSchemaPropsOrArray::Schema(s) => Some(s.as_mut()),
             JSONSchemaPropsOrArray::Schemas(_) => None,
         }))
-        .chain(schema.additional_properties.iter_mut().filter_map(|ap| match ap {
-            JSONSchemaPropsOrBool::Schema(s) => Some(s.as_mut()),
-            JSONSchemaPropsOrBool::Bool(_) => None,
-        }));
+        .chain(
+            schema
+                .additional_properties
+                .iter_mut()
+                .filter_map(|ap| match ap {
+                    JSONSchemaPropsOrBool::Schema(s) => Some(s.as_mut()),
+                    JSONSchemaPropsOrBool::Bool(_) => None,
+                }),
+        );
     for child in children {
         unwrap_descriptions(child);
     }
@@ -90,7 +99,12 @@ fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
 /// Joins lines that were wrapped for the source file; keeps blank-line paragraph breaks.
 fn unwrap_lines(text: &str) -> String {
     text.split("\n\n")
-        .map(|para| para.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+        .map(|para| {
+            para.split('\n')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n\n")
 }
@@ -148,9 +162,53 @@ mod tests {
     #[test]
     fn every_kind_has_its_own_description() {
         for crd in all() {
-            let root = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
+            let root = crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap();
             let text = root.description.as_deref().unwrap_or_default();
-            assert!(!text.is_empty() && !text.contains("Auto-generated"), "{}: {text:?}", crd.spec.names.kind);
+            assert!(
+                !text.is_empty() && !text.contains("Auto-generated"),
+                "{}: {text:?}",
+                crd.spec.names.kind
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod drift {
+    use std::path::Path;
+
+    use super::*;
+
+    /// `crds/` must be exactly what the types generate: run `make crds` after changing a type.
+    #[test]
+    fn crds_dir_matches_the_types() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        let mut expected: Vec<String> = Vec::new();
+        for crd in all() {
+            let name = file_name(&crd);
+            let path = dir.join(&name);
+            let on_disk = fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                on_disk == to_yaml(&crd).unwrap(),
+                "crds/{name} differs from the Rust types; run `make crds` and commit the result"
+            );
+            expected.push(name);
+        }
+        let mut present: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        present.sort();
+        expected.sort();
+        assert_eq!(
+            present, expected,
+            "crds/ holds files the types do not generate"
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::{Artifact, DocumentRef, Person, RiskTier, Severity};
 /// An AI system registered in the AI management system: what it is for, who answers for it, how
 /// people oversee it, and which models and data it is built from. Its workloads carry the label
 /// `aims.dev/system: <name>` (or match `workloadSelector`).
+#[allow(clippy::duplicated_attributes)] // printcolumn(...) repeats keys by design
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aims.dev",
@@ -22,12 +23,41 @@ use super::{Artifact, DocumentRef, Person, RiskTier, Severity};
     namespaced,
     status = "AISystemStatus",
     selectable = ".spec.riskTier",
-    printcolumn(name = "Tier", type_ = "string", json_path = ".spec.riskTier", description = "EU AI Act risk tier"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Compliance phase"),
-    printcolumn(name = "Controls", type_ = "string", json_path = ".status.controls.summary", description = "Satisfied of applicable controls"),
-    printcolumn(name = "Workloads", type_ = "string", json_path = ".status.workloads.summary", description = "Compliant of matched workloads"),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.approval.expiresAt", description = "When the approval expires"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Tier",
+        type_ = "string",
+        json_path = ".spec.riskTier",
+        description = "EU AI Act risk tier"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Compliance phase"
+    ),
+    printcolumn(
+        name = "Controls",
+        type_ = "string",
+        json_path = ".status.controls.summary",
+        description = "Satisfied of applicable controls"
+    ),
+    printcolumn(
+        name = "Workloads",
+        type_ = "string",
+        json_path = ".status.workloads.summary",
+        description = "Compliant of matched workloads"
+    ),
+    printcolumn(
+        name = "Expires",
+        type_ = "date",
+        json_path = ".status.approval.expiresAt",
+        description = "When the approval expires"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.riskTier != 'High' || (has(self.oversight) && has(self.oversight.mode) && has(self.oversight.overseers) && size(self.oversight.overseers) > 0)").field_path(".oversight").message("a High-risk system needs oversight.mode and at least one entry in oversight.overseers (EU AI Act Art. 14)"))]
@@ -99,6 +129,7 @@ pub struct AISystemSpec {
 
 /// The organisation's role for an AI system under the EU AI Act.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum EuAiActRole {
     /// Develops the system, or has it developed, and places it on the market or puts it into
     /// service under its own name.
@@ -113,6 +144,7 @@ pub enum EuAiActRole {
 /// The area that makes a system high-risk: a safety component under EU AI Act Annex I, or an
 /// Annex III use case.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum HighRiskCategory {
     /// Annex I: a safety component of a product under EU harmonisation legislation.
     ProductSafetyComponent,
@@ -160,7 +192,10 @@ pub struct Oversight {
 }
 
 /// How people oversee an AI system.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+#[schemars(description = "")]
 pub enum OversightMode {
     /// A person reviews and confirms each decision before it takes effect.
     HumanInTheLoop,
@@ -222,6 +257,7 @@ pub struct Dataset {
 
 /// What a data set is used for.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum DatasetUse {
     /// Training data.
     Training,
@@ -320,6 +356,7 @@ pub struct AISystemStatus {
 
 /// The compliance phase of an AI system.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum Phase {
     /// Every applicable control is satisfied.
     Compliant,

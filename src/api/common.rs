@@ -5,7 +5,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The EU AI Act risk tier of an AI system.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[schemars(description = "")]
 pub enum RiskTier {
     /// A practice banned by EU AI Act Art. 5. Its workloads are never admitted.
     Prohibited,
@@ -45,7 +48,9 @@ pub struct Person {
 
 /// A model artifact: a container image pinned by digest, or a model URI with the SHA-256 of its
 /// content. Exactly one of `image` and `uri` is set.
-#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.image) != has(self.uri)").message("set exactly one of image and uri"))]
 #[x_kube(validation = Rule::new("!has(self.uri) || has(self.sha256)").field_path(".sha256").message("a model uri needs the sha256 of its content"))]
@@ -86,7 +91,10 @@ pub struct DocumentRef {
 }
 
 /// How a failing control is enforced.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[schemars(description = "")]
 pub enum Enforcement {
     /// Deny admission of the system's workloads while the control fails.
     Enforce,
@@ -97,7 +105,10 @@ pub enum Enforcement {
 }
 
 /// How serious a finding is.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[schemars(description = "")]
 pub enum Severity {
     /// Blocks operation (for example a prohibited practice or a halted system).
     Critical,

@@ -11,6 +11,7 @@ use super::{DocumentRef, Enforcement, OversightMode, RiskTier};
 
 /// Binds ISO/IEC 42001 Annex A controls to the AISystems of its namespace. Its controls and
 /// `notApplicable` entries are rows of the Statement of Applicability.
+#[allow(clippy::duplicated_attributes)] // printcolumn(...) repeats keys by design
 #[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aims.dev",
@@ -22,10 +23,29 @@ use super::{DocumentRef, Enforcement, OversightMode, RiskTier};
     category = "aims",
     namespaced,
     status = "ControlBindingStatus",
-    printcolumn(name = "Profile", type_ = "string", json_path = ".spec.profile", description = "Control profile"),
-    printcolumn(name = "Enforcement", type_ = "string", json_path = ".spec.enforcement", description = "Default enforcement"),
-    printcolumn(name = "Systems", type_ = "integer", json_path = ".status.matchedSystems", description = "AISystems bound"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Profile",
+        type_ = "string",
+        json_path = ".spec.profile",
+        description = "Control profile"
+    ),
+    printcolumn(
+        name = "Enforcement",
+        type_ = "string",
+        json_path = ".spec.enforcement",
+        description = "Default enforcement"
+    ),
+    printcolumn(
+        name = "Systems",
+        type_ = "integer",
+        json_path = ".status.matchedSystems",
+        description = "AISystems bound"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ControlBindingSpec {
@@ -39,6 +59,7 @@ pub struct ControlBindingSpec {
 
 /// Binds ISO/IEC 42001 Annex A controls to AISystems across namespaces: the platform team's
 /// defaults, such as the `eu-ai-act-high-risk` profile for every High-risk system.
+#[allow(clippy::duplicated_attributes)] // printcolumn(...) repeats keys by design
 #[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aims.dev",
@@ -49,10 +70,29 @@ pub struct ControlBindingSpec {
     shortname = "ccb",
     category = "aims",
     status = "ControlBindingStatus",
-    printcolumn(name = "Profile", type_ = "string", json_path = ".spec.profile", description = "Control profile"),
-    printcolumn(name = "Enforcement", type_ = "string", json_path = ".spec.enforcement", description = "Default enforcement"),
-    printcolumn(name = "Systems", type_ = "integer", json_path = ".status.matchedSystems", description = "AISystems bound"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Profile",
+        type_ = "string",
+        json_path = ".spec.profile",
+        description = "Control profile"
+    ),
+    printcolumn(
+        name = "Enforcement",
+        type_ = "string",
+        json_path = ".spec.enforcement",
+        description = "Default enforcement"
+    ),
+    printcolumn(
+        name = "Systems",
+        type_ = "integer",
+        json_path = ".status.matchedSystems",
+        description = "AISystems bound"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterControlBindingSpec {
@@ -126,6 +166,7 @@ fn default_enforcement() -> Enforcement {
 
 /// A preset set of controls.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum Profile {
     /// The few controls every AI system should meet: an owner, a purpose, an inventory of models.
     #[serde(rename = "minimal")]

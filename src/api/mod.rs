@@ -3,6 +3,9 @@
 //! Types only: no I/O and no decisions. Doc comments on fields become the CRD's field descriptions
 //! (`kubectl explain`), and the `#[x_kube(validation = ...)]` rules become CEL validation rules the
 //! API server enforces at `kubectl apply` time.
+//!
+//! Enums carry `#[schemars(description = "")]`: the field that uses an enum documents it, and an
+//! enum's own description would replace the field's on optional fields.
 
 mod aisystem;
 mod common;

@@ -10,6 +10,7 @@ use super::{Artifact, DocumentRef};
 /// The risk assessment and impact assessment of an AI system, and their approvals. An approval
 /// covers exactly the artifacts in `scope` and the content as it was when approved: a new model
 /// version, or any change to the risks, impact assessment or scope, needs a new approval.
+#[allow(clippy::duplicated_attributes)] // printcolumn(...) repeats keys by design
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "aims.dev",
@@ -22,11 +23,35 @@ use super::{Artifact, DocumentRef};
     namespaced,
     status = "RiskAssessmentStatus",
     selectable = ".spec.systemRef.name",
-    printcolumn(name = "System", type_ = "string", json_path = ".spec.systemRef.name", description = "The assessed AISystem"),
-    printcolumn(name = "Residual", type_ = "string", json_path = ".status.residualRisk.level", description = "Highest residual risk level"),
-    printcolumn(name = "State", type_ = "string", json_path = ".status.state", description = "Approval state"),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.expiresAt", description = "When the approval expires"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "System",
+        type_ = "string",
+        json_path = ".spec.systemRef.name",
+        description = "The assessed AISystem"
+    ),
+    printcolumn(
+        name = "Residual",
+        type_ = "string",
+        json_path = ".status.residualRisk.level",
+        description = "Highest residual risk level"
+    ),
+    printcolumn(
+        name = "State",
+        type_ = "string",
+        json_path = ".status.state",
+        description = "Approval state"
+    ),
+    printcolumn(
+        name = "Expires",
+        type_ = "date",
+        json_path = ".status.expiresAt",
+        description = "When the approval expires"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RiskAssessmentSpec {
@@ -166,6 +191,7 @@ pub struct Risk {
 
 /// Where a risk comes from, or the objective it threatens (after ISO/IEC 42001 Annex C).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum RiskSource {
     /// Unfair or discriminatory outcomes for people or groups.
     Fairness,
@@ -199,6 +225,7 @@ pub enum RiskSource {
 
 /// How a risk is treated.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum Treatment {
     /// Reduce likelihood or severity with controls.
     Mitigate,
@@ -269,6 +296,7 @@ pub struct Approval {
 
 /// An approver's decision.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum Decision {
     /// The assessment is accepted and the system may run.
     Approve,
@@ -332,6 +360,7 @@ pub struct RiskAssessmentStatus {
 
 /// Where an assessment stands.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[schemars(description = "")]
 pub enum AssessmentState {
     /// Not yet complete enough to approve.
     Draft,
@@ -358,7 +387,10 @@ pub struct RiskScore {
 }
 
 /// A risk level.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+#[schemars(description = "")]
 pub enum RiskLevel {
     /// Score 1 to 4.
     Low,

@@ -19,7 +19,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the CustomResourceDefinitions of the aims API as YAML.
-    #[command(after_help = "Examples:\n  aims crds | kubectl apply --server-side -f -\n  aims crds --output-dir crds/")]
+    #[command(
+        after_help = "Examples:\n  aims crds | kubectl apply --server-side -f -\n  aims crds --output-dir crds/"
+    )]
     Crds {
         /// Write one file per CRD into this directory instead of printing them.
         #[arg(long, value_name = "DIR")]
@@ -41,9 +43,13 @@ pub enum Error {
 /// Runs the command and says how the process should exit.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Crds { output_dir: Some(dir) } => crds::write_dir(&dir)?,
+        Command::Crds {
+            output_dir: Some(dir),
+        } => crds::write_dir(&dir)?,
         Command::Crds { output_dir: None } => {
-            std::io::stdout().lock().write_all(crds::to_yaml_stream()?.as_bytes())?;
+            std::io::stdout()
+                .lock()
+                .write_all(crds::to_yaml_stream()?.as_bytes())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -39,7 +39,8 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, Error> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "aims-testenv-ca");
+    ca.distinguished_name
+        .push(DnType::CommonName, "aims-testenv-ca");
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -60,17 +61,27 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, Error> {
         let ip: IpAddr = ip.parse().expect("a literal IP address");
         server.subject_alt_names.push(rcgen::SanType::IpAddress(ip));
     }
-    server.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    write(&pki.server_cert, &server.signed_by(&server_key, &issuer)?.pem())?;
+    write(
+        &pki.server_cert,
+        &server.signed_by(&server_key, &issuer)?.pem(),
+    )?;
     write(&pki.server_key, &server_key.serialize_pem())?;
 
     let admin_key = KeyPair::generate()?;
     let mut admin = CertificateParams::new(Vec::<String>::new())?;
     admin.distinguished_name.push(DnType::CommonName, "admin");
-    admin.distinguished_name.push(DnType::OrganizationName, "system:masters");
+    admin
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
     admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    write(&pki.admin_cert, &admin.signed_by(&admin_key, &issuer)?.pem())?;
+    write(
+        &pki.admin_cert,
+        &admin.signed_by(&admin_key, &issuer)?.pem(),
+    )?;
     write(&pki.admin_key, &admin_key.serialize_pem())?;
 
     let sa_key = KeyPair::generate()?;

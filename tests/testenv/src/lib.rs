@@ -126,7 +126,9 @@ impl ControlPlane {
     fn try_start(options: &Options, bin_dir: PathBuf, dir: PathBuf) -> Result<Self, Error> {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| io("create the control plane directory", e))?;
-        let dir = dir.canonicalize().map_err(|e| io("resolve the control plane directory", e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| io("resolve the control plane directory", e))?;
         let pki = certs::generate(&dir)?;
         let [etcd_port, peer_port, api_port, cm_port] = free_ports()?;
         let server = format!("https://127.0.0.1:{api_port}");
@@ -145,24 +147,24 @@ impl ControlPlane {
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let mut etcd = Command::new(etcd);
         etcd.args([
-                "--data-dir",
-                &dir.join("etcd").display().to_string(),
-                "--name",
-                "aims-testenv",
-                "--listen-client-urls",
-                &etcd_url,
-                "--advertise-client-urls",
-                &etcd_url,
-                "--listen-peer-urls",
-                &format!("http://127.0.0.1:{peer_port}"),
-                "--initial-advertise-peer-urls",
-                &format!("http://127.0.0.1:{peer_port}"),
-                "--initial-cluster",
-                &format!("aims-testenv=http://127.0.0.1:{peer_port}"),
-                "--unsafe-no-fsync",
-                "--log-level",
-                "warn",
-            ]);
+            "--data-dir",
+            &dir.join("etcd").display().to_string(),
+            "--name",
+            "aims-testenv",
+            "--listen-client-urls",
+            &etcd_url,
+            "--advertise-client-urls",
+            &etcd_url,
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+            "--initial-cluster",
+            &format!("aims-testenv=http://127.0.0.1:{peer_port}"),
+            "--unsafe-no-fsync",
+            "--log-level",
+            "warn",
+        ]);
         cp.spawn("etcd", etcd)?;
 
         let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
@@ -208,31 +210,31 @@ impl ControlPlane {
             let kubeconfig = kubeconfig.display().to_string();
             let mut cm = Command::new(bin_dir.join("kube-controller-manager"));
             cm.args([
-                    "--kubeconfig",
-                    &kubeconfig,
-                    "--authentication-kubeconfig",
-                    &kubeconfig,
-                    "--authorization-kubeconfig",
-                    &kubeconfig,
-                    "--bind-address",
-                    "127.0.0.1",
-                    "--secure-port",
-                    &cm_port.to_string(),
-                    "--cert-dir",
-                    &dir.display().to_string(),
-                    "--service-account-private-key-file",
-                    &pki.sa_key,
-                    "--root-ca-file",
-                    &pki.ca_cert,
-                    "--cluster-signing-cert-file",
-                    &pki.ca_cert,
-                    "--cluster-signing-key-file",
-                    &pki.ca_key,
-                    "--leader-elect=false",
-                    "--profiling=false",
-                    "--v",
-                    "1",
-                ]);
+                "--kubeconfig",
+                &kubeconfig,
+                "--authentication-kubeconfig",
+                &kubeconfig,
+                "--authorization-kubeconfig",
+                &kubeconfig,
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                &cm_port.to_string(),
+                "--cert-dir",
+                &dir.display().to_string(),
+                "--service-account-private-key-file",
+                &pki.sa_key,
+                "--root-ca-file",
+                &pki.ca_cert,
+                "--cluster-signing-cert-file",
+                &pki.ca_cert,
+                "--cluster-signing-key-file",
+                &pki.ca_key,
+                "--leader-elect=false",
+                "--profiling=false",
+                "--v",
+                "1",
+            ]);
             cp.spawn("kube-controller-manager", cm)?;
             cp.wait_for("kube-controller-manager", || {
                 cp.kubectl_quiet(&["get", "serviceaccount", "default", "--namespace", "default"])
@@ -243,8 +245,11 @@ impl ControlPlane {
 
     fn spawn(&mut self, name: &'static str, mut cmd: Command) -> Result<(), Error> {
         let log = self.log_path(name);
-        let out = fs::File::create(&log).map_err(|e| io(&format!("create {}", log.display()), e))?;
-        let err = out.try_clone().map_err(|e| io("duplicate a log file handle", e))?;
+        let out =
+            fs::File::create(&log).map_err(|e| io(&format!("create {}", log.display()), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| io("duplicate a log file handle", e))?;
         cmd.stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -348,7 +353,8 @@ impl ControlPlane {
     /// A client for the admin user. Make one per async runtime: a client belongs to the runtime
     /// it was made on.
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read the kubeconfig");
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read the kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
             .await
             .expect("load the kubeconfig");
@@ -358,7 +364,8 @@ impl ControlPlane {
     /// `kubectl` (built for the same Kubernetes version) pointed at this control plane.
     pub fn kubectl(&self) -> Command {
         let mut cmd = Command::new(self.bin_dir.join("kubectl"));
-        cmd.env("KUBECONFIG", &self.kubeconfig).env("NO_PROXY", "127.0.0.1,localhost");
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_PROXY", "127.0.0.1,localhost");
         cmd
     }
 
@@ -397,7 +404,10 @@ pub fn stop_detached(dir: &Path) -> usize {
     let mut stopped = 0;
     for name in ["kube-controller-manager", "kube-apiserver", "etcd"] {
         let pid_file = dir.join(format!("{name}.pid"));
-        if let Some(pid) = fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+        if let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
             process::stop_pid(pid, Duration::from_secs(10));
             let _ = fs::remove_file(pid_file);
             stopped += 1;
@@ -416,7 +426,8 @@ pub fn shared() -> &'static ControlPlane {
     }
     let _guard = STARTING.lock().unwrap_or_else(|p| p.into_inner());
     SHARED.get_or_init(|| {
-        let cp = ControlPlane::start().unwrap_or_else(|e| panic!("cannot start the local control plane: {e}"));
+        let cp = ControlPlane::start()
+            .unwrap_or_else(|e| panic!("cannot start the local control plane: {e}"));
         let _ = SHARED_DIR.set(cp.dir.clone());
         // SAFETY: registering a plain extern "C" function with no captured state.
         unsafe { libc::atexit(stop_shared) };
@@ -476,7 +487,10 @@ fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
         .map_err(|e| io("find a free port", e))?;
     let mut ports = [0; N];
     for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener.local_addr().map_err(|e| io("find a free port", e))?.port();
+        *port = listener
+            .local_addr()
+            .map_err(|e| io("find a free port", e))?
+            .port();
     }
     Ok(ports)
 }
@@ -490,8 +504,11 @@ fn write_kubeconfig(path: &Path, server: &str, pki: &certs::Pki) -> Result<(), E
         "contexts": [{"name": "aims-local", "context": {"cluster": "aims-local", "user": "admin"}}],
         "current-context": "aims-local",
     });
-    fs::write(path, serde_json::to_string_pretty(&config).expect("a JSON value serializes"))
-        .map_err(|e| io("write the kubeconfig", e))
+    fs::write(
+        path,
+        serde_json::to_string_pretty(&config).expect("a JSON value serializes"),
+    )
+    .map_err(|e| io("write the kubeconfig", e))
 }
 
 fn io(what: &str, source: std::io::Error) -> Error {

@@ -11,11 +11,19 @@ use aims_testenv::{ControlPlane, Options};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["up", dir] => {
             let dir = PathBuf::from(dir);
             if dir.join("kube-apiserver.pid").exists() {
-                eprintln!("a control plane is already recorded in {}; run `down` first", dir.display());
+                eprintln!(
+                    "a control plane is already recorded in {}; run `down` first",
+                    dir.display()
+                );
                 return ExitCode::FAILURE;
             }
             let options = Options {

@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: one real control plane per test binary with the aims
+//! CRDs installed, and `kubectl` driven the way a user drives it.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Output, Stdio},
+    sync::OnceLock,
+};
+
+use aims_testenv::ControlPlane;
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared control plane, with the aims CRDs and the KServe stand-in CRD installed and
+/// Established.
+pub fn cluster() -> &'static ControlPlane {
+    static READY: OnceLock<()> = OnceLock::new();
+    let cp = aims_testenv::shared();
+    READY.get_or_init(|| {
+        ok(kubectl(cp, &["apply", "--server-side", "-f", "crds/"]));
+        ok(kubectl(
+            cp,
+            &[
+                "apply",
+                "-f",
+                "tests/fixtures/kserve-inferenceservice-crd.yaml",
+            ],
+        ));
+        ok(kubectl(
+            cp,
+            &[
+                "wait",
+                "--for",
+                "condition=Established",
+                "--timeout",
+                "60s",
+                "crd",
+                "--all",
+            ],
+        ));
+    });
+    cp
+}
+
+/// Runs kubectl in the repository root.
+pub fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
+    cp.kubectl()
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run kubectl")
+}
+
+/// `kubectl apply -f -` with `manifest` on standard input.
+pub fn apply(cp: &ControlPlane, manifest: &str) -> Output {
+    let mut child = cp
+        .kubectl()
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(manifest.as_bytes())
+        .expect("write the manifest");
+    child.wait_with_output().expect("wait for kubectl")
+}
+
+/// Creates a namespace for one test.
+pub fn namespace(cp: &ControlPlane, name: &str) {
+    let out = kubectl(cp, &["create", "namespace", name]);
+    assert!(
+        out.status.success() || stderr(&out).contains("AlreadyExists"),
+        "create namespace {name}: {}",
+        stderr(&out)
+    );
+}
+
+/// Asserts the command succeeded and returns its standard output.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
