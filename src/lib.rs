@@ -3,8 +3,10 @@
 //!
 //! * [`api`]: the custom resource types of `aims.dev/v1alpha1`.
 //! * [`crds`]: their CustomResourceDefinitions, generated from the types.
+//! * [`engine`]: the pure decision engine.
 //! * [`cli`]: the `aims` command line.
 
 pub mod api;
 pub mod cli;
 pub mod crds;
+pub mod engine;

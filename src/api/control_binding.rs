@@ -216,6 +216,11 @@ pub struct ControlParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10))]
     pub min_approvals: Option<u8>,
+    /// A.10.3: the suppliers whose models may run. Every model with a `supplier` must name one of
+    /// them. Empty means any supplier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub approved_suppliers: Vec<String>,
     /// A.9.2 (and A.3.2): the human oversight mode the system must declare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oversight_mode: Option<OversightMode>,

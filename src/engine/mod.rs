@@ -1,0 +1,6 @@
+//! The decision engine: pure functions from records and workload facts to verdicts.
+//!
+//! No kube client and no clock in here: the controller, the admission webhook and the offline CLI
+//! each gather the inputs, pass `now`, and act on the result.
+
+pub mod workload;

@@ -1,0 +1,620 @@
+//! Workload facts: what the engine needs to know about one workload, read from a Deployment,
+//! StatefulSet, DaemonSet, Job, CronJob, Pod or KServe InferenceService.
+//!
+//! Facts are extracted once (in the controller's reflector, the webhook's request, or the CLI's
+//! input) and are all the engine ever sees of a workload.
+
+use std::{collections::BTreeMap, fmt};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        batch::v1::{CronJob, Job},
+        core::v1::{Container, Pod, PodSpec, PodTemplateSpec},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::SYSTEM_LABEL;
+
+/// The kinds of workload the engine governs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WorkloadKind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// batch/v1 Job.
+    Job,
+    /// batch/v1 CronJob.
+    CronJob,
+    /// v1 Pod.
+    Pod,
+    /// serving.kserve.io InferenceService.
+    InferenceService,
+}
+
+impl WorkloadKind {
+    /// Every governed kind.
+    pub const ALL: [Self; 7] = [
+        Self::Deployment,
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::Job,
+        Self::CronJob,
+        Self::Pod,
+        Self::InferenceService,
+    ];
+
+    /// The kind's name as in `kind:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+            Self::Pod => "Pod",
+            Self::InferenceService => "InferenceService",
+        }
+    }
+
+    /// The governed kind of `apiVersion` + `kind`, if it is one.
+    pub fn from_type(api_version: &str, kind: &str) -> Option<Self> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        match (group, kind) {
+            ("apps", "Deployment") => Some(Self::Deployment),
+            ("apps", "StatefulSet") => Some(Self::StatefulSet),
+            ("apps", "DaemonSet") => Some(Self::DaemonSet),
+            ("batch", "Job") => Some(Self::Job),
+            ("batch", "CronJob") => Some(Self::CronJob),
+            ("", "Pod") => Some(Self::Pod),
+            ("serving.kserve.io", "InferenceService") => Some(Self::InferenceService),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A container image reference, split into its parts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ImageRef {
+    /// The reference as written.
+    pub reference: String,
+    /// The repository without tag or digest, for example `docker.io/vllm/vllm-openai` or
+    /// `vllm/vllm-openai` (as written; no registry is added).
+    pub repository: String,
+    /// The tag, if any.
+    pub tag: Option<String>,
+    /// The digest (`sha256:<hex>`), if the reference is pinned.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Splits an image reference. Never fails: whatever is not a tag or digest is the repository.
+    pub fn parse(reference: &str) -> Self {
+        let (rest, digest) = match reference.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest.to_owned())),
+            None => (reference, None),
+        };
+        // A colon after the last slash separates the tag; one before it is a registry port.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (repository, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_owned()),
+            ),
+            None => (rest, None),
+        };
+        Self {
+            reference: reference.to_owned(),
+            repository: repository.to_owned(),
+            tag,
+            digest,
+        }
+    }
+
+    /// Whether the reference is pinned by a well-formed sha256 digest.
+    pub fn is_pinned(&self) -> bool {
+        self.digest.as_deref().is_some_and(is_sha256_digest)
+    }
+}
+
+/// Whether `s` is `sha256:` followed by 64 lowercase hex digits.
+pub fn is_sha256_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(is_sha256_hex)
+}
+
+/// Whether `s` is 64 lowercase hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// One container of a workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContainerFacts {
+    /// The container's name.
+    pub name: String,
+    /// Its image.
+    pub image: ImageRef,
+    /// Whether it is an init container.
+    pub init: bool,
+    /// Whether it requests CPU or memory.
+    pub requests_declared: bool,
+    /// Whether it sets a memory limit.
+    pub memory_limit_declared: bool,
+    /// Extended resources it requests or limits (for example `nvidia.com/gpu`), with the quantity
+    /// as written.
+    pub extended_resources: BTreeMap<String, String>,
+    /// Its command, arguments and environment values, for model-URI detection.
+    pub args_and_env: Vec<String>,
+}
+
+/// What the engine knows about one workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkloadFacts {
+    /// The workload's kind.
+    pub kind: WorkloadKind,
+    /// Its namespace (empty when a manifest gives none).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The object's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The pod template's labels (the object's own for a Pod).
+    pub pod_labels: BTreeMap<String, String>,
+    /// The object's annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Its containers, init containers included.
+    pub containers: Vec<ContainerFacts>,
+    /// Model URIs it loads: KServe `storageUri`s and `STORAGE_URI` values.
+    pub model_uris: Vec<String>,
+    /// Desired replicas, where the kind has them (Deployment, StatefulSet, InferenceService
+    /// `minReplicas`).
+    pub replicas: Option<i32>,
+    /// Whether a CronJob is suspended.
+    pub suspended: Option<bool>,
+    /// Whether a controller owns it (a Pod of a ReplicaSet, a Job of a CronJob).
+    pub controlled: bool,
+}
+
+/// Why a workload's facts could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// The object does not have the shape of its kind.
+    #[error("not a valid {kind}: {path}: {message}")]
+    Shape {
+        /// The kind it claims to be.
+        kind: WorkloadKind,
+        /// Where in the object the problem is.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl WorkloadFacts {
+    /// `Kind/name`, as findings and status name workloads.
+    pub fn display_name(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// The AISystem the workload names with the `aims.dev/system` label, on the object or its pod
+    /// template.
+    pub fn system_label(&self) -> Option<&str> {
+        self.labels
+            .get(SYSTEM_LABEL)
+            .or_else(|| self.pod_labels.get(SYSTEM_LABEL))
+            .map(String::as_str)
+    }
+
+    /// Every image the workload runs.
+    pub fn images(&self) -> impl Iterator<Item = &ImageRef> {
+        self.containers.iter().map(|c| &c.image)
+    }
+
+    /// Reads the facts of a governed object given as JSON (as the API server, a YAML file or an
+    /// AdmissionReview holds it).
+    pub fn from_json(kind: WorkloadKind, object: Value) -> Result<Self, FactsError> {
+        fn typed<T: serde::de::DeserializeOwned>(
+            kind: WorkloadKind,
+            object: Value,
+        ) -> Result<T, FactsError> {
+            serde_path_to_error::deserialize(object).map_err(|e| FactsError::Shape {
+                kind,
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            })
+        }
+        Ok(match kind {
+            WorkloadKind::Deployment => Self::from_deployment(&typed(kind, object)?),
+            WorkloadKind::StatefulSet => Self::from_stateful_set(&typed(kind, object)?),
+            WorkloadKind::DaemonSet => Self::from_daemon_set(&typed(kind, object)?),
+            WorkloadKind::Job => Self::from_job(&typed(kind, object)?),
+            WorkloadKind::CronJob => Self::from_cron_job(&typed(kind, object)?),
+            WorkloadKind::Pod => Self::from_pod(&typed(kind, object)?),
+            WorkloadKind::InferenceService => Self::from_inference_service(&object)?,
+        })
+    }
+
+    /// Facts of a Deployment.
+    pub fn from_deployment(d: &Deployment) -> Self {
+        let spec = d.spec.as_ref();
+        let mut facts = Self::from_template(
+            WorkloadKind::Deployment,
+            &d.metadata,
+            spec.map(|s| &s.template),
+        );
+        facts.replicas = Some(spec.and_then(|s| s.replicas).unwrap_or(1));
+        facts
+    }
+
+    /// Facts of a StatefulSet.
+    pub fn from_stateful_set(s: &StatefulSet) -> Self {
+        let spec = s.spec.as_ref();
+        let mut facts = Self::from_template(
+            WorkloadKind::StatefulSet,
+            &s.metadata,
+            spec.map(|s| &s.template),
+        );
+        facts.replicas = Some(spec.and_then(|s| s.replicas).unwrap_or(1));
+        facts
+    }
+
+    /// Facts of a DaemonSet.
+    pub fn from_daemon_set(d: &DaemonSet) -> Self {
+        Self::from_template(
+            WorkloadKind::DaemonSet,
+            &d.metadata,
+            d.spec.as_ref().map(|s| &s.template),
+        )
+    }
+
+    /// Facts of a Job.
+    pub fn from_job(j: &Job) -> Self {
+        Self::from_template(
+            WorkloadKind::Job,
+            &j.metadata,
+            j.spec.as_ref().map(|s| &s.template),
+        )
+    }
+
+    /// Facts of a CronJob.
+    pub fn from_cron_job(c: &CronJob) -> Self {
+        let spec = c.spec.as_ref();
+        let template = spec
+            .and_then(|s| s.job_template.spec.as_ref())
+            .map(|s| &s.template);
+        let mut facts = Self::from_template(WorkloadKind::CronJob, &c.metadata, template);
+        facts.suspended = Some(spec.and_then(|s| s.suspend).unwrap_or(false));
+        facts
+    }
+
+    /// Facts of a Pod.
+    pub fn from_pod(p: &Pod) -> Self {
+        let mut facts = Self::from_meta(WorkloadKind::Pod, &p.metadata);
+        facts.pod_labels = facts.labels.clone();
+        if let Some(spec) = &p.spec {
+            facts.add_pod_spec(spec);
+        }
+        facts
+    }
+
+    /// Facts of a KServe InferenceService, read without a schema: its predictor's (and
+    /// transformer's, explainer's) containers, model `storageUri`s and `minReplicas`.
+    pub fn from_inference_service(object: &Value) -> Result<Self, FactsError> {
+        let meta: ObjectMeta = object
+            .get("metadata")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| FactsError::Shape {
+                kind: WorkloadKind::InferenceService,
+                path: "metadata".into(),
+                message: e.to_string(),
+            })?
+            .unwrap_or_default();
+        let mut facts = Self::from_meta(WorkloadKind::InferenceService, &meta);
+        facts.pod_labels = facts.labels.clone();
+        let spec = object.get("spec");
+        for component in ["predictor", "transformer", "explainer"] {
+            let Some(part) = spec.and_then(|s| s.get(component)) else {
+                continue;
+            };
+            let path = format!("spec.{component}");
+            if let Some(containers) = part.get("containers") {
+                let containers: Vec<Container> = serde_json::from_value(containers.clone())
+                    .map_err(|e| FactsError::Shape {
+                        kind: WorkloadKind::InferenceService,
+                        path: format!("{path}.containers"),
+                        message: e.to_string(),
+                    })?;
+                for c in &containers {
+                    facts.add_container(c, false);
+                }
+            }
+            // `predictor.model.storageUri` (v1beta1) and the older per-framework form
+            // `predictor.<framework>.storageUri`.
+            if let Some(map) = part.as_object() {
+                for value in map.values() {
+                    if let Some(uri) = value.get("storageUri").and_then(Value::as_str) {
+                        facts.model_uris.push(uri.to_owned());
+                    }
+                }
+            }
+            if let Some(uri) = part.get("storageUri").and_then(Value::as_str) {
+                facts.model_uris.push(uri.to_owned());
+            }
+            if component == "predictor" {
+                facts.replicas = Some(
+                    part.get("minReplicas")
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok())
+                        .unwrap_or(1),
+                );
+            }
+        }
+        facts.model_uris.sort();
+        facts.model_uris.dedup();
+        Ok(facts)
+    }
+
+    fn from_meta(kind: WorkloadKind, meta: &ObjectMeta) -> Self {
+        Self {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            labels: meta.labels.clone().unwrap_or_default(),
+            pod_labels: BTreeMap::new(),
+            annotations: meta.annotations.clone().unwrap_or_default(),
+            containers: Vec::new(),
+            model_uris: Vec::new(),
+            replicas: None,
+            suspended: None,
+            controlled: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true)),
+        }
+    }
+
+    fn from_template(
+        kind: WorkloadKind,
+        meta: &ObjectMeta,
+        template: Option<&PodTemplateSpec>,
+    ) -> Self {
+        let mut facts = Self::from_meta(kind, meta);
+        if let Some(template) = template {
+            facts.pod_labels = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            if let Some(spec) = &template.spec {
+                facts.add_pod_spec(spec);
+            }
+        }
+        facts
+    }
+
+    fn add_pod_spec(&mut self, spec: &PodSpec) {
+        for c in spec.init_containers.iter().flatten() {
+            self.add_container(c, true);
+        }
+        for c in &spec.containers {
+            self.add_container(c, false);
+        }
+        self.model_uris.sort();
+        self.model_uris.dedup();
+    }
+
+    fn add_container(&mut self, c: &Container, init: bool) {
+        let resources = c.resources.as_ref();
+        let requests = resources.and_then(|r| r.requests.as_ref());
+        let limits = resources.and_then(|r| r.limits.as_ref());
+        let mut extended_resources = BTreeMap::new();
+        for (name, quantity) in requests.into_iter().chain(limits).flatten() {
+            if name.contains('/') {
+                extended_resources.insert(name.clone(), quantity.0.clone());
+            }
+        }
+        let mut args_and_env: Vec<String> = c
+            .command
+            .iter()
+            .chain(c.args.iter())
+            .flatten()
+            .cloned()
+            .collect();
+        for env in c.env.iter().flatten() {
+            if let Some(value) = &env.value {
+                if env.name == "STORAGE_URI" {
+                    self.model_uris.push(value.clone());
+                }
+                args_and_env.push(value.clone());
+            }
+        }
+        self.containers.push(ContainerFacts {
+            name: c.name.clone(),
+            image: ImageRef::parse(c.image.as_deref().unwrap_or_default()),
+            init,
+            requests_declared: requests
+                .is_some_and(|r| r.contains_key("cpu") || r.contains_key("memory")),
+            memory_limit_declared: limits.is_some_and(|l| l.contains_key("memory")),
+            extended_resources,
+            args_and_env,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn image_references_split_into_their_parts() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let cases = [
+            ("nginx", "nginx", None, None),
+            ("nginx:1.27", "nginx", Some("1.27"), None),
+            (
+                "registry:5000/team/app",
+                "registry:5000/team/app",
+                None,
+                None,
+            ),
+            (
+                "registry:5000/team/app:v2",
+                "registry:5000/team/app",
+                Some("v2"),
+                None,
+            ),
+            (
+                &*format!("vllm/vllm-openai@{digest}"),
+                "vllm/vllm-openai",
+                None,
+                Some(&*digest),
+            ),
+            (
+                &*format!("r.io/a/b:v1@{digest}"),
+                "r.io/a/b",
+                Some("v1"),
+                Some(&*digest),
+            ),
+            ("", "", None, None),
+        ];
+        for (reference, repository, tag, want_digest) in cases {
+            let image = ImageRef::parse(reference);
+            assert_eq!(image.repository, repository, "{reference}");
+            assert_eq!(image.tag.as_deref(), tag, "{reference}");
+            assert_eq!(image.digest.as_deref(), want_digest, "{reference}");
+        }
+    }
+
+    #[test]
+    fn only_well_formed_sha256_digests_pin_an_image() {
+        let hex = "b".repeat(64);
+        for (reference, pinned) in [
+            (format!("a/b@sha256:{hex}"), true),
+            ("a/b:latest".to_owned(), false),
+            ("a/b@sha256:abc".to_owned(), false),
+            (format!("a/b@sha512:{hex}"), false),
+            (format!("a/b@sha256:{}", hex.to_uppercase()), false),
+        ] {
+            assert_eq!(
+                ImageRef::parse(&reference).is_pinned(),
+                pinned,
+                "{reference}"
+            );
+        }
+    }
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "scorer", "namespace": "credit", "labels": {"aims.dev/system": "credit"}},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "scorer"}},
+                "template": {
+                    "metadata": {"labels": {"app": "scorer"}},
+                    "spec": {
+                        "initContainers": [{"name": "fetch", "image": "busybox:1.36", "env": [{"name": "STORAGE_URI", "value": "s3://models/credit/v3"}]}],
+                        "containers": [{
+                            "name": "main", "image": "r.io/scorer:v3", "args": ["--model", "hf://org/model"],
+                            "resources": {"requests": {"cpu": "1", "nvidia.com/gpu": "1"}, "limits": {"memory": "1Gi", "nvidia.com/gpu": "1"}}
+                        }]
+                    }
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_deployment_yields_its_facts() {
+        let facts = WorkloadFacts::from_json(WorkloadKind::Deployment, deployment()).unwrap();
+        assert_eq!(facts.display_name(), "Deployment/scorer");
+        assert_eq!(facts.namespace, "credit");
+        assert_eq!(facts.system_label(), Some("credit"));
+        assert_eq!(facts.replicas, Some(3));
+        assert_eq!(facts.containers.len(), 2);
+        let main = &facts.containers[1];
+        assert!(!main.init && main.requests_declared && main.memory_limit_declared);
+        assert_eq!(
+            main.extended_resources
+                .get("nvidia.com/gpu")
+                .map(String::as_str),
+            Some("1")
+        );
+        assert!(main.args_and_env.contains(&"hf://org/model".to_owned()));
+        assert_eq!(facts.model_uris, ["s3://models/credit/v3"]);
+    }
+
+    #[test]
+    fn the_system_label_is_read_from_the_pod_template_too() {
+        let mut d = deployment();
+        d["metadata"]["labels"] = json!({});
+        d["spec"]["template"]["metadata"]["labels"]["aims.dev/system"] = json!("from-template");
+        let facts = WorkloadFacts::from_json(WorkloadKind::Deployment, d).unwrap();
+        assert_eq!(facts.system_label(), Some("from-template"));
+    }
+
+    #[test]
+    fn an_inference_service_yields_containers_and_storage_uris() {
+        let isvc = json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "chat", "namespace": "support"},
+            "spec": {"predictor": {
+                "minReplicas": 2,
+                "model": {"modelFormat": {"name": "huggingface"}, "storageUri": "hf://org/model"},
+                "containers": [{"name": "kserve-container", "image": "vllm/vllm-openai:v0.9.1",
+                                "env": [{"name": "STORAGE_URI", "value": "gs://bucket/model"}]}]
+            }}
+        });
+        let facts = WorkloadFacts::from_json(WorkloadKind::InferenceService, isvc).unwrap();
+        assert_eq!(facts.replicas, Some(2));
+        assert_eq!(facts.model_uris, ["gs://bucket/model", "hf://org/model"]);
+        assert_eq!(facts.containers[0].image.repository, "vllm/vllm-openai");
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_is_named() {
+        let mut d = deployment();
+        d["spec"]["replicas"] = json!("three");
+        let err = WorkloadFacts::from_json(WorkloadKind::Deployment, d)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spec.replicas"), "{err}");
+    }
+
+    #[test]
+    fn kinds_are_recognised_by_group_and_kind() {
+        assert_eq!(
+            WorkloadKind::from_type("apps/v1", "Deployment"),
+            Some(WorkloadKind::Deployment)
+        );
+        assert_eq!(
+            WorkloadKind::from_type("v1", "Pod"),
+            Some(WorkloadKind::Pod)
+        );
+        assert_eq!(
+            WorkloadKind::from_type("serving.kserve.io/v1beta1", "InferenceService"),
+            Some(WorkloadKind::InferenceService)
+        );
+        assert_eq!(WorkloadKind::from_type("v1", "Deployment"), None);
+        assert_eq!(WorkloadKind::from_type("v1", "Service"), None);
+    }
+}
