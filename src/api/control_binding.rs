@@ -165,7 +165,9 @@ fn default_enforcement() -> Enforcement {
 }
 
 /// A preset set of controls.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[schemars(description = "")]
 pub enum Profile {
     /// The few controls every AI system should meet: an owner, a purpose, an inventory of models.

@@ -3,4 +3,7 @@
 //! No kube client and no clock in here: the controller, the admission webhook and the offline CLI
 //! each gather the inputs, pass `now`, and act on the result.
 
+pub mod binding;
+pub mod catalog;
+pub mod selector;
 pub mod workload;
