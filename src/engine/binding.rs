@@ -181,9 +181,12 @@ pub fn resolve<'a>(
     {
         let name = binding.display_name();
         let rules = binding.rules();
+        // Within one binding an entry in `controls` overrides what its profile says; across
+        // bindings the strictest enforcement wins.
+        let mut own: BTreeMap<&str, (&'a Control, Enforcement, bool)> = BTreeMap::new();
         if let Some(profile) = rules.profile {
             for control in catalog.profile(profile) {
-                add(&mut applied, control, rules.enforcement, &name, false);
+                own.insert(&control.id, (control, rules.enforcement, false));
             }
         }
         for rule in &rules.controls {
@@ -191,15 +194,19 @@ pub fn resolve<'a>(
                 out.unknown.push((rule.id.clone(), name.clone()));
                 continue;
             };
-            let entry = add(
-                &mut applied,
-                control,
-                rule.enforcement.unwrap_or(rules.enforcement),
-                &name,
-                true,
+            own.insert(
+                &control.id,
+                (control, rule.enforcement.unwrap_or(rules.enforcement), true),
             );
-            entry.params.extend(&rule.params);
-            entry.evidence.extend(&rule.evidence);
+        }
+        for (control, enforcement, explicit) in own.into_values() {
+            add(&mut applied, control, enforcement, &name, explicit);
+        }
+        for rule in &rules.controls {
+            if let Some(entry) = applied.get_mut(rule.id.as_str()) {
+                entry.params.extend(&rule.params);
+                entry.evidence.extend(&rule.evidence);
+            }
         }
         for exclusion in &rules.not_applicable {
             match catalog.get(&exclusion.id) {
@@ -441,6 +448,19 @@ mod tests {
             result.unknown,
             [("A.77".to_string(), "ControlBinding team/cb".to_string())]
         );
+    }
+
+    #[test]
+    fn an_entry_in_controls_overrides_its_own_profile_but_not_another_binding() {
+        let catalog = Catalog::builtin();
+        let s = system("Minimal", json!({}));
+        let relaxed = ccb("r", json!({"profile": "minimal", "controls": [{"id": "A.4.4", "enforcement": "Audit"}]}));
+        let result = resolve(&s, &BTreeMap::new(), &[Binding::Cluster(&relaxed)], &catalog);
+        assert_eq!(result.get("A.4.4").unwrap().enforcement, Enforcement::Audit);
+        let strict = ccb("s", json!({"profile": "minimal"}));
+        let both = [Binding::Cluster(&relaxed), Binding::Cluster(&strict)];
+        let result = resolve(&s, &BTreeMap::new(), &both, &catalog);
+        assert_eq!(result.get("A.4.4").unwrap().enforcement, Enforcement::Enforce);
     }
 
     #[test]

@@ -3,7 +3,14 @@
 //! No kube client and no clock in here: the controller, the admission webhook and the offline CLI
 //! each gather the inputs, pass `now`, and act on the result.
 
+pub mod approval;
 pub mod binding;
 pub mod catalog;
+pub mod checks;
+pub mod evaluate;
+pub mod risk;
 pub mod selector;
 pub mod workload;
+
+#[cfg(test)]
+mod scenarios;
