@@ -4,9 +4,12 @@
 //! * [`api`]: the custom resource types of `aims.dev/v1alpha1`.
 //! * [`crds`]: their CustomResourceDefinitions, generated from the types.
 //! * [`engine`]: the pure decision engine.
+//! * [`manifests`]: reading manifest files into typed objects, with errors that name the file,
+//!   document, line and field.
 //! * [`cli`]: the `aims` command line.
 
 pub mod api;
 pub mod cli;
 pub mod crds;
 pub mod engine;
+pub mod manifests;

@@ -1,10 +1,17 @@
 //! The `aims` command line: argument parsing and dispatch to the subcommands.
 
+pub mod check;
+mod render;
+
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
-use crate::crds;
+use crate::{
+    crds,
+    engine::{catalog::Catalog, detect::Detector},
+    manifests,
+};
 
 /// aims: ISO/IEC 42001 and EU AI Act governance for AI workloads on Kubernetes.
 #[derive(Debug, Parser)]
@@ -27,6 +34,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
+    ///
+    /// Reads AISystems, RiskAssessments, ControlBindings, ClusterControlBindings, Namespaces and
+    /// workloads (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Pods, KServe
+    /// InferenceServices) and evaluates them as the operator would. Exit status: 0 when nothing is
+    /// denied, 1 when something is, 2 when the input cannot be read.
+    #[command(
+        after_help = "Examples:\n  aims check -f examples/\n  kustomize build overlays/prod | aims check -f -\n  aims check -f manifests/ --output junit > aims.xml"
+    )]
+    Check(check::CheckArgs),
 }
 
 /// Errors the command line reports.
@@ -38,6 +55,9 @@ pub enum Error {
     /// Writing to standard output failed.
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
+    /// Manifests could not be read.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Input(Vec<manifests::LoadError>),
 }
 
 /// Runs the command and says how the process should exit.
@@ -51,6 +71,34 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .lock()
                 .write_all(crds::to_yaml_stream()?.as_bytes())?;
         }
+        Command::Check(args) => return run_check(&args),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {
+    let (documents, errors) = manifests::load_paths(&args.paths);
+    if !errors.is_empty() {
+        return Err(Error::Input(errors));
+    }
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let report = check::check(
+        documents,
+        &args.namespace,
+        args.unregistered,
+        &Catalog::builtin(),
+        &Detector::default(),
+        now,
+    );
+    let text = match args.output {
+        check::Format::Text => render::text(&report),
+        check::Format::Json => render::json(&report)?,
+        check::Format::Junit => render::junit(&report),
+    };
+    anstream::stdout().write_all(text.as_bytes())?;
+    Ok(if report.any_denied() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

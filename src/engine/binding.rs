@@ -454,13 +454,24 @@ mod tests {
     fn an_entry_in_controls_overrides_its_own_profile_but_not_another_binding() {
         let catalog = Catalog::builtin();
         let s = system("Minimal", json!({}));
-        let relaxed = ccb("r", json!({"profile": "minimal", "controls": [{"id": "A.4.4", "enforcement": "Audit"}]}));
-        let result = resolve(&s, &BTreeMap::new(), &[Binding::Cluster(&relaxed)], &catalog);
+        let relaxed = ccb(
+            "r",
+            json!({"profile": "minimal", "controls": [{"id": "A.4.4", "enforcement": "Audit"}]}),
+        );
+        let result = resolve(
+            &s,
+            &BTreeMap::new(),
+            &[Binding::Cluster(&relaxed)],
+            &catalog,
+        );
         assert_eq!(result.get("A.4.4").unwrap().enforcement, Enforcement::Audit);
         let strict = ccb("s", json!({"profile": "minimal"}));
         let both = [Binding::Cluster(&relaxed), Binding::Cluster(&strict)];
         let result = resolve(&s, &BTreeMap::new(), &both, &catalog);
-        assert_eq!(result.get("A.4.4").unwrap().enforcement, Enforcement::Enforce);
+        assert_eq!(
+            result.get("A.4.4").unwrap().enforcement,
+            Enforcement::Enforce
+        );
     }
 
     #[test]

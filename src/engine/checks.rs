@@ -340,8 +340,9 @@ fn risk_assessment(ctx: &Context) -> Vec<Problem> {
     };
     if a.verdict.state == AssessmentState::Draft {
         return vec![Problem::pending(format!(
-            "RiskAssessment {} is a Draft: it needs risks, scope artifacts and a completed impact assessment",
-            a.name()
+            "RiskAssessment {} is a Draft: {}",
+            a.name(),
+            draft_gaps(a)
         ))];
     }
     match &a.verdict.risk {
@@ -419,11 +420,24 @@ pub fn workload_check(check: Check, ctx: &Context, w: &WorkloadFacts) -> Vec<Pro
 /// workload runs.
 fn deployment_approval(ctx: &Context, w: &WorkloadFacts) -> Vec<Problem> {
     let Some(a) = ctx.in_force else {
-        return vec![Problem {
+        let mut out = vec![Problem {
             workload: Some(w.display_name()),
             ..not_approved(ctx)
         }];
+        // Say now what approving the current assessment would still not cover.
+        if let Some(a) = ctx.assessments.first() {
+            out.extend(uncovered(a, w).into_iter().map(|p| Problem {
+                message: p.message.replace("the approved scope", "the scope"),
+                ..p
+            }));
+        }
+        return out;
     };
+    uncovered(a, w)
+}
+
+/// The images and model URIs of `w` that the scope of `a` does not cover.
+fn uncovered(a: &Assessed, w: &WorkloadFacts) -> Vec<Problem> {
     let scope = &a.ra.spec.scope.artifacts;
     let mut out = Vec::new();
     for image in w.images() {
@@ -465,7 +479,8 @@ pub fn not_approved(ctx: &Context) -> Problem {
     let n = a.name();
     match v.state {
         AssessmentState::Draft => Problem::pending(format!(
-            "not approved: RiskAssessment {n} is a Draft (it needs risks, scope artifacts and a completed impact assessment)"
+            "not approved: RiskAssessment {n} is a Draft: {}",
+            draft_gaps(a)
         )),
         AssessmentState::PendingApproval => Problem::pending(format!(
             "not approved: RiskAssessment {n} awaits approval ({} so far); approvers add an entry to spec.approvals",
@@ -488,6 +503,15 @@ pub fn not_approved(ctx: &Context) -> Problem {
         )),
         AssessmentState::Approved => Problem::system(format!("not approved: RiskAssessment {n}")),
     }
+}
+
+/// What keeps an assessment a Draft, as one sentence.
+fn draft_gaps(a: &Assessed) -> String {
+    super::approval::incomplete(&a.ra.spec)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Whether `artifact` names exactly this image: same repository (Docker Hub prefixes aside) and

@@ -145,6 +145,22 @@ pub struct ApprovalInForce {
     pub expires_at: Option<Timestamp>,
 }
 
+/// Where one of the system's assessments stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentSummary {
+    /// The RiskAssessment's name.
+    pub name: String,
+    /// Its state.
+    pub state: AssessmentState,
+    /// The hash of its assessed content, which approvals are bound to.
+    pub content_hash: String,
+    /// The approvers that count.
+    pub approvers: Vec<String>,
+    /// When its approval expires.
+    pub expires_at: Option<Timestamp>,
+}
+
 /// The result of evaluating one system.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,6 +179,8 @@ pub struct Evaluation {
     pub workloads: Vec<WorkloadVerdict>,
     /// The approval in force.
     pub approval: Option<ApprovalInForce>,
+    /// The system's assessments, best first.
+    pub assessments: Vec<AssessmentSummary>,
     /// Control ids bindings name that the catalog does not know, with the binding.
     pub unknown_controls: Vec<(String, String)>,
     /// The next time the evaluation can change on its own (an expiry), if any.
@@ -320,6 +338,16 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
             approved_at: a.verdict.approved_at,
             expires_at: a.verdict.expires_at,
         }),
+        assessments: assessed
+            .iter()
+            .map(|a| AssessmentSummary {
+                name: a.name().to_owned(),
+                state: a.verdict.state,
+                content_hash: a.verdict.content_hash.clone(),
+                approvers: a.verdict.approvers.clone(),
+                expires_at: a.verdict.expires_at,
+            })
+            .collect(),
         unknown_controls: applicability.unknown.clone(),
         next_review_at: next_review(&applicability, &assessed, now),
     }

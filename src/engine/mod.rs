@@ -7,6 +7,7 @@ pub mod approval;
 pub mod binding;
 pub mod catalog;
 pub mod checks;
+pub mod detect;
 pub mod evaluate;
 pub mod risk;
 pub mod selector;

@@ -1,0 +1,309 @@
+//! `aims check -f`: the engine's verdicts on manifests, before they reach a cluster.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, Enforcement, Phase, RiskAssessment},
+    engine::{
+        approval::Trust,
+        binding::Binding,
+        catalog::Catalog,
+        detect::Detector,
+        evaluate::{self, ApprovalInForce, AssessmentSummary, Finding, Inputs, Verdict},
+        workload::WorkloadFacts,
+    },
+    manifests::{Document, Object},
+};
+
+/// What to do with a model workload that belongs to no AISystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+pub enum UnregisteredPolicy {
+    /// Deny it.
+    Deny,
+    /// Admit it with a warning.
+    Warn,
+    /// Admit it and record it.
+    Audit,
+}
+
+/// Why a workload gets its verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reason {
+    /// The control, when a control fails.
+    pub control: Option<String>,
+    /// How the control is enforced.
+    pub enforcement: Option<Enforcement>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The verdict on one workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadReport {
+    /// Its namespace.
+    pub namespace: String,
+    /// `Kind/name`.
+    pub workload: String,
+    /// The AISystem it belongs to.
+    pub system: Option<String>,
+    /// Allow, Warn or Deny.
+    pub verdict: Verdict,
+    /// Why, worst first.
+    pub reasons: Vec<Reason>,
+}
+
+/// The evaluation of one system.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemReport {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its risk tier.
+    pub risk_tier: String,
+    /// Its phase.
+    pub phase: Phase,
+    /// `satisfied/applicable`.
+    pub controls: String,
+    /// The approval in force.
+    pub approval: Option<ApprovalInForce>,
+    /// Its RiskAssessments and where they stand.
+    pub assessments: Vec<AssessmentSummary>,
+    /// What fails, worst first.
+    pub findings: Vec<Finding>,
+    /// When the answer can next change on its own.
+    pub next_review_at: Option<Timestamp>,
+}
+
+/// The whole answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The time the evaluation used.
+    pub now: Timestamp,
+    /// Offline there is no signing key: approvals are taken as written.
+    pub approvals_taken_as_written: bool,
+    /// A verdict per workload.
+    pub workloads: Vec<WorkloadReport>,
+    /// An evaluation per system.
+    pub systems: Vec<SystemReport>,
+}
+
+impl Report {
+    /// Whether anything would be denied.
+    pub fn any_denied(&self) -> bool {
+        self.workloads.iter().any(|w| w.verdict == Verdict::Deny)
+    }
+}
+
+/// Options of `aims check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Manifests to check: files, directories (read recursively) or `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// The namespace of objects that name none (as `kubectl apply -n` would give them).
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// What to do with model workloads that belong to no AISystem.
+    #[arg(long, value_enum, default_value_t = UnregisteredPolicy::Warn)]
+    pub unregistered: UnregisteredPolicy,
+    /// Evaluate as of this time (RFC 3339), instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<Timestamp>,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+    /// JUnit XML, for CI systems.
+    Junit,
+}
+
+/// The inputs, grouped.
+#[derive(Default)]
+struct Inventory {
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    systems: Vec<AISystem>,
+    assessments: Vec<RiskAssessment>,
+    bindings: Vec<ControlBinding>,
+    cluster_bindings: Vec<ClusterControlBinding>,
+    workloads: Vec<WorkloadFacts>,
+}
+
+impl Inventory {
+    fn new(documents: Vec<Document>, default_namespace: &str) -> Self {
+        let mut inv = Self::default();
+        let ns = |current: &mut Option<String>| {
+            if current.as_deref().is_none_or(str::is_empty) {
+                *current = Some(default_namespace.to_owned());
+            }
+        };
+        for doc in documents {
+            match doc.object {
+                Object::AISystem(mut s) => {
+                    ns(&mut s.metadata.namespace);
+                    inv.systems.push(s);
+                }
+                Object::RiskAssessment(mut r) => {
+                    ns(&mut r.metadata.namespace);
+                    inv.assessments.push(r);
+                }
+                Object::ControlBinding(mut b) => {
+                    ns(&mut b.metadata.namespace);
+                    inv.bindings.push(b);
+                }
+                Object::ClusterControlBinding(b) => inv.cluster_bindings.push(b),
+                Object::Namespace { name, labels } => {
+                    inv.namespaces.insert(name, labels);
+                }
+                Object::Workload(mut w) => {
+                    if w.namespace.is_empty() {
+                        w.namespace = default_namespace.to_owned();
+                    }
+                    inv.workloads.push(w);
+                }
+                Object::Other { .. } => {}
+            }
+        }
+        inv.systems.sort_by_key(|s| (s.namespace(), s.name_any()));
+        inv.workloads
+            .sort_by(|a, b| (&a.namespace, a.kind, &a.name).cmp(&(&b.namespace, b.kind, &b.name)));
+        inv
+    }
+}
+
+/// Evaluates every system and every workload in `documents` as of `now`.
+pub fn check(
+    documents: Vec<Document>,
+    default_namespace: &str,
+    unregistered: UnregisteredPolicy,
+    catalog: &Catalog,
+    detector: &Detector,
+    now: Timestamp,
+) -> Report {
+    let inv = Inventory::new(documents, default_namespace);
+    let bindings: Vec<Binding> = inv
+        .bindings
+        .iter()
+        .map(Binding::Namespaced)
+        .chain(inv.cluster_bindings.iter().map(Binding::Cluster))
+        .collect();
+    let no_labels = BTreeMap::new();
+
+    let mut systems = Vec::new();
+    let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
+    for system in &inv.systems {
+        let namespace = system.namespace().unwrap_or_default();
+        let evaluation = evaluate::evaluate(&Inputs {
+            system,
+            namespace_labels: inv.namespaces.get(&namespace).unwrap_or(&no_labels),
+            assessments: &inv.assessments,
+            bindings: &bindings,
+            workloads: &inv.workloads,
+            catalog,
+            trust: Trust::AsWritten,
+            now,
+        });
+        let (satisfied, applicable) = evaluation.control_counts();
+        for w in &evaluation.workloads {
+            verdicts.insert(
+                (namespace.clone(), w.workload.clone()),
+                WorkloadReport {
+                    namespace: namespace.clone(),
+                    workload: w.workload.clone(),
+                    system: Some(system.name_any()),
+                    verdict: w.verdict,
+                    reasons: w
+                        .reasons
+                        .iter()
+                        .map(|f| Reason {
+                            control: Some(f.control.clone()),
+                            enforcement: Some(f.enforcement),
+                            message: f.message.clone(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+        systems.push(SystemReport {
+            namespace,
+            name: system.name_any(),
+            risk_tier: system.spec.risk_tier.as_str().to_owned(),
+            phase: evaluation.phase,
+            controls: format!("{satisfied}/{applicable}"),
+            approval: evaluation.approval,
+            assessments: evaluation.assessments,
+            findings: evaluation.findings,
+            next_review_at: evaluation.next_review_at,
+        });
+    }
+
+    for w in &inv.workloads {
+        let key = (w.namespace.clone(), w.display_name());
+        if verdicts.contains_key(&key) {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        let mut verdict = Verdict::Allow;
+        if let Some(name) = w.system_label() {
+            verdict = Verdict::Warn;
+            reasons.push(Reason {
+                control: None,
+                enforcement: None,
+                message: format!("names AISystem {name}, which is not among the inputs"),
+            });
+        }
+        if let Some(detection) = detector.detect(w) {
+            verdict = verdict.max(match unregistered {
+                UnregisteredPolicy::Deny => Verdict::Deny,
+                UnregisteredPolicy::Warn => Verdict::Warn,
+                UnregisteredPolicy::Audit => Verdict::Allow,
+            });
+            reasons.push(Reason {
+                control: None,
+                enforcement: None,
+                message: format!(
+                    "unregistered model workload: {}",
+                    detection
+                        .reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            });
+        }
+        verdicts.insert(
+            key,
+            WorkloadReport {
+                namespace: w.namespace.clone(),
+                workload: w.display_name(),
+                system: None,
+                verdict,
+                reasons,
+            },
+        );
+    }
+
+    Report {
+        now,
+        approvals_taken_as_written: true,
+        workloads: verdicts.into_values().collect(),
+        systems,
+    }
+}

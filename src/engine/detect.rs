@@ -1,0 +1,1261 @@
+//! Detection of model-serving workloads, so that one running without an AISystem ("shadow AI")
+//! can be reported with the reasons it looks like model serving.
+//!
+//! The rules are data: [`DetectionRules`], read from YAML with [`DetectionRules::from_yaml`], and
+//! by default the catalog in `catalog/detection.yaml` (embedded as [`DEFAULT_RULES_YAML`], which
+//! also documents the file's schema). A [`Detector`] is the rules compiled once; its
+//! [`Detector::detect`] looks at one workload's facts for four signals:
+//!
+//! * its kind: a KServe InferenceService ([`Reason::KServe`]);
+//! * an image of a known serving runtime, matched on the image repository whatever the registry,
+//!   mirror path, tag or digest ([`Reason::ServingImage`]);
+//! * an accelerator request, such as `nvidia.com/gpu` ([`Reason::Accelerator`]);
+//! * a model URI: one the workload declares (KServe `storageUri`, `STORAGE_URI`), or one with a
+//!   model scheme such as `hf://` in a container's command, arguments or environment
+//!   ([`Reason::ModelUri`]).
+//!
+//! Detection says only that a workload looks like model serving. Whether it is registered (names
+//! an AISystem that exists) is the caller's question, answered from the AISystem records.
+//!
+//! [`Detector::detect`] runs on every workload of a cluster and in the admission path: it
+//! allocates nothing for a workload without a signal, and takes about a microsecond for a typical
+//! one, most of it reading the workload's arguments and environment (`benches/detect.rs`).
+
+use std::{
+    fmt,
+    sync::{Arc, LazyLock},
+};
+
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::workload::{ImageRef, WorkloadFacts, WorkloadKind};
+
+/// The default rules file, `catalog/detection.yaml`, whose header comment documents the schema.
+pub const DEFAULT_RULES_YAML: &str = include_str!("../../catalog/detection.yaml");
+
+/// The upper bound on the compiled size of all image patterns together, in bytes.
+const IMAGE_SET_SIZE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What makes a workload look like model serving: the schema of a rules file.
+///
+/// A rules file is the whole rule set, not an overlay on the defaults: a key it leaves out
+/// detects nothing of its kind. Unknown keys are an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DetectionRules {
+    /// Whether a KServe InferenceService is model serving by its kind alone.
+    #[serde(default)]
+    pub kserve_kinds: bool,
+    /// Known model-serving runtimes and the images they ship as.
+    #[serde(default)]
+    pub serving_runtimes: Vec<ServingRuntime>,
+    /// Extended resources that are accelerators: an exact name (`nvidia.com/gpu`) or a prefix
+    /// ending in `*` (`nvidia.com/mig-*`).
+    #[serde(default)]
+    pub accelerator_resources: Vec<String>,
+    /// Whether a model URI the workload declares (KServe `storageUri`, a `STORAGE_URI`
+    /// environment variable) is a signal, whatever its scheme.
+    #[serde(default)]
+    pub declared_model_uris: bool,
+    /// URI schemes, each ending in `://` (`hf://`), that are a signal where they appear in a
+    /// container's command, arguments or environment values.
+    #[serde(default)]
+    pub model_uri_schemes_in_args: Vec<String>,
+}
+
+/// One known model-serving runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServingRuntime {
+    /// The runtime's name, as reasons show it (`vLLM`).
+    pub name: String,
+    /// Regular expressions over the image repository (no tag, no digest). A pattern must match
+    /// whole trailing path segments of the repository, so `vllm/vllm-openai` matches
+    /// `docker.io/vllm/vllm-openai` and `mirror.corp/hub/vllm/vllm-openai` but not
+    /// `myvllm/vllm-openai` or `vllm/vllm-openai-tools`. The anchoring is added: write no `^` or
+    /// `$`.
+    pub images: Vec<String>,
+}
+
+static DEFAULT_RULES: LazyLock<DetectionRules> = LazyLock::new(|| {
+    serde_saphyr::from_str(DEFAULT_RULES_YAML)
+        .expect("the embedded catalog/detection.yaml is valid (tested)")
+});
+
+static DEFAULT_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
+    Detector::new(&DEFAULT_RULES).expect("the embedded catalog/detection.yaml compiles (tested)")
+});
+
+impl Default for DetectionRules {
+    /// The rules of the embedded `catalog/detection.yaml`.
+    fn default() -> Self {
+        DEFAULT_RULES.clone()
+    }
+}
+
+impl DetectionRules {
+    /// Reads and checks rules from YAML of the schema in [`DEFAULT_RULES_YAML`]. The error names
+    /// the rule at fault, for example `servingRuntimes[3] (vLLM)` and its bad pattern.
+    ///
+    /// A file that enables no signal at all (an empty file, `{}`) is an error: it is more likely
+    /// a mistake, such as a missing ConfigMap key, than a wish to detect nothing.
+    pub fn from_yaml(yaml: &str) -> Result<Self, RulesError> {
+        let rules: Self =
+            serde_saphyr::from_str(yaml).map_err(|source| RulesError::Yaml { source })?;
+        if rules.is_empty() {
+            return Err(RulesError::Empty);
+        }
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    /// Whether the rules enable no signal, so that they detect nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.kserve_kinds
+            && !self.declared_model_uris
+            && self.serving_runtimes.is_empty()
+            && self.accelerator_resources.is_empty()
+            && self.model_uri_schemes_in_args.is_empty()
+    }
+
+    /// Checks that every rule is well formed (names, patterns, schemes), as [`Detector::new`]
+    /// would.
+    pub fn validate(&self) -> Result<(), RulesError> {
+        Detector::new(self).map(drop)
+    }
+}
+
+/// Why detection rules are unusable. An error about one rule names it, by key and position.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The text is not YAML of the rules' shape (including an unknown key).
+    #[error("detection rules are not valid YAML of the expected shape: {source}")]
+    Yaml {
+        /// What the YAML reader reported.
+        source: serde_saphyr::Error,
+    },
+    /// The rules enable no signal at all.
+    #[error("detection rules enable no signal: they would detect nothing")]
+    Empty,
+    /// A serving runtime is incomplete.
+    #[error("servingRuntimes[{index}] ({name:?}): {message}")]
+    Runtime {
+        /// Its position in `servingRuntimes`.
+        index: usize,
+        /// Its name as written.
+        name: String,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// An image pattern of a serving runtime is not a usable regular expression.
+    #[error("servingRuntimes[{index}] ({runtime}): image pattern {pattern:?}: {message}")]
+    ImagePattern {
+        /// The runtime's position in `servingRuntimes`.
+        index: usize,
+        /// The runtime's name.
+        runtime: String,
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The image patterns are each valid but together exceed the size limit of a compiled set.
+    #[error("servingRuntimes: the image patterns together are too large to compile: {message}")]
+    ImagePatterns {
+        /// What the regex compiler reported.
+        message: String,
+    },
+    /// An accelerator resource name or prefix is malformed.
+    #[error("acceleratorResources[{index}] ({pattern:?}): {message}")]
+    AcceleratorResource {
+        /// Its position in `acceleratorResources`.
+        index: usize,
+        /// The entry as written.
+        pattern: String,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// A URI scheme is malformed.
+    #[error("modelUriSchemesInArgs[{index}] ({scheme:?}): {message}")]
+    UriScheme {
+        /// Its position in `modelUriSchemesInArgs`.
+        index: usize,
+        /// The entry as written.
+        scheme: String,
+        /// What is wrong.
+        message: &'static str,
+    },
+}
+
+/// Why a workload looks like model serving: one signal.
+///
+/// The derived order (kind, images, accelerators, model URIs, then by field) is the order of
+/// [`Detection::reasons`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "signal", rename_all = "camelCase")]
+pub enum Reason {
+    /// It is a KServe InferenceService.
+    #[serde(rename = "kserve")]
+    KServe,
+    /// A container runs the image of a known serving runtime.
+    ServingImage {
+        /// The runtime's name, from the rules.
+        runtime: String,
+        /// The image reference as written.
+        image: String,
+    },
+    /// A container requests an accelerator.
+    Accelerator {
+        /// The extended resource, for example `nvidia.com/gpu`.
+        resource: String,
+        /// The container's name.
+        container: String,
+    },
+    /// The workload loads a model from a URI.
+    ModelUri {
+        /// The URI as written.
+        uri: String,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KServe => f.write_str("is a KServe InferenceService"),
+            Self::ServingImage { runtime, image } => write!(f, "runs {runtime} (image {image})"),
+            Self::Accelerator {
+                resource,
+                container,
+            } => write!(f, "requests {resource} in container {container}"),
+            Self::ModelUri { uri } => write!(f, "loads model {uri}"),
+        }
+    }
+}
+
+/// A workload that looks like model serving, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Detection {
+    /// The signals found: never empty, deduplicated, in the order of [`Reason`]'s `Ord`.
+    pub reasons: Vec<Reason>,
+}
+
+impl fmt::Display for Detection {
+    /// The reasons joined by `; `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, reason) in self.reasons.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An accelerator resource rule, compiled.
+#[derive(Clone, Debug)]
+enum ResourcePattern {
+    /// The resource name exactly.
+    Exact(String),
+    /// Any resource name that starts with this.
+    Prefix(String),
+}
+
+impl ResourcePattern {
+    fn parse(pattern: &str) -> Result<Self, &'static str> {
+        if pattern.is_empty() {
+            return Err("is empty");
+        }
+        if pattern.chars().any(char::is_whitespace) {
+            return Err("contains whitespace");
+        }
+        match pattern.find('*') {
+            None => Ok(Self::Exact(pattern.to_owned())),
+            Some(0) => Err("is only a wildcard, which would match every extended resource"),
+            Some(i) if i + 1 == pattern.len() => Ok(Self::Prefix(pattern[..i].to_owned())),
+            Some(_) => Err("has `*` other than at the end"),
+        }
+    }
+
+    fn matches(&self, resource: &str) -> bool {
+        match self {
+            Self::Exact(name) => resource == name,
+            Self::Prefix(prefix) => resource.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// Detection rules compiled for fast matching. Cheap to clone and share between threads.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    kserve_kinds: bool,
+    /// Runtime names, indexed by runtime.
+    runtimes: Arc<[String]>,
+    /// Every image pattern of every runtime, anchored to trailing path segments.
+    images: RegexSet,
+    /// The same patterns as one alternation: the fast test whether any matches. Unlike a set,
+    /// a single end-anchored regex is searched backwards from the end of the repository, by a
+    /// lazy DFA; the set is consulted only on a hit, to name the runtimes.
+    any_image: Regex,
+    /// For each pattern of `images`, the index of its runtime.
+    image_runtime: Arc<[usize]>,
+    accelerators: Arc<[ResourcePattern]>,
+    declared_model_uris: bool,
+    /// The schemes of `modelUriSchemesInArgs` without their `://`, deduplicated.
+    uri_schemes: Arc<[String]>,
+}
+
+impl Default for Detector {
+    /// The detector of the embedded default rules, compiled once per process.
+    fn default() -> Self {
+        DEFAULT_DETECTOR.clone()
+    }
+}
+
+impl Detector {
+    /// Compiles rules, checking each one; the error names the first bad rule.
+    pub fn new(rules: &DetectionRules) -> Result<Self, RulesError> {
+        let mut runtimes = Vec::with_capacity(rules.serving_runtimes.len());
+        let mut patterns = Vec::new();
+        let mut image_runtime = Vec::new();
+        for (index, runtime) in rules.serving_runtimes.iter().enumerate() {
+            let incomplete = |message| RulesError::Runtime {
+                index,
+                name: runtime.name.clone(),
+                message,
+            };
+            if runtime.name.trim().is_empty() {
+                return Err(incomplete("has no name"));
+            }
+            if runtime.images.is_empty() {
+                return Err(incomplete("has no image patterns"));
+            }
+            for pattern in &runtime.images {
+                let bad = |message: String| RulesError::ImagePattern {
+                    index,
+                    runtime: runtime.name.clone(),
+                    pattern: pattern.clone(),
+                    message,
+                };
+                if pattern.trim().is_empty() {
+                    return Err(bad("is empty".to_owned()));
+                }
+                // Compiled alone first: a pattern that is valid only once wrapped (`a)|(b`)
+                // would change the anchoring.
+                Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
+                patterns.push(format!("(?:^|/)(?:{pattern})$"));
+                image_runtime.push(runtimes.len());
+            }
+            runtimes.push(runtime.name.clone());
+        }
+        let too_large = |e: regex::Error| RulesError::ImagePatterns {
+            message: e.to_string(),
+        };
+        let images = RegexSetBuilder::new(&patterns)
+            .size_limit(IMAGE_SET_SIZE_LIMIT)
+            .build()
+            .map_err(too_large)?;
+        let any_image = if patterns.is_empty() {
+            // Matches nothing.
+            "[a&&b]".to_owned()
+        } else {
+            patterns.join("|")
+        };
+        let any_image = RegexBuilder::new(&any_image)
+            .size_limit(IMAGE_SET_SIZE_LIMIT)
+            .build()
+            .map_err(too_large)?;
+
+        let accelerators = rules
+            .accelerator_resources
+            .iter()
+            .enumerate()
+            .map(|(index, pattern)| {
+                ResourcePattern::parse(pattern).map_err(|message| RulesError::AcceleratorResource {
+                    index,
+                    pattern: pattern.clone(),
+                    message,
+                })
+            })
+            .collect::<Result<Arc<[_]>, _>>()?;
+
+        for (index, scheme) in rules.model_uri_schemes_in_args.iter().enumerate() {
+            check_scheme(scheme).map_err(|message| RulesError::UriScheme {
+                index,
+                scheme: scheme.clone(),
+                message,
+            })?;
+        }
+        let mut uri_schemes: Vec<String> = rules
+            .model_uri_schemes_in_args
+            .iter()
+            .map(|s| s.trim_end_matches("://").to_owned())
+            .collect();
+        uri_schemes.sort();
+        uri_schemes.dedup();
+
+        Ok(Self {
+            kserve_kinds: rules.kserve_kinds,
+            runtimes: runtimes.into(),
+            images,
+            any_image,
+            image_runtime: image_runtime.into(),
+            accelerators,
+            declared_model_uris: rules.declared_model_uris,
+            uri_schemes: uri_schemes.into(),
+        })
+    }
+
+    /// Whether `w` looks like model serving, and why; `None` when no rule matches.
+    ///
+    /// Looks at every container, init containers included. Allocates only on a hit (once the
+    /// calling thread has warmed the regex engine's cache).
+    pub fn detect(&self, w: &WorkloadFacts) -> Option<Detection> {
+        let mut reasons = Vec::new();
+        if self.kserve_kinds && w.kind == WorkloadKind::InferenceService {
+            reasons.push(Reason::KServe);
+        }
+        for c in &w.containers {
+            self.image_reasons(&c.image, &mut reasons);
+            for (resource, quantity) in &c.extended_resources {
+                if self.is_accelerator(resource) && !is_zero_quantity(quantity) {
+                    reasons.push(Reason::Accelerator {
+                        resource: resource.clone(),
+                        container: c.name.clone(),
+                    });
+                }
+            }
+            if !self.uri_schemes.is_empty() {
+                for value in &c.args_and_env {
+                    for_each_uri(&self.uri_schemes, value, |uri| {
+                        reasons.push(Reason::ModelUri {
+                            uri: uri.to_owned(),
+                        });
+                    });
+                }
+            }
+        }
+        if self.declared_model_uris {
+            for uri in &w.model_uris {
+                let uri = uri.trim();
+                if !uri.is_empty() {
+                    reasons.push(Reason::ModelUri {
+                        uri: uri.to_owned(),
+                    });
+                }
+            }
+        }
+        if reasons.is_empty() {
+            return None;
+        }
+        reasons.sort_unstable();
+        reasons.dedup();
+        Some(Detection { reasons })
+    }
+
+    /// The runtimes whose image patterns match `image`'s repository, by name, in rule order.
+    pub fn serving_runtimes<'a>(&'a self, image: &ImageRef) -> impl Iterator<Item = &'a str> {
+        let repository = image.repository.as_str();
+        let matches = (!repository.is_empty() && self.any_image.is_match(repository))
+            .then(|| self.images.matches(repository));
+        let mut last = None;
+        matches
+            .into_iter()
+            .flat_map(|m| m.into_iter())
+            .filter_map(move |pattern| {
+                let runtime = *self.image_runtime.get(pattern)?;
+                // Patterns of one runtime are adjacent: report the runtime once.
+                (last.replace(runtime) != Some(runtime)).then_some(runtime)
+            })
+            .filter_map(|runtime| self.runtimes.get(runtime).map(String::as_str))
+    }
+
+    /// Whether `resource` is an accelerator by the rules.
+    pub fn is_accelerator(&self, resource: &str) -> bool {
+        self.accelerators.iter().any(|p| p.matches(resource))
+    }
+
+    fn image_reasons(&self, image: &ImageRef, reasons: &mut Vec<Reason>) {
+        for runtime in self.serving_runtimes(image) {
+            reasons.push(Reason::ServingImage {
+                runtime: runtime.to_owned(),
+                image: image.reference.clone(),
+            });
+        }
+    }
+}
+
+/// Checks a URI scheme entry: letters, digits, `+`, `-`, `.` starting with a letter, then `://`.
+fn check_scheme(scheme: &str) -> Result<(), &'static str> {
+    let Some(name) = scheme.strip_suffix("://") else {
+        return Err("does not end with `://`");
+    };
+    let mut chars = name.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return Err("does not start with a letter");
+    }
+    if !chars.all(is_scheme_char) {
+        return Err("has a character a URI scheme cannot have");
+    }
+    Ok(())
+}
+
+/// Whether `c` can be part of a URI scheme (RFC 3986).
+fn is_scheme_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
+}
+
+/// Whether `c` ends a URI embedded in an argument, a script or a JSON value.
+fn ends_uri(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | '`' | ',' | ';' | '|' | '<' | '>' | '(' | ')' | '[' | ']' | '{' | '}'
+        )
+}
+
+/// Calls `f` with every URI in `text` whose scheme is one of `schemes` (names without `://`) and
+/// that has something after the `://`. The scheme is the whole run of scheme characters before
+/// the `://`, so `myhf://` is not `hf://`.
+///
+/// One pass over `text` for all schemes: it stops at each `:` and looks around it, which on
+/// short values is faster than a substring search per scheme.
+fn for_each_uri<'t>(schemes: &[String], text: &'t str, mut f: impl FnMut(&'t str)) {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    // A plain loop: values are short, and a call to `memchr` costs more than it saves.
+    while let Some(i) = bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| b == b':'))
+    {
+        let colon = from + i;
+        from = colon + 1;
+        let Some(after) = text.get(colon..).and_then(|t| t.strip_prefix("://")) else {
+            continue;
+        };
+        // Scheme characters are ASCII, so walking back over bytes stops on a char boundary.
+        let start = bytes[..colon]
+            .iter()
+            .rposition(|&b| !is_scheme_char(char::from(b)))
+            .map_or(0, |j| j + 1);
+        let scheme = &text[start..colon];
+        if scheme.is_empty() || !schemes.iter().any(|s| s == scheme) {
+            continue;
+        }
+        let len = after.find(ends_uri).unwrap_or(after.len());
+        if len > 0 {
+            let end = colon + 3 + len;
+            f(&text[start..end]);
+            from = end;
+        }
+    }
+}
+
+/// Whether a resource quantity as written is zero (`0`, `0.0`, `0m`), so that it requests
+/// nothing. An unreadable quantity is not zero.
+fn is_zero_quantity(quantity: &str) -> bool {
+    let quantity = quantity.trim();
+    let end = quantity
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
+        .unwrap_or(quantity.len());
+    let number = &quantity[..end];
+    number.contains('0') && number.chars().all(|c| matches!(c, '0' | '.' | '+' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const DIGEST: &str = "sha256:5f7f5a7c0c1e6d8f2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091";
+
+    /// A Deployment running `containers` (a JSON array of containers).
+    fn deployment(containers: Value) -> WorkloadFacts {
+        workload(WorkloadKind::Deployment, containers)
+    }
+
+    /// A workload of a pod-template kind running `containers`.
+    fn workload(kind: WorkloadKind, containers: Value) -> WorkloadFacts {
+        let pod = json!({"spec": {"containers": containers}});
+        let object = match kind {
+            WorkloadKind::Pod => {
+                json!({"metadata": {"name": "w", "namespace": "ns"}, "spec": pod["spec"]})
+            }
+            WorkloadKind::CronJob => json!({
+                "metadata": {"name": "w", "namespace": "ns"},
+                "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": pod}}}
+            }),
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+                json!({
+                    "metadata": {"name": "w", "namespace": "ns"},
+                    "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": pod}
+                })
+            }
+            WorkloadKind::Job | WorkloadKind::InferenceService => json!({
+                "metadata": {"name": "w", "namespace": "ns"}, "spec": {"template": pod}
+            }),
+        };
+        WorkloadFacts::from_json(kind, object).unwrap()
+    }
+
+    fn image(reference: &str) -> WorkloadFacts {
+        deployment(json!([{"name": "main", "image": reference}]))
+    }
+
+    fn serving(runtime: &str, image: &str) -> Reason {
+        Reason::ServingImage {
+            runtime: runtime.into(),
+            image: image.into(),
+        }
+    }
+
+    fn accelerator(resource: &str, container: &str) -> Reason {
+        Reason::Accelerator {
+            resource: resource.into(),
+            container: container.into(),
+        }
+    }
+
+    fn model(uri: &str) -> Reason {
+        Reason::ModelUri { uri: uri.into() }
+    }
+
+    fn reasons(detector: &Detector, w: &WorkloadFacts) -> Vec<Reason> {
+        detector.detect(w).map(|d| d.reasons).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_default_rules_parse_and_compile() {
+        let rules: DetectionRules = serde_saphyr::from_str(DEFAULT_RULES_YAML).unwrap();
+        assert_eq!(
+            DetectionRules::from_yaml(DEFAULT_RULES_YAML).unwrap(),
+            rules
+        );
+        assert_eq!(DetectionRules::default(), rules);
+        assert!(rules.kserve_kinds && rules.declared_model_uris);
+        assert_eq!(rules.model_uri_schemes_in_args, ["hf://"]);
+        let mut names: Vec<_> = rules.serving_runtimes.iter().map(|r| &r.name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "runtime names are unique");
+        assert!(count >= 20, "{count} runtimes");
+        Detector::new(&rules).unwrap();
+        let _ = Detector::default();
+    }
+
+    #[test]
+    fn serving_runtime_images_are_recognised_whatever_the_registry_tag_or_digest() {
+        let vllm = "vLLM";
+        let tgi = "Hugging Face Text Generation Inference";
+        let tei = "Hugging Face Text Embeddings Inference";
+        let triton = "NVIDIA Triton Inference Server";
+        let kserve = "KServe model server";
+        let digested = |r: &str| format!("{r}@{DIGEST}");
+        let cases: Vec<(String, &str)> = vec![
+            // vLLM
+            ("vllm/vllm-openai:v0.9.1".into(), vllm),
+            ("docker.io/vllm/vllm-openai:latest".into(), vllm),
+            (digested("vllm/vllm-openai"), vllm),
+            (digested("docker.io/vllm/vllm-openai:v0.9.1"), vllm),
+            ("harbor.corp.example:8443/dockerhub-proxy/vllm/vllm-openai:v0.10.0".into(), vllm),
+            ("vllm/vllm-openai-rocm:v0.9.1".into(), vllm),
+            ("vllm/vllm-tpu:nightly".into(), vllm),
+            ("rocm/vllm:rocm6.3.1_vllm_0.8.5".into(), vllm),
+            ("quay.io/modh/vllm:rhoai-2.20-cuda".into(), vllm),
+            ("registry.redhat.io/rhaiis/vllm-cuda-rhel9:3.0.0".into(), vllm),
+            // Hugging Face
+            ("ghcr.io/huggingface/text-generation-inference:3.3.4".into(), tgi),
+            ("ghcr.io/huggingface/tgi-gaudi:2.3.1".into(), tgi),
+            ("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.4.0-tgi2.3.1-gpu-py311-cu124-ubuntu22.04".into(), tgi),
+            ("ghcr.io/huggingface/text-embeddings-inference:cpu-1.7".into(), tei),
+            (digested("ghcr.io/huggingface/text-embeddings-inference:1.7"), tei),
+            // NVIDIA
+            ("nvcr.io/nvidia/tritonserver:25.06-py3".into(), triton),
+            ("mirror.example.com/nvcr/nvidia/tritonserver:24.08-trtllm-python-py3".into(), triton),
+            ("nvcr.io/nim/meta/llama-3.1-8b-instruct:1.8.0".into(), "NVIDIA NIM"),
+            ("nvcr.io/nim/nvidia/nv-embedqa-e5-v5:1.6".into(), "NVIDIA NIM"),
+            ("nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.3.2".into(), "NVIDIA Dynamo"),
+            // Others
+            ("ollama/ollama:0.9.6".into(), "Ollama"),
+            ("docker.io/ollama/ollama:rocm".into(), "Ollama"),
+            ("pytorch/torchserve:0.12.0-gpu".into(), "TorchServe"),
+            ("pytorch/torchserve-kfs:0.12.0".into(), "TorchServe"),
+            ("tensorflow/serving:2.17.0-gpu".into(), "TensorFlow Serving"),
+            ("bitnami/tensorflow-serving:2.18.0".into(), "TensorFlow Serving"),
+            ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker".into(), "AWS Deep Learning Container for inference"),
+            ("kserve/sklearnserver:v0.15.2".into(), kserve),
+            ("docker.io/kserve/huggingfaceserver:v0.15.2-gpu".into(), kserve),
+            ("kserve/lgbserver:v0.15.2".into(), kserve),
+            ("kserve/xgbserver:v0.15.2".into(), kserve),
+            ("kserve/pmmlserver:v0.15.2".into(), kserve),
+            (digested("kserve/paddleserver"), kserve),
+            ("lmsysorg/sglang:v0.4.9-cu126".into(), "SGLang"),
+            ("ghcr.io/ggml-org/llama.cpp:server-cuda".into(), "llama.cpp server"),
+            ("ghcr.io/ggerganov/llama.cpp:server".into(), "llama.cpp server"),
+            ("rayproject/ray-ml:2.9.3-py310-gpu".into(), "Ray Serve"),
+            ("anyscale/ray-llm:2.44.1-py311-cu124".into(), "Ray Serve"),
+            ("seldonio/mlserver:1.7.1-huggingface".into(), "Seldon MLServer"),
+            ("docker.io/seldonio/sklearnserver:1.18.2".into(), "Seldon Core model server"),
+            ("localai/localai:v3.1.1-gpu-nvidia-cuda-12".into(), "LocalAI"),
+            ("quay.io/go-skynet/local-ai:v2.29.0".into(), "LocalAI"),
+            ("openmmlab/lmdeploy:v0.9.1-cu12".into(), "LMDeploy"),
+            ("bentoml/bento-server:1.0.0-python3.9-debian-runtime".into(), "BentoML"),
+            ("ghcr.io/bentoml/openllm:0.4.44".into(), "BentoML"),
+            ("xprobe/xinference:v1.7.1".into(), "Xinference"),
+            ("openvino/model_server:2025.2-gpu".into(), "OpenVINO Model Server"),
+            ("deepjavalibrary/djl-serving:0.33.0-lmi".into(), "DJL Serving"),
+            ("763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.32.0-lmi14.0.0-cu126".into(), "DJL Serving"),
+            ("ghcr.io/predibase/lorax:main".into(), "LoRAX"),
+            ("michaelf34/infinity:0.0.77".into(), "Infinity"),
+            ("alpindale/aphrodite-openai:v0.9.1".into(), "Aphrodite Engine"),
+        ];
+        let detector = Detector::default();
+        for (reference, runtime) in &cases {
+            assert_eq!(
+                reasons(&detector, &image(reference)),
+                [serving(runtime, reference)],
+                "{reference}"
+            );
+        }
+        // Every runtime of the catalog has a case above.
+        for runtime in &DetectionRules::default().serving_runtimes {
+            assert!(
+                cases.iter().any(|(_, name)| *name == runtime.name),
+                "no test case for {}",
+                runtime.name
+            );
+        }
+    }
+
+    #[test]
+    fn image_patterns_match_whole_trailing_path_segments() {
+        let rules = DetectionRules::from_yaml(
+            "servingRuntimes:\n  - name: Acme\n    images: ['acme/llm(-[a-z]+)?']\n",
+        )
+        .unwrap();
+        let detector = Detector::new(&rules).unwrap();
+        for (reference, hit) in [
+            ("acme/llm", true),
+            ("acme/llm:1.0", true),
+            ("acme/llm-gpu:1.0", true),
+            ("registry.example.com/acme/llm:1.0", true),
+            ("registry.example.com:5000/mirror/acme/llm", true),
+            ("notacme/llm:1.0", false),
+            ("acme/llm2:1.0", false),
+            ("acme/llm/tools:1.0", false),
+            ("acme/llm-GPU:1.0", false),
+            ("acme", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                detector.detect(&image(reference)).is_some(),
+                hit,
+                "{reference}"
+            );
+        }
+    }
+
+    #[test]
+    fn accelerator_requests_are_recognised() {
+        let detector = Detector::default();
+        for (resource, quantity, hit) in [
+            ("nvidia.com/gpu", "1", true),
+            ("nvidia.com/gpu", "8", true),
+            ("nvidia.com/gpu.shared", "1", true),
+            ("nvidia.com/mig-1g.5gb", "1", true),
+            ("nvidia.com/mig-3g.40gb", "2", true),
+            ("amd.com/gpu", "1", true),
+            ("google.com/tpu", "4", true),
+            ("habana.ai/gaudi", "8", true),
+            ("aws.amazon.com/neuron", "1", true),
+            ("aws.amazon.com/neuroncore", "2", true),
+            ("aws.amazon.com/neurondevice", "1", true),
+            ("gpu.intel.com/i915", "1", true),
+            ("gpu.intel.com/xe", "1", true),
+            // Zero is no request: charts template `nvidia.com/gpu: 0` when GPUs are off.
+            ("nvidia.com/gpu", "0", false),
+            ("amd.com/gpu", "0.0", false),
+            ("nvidia.com/gpus", "1", false),
+            ("amd.com/gpu-partition", "1", false),
+            ("example.com/dongle", "1", false),
+            ("smarter-devices/fuse", "1", false),
+            ("hugepages-2Mi", "1Gi", false),
+        ] {
+            let w = deployment(json!([{
+                "name": "worker", "image": "busybox:1.36",
+                "resources": {"limits": {"cpu": "1", resource: quantity}}
+            }]));
+            let want = if hit {
+                vec![accelerator(resource, "worker")]
+            } else {
+                vec![]
+            };
+            assert_eq!(reasons(&detector, &w), want, "{resource}: {quantity}");
+        }
+    }
+
+    #[test]
+    fn model_uris_are_recognised_in_declarations_and_hf_uris_in_arguments() {
+        let detector = Detector::default();
+        let llama = "hf://meta-llama/Llama-3.1-8B-Instruct";
+        let cases = [
+            (json!({"args": ["--model", llama]}), vec![model(llama)]),
+            (
+                json!({"args": [format!("--model={llama}")]}),
+                vec![model(llama)],
+            ),
+            (
+                json!({"command": ["sh", "-c", format!("python serve.py --model '{llama}' && sleep 1")]}),
+                vec![model(llama)],
+            ),
+            (
+                json!({"env": [{"name": "MODEL_ID", "value": llama}]}),
+                vec![model(llama)],
+            ),
+            (
+                json!({"env": [{"name": "CONFIG", "value": format!("{{\"model\":\"{llama}\",\"tp\":2}}")}]}),
+                vec![model(llama)],
+            ),
+            (
+                json!({"args": ["--models", "hf://org/a,hf://org/b"]}),
+                vec![model("hf://org/a"), model("hf://org/b")],
+            ),
+            // STORAGE_URI is a declared model URI, whatever its scheme.
+            (
+                json!({"env": [{"name": "STORAGE_URI", "value": "s3://models/credit/v3"}]}),
+                vec![model("s3://models/credit/v3")],
+            ),
+            (
+                json!({"env": [{"name": "STORAGE_URI", "value": "pvc://models/m"}]}),
+                vec![model("pvc://models/m")],
+            ),
+            (
+                json!({"env": [{"name": "STORAGE_URI", "value": ""}]}),
+                vec![],
+            ),
+            // Elsewhere, only model schemes count.
+            (
+                json!({"args": ["--input", "s3://bucket/raw/2025/", "--output=s3a://bucket/clean/"]}),
+                vec![],
+            ),
+            (
+                json!({"args": ["--model", "https://huggingface.co/meta-llama/Llama-3.1-8B"]}),
+                vec![],
+            ),
+            (
+                json!({"env": [{"name": "X", "value": "myhf://not/a/model"}]}),
+                vec![],
+            ),
+            (json!({"args": ["hf://"]}), vec![]),
+            (json!({"args": ["HF_HOME=/cache/hf"]}), vec![]),
+        ];
+        for (container, want) in cases {
+            let mut container = container;
+            container["name"] = json!("main");
+            container["image"] = json!("python:3.12-slim");
+            assert_eq!(
+                reasons(&detector, &deployment(json!([container.clone()]))),
+                want,
+                "{container}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_inference_service_is_model_serving_by_its_kind() {
+        let detector = Detector::default();
+        let cases = [
+            (
+                json!({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model"}}}),
+                vec![
+                    Reason::KServe,
+                    model("gs://kfserving-examples/models/sklearn/1.0/model"),
+                ],
+            ),
+            (json!({"predictor": {}}), vec![Reason::KServe]),
+            (
+                json!({"predictor": {
+                    "model": {"modelFormat": {"name": "huggingface"}, "storageUri": "hf://org/model"},
+                    "containers": [{"name": "kserve-container", "image": "vllm/vllm-openai:v0.9.1",
+                                    "resources": {"limits": {"nvidia.com/gpu": "1"}}}]
+                }}),
+                vec![
+                    Reason::KServe,
+                    serving("vLLM", "vllm/vllm-openai:v0.9.1"),
+                    accelerator("nvidia.com/gpu", "kserve-container"),
+                    model("hf://org/model"),
+                ],
+            ),
+        ];
+        for (spec, want) in cases {
+            let isvc = json!({
+                "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                "metadata": {"name": "chat", "namespace": "support"}, "spec": spec
+            });
+            let w = WorkloadFacts::from_json(WorkloadKind::InferenceService, isvc).unwrap();
+            assert_eq!(reasons(&detector, &w), want, "{spec}");
+        }
+    }
+
+    #[test]
+    fn ordinary_workloads_are_not_model_serving() {
+        use WorkloadKind::*;
+        let detector = Detector::default();
+        let cases = [
+            (
+                Deployment,
+                json!([{"name": "nginx", "image": "nginx:1.27-alpine", "args": ["nginx", "-g", "daemon off;"]}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "web", "image": "docker.io/library/nginx@".to_owned() + DIGEST}]),
+            ),
+            (
+                StatefulSet,
+                json!([{"name": "redis", "image": "redis:7.4", "args": ["--appendonly", "yes"]}]),
+            ),
+            (
+                StatefulSet,
+                json!([{"name": "postgres", "image": "postgres:17", "env": [
+                {"name": "POSTGRES_PASSWORD", "value": "s3cr3t"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}]}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "app", "image": "eclipse-temurin:21-jre", "command": ["java", "-jar", "/app/shop.jar"],
+                "env": [{"name": "JAVA_OPTS", "value": "-Xmx512m"}, {"name": "SPRING_DATASOURCE_URL", "value": "jdbc:postgresql://postgres:5432/shop"}]}]),
+            ),
+            (
+                Deployment,
+                json!([
+                {"name": "web", "image": "registry.example.com/shop/web:1.4", "env": [{"name": "API_URL", "value": "https://api.example.com/v1"}]},
+                {"name": "envoy", "image": "envoyproxy/envoy:v1.34.1"}]),
+            ),
+            (
+                Job,
+                json!([{"name": "etl", "image": "apache/spark:3.5.1", "command": ["/opt/spark/bin/spark-submit"],
+                "args": ["--master", "k8s://https://kubernetes.default.svc", "s3://datalake/jobs/etl.py", "--input", "s3://datalake/raw/", "--output", "s3a://datalake/clean/"]}]),
+            ),
+            (
+                CronJob,
+                json!([{"name": "cleanup", "image": "busybox:1.36", "command": ["sh", "-c", "find /data -mtime +7 -delete"]}]),
+            ),
+            (
+                Job,
+                json!([{"name": "report", "image": "python:3.12", "command": ["python", "/scripts/report.py", "--bucket", "s3://reports/"]}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "prometheus", "image": "quay.io/prometheus/prometheus:v3.4.2", "args": ["--config.file=/etc/prometheus/prometheus.yml"]}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "grafana", "image": "grafana/grafana:12.0.2", "env": [{"name": "GF_SERVER_ROOT_URL", "value": "https://grafana.example.com"}]}]),
+            ),
+            (
+                Job,
+                json!([{"name": "notebook", "image": "pytorch/pytorch:2.7.1-cuda12.6-cudnn9-runtime", "resources": {"requests": {"cpu": "2", "memory": "8Gi"}}}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "tf", "image": "tensorflow/tensorflow:2.19.0"}]),
+            ),
+            (
+                Pod,
+                json!([{"name": "debug", "image": "nicolaka/netshoot", "command": ["sleep", "infinity"]}]),
+            ),
+            // Near misses.
+            (
+                Job,
+                json!([{"name": "build", "image": "nimlang/nim:2.2.4", "args": ["nim", "c", "app.nim"]}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "manager", "image": "kserve/kserve-controller:v0.15.2"}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "agent", "image": "kserve/storage-initializer:v0.15.2"}]),
+            ),
+            (
+                DaemonSet,
+                json!([{"name": "plugin", "image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.2"}]),
+            ),
+            (
+                DaemonSet,
+                json!([{"name": "dcgm", "image": "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04"}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "exporter", "image": "acme/ollama-exporter:1.0"}]),
+            ),
+            (
+                Deployment,
+                json!([{"name": "gpu-off", "image": "registry.example.com/shop/web:1.4", "resources": {"limits": {"nvidia.com/gpu": "0"}}}]),
+            ),
+        ];
+        for (kind, containers) in cases {
+            let w = workload(kind, containers.clone());
+            assert_eq!(detector.detect(&w), None, "{kind} {containers}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_deduplicated_and_in_a_stable_order() {
+        let detector = Detector::default();
+        let uri = "hf://Qwen/Qwen3-8B";
+        let containers = json!([
+            {"name": "b", "image": "vllm/vllm-openai:v0.9.1", "args": ["--model", uri],
+             "resources": {"limits": {"nvidia.com/gpu": "1"}}},
+            {"name": "a", "image": "vllm/vllm-openai:v0.9.1", "args": ["--model", uri, uri],
+             "env": [{"name": "STORAGE_URI", "value": uri}],
+             "resources": {"limits": {"nvidia.com/gpu": "1", "amd.com/gpu": "1"}}},
+        ]);
+        let want = vec![
+            serving("vLLM", "vllm/vllm-openai:v0.9.1"),
+            accelerator("amd.com/gpu", "a"),
+            accelerator("nvidia.com/gpu", "a"),
+            accelerator("nvidia.com/gpu", "b"),
+            model(uri),
+        ];
+        let w = deployment(containers.clone());
+        assert_eq!(reasons(&detector, &w), want);
+        let mut reversed = containers;
+        reversed.as_array_mut().unwrap().reverse();
+        assert_eq!(reasons(&detector, &deployment(reversed)), want);
+    }
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        let detection = Detection {
+            reasons: vec![
+                Reason::KServe,
+                serving("vLLM", "vllm/vllm-openai:v0.9.1"),
+                accelerator("nvidia.com/gpu", "vllm"),
+                model("hf://meta-llama/Llama-3.1-8B-Instruct"),
+            ],
+        };
+        let want = [
+            "is a KServe InferenceService",
+            "runs vLLM (image vllm/vllm-openai:v0.9.1)",
+            "requests nvidia.com/gpu in container vllm",
+            "loads model hf://meta-llama/Llama-3.1-8B-Instruct",
+        ];
+        for (reason, want) in detection.reasons.iter().zip(want) {
+            assert_eq!(reason.to_string(), want);
+        }
+        assert_eq!(detection.to_string(), want.join("; "));
+        let json = serde_json::to_value(&detection).unwrap();
+        assert_eq!(json["reasons"][0], json!({"signal": "kserve"}));
+        assert_eq!(
+            json["reasons"][1],
+            json!({"signal": "servingImage", "runtime": "vLLM", "image": "vllm/vllm-openai:v0.9.1"})
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let cases = [
+            (
+                "servingRuntimes:\n  - name: Fine\n    images: ['fine/server']\n  - name: Broken\n    images: ['ok/one', 'broken/(server']\n",
+                &[
+                    "servingRuntimes[1]",
+                    "Broken",
+                    "broken/(server",
+                    "unclosed group",
+                ][..],
+            ),
+            (
+                // Valid only once wrapped in a group: would escape the anchoring.
+                "servingRuntimes:\n  - name: Sneaky\n    images: ['a)|(b']\n",
+                &["servingRuntimes[0]", "Sneaky", "a)|(b"],
+            ),
+            (
+                "servingRuntimes:\n  - name: Empty\n    images: ['']\n",
+                &["servingRuntimes[0]", "Empty", "is empty"],
+            ),
+            (
+                "servingRuntimes:\n  - name: NoImages\n    images: []\n",
+                &["servingRuntimes[0]", "NoImages", "no image patterns"],
+            ),
+            (
+                "servingRuntimes:\n  - name: ' '\n    images: ['x/y']\n",
+                &["servingRuntimes[0]", "has no name"],
+            ),
+            (
+                "acceleratorResources: ['nvidia.com/gpu', 'nvidia.com/*gpu']\n",
+                &["acceleratorResources[1]", "nvidia.com/*gpu", "at the end"],
+            ),
+            (
+                "acceleratorResources: ['*']\n",
+                &["acceleratorResources[0]", "every extended resource"],
+            ),
+            (
+                "acceleratorResources: ['']\n",
+                &["acceleratorResources[0]", "is empty"],
+            ),
+            (
+                "modelUriSchemesInArgs: ['hf']\n",
+                &["modelUriSchemesInArgs[0]", "\"hf\"", "://"],
+            ),
+            (
+                "modelUriSchemesInArgs: ['hf://', '1x://']\n",
+                &["modelUriSchemesInArgs[1]", "letter"],
+            ),
+            (
+                "modelUriSchemesInArgs: ['h f://']\n",
+                &["modelUriSchemesInArgs[0]", "character"],
+            ),
+            ("servingRuntime: []\n", &["servingRuntime"]),
+            (
+                "servingRuntimes:\n  - name: X\n    image: ['x/y']\n",
+                &["image"],
+            ),
+            ("servingRuntimes: 3\n", &["detection rules"]),
+            ("kserveKinds: [\n", &["detection rules"]),
+            ("", &["no signal"]),
+            ("{}", &["no signal"]),
+            ("# only a comment\n", &["no signal"]),
+        ];
+        for (yaml, needles) in cases {
+            let err = DetectionRules::from_yaml(yaml).unwrap_err().to_string();
+            for needle in needles {
+                assert!(err.contains(needle), "{yaml:?}: {err:?} lacks {needle:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn custom_rules_replace_the_defaults() {
+        let rules = DetectionRules::from_yaml(
+            "servingRuntimes:\n  - name: Acme LLM\n    images: ['acme/llm-server']\nacceleratorResources: ['example.com/npu']\n",
+        )
+        .unwrap();
+        assert!(!rules.kserve_kinds && !rules.declared_model_uris);
+        let detector = Detector::new(&rules).unwrap();
+        let cases = [
+            (
+                image("registry.example.com/acme/llm-server:2"),
+                vec![serving(
+                    "Acme LLM",
+                    "registry.example.com/acme/llm-server:2",
+                )],
+            ),
+            (image("vllm/vllm-openai:v0.9.1"), vec![]),
+            (
+                deployment(
+                    json!([{"name": "m", "image": "busybox", "args": ["hf://org/m"],
+                    "env": [{"name": "STORAGE_URI", "value": "s3://m"}],
+                    "resources": {"limits": {"nvidia.com/gpu": "1", "example.com/npu": "1"}}}]),
+                ),
+                vec![accelerator("example.com/npu", "m")],
+            ),
+        ];
+        for (w, want) in cases {
+            assert_eq!(reasons(&detector, &w), want, "{:?}", w.containers);
+        }
+        let isvc = WorkloadFacts::from_json(
+            WorkloadKind::InferenceService,
+            json!({"metadata": {"name": "x"}, "spec": {"predictor": {"model": {"storageUri": "hf://o/m"}}}}),
+        )
+        .unwrap();
+        assert_eq!(detector.detect(&isvc), None);
+        // Built in code, an empty rule set detects nothing.
+        let none = DetectionRules::from_yaml("kserveKinds: false\nservingRuntimes: []\n");
+        assert!(matches!(none, Err(RulesError::Empty)), "{none:?}");
+        let none = Detector::new(&DetectionRules {
+            kserve_kinds: false,
+            serving_runtimes: vec![],
+            accelerator_resources: vec![],
+            declared_model_uris: false,
+            model_uri_schemes_in_args: vec![],
+        })
+        .unwrap();
+        assert_eq!(none.detect(&isvc), None);
+    }
+
+    #[test]
+    fn uris_are_cut_out_of_their_text() {
+        let schemes = ["hf".to_owned(), "ollama".to_owned()];
+        for (text, want) in [
+            ("hf://org/m", &["hf://org/m"][..]),
+            ("--model=hf://org/m --port 8000", &["hf://org/m"]),
+            (
+                "[\"hf://org/a\", 'ollama://llama3']",
+                &["hf://org/a", "ollama://llama3"],
+            ),
+            ("hf://org/a/hf://org/b", &["hf://org/a/hf://org/b"]),
+            ("éhf://org/m", &["hf://org/m"]),
+            ("日本hf://org/m", &["hf://org/m"]),
+            ("x.hf://org/m", &[]),
+            ("s3://bucket/hf", &[]),
+            ("://hf", &[]),
+            ("hf:", &[]),
+            ("hf:/", &[]),
+            ("hf://", &[]),
+            ("hf:// org", &[]),
+            (":::::", &[]),
+            ("", &[]),
+        ] {
+            let mut found = Vec::new();
+            for_each_uri(&schemes, text, |uri| found.push(uri));
+            assert_eq!(found, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn zero_quantities_are_recognised() {
+        for (quantity, zero) in [
+            ("0", true),
+            ("00", true),
+            ("0.0", true),
+            ("+0", true),
+            ("0m", true),
+            (" 0 ", true),
+            ("1", false),
+            ("10", false),
+            ("0.5", false),
+            ("500m", false),
+            ("", false),
+            ("x", false),
+            ("-", false),
+        ] {
+            assert_eq!(is_zero_quantity(quantity), zero, "{quantity:?}");
+        }
+    }
+
+    #[test]
+    fn the_detector_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Detector>();
+    }
+
+    proptest! {
+        #[test]
+        fn detection_never_panics(
+            reference in "\\PC{0,60}",
+            resource in "[a-z./*-]{0,30}",
+            quantity in "\\PC{0,6}",
+            arg in "(hf://|\\PC){0,40}",
+            uri in "\\PC{0,30}",
+        ) {
+            let mut w = image("busybox");
+            w.containers[0].image = ImageRef::parse(&reference);
+            w.containers[0].extended_resources.insert(resource.clone(), quantity);
+            w.containers[0].args_and_env.push(arg);
+            w.model_uris.push(uri);
+            if let Some(d) = Detector::default().detect(&w) {
+                prop_assert!(!d.reasons.is_empty());
+            }
+            let _ = DetectionRules::from_yaml(&format!("acceleratorResources: ['{resource}']"));
+        }
+
+        #[test]
+        fn reading_rules_never_panics(yaml in "\\PC{0,200}") {
+            let _ = DetectionRules::from_yaml(&yaml);
+        }
+    }
+}
