@@ -390,6 +390,128 @@ fn scenarios() {
             message: "expired at 2026-01-01T00:00:00Z",
         },
         Case {
+            name: "owner without contact, no team",
+            change: |w| {
+                w.system["spec"]["owner"] = json!({"name": "maria"});
+                w.system["spec"]["team"] = Value::Null;
+            },
+            phase: Phase::NonCompliant,
+            failing: &["A.3.2"],
+            verdict: Verdict::Deny,
+            message: "spec.owner.contact is missing",
+        },
+        Case {
+            name: "a provider declares no data sets",
+            change: |w| w.system["spec"]["datasets"] = json!([]),
+            phase: Phase::NonCompliant,
+            failing: &["A.4.3"],
+            verdict: Verdict::Deny,
+            message: "spec.datasets is empty",
+        },
+        Case {
+            name: "a container without requests",
+            change: |w| w.workloads[0]["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({}),
+            phase: Phase::NonCompliant,
+            failing: &["A.4.5"],
+            verdict: Verdict::Deny,
+            message: "container main declares no cpu or memory requests",
+        },
+        Case {
+            name: "residual risk above appetite",
+            change: |w| w.assessment.as_mut().unwrap()["spec"]["risks"][0]["residualLikelihood"] = json!(3),
+            phase: Phase::NonCompliant,
+            failing: &["A.5.2"],
+            verdict: Verdict::Deny,
+            message: "residual risk of R1 exceeds the acceptance threshold 6",
+        },
+        Case {
+            name: "no fundamental rights assessment for a High system",
+            change: |w| w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["fundamentalRights"] = Value::Null,
+            phase: Phase::NonCompliant,
+            failing: &["A.5.4"],
+            verdict: Verdict::Deny,
+            message: "EU AI Act Art. 27",
+        },
+        Case {
+            name: "no societal impacts",
+            change: |w| w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["societalImpacts"] = json!([]),
+            phase: Phase::NonCompliant,
+            failing: &["A.5.5"],
+            verdict: Verdict::Deny,
+            message: "societalImpacts is empty",
+        },
+        Case {
+            name: "a model without a version",
+            change: |w| w.system["spec"]["models"][0]["version"] = Value::Null,
+            phase: Phase::NonCompliant,
+            failing: &["A.6.2.2"],
+            verdict: Verdict::Deny,
+            message: "spec.models[scorer].version is missing",
+        },
+        Case {
+            name: "no model card, no technical documentation, no instructions for use",
+            change: |w| w.system["spec"]["documentation"] = json!({}),
+            phase: Phase::NonCompliant,
+            failing: &["A.6.2.3", "A.6.2.7", "A.8.2"],
+            verdict: Verdict::Deny,
+            message: "instructionsForUse is missing",
+        },
+        Case {
+            name: "no monitoring, no incident contact, no out-of-scope uses",
+            change: |w| {
+                w.system["spec"]["monitoring"] = Value::Null;
+                w.system["spec"]["incidentContact"] = Value::Null;
+                w.system["spec"]["outOfScopeUses"] = json!([]);
+            },
+            phase: Phase::NonCompliant,
+            failing: &["A.6.2.6", "A.8.4", "A.9.4"],
+            verdict: Verdict::Deny,
+            message: "spec.incidentContact is missing",
+        },
+        Case {
+            name: "a data set without source, licence or quality report",
+            change: |w| w.system["spec"]["datasets"][0] = json!({"name": "applications", "use": "Training", "provenance": "v1"}),
+            phase: Phase::NonCompliant,
+            failing: &["A.7.3", "A.7.4"],
+            verdict: Verdict::Deny,
+            message: "spec.datasets[applications].qualityReport is missing",
+        },
+        Case {
+            name: "logging switched off",
+            change: |w| w.system["spec"]["logging"] = json!({"enabled": false, "retentionDays": 365}),
+            phase: Phase::NonCompliant,
+            failing: &["A.6.2.8"],
+            verdict: Verdict::Deny,
+            message: "spec.logging.enabled is not true",
+        },
+        Case {
+            name: "the oversight mode a binding requires",
+            change: |w| {
+                w.platform["spec"]["controls"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": "A.9.2", "params": {"oversightMode": "HumanInCommand"}}));
+            },
+            phase: Phase::NonCompliant,
+            failing: &["A.9.2"],
+            verdict: Verdict::Deny,
+            message: "spec.oversight.mode is HumanInTheLoop; the binding requires HumanInCommand",
+        },
+        Case {
+            name: "a supplier not on the allowlist",
+            change: |w| {
+                w.system["spec"]["models"][0]["supplier"] = json!("Unvetted Models Inc.");
+                w.platform["spec"]["controls"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": "A.10.3", "params": {"approvedSuppliers": ["Mistral AI"]}}));
+            },
+            phase: Phase::NonCompliant,
+            failing: &["A.10.3"],
+            verdict: Verdict::Deny,
+            message: "is not an approved supplier (Mistral AI)",
+        },
+        Case {
             name: "a justified exclusion removes a profile control",
             change: |w| {
                 w.system["spec"]["incidentContact"] = Value::Null;
@@ -493,4 +615,65 @@ fn workloads_of_other_systems_are_not_evaluated_and_selectors_select() {
     let e = world.evaluate();
     let names: Vec<_> = e.workloads.iter().map(|w| w.workload.as_str()).collect();
     assert_eq!(names, ["Deployment/scorer", "Deployment/selected"]);
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::api::Enforcement;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the records say, evaluate answers, and its verdicts follow from its findings.
+        #[test]
+        fn verdicts_follow_findings(
+            tier in prop::sample::select(vec!["Prohibited", "High", "Limited", "Minimal"]),
+            retention in prop::option::of(0u32..1000),
+            approvers in 0usize..4,
+            halt in any::<bool>(),
+            days in -400i64..400,
+            assessed in any::<bool>(),
+            pinned in any::<bool>(),
+            enforcement in prop::sample::select(vec!["Enforce", "Warn", "Audit"]),
+            tiers in prop::sample::subsequence(vec!["Prohibited", "High", "Limited", "Minimal"], 0..4),
+        ) {
+            let mut w = World::new();
+            w.system["spec"]["riskTier"] = json!(tier);
+            w.system["spec"]["logging"]["retentionDays"] = json!(retention);
+            w.system["spec"]["oversight"]["halt"] = json!(halt);
+            w.approvers = ["ana", "ben", "maria", "ana"][..approvers].to_vec();
+            w.now = now() + (days * 24).hours();
+            if !assessed {
+                w.assessment = None;
+            }
+            if !pinned {
+                w.workloads = vec![deployment("scorer", "registry.example.com/credit/scorer:latest", json!({"aims.dev/system": "credit"}))];
+            }
+            w.platform["spec"]["enforcement"] = json!(enforcement);
+            w.platform["spec"]["subjects"]["riskTiers"] = json!(tiers);
+            let e = w.evaluate();
+
+            prop_assert_eq!(e.workloads.len(), 1);
+            let verdict = e.workloads[0].verdict;
+            let worst = e.findings.iter().map(|f| f.enforcement).min();
+            let expected = match worst {
+                Some(Enforcement::Enforce) => Verdict::Deny,
+                Some(Enforcement::Warn) => Verdict::Warn,
+                _ => Verdict::Allow,
+            };
+            prop_assert_eq!(verdict, expected);
+            if halt || tier == "Prohibited" {
+                prop_assert_eq!(verdict, Verdict::Deny);
+            }
+            prop_assert_eq!(e.phase == Phase::Halted, halt);
+            if !halt {
+                prop_assert_eq!(e.phase == Phase::Compliant, e.findings.is_empty());
+            }
+            if let Some(next) = e.next_review_at {
+                prop_assert!(next > w.now);
+            }
+        }
+    }
 }
