@@ -410,7 +410,9 @@ fn scenarios() {
         },
         Case {
             name: "a container without requests",
-            change: |w| w.workloads[0]["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({}),
+            change: |w| {
+                w.workloads[0]["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({})
+            },
             phase: Phase::NonCompliant,
             failing: &["A.4.5"],
             verdict: Verdict::Deny,
@@ -418,7 +420,9 @@ fn scenarios() {
         },
         Case {
             name: "residual risk above appetite",
-            change: |w| w.assessment.as_mut().unwrap()["spec"]["risks"][0]["residualLikelihood"] = json!(3),
+            change: |w| {
+                w.assessment.as_mut().unwrap()["spec"]["risks"][0]["residualLikelihood"] = json!(3)
+            },
             phase: Phase::NonCompliant,
             failing: &["A.5.2"],
             verdict: Verdict::Deny,
@@ -426,7 +430,10 @@ fn scenarios() {
         },
         Case {
             name: "no fundamental rights assessment for a High system",
-            change: |w| w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["fundamentalRights"] = Value::Null,
+            change: |w| {
+                w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["fundamentalRights"] =
+                    Value::Null
+            },
             phase: Phase::NonCompliant,
             failing: &["A.5.4"],
             verdict: Verdict::Deny,
@@ -434,7 +441,10 @@ fn scenarios() {
         },
         Case {
             name: "no societal impacts",
-            change: |w| w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["societalImpacts"] = json!([]),
+            change: |w| {
+                w.assessment.as_mut().unwrap()["spec"]["impactAssessment"]["societalImpacts"] =
+                    json!([])
+            },
             phase: Phase::NonCompliant,
             failing: &["A.5.5"],
             verdict: Verdict::Deny,
@@ -470,7 +480,10 @@ fn scenarios() {
         },
         Case {
             name: "a data set without source, licence or quality report",
-            change: |w| w.system["spec"]["datasets"][0] = json!({"name": "applications", "use": "Training", "provenance": "v1"}),
+            change: |w| {
+                w.system["spec"]["datasets"][0] =
+                    json!({"name": "applications", "use": "Training", "provenance": "v1"})
+            },
             phase: Phase::NonCompliant,
             failing: &["A.7.3", "A.7.4"],
             verdict: Verdict::Deny,
@@ -478,7 +491,9 @@ fn scenarios() {
         },
         Case {
             name: "logging switched off",
-            change: |w| w.system["spec"]["logging"] = json!({"enabled": false, "retentionDays": 365}),
+            change: |w| {
+                w.system["spec"]["logging"] = json!({"enabled": false, "retentionDays": 365})
+            },
             phase: Phase::NonCompliant,
             failing: &["A.6.2.8"],
             verdict: Verdict::Deny,
