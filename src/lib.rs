@@ -6,10 +6,14 @@
 //! * [`engine`]: the pure decision engine.
 //! * [`manifests`]: reading manifest files into typed objects, with errors that name the file,
 //!   document, line and field.
+//! * [`controller`]: `aims run`, the controllers that write compliance status back.
+//! * [`telemetry`]: logging setup.
 //! * [`cli`]: the `aims` command line.
 
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod crds;
 pub mod engine;
 pub mod manifests;
+pub mod telemetry;

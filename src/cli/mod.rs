@@ -44,6 +44,25 @@ pub enum Command {
         after_help = "Examples:\n  aims check -f examples/\n  kustomize build overlays/prod | aims check -f -\n  aims check -f manifests/ --output junit > aims.xml"
     )]
     Check(check::CheckArgs),
+    /// Run the operator: evaluate every AISystem and RiskAssessment and write their status.
+    ///
+    /// Uses the kubeconfig of KUBECONFIG (or the in-cluster service account). Serves /metrics,
+    /// /healthz and /readyz on --metrics-addr. Stops cleanly on SIGTERM.
+    Run(RunArgs),
+}
+
+/// Options of `aims run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The namespace the operator runs in; its approval signing key is kept there.
+    #[arg(long, env = "AIMS_NAMESPACE", default_value = "aims-system")]
+    pub namespace: String,
+    /// Where to serve /metrics, /healthz and /readyz.
+    #[arg(long, env = "AIMS_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, env = "AIMS_LOG_FORMAT", default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Errors the command line reports.
@@ -55,6 +74,12 @@ pub enum Error {
     /// Writing to standard output failed.
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
+    /// The operator failed.
+    #[error(transparent)]
+    Controller(#[from] crate::controller::Error),
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot connect to Kubernetes: {0}")]
+    Connect(#[from] kube::Error),
     /// Manifests could not be read.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Input(Vec<manifests::LoadError>),
@@ -72,8 +97,28 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .write_all(crds::to_yaml_stream()?.as_bytes())?;
         }
         Command::Check(args) => return run_check(&args),
+        Command::Run(args) => run_operator(args)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_operator(args: RunArgs) -> Result<(), Error> {
+    crate::telemetry::init(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        crate::controller::run(
+            client,
+            crate::controller::Config {
+                namespace: args.namespace,
+                metrics_addr: args.metrics_addr,
+            },
+        )
+        .await?;
+        Ok(())
+    })
 }
 
 fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {

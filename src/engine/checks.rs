@@ -274,6 +274,11 @@ pub fn system_check(check: Check, applied: &Applied, ctx: &Context) -> Vec<Probl
             "spec.incidentContact is missing: name who to tell about an incident",
         ),
         Check::Oversight => return oversight(ctx.system, applied),
+        Check::DeploymentApproval => {
+            if ctx.in_force.is_none() {
+                out.push(not_approved(ctx));
+            }
+        }
         Check::IntendedUse => need(
             !spec.out_of_scope_uses.is_empty(),
             "spec.outOfScopeUses is empty: state the uses the system must not be put to",
@@ -290,10 +295,7 @@ pub fn system_check(check: Check, applied: &Applied, ctx: &Context) -> Vec<Probl
             }
         }
         // Per-workload checks have nothing to say at system level.
-        Check::ResourceInventory
-        | Check::PinnedImages
-        | Check::ComputeResources
-        | Check::DeploymentApproval => {}
+        Check::ResourceInventory | Check::PinnedImages | Check::ComputeResources => {}
     }
     out
 }
@@ -410,30 +412,27 @@ pub fn workload_check(check: Check, ctx: &Context, w: &WorkloadFacts) -> Vec<Pro
                 ));
             }
         }
-        Check::DeploymentApproval => return deployment_approval(ctx, w),
+        Check::DeploymentApproval => return deployment_scope(ctx, w),
         _ => {}
     }
     out
 }
 
-/// A.6.2.5: an approved, unexpired assessment whose scope covers every image and model URI the
-/// workload runs.
-fn deployment_approval(ctx: &Context, w: &WorkloadFacts) -> Vec<Problem> {
-    let Some(a) = ctx.in_force else {
-        let mut out = vec![Problem {
-            workload: Some(w.display_name()),
-            ..not_approved(ctx)
-        }];
-        // Say now what approving the current assessment would still not cover.
-        if let Some(a) = ctx.assessments.first() {
-            out.extend(uncovered(a, w).into_iter().map(|p| Problem {
+/// A.6.2.5, per workload: every image and model URI is in the scope of the approved assessment
+/// (or, while none is approved, of the one closest to approval, so the gap shows early). That an
+/// approval exists at all is the system-level half of the check.
+pub fn deployment_scope(ctx: &Context, w: &WorkloadFacts) -> Vec<Problem> {
+    match (ctx.in_force, ctx.assessments.first()) {
+        (Some(a), _) => uncovered(a, w),
+        (None, Some(a)) => uncovered(a, w)
+            .into_iter()
+            .map(|p| Problem {
                 message: p.message.replace("the approved scope", "the scope"),
                 ..p
-            }));
-        }
-        return out;
-    };
-    uncovered(a, w)
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    }
 }
 
 /// The images and model URIs of `w` that the scope of `a` does not cover.

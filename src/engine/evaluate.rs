@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{
     approval::{self, ApprovalPolicy, Trust},
     binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
-    catalog::{Catalog, Control},
+    catalog::{Catalog, Check, Control},
     checks::{self, Assessed, Context, Problem},
     selector,
     workload::WorkloadFacts,
@@ -358,13 +358,19 @@ fn run_control(applied: &Applied, ctx: &Context, workloads: &[&WorkloadFacts]) -
     let Some(check) = applied.control.check else {
         return attested(applied, ctx.now);
     };
-    if checks::is_per_workload(check) {
+    let per_workload = || {
         workloads
             .iter()
             .flat_map(|w| checks::workload_check(check, ctx, w))
-            .collect()
-    } else {
-        checks::system_check(check, applied, ctx)
+    };
+    match check {
+        // Deployment approval has two halves: an approval exists, and it covers each workload.
+        Check::DeploymentApproval => checks::system_check(check, applied, ctx)
+            .into_iter()
+            .chain(per_workload())
+            .collect(),
+        _ if checks::is_per_workload(check) => per_workload().collect(),
+        _ => checks::system_check(check, applied, ctx),
     }
 }
 
@@ -453,7 +459,7 @@ fn verdict_of(enforcement: Enforcement) -> Verdict {
 }
 
 /// The approval policy of A.6.2.5 as the bindings set it.
-fn approval_policy(applicability: &Applicability) -> ApprovalPolicy {
+pub fn approval_policy(applicability: &Applicability) -> ApprovalPolicy {
     applicability
         .get("A.6.2.5")
         .map_or_else(ApprovalPolicy::default, |a| ApprovalPolicy {

@@ -1,0 +1,318 @@
+//! The AISystem controller: evaluates a system whenever it, its assessments, the bindings, its
+//! namespace or its workloads change, and at its next expiry; writes the status; emits Events on
+//! transitions a person cares about.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment, StatefulSet},
+    batch::v1::{CronJob, Job},
+    core::v1::{Namespace, Pod},
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Event, EventType, Recorder, Reporter},
+        reflector::{self, ObjectRef, Store},
+        watcher,
+    },
+};
+use serde_json::json;
+
+use super::{
+    Error, FIELD_MANAGER,
+    context::{Context, Stores, as_bindings},
+    metrics::Metrics,
+    status,
+};
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, Phase, RiskAssessment},
+    engine::{
+        approval::{SigningKey, Trust},
+        catalog::Catalog,
+        detect::Detector,
+        evaluate::{self, Inputs, belongs},
+        workload::WorkloadFacts,
+    },
+};
+
+/// How often a system is evaluated when nothing triggers it sooner.
+const RESYNC: Duration = Duration::from_secs(600);
+
+/// A reflected watch stream of `K` that keeps what decisions need, and its store.
+fn reflect<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
+)
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(|o| o.meta_mut().managed_fields = None),
+    )
+    .touched_objects();
+    (store, stream)
+}
+
+/// The systems a workload triggers: the one its label names, and those whose selector matches it.
+fn systems_of(systems: &Store<AISystem>, w: &WorkloadFacts) -> Vec<ObjectRef<AISystem>> {
+    let mut refs: Vec<ObjectRef<AISystem>> = w
+        .system_label()
+        .map(|name| ObjectRef::new(name).within(&w.namespace))
+        .into_iter()
+        .collect();
+    refs.extend(
+        systems
+            .state()
+            .iter()
+            .filter(|s| s.spec.workload_selector.is_some() && belongs(s, w))
+            .map(|s| ObjectRef::from_obj(&**s)),
+    );
+    refs
+}
+
+fn all_in(systems: &Store<AISystem>, namespace: Option<&str>) -> Vec<ObjectRef<AISystem>> {
+    systems
+        .state()
+        .iter()
+        .filter(|s| namespace.is_none() || s.namespace().as_deref() == namespace)
+        .map(|s| ObjectRef::from_obj(&**s))
+        .collect()
+}
+
+/// Builds the AISystem controller and the context every controller shares.
+pub fn controller(
+    client: Client,
+    key: SigningKey,
+    metrics: Arc<Metrics>,
+) -> (Controller<AISystem>, Arc<Context>) {
+    let systems_api: Api<AISystem> = Api::all(client.clone());
+    let controller = Controller::new(systems_api, watcher::Config::default());
+    let systems = controller.store();
+
+    let (assessments, assessment_stream) = reflect(Api::<RiskAssessment>::all(client.clone()));
+    let (bindings, binding_stream) = reflect(Api::<ControlBinding>::all(client.clone()));
+    let (cluster_bindings, cluster_binding_stream) =
+        reflect(Api::<ClusterControlBinding>::all(client.clone()));
+    let (namespaces, namespace_stream) = reflect(Api::<Namespace>::all(client.clone()));
+    let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
+    let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
+    let (daemon_sets, daemon_set_stream) = reflect(Api::<DaemonSet>::all(client.clone()));
+    let (jobs, job_stream) = reflect(Api::<Job>::all(client.clone()));
+    let (cron_jobs, cron_job_stream) = reflect(Api::<CronJob>::all(client.clone()));
+    let (pods, pod_stream) = reflect(Api::<Pod>::all(client.clone()));
+
+    let s = systems.clone();
+    let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
+    let (s1, s2, s3, s4, s5, s6, s7, s8, s9) = (
+        by_workload.clone(),
+        by_workload.clone(),
+        by_workload.clone(),
+        by_workload.clone(),
+        by_workload.clone(),
+        by_workload,
+        systems.clone(),
+        systems.clone(),
+        systems.clone(),
+    );
+    let controller = controller
+        .watches_stream(assessment_stream, |ra: RiskAssessment| {
+            ra.namespace()
+                .map(|ns| ObjectRef::new(&ra.spec.system_ref.name).within(&ns))
+        })
+        .watches_stream(deployment_stream, move |d: Deployment| {
+            s1(WorkloadFacts::from_deployment(&d))
+        })
+        .watches_stream(stateful_set_stream, move |x: StatefulSet| {
+            s2(WorkloadFacts::from_stateful_set(&x))
+        })
+        .watches_stream(daemon_set_stream, move |x: DaemonSet| {
+            s3(WorkloadFacts::from_daemon_set(&x))
+        })
+        .watches_stream(job_stream, move |x: Job| s4(WorkloadFacts::from_job(&x)))
+        .watches_stream(cron_job_stream, move |x: CronJob| {
+            s5(WorkloadFacts::from_cron_job(&x))
+        })
+        .watches_stream(pod_stream, move |x: Pod| {
+            let facts = WorkloadFacts::from_pod(&x);
+            if facts.controlled {
+                Vec::new()
+            } else {
+                s6(facts)
+            }
+        })
+        .watches_stream(binding_stream, move |b: ControlBinding| {
+            all_in(&s7, b.namespace().as_deref())
+        })
+        .watches_stream(cluster_binding_stream, move |_: ClusterControlBinding| {
+            all_in(&s8, None)
+        })
+        .watches_stream(namespace_stream, move |n: Namespace| {
+            all_in(&s9, Some(&n.name_any()))
+        });
+
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER)),
+        client,
+        stores: Stores {
+            systems,
+            assessments,
+            bindings,
+            cluster_bindings,
+            namespaces,
+            deployments,
+            stateful_sets,
+            daemon_sets,
+            jobs,
+            cron_jobs,
+            pods,
+        },
+        catalog: Catalog::builtin(),
+        detector: Detector::default(),
+        key,
+        metrics,
+        synced: Default::default(),
+    });
+    (controller, ctx)
+}
+
+/// Evaluates one system and writes its status.
+#[tracing::instrument(skip_all, fields(system = %system.name_any(), namespace = system.namespace().unwrap_or_default()))]
+pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.synced() {
+        // Evaluating against half-filled stores would write a wrong status and then the right one.
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let _timer = ctx.metrics.reconcile_timer("aisystem");
+    let now = Timestamp::now();
+    let namespace = system.namespace().unwrap_or_default();
+    let stores = &ctx.stores;
+    let (namespaced, cluster) = stores.bindings();
+    let bindings = as_bindings(&namespaced, &cluster);
+    let assessments = stores.assessments_in(&namespace);
+    let workloads = stores.workloads_in(&namespace);
+    let labels = stores.namespace_labels(&namespace);
+    let evaluation = evaluate::evaluate(&Inputs {
+        system: &system,
+        namespace_labels: &labels,
+        assessments: &assessments,
+        bindings: &bindings,
+        workloads: &workloads,
+        catalog: &ctx.catalog,
+        trust: Trust::Verify(&ctx.key),
+        now,
+    });
+
+    let previous = system.status.as_ref();
+    let new = status::system_status(previous, &evaluation, system.metadata.generation, now);
+    if previous != Some(&new) {
+        let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = json!({"apiVersion": "aims.dev/v1alpha1", "kind": "AISystem", "status": new});
+        api.patch_status(
+            &system.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        ctx.metrics.status_write("aisystem");
+        publish_transition(
+            &ctx.recorder,
+            &system,
+            previous.and_then(|p| p.phase),
+            &evaluation,
+        )
+        .await;
+    }
+
+    Ok(requeue_at(evaluation.next_review_at, now))
+}
+
+/// Requeues just after `at` (an expiry), or at the resync interval, whichever is sooner.
+pub fn requeue_at(at: Option<Timestamp>, now: Timestamp) -> Action {
+    let wait = at.map_or(RESYNC, |at| {
+        let secs = now.duration_until(at).as_secs().max(0).unsigned_abs();
+        Duration::from_secs(secs + 1).min(RESYNC)
+    });
+    Action::requeue(wait)
+}
+
+/// Events on the transitions people care about.
+async fn publish_transition(
+    recorder: &Recorder,
+    system: &AISystem,
+    before: Option<Phase>,
+    e: &evaluate::Evaluation,
+) {
+    if before == Some(e.phase) {
+        return;
+    }
+    let failing: Vec<&str> = e
+        .controls
+        .iter()
+        .filter(|c| !c.satisfied)
+        .map(|c| c.id.as_str())
+        .collect();
+    let (type_, reason, note) = match e.phase {
+        Phase::Compliant => (
+            EventType::Normal,
+            "Compliant",
+            match &e.approval {
+                Some(a) => format!(
+                    "every applicable control is satisfied; approved by {}",
+                    a.approvers.join(", ")
+                ),
+                None => "every applicable control is satisfied".to_owned(),
+            },
+        ),
+        Phase::NonCompliant => (
+            EventType::Warning,
+            "NonCompliant",
+            format!("failing controls: {}", failing.join(", ")),
+        ),
+        Phase::Pending => (
+            EventType::Normal,
+            "Pending",
+            format!("waiting for assessment or approval: {}", failing.join(", ")),
+        ),
+        Phase::Halted => (
+            EventType::Warning,
+            "Halted",
+            "halted by an overseer".to_owned(),
+        ),
+    };
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(truncate(&note, 1000)),
+        action: "Evaluate".into(),
+        secondary: None,
+    };
+    if let Err(err) = recorder.publish(&event, &system.object_ref(&())).await {
+        tracing::warn!(%err, "cannot publish event");
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Transient errors are retried; the next change or resync retries the rest.
+pub fn error_policy(system: Arc<AISystem>, err: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(system = %system.name_any(), error = %err, "reconcile failed");
+    ctx.metrics.reconcile_error("aisystem", err.label());
+    Action::requeue(Duration::from_secs(15))
+}

@@ -1,0 +1,102 @@
+//! The RiskAssessment controller: scores, content hash, approval state and expiry, under the
+//! approval policy of the bindings that select its system. A reference to a missing system becomes
+//! a condition, never a stalled controller.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{Controller, controller::Action, reflector::ObjectRef, watcher},
+};
+use serde_json::json;
+
+use super::{
+    Error, FIELD_MANAGER,
+    context::{Context, as_bindings},
+    status,
+};
+use crate::{
+    api::{AISystem, RiskAssessment},
+    engine::{
+        approval::{self, ApprovalPolicy, Trust},
+        binding, evaluate,
+    },
+};
+
+/// Builds the RiskAssessment controller; it also reacts to changes of the system it refers to.
+pub fn controller(client: Client) -> Controller<RiskAssessment> {
+    let controller = Controller::new(
+        Api::<RiskAssessment>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let assessments = controller.store();
+    controller.watches(
+        Api::<AISystem>::all(client),
+        watcher::Config::default(),
+        move |system: AISystem| {
+            let name = system.name_any();
+            let ns = system.namespace();
+            assessments
+                .state()
+                .iter()
+                .filter(|ra| ra.spec.system_ref.name == name && ra.namespace() == ns)
+                .map(|ra| ObjectRef::from_obj(&**ra))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// Assesses one RiskAssessment and writes its status.
+#[tracing::instrument(skip_all, fields(assessment = %ra.name_any(), namespace = ra.namespace().unwrap_or_default()))]
+pub async fn reconcile(ra: Arc<RiskAssessment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.synced() {
+        return Ok(Action::requeue(std::time::Duration::from_millis(500)));
+    }
+    let _timer = ctx.metrics.reconcile_timer("riskassessment");
+    let now = Timestamp::now();
+    let namespace = ra.namespace().unwrap_or_default();
+    let system = ctx
+        .stores
+        .systems
+        .get(&ObjectRef::new(&ra.spec.system_ref.name).within(&namespace));
+    let policy = match &system {
+        Some(system) => {
+            let (namespaced, cluster) = ctx.stores.bindings();
+            let bindings = as_bindings(&namespaced, &cluster);
+            let labels = ctx.stores.namespace_labels(&namespace);
+            evaluate::approval_policy(&binding::resolve(system, &labels, &bindings, &ctx.catalog))
+        }
+        None => ApprovalPolicy::default(),
+    };
+    let verdict = approval::assess(&ra, &policy, Trust::Verify(&ctx.key), now);
+    let previous = ra.status.as_ref();
+    let new = status::assessment_status(
+        previous,
+        &verdict,
+        system.is_some(),
+        ra.metadata.generation,
+        now,
+    );
+    if previous != Some(&new) {
+        let api: Api<RiskAssessment> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch =
+            json!({"apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment", "status": new});
+        api.patch_status(
+            &ra.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        ctx.metrics.status_write("riskassessment");
+    }
+    Ok(super::aisystem::requeue_at(verdict.next_change(), now))
+}
+
+/// Transient errors are retried.
+pub fn error_policy(ra: Arc<RiskAssessment>, err: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(assessment = %ra.name_any(), error = %err, "reconcile failed");
+    ctx.metrics.reconcile_error("riskassessment", err.label());
+    Action::requeue(Duration::from_secs(15))
+}

@@ -1,0 +1,168 @@
+//! What the controllers share: the client, the reflector stores, the catalog, the detector, the
+//! signing key and the metrics. Stores keep what decisions need: managed fields are stripped.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment, StatefulSet},
+    batch::v1::{CronJob, Job},
+    core::v1::{Namespace, Pod},
+};
+use kube::{Client, ResourceExt, runtime::reflector::Store};
+
+use super::metrics::Metrics;
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
+    engine::{
+        approval::SigningKey, binding::Binding, catalog::Catalog, detect::Detector,
+        workload::WorkloadFacts,
+    },
+};
+
+/// The reflector stores the engine's inputs come from.
+#[derive(Clone)]
+pub struct Stores {
+    /// AISystems.
+    pub systems: Store<AISystem>,
+    /// RiskAssessments.
+    pub assessments: Store<RiskAssessment>,
+    /// ControlBindings.
+    pub bindings: Store<ControlBinding>,
+    /// ClusterControlBindings.
+    pub cluster_bindings: Store<ClusterControlBinding>,
+    /// Namespaces (for their labels).
+    pub namespaces: Store<Namespace>,
+    /// Deployments.
+    pub deployments: Store<Deployment>,
+    /// StatefulSets.
+    pub stateful_sets: Store<StatefulSet>,
+    /// DaemonSets.
+    pub daemon_sets: Store<DaemonSet>,
+    /// Jobs.
+    pub jobs: Store<Job>,
+    /// CronJobs.
+    pub cron_jobs: Store<CronJob>,
+    /// Pods.
+    pub pods: Store<Pod>,
+}
+
+impl Stores {
+    /// Waits until every store has seen its first full list.
+    pub async fn wait_until_ready(&self) {
+        let _ = futures::join!(
+            self.systems.wait_until_ready(),
+            self.assessments.wait_until_ready(),
+            self.bindings.wait_until_ready(),
+            self.cluster_bindings.wait_until_ready(),
+            self.namespaces.wait_until_ready(),
+            self.deployments.wait_until_ready(),
+            self.stateful_sets.wait_until_ready(),
+            self.daemon_sets.wait_until_ready(),
+            self.jobs.wait_until_ready(),
+            self.cron_jobs.wait_until_ready(),
+            self.pods.wait_until_ready(),
+        );
+    }
+
+    /// The labels of a namespace.
+    pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.namespaces
+            .state()
+            .iter()
+            .find(|n| n.name_any() == namespace)
+            .map(|n| n.labels().clone())
+            .unwrap_or_default()
+    }
+
+    /// The RiskAssessments of a namespace.
+    pub fn assessments_in(&self, namespace: &str) -> Vec<RiskAssessment> {
+        in_namespace(&self.assessments, namespace)
+            .map(|a| (*a).clone())
+            .collect()
+    }
+
+    /// Every binding, namespaced and cluster-wide, held while the caller borrows them.
+    pub fn bindings(&self) -> (Vec<Arc<ControlBinding>>, Vec<Arc<ClusterControlBinding>>) {
+        (self.bindings.state(), self.cluster_bindings.state())
+    }
+
+    /// The facts of every governed workload of a namespace. Pods a controller owns and Jobs a
+    /// CronJob owns are left out: their owner is the workload.
+    pub fn workloads_in(&self, namespace: &str) -> Vec<WorkloadFacts> {
+        let mut out = Vec::new();
+        out.extend(
+            in_namespace(&self.deployments, namespace).map(|d| WorkloadFacts::from_deployment(&d)),
+        );
+        out.extend(
+            in_namespace(&self.stateful_sets, namespace)
+                .map(|s| WorkloadFacts::from_stateful_set(&s)),
+        );
+        out.extend(
+            in_namespace(&self.daemon_sets, namespace).map(|d| WorkloadFacts::from_daemon_set(&d)),
+        );
+        out.extend(
+            in_namespace(&self.cron_jobs, namespace).map(|c| WorkloadFacts::from_cron_job(&c)),
+        );
+        out.extend(
+            in_namespace(&self.jobs, namespace)
+                .map(|j| WorkloadFacts::from_job(&j))
+                .filter(|f| !f.controlled),
+        );
+        out.extend(
+            in_namespace(&self.pods, namespace)
+                .map(|p| WorkloadFacts::from_pod(&p))
+                .filter(|f| !f.controlled),
+        );
+        out
+    }
+}
+
+fn in_namespace<K>(store: &Store<K>, namespace: &str) -> impl Iterator<Item = Arc<K>>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store
+        .state()
+        .into_iter()
+        .filter(move |o| o.meta().namespace.as_deref() == Some(namespace))
+}
+
+/// Borrows the stored bindings as the engine's `Binding`s.
+pub fn as_bindings<'a>(
+    namespaced: &'a [Arc<ControlBinding>],
+    cluster: &'a [Arc<ClusterControlBinding>],
+) -> Vec<Binding<'a>> {
+    namespaced
+        .iter()
+        .map(|b| Binding::Namespaced(b))
+        .chain(cluster.iter().map(|b| Binding::Cluster(b)))
+        .collect()
+}
+
+/// What the controllers share.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The reflector stores.
+    pub stores: Stores,
+    /// The control catalog.
+    pub catalog: Catalog,
+    /// The unregistered-model-workload detector.
+    pub detector: Detector,
+    /// The approval signing key.
+    pub key: SigningKey,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events.
+    pub recorder: kube::runtime::events::Recorder,
+    /// Set once every store has synced; until then decisions would see a partial cluster.
+    pub synced: std::sync::atomic::AtomicBool,
+}
+
+impl Context {
+    /// Whether every store has synced.
+    pub fn synced(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+}

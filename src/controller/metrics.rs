@@ -1,0 +1,169 @@
+//! Prometheus metrics and the health endpoints, served on their own port.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+
+use super::{Context, Error};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabel {
+    controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    controller: &'static str,
+    error: &'static str,
+}
+
+/// The operator's metrics.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ControllerLabel, Counter>,
+    failures: Family<ErrorLabels, Counter>,
+    status_writes: Family<ControllerLabel, Counter>,
+    duration: Family<ControllerLabel, Histogram>,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("aims");
+        let reconciles = Family::<ControllerLabel, Counter>::default();
+        let failures = Family::<ErrorLabels, Counter>::default();
+        let status_writes = Family::<ControllerLabel, Counter>::default();
+        let duration = Family::<ControllerLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ])
+        });
+        registry.register("reconciles", "Reconciliations run", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciliations that failed, by error",
+            failures.clone(),
+        );
+        registry.register(
+            "status_writes",
+            "Status updates written to the API server",
+            status_writes.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "How long a reconciliation took",
+            duration.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            failures,
+            status_writes,
+            duration,
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Records a reconciliation's duration when dropped.
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    controller: &'static str,
+    start: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let label = ControllerLabel {
+            controller: self.controller,
+        };
+        self.metrics.reconciles.get_or_create(&label).inc();
+        self.metrics
+            .duration
+            .get_or_create(&label)
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+impl Metrics {
+    /// Starts timing a reconciliation of `controller`.
+    pub fn reconcile_timer(&self, controller: &'static str) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            metrics: self,
+            controller,
+            start: Instant::now(),
+        }
+    }
+
+    /// Counts a failed reconciliation.
+    pub fn reconcile_error(&self, controller: &'static str, error: &'static str) {
+        self.failures
+            .get_or_create(&ErrorLabels { controller, error })
+            .inc();
+    }
+
+    /// Counts a status write.
+    pub fn status_write(&self, controller: &'static str) {
+        self.status_writes
+            .get_or_create(&ControllerLabel { controller })
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Serves `/metrics`, `/healthz` (the process answers) and `/readyz` (every store has synced)
+/// until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let ready_metrics = metrics.clone();
+    tokio::spawn(async move {
+        ctx.stores.wait_until_ready().await;
+        ctx.synced.store(true, Ordering::Release);
+        ready_metrics.ready.store(true, Ordering::Relaxed);
+        tracing::info!("stores synced; ready");
+    });
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(|State(m): State<Arc<Metrics>>| async move { m.render() }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(m): State<Arc<Metrics>>| async move {
+                if m.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "stores not synced yet")
+                }
+            }),
+        )
+        .with_state(metrics);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

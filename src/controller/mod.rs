@@ -1,0 +1,128 @@
+//! `aims run`: the controllers that evaluate every AISystem and RiskAssessment against what runs,
+//! and write the result to their status.
+//!
+//! Thin on purpose: reflector stores feed the pure engine, and the only writes are server-side
+//! applies of `status` (skipped when nothing changed) and Events.
+
+mod aisystem;
+mod assessment;
+mod context;
+pub mod key;
+pub mod metrics;
+pub mod status;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use futures::{FutureExt, StreamExt};
+use kube::Client;
+use tokio::sync::watch;
+
+pub use context::Context;
+
+/// The field manager of every status the operator writes.
+pub const FIELD_MANAGER: &str = "aims-operator";
+
+/// Errors of the controllers, each with a stable label for metrics and logs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the API server failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The approval signing key is missing or unusable.
+    #[error("approval signing key: {0}")]
+    Key(String),
+    /// An object could not be serialized.
+    #[error("cannot serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The metrics and health server failed.
+    #[error("metrics server: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A short label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::Key(_) => "key",
+            Self::Serialize(_) => "serialize",
+            Self::Server(_) => "server",
+        }
+    }
+}
+
+/// How `aims run` runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The namespace the operator runs in (its signing key lives there).
+    pub namespace: String,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics_addr: SocketAddr,
+}
+
+/// Runs the controllers and the metrics server until SIGTERM or SIGINT.
+pub async fn run(client: Client, config: Config) -> Result<(), Error> {
+    let key = key::load_or_create(&client, &config.namespace).await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown = {
+        let rx = shutdown_rx.clone();
+        move || {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        }
+    };
+
+    let (systems, ctx) = aisystem::controller(client.clone(), key, metrics.clone());
+    let assessments = assessment::controller(client.clone());
+    let server = metrics::serve(
+        config.metrics_addr,
+        metrics.clone(),
+        ctx.clone(),
+        shutdown(),
+    );
+
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    });
+
+    let systems = systems
+        .graceful_shutdown_on(shutdown())
+        .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let assessments = assessments
+        .graceful_shutdown_on(shutdown())
+        .run(assessment::reconcile, assessment::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    tracing::info!(namespace = %config.namespace, metrics = %config.metrics_addr, "aims-operator running");
+    // Every task ends on shutdown; if one ends early, the process stops loudly rather than limp on.
+    let (result, _, _) = futures::future::select_all([
+        systems.map(|()| Ok(())).boxed(),
+        assessments.map(|()| Ok(())).boxed(),
+        server.boxed(),
+    ])
+    .await;
+    result
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Status as a pure function of the previous status, the evaluation and `now`: conditions keep their
+//! `lastTransitionTime` while their status holds, lists are capped, and an unchanged evaluation gives
+//! back exactly the previous status, so the controller writes nothing.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::{
+    api::{
+        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding,
+        RiskAssessmentStatus, WorkloadCounts,
+    },
+    engine::{
+        approval::AssessmentVerdict,
+        evaluate::{ConditionResult, Evaluation, Verdict},
+    },
+};
+
+/// Most findings a status carries; `findingsTotal` has the full count.
+pub const MAX_FINDINGS: usize = 50;
+/// Most workload names a status carries.
+pub const MAX_WORKLOAD_NAMES: usize = 20;
+
+/// Kubernetes keeps times to the second; so does everything this module writes.
+fn seconds(t: Timestamp) -> Time {
+    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
+/// Conditions from the engine's results, keeping each previous `lastTransitionTime` whose status
+/// did not change.
+pub fn conditions(
+    previous: &[Condition],
+    results: &[ConditionResult],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    results
+        .iter()
+        .map(|r| {
+            let status = if r.status { "True" } else { "False" }.to_owned();
+            let last_transition_time = previous
+                .iter()
+                .find(|c| c.type_ == r.type_ && c.status == status)
+                .map_or_else(|| seconds(now), |c| c.last_transition_time.clone());
+            Condition {
+                type_: r.type_.to_owned(),
+                status,
+                reason: r.reason.to_owned(),
+                message: r.message.clone(),
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
+}
+
+/// The status of an AISystem. When nothing but the time differs from `previous`, it is
+/// `previous` itself.
+pub fn system_status(
+    previous: Option<&AISystemStatus>,
+    e: &Evaluation,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> AISystemStatus {
+    let (satisfied, applicable) = e.control_counts();
+    let compliant = e
+        .workloads
+        .iter()
+        .filter(|w| w.verdict != Verdict::Deny)
+        .count();
+    let mut status = AISystemStatus {
+        phase: Some(e.phase),
+        conditions: conditions(
+            previous.map_or(&[], |p| &p.conditions),
+            &e.conditions,
+            generation,
+            now,
+        ),
+        approval: e.approval.as_ref().map(|a| ApprovalSummary {
+            assessment: a.assessment.clone(),
+            approvers: a.approvers.clone(),
+            approved_at: a.approved_at.map(seconds),
+            expires_at: a.expires_at.map(seconds),
+        }),
+        controls: Some(ControlCounts {
+            satisfied: count(satisfied),
+            applicable: count(applicable),
+            not_applicable: count(e.excluded.len()),
+            summary: format!("{satisfied}/{applicable}"),
+        }),
+        findings: e
+            .findings
+            .iter()
+            .take(MAX_FINDINGS)
+            .map(|f| Finding {
+                control: f.control.clone(),
+                severity: f.severity,
+                message: f.message.clone(),
+                workload: f.workload.clone(),
+                eu_ai_act: f.eu_ai_act.clone(),
+                nist_ai_rmf: f.nist_ai_rmf.clone(),
+            })
+            .collect(),
+        findings_total: (e.findings.len() > MAX_FINDINGS).then(|| count(e.findings.len())),
+        workloads: Some(WorkloadCounts {
+            matched: count(e.workloads.len()),
+            compliant: count(compliant),
+            summary: format!("{compliant}/{}", e.workloads.len()),
+            names: e
+                .workloads
+                .iter()
+                .take(MAX_WORKLOAD_NAMES)
+                .map(|w| w.workload.clone())
+                .collect(),
+        }),
+        observed_generation: generation,
+        last_evaluated: Some(seconds(now)),
+        next_review_at: e.next_review_at.map(seconds),
+    };
+    keep_if_unchanged(previous, &mut status, |s| &mut s.last_evaluated);
+    status
+}
+
+/// The status of a RiskAssessment.
+pub fn assessment_status(
+    previous: Option<&RiskAssessmentStatus>,
+    v: &AssessmentVerdict,
+    system_found: bool,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> RiskAssessmentStatus {
+    let approved = v.state == AssessmentState::Approved;
+    let results = [
+        ConditionResult {
+            type_: "SystemFound",
+            status: system_found,
+            reason: if system_found { "Found" } else { "NotFound" },
+            message: if system_found {
+                "the AISystem in spec.systemRef exists".to_owned()
+            } else {
+                "no AISystem of that name in this namespace: spec.systemRef names a system that does not exist".to_owned()
+            },
+        },
+        ConditionResult {
+            type_: "Approved",
+            status: approved,
+            reason: match v.state {
+                AssessmentState::Draft => "Draft",
+                AssessmentState::PendingApproval => "PendingApproval",
+                AssessmentState::Approved => "Approved",
+                AssessmentState::Rejected => "Rejected",
+                AssessmentState::Expired => "Expired",
+                AssessmentState::Stale => "Stale",
+            },
+            message: if approved {
+                format!("approved by {}", v.approvers.join(", "))
+            } else {
+                format!("{:?}", v.state)
+            },
+        },
+    ];
+    let mut status = RiskAssessmentStatus {
+        state: Some(v.state),
+        inherent_risk: v.risk.as_ref().map(|r| r.inherent.clone()),
+        residual_risk: v.risk.as_ref().map(|r| r.residual.clone()),
+        within_appetite: v.risk.as_ref().map(|r| r.within_appetite),
+        content_hash: Some(v.content_hash.clone()),
+        approved_by: v.approvers.clone(),
+        approved_at: v.approved_at.map(seconds),
+        expires_at: v.expires_at.map(seconds),
+        conditions: conditions(
+            previous.map_or(&[], |p| &p.conditions),
+            &results,
+            generation,
+            now,
+        ),
+        observed_generation: generation,
+    };
+    if previous == Some(&status) {
+        status = previous.cloned().unwrap_or(status);
+    }
+    status
+}
+
+/// When `status` equals `previous` but for the field `time` picks, takes `previous`'s value of it.
+fn keep_if_unchanged<S: Clone + PartialEq>(
+    previous: Option<&S>,
+    status: &mut S,
+    time: impl Fn(&mut S) -> &mut Option<Time>,
+) {
+    let Some(previous) = previous else { return };
+    let mut candidate = status.clone();
+    *time(&mut candidate) = time(&mut previous.clone()).clone();
+    if &candidate == previous {
+        *status = candidate;
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(type_: &'static str, status: bool) -> ConditionResult {
+        ConditionResult {
+            type_,
+            status,
+            reason: "R",
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn transition_times_move_only_when_the_status_changes() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t1: Timestamp = "2026-01-02T00:00:00.700Z".parse().unwrap();
+        let first = conditions(
+            &[],
+            &[result("Approved", false), result("Ready", false)],
+            Some(1),
+            t0,
+        );
+        let mut changed = result("Ready", true);
+        changed.message = "other".into();
+        let second = conditions(&first, &[result("Approved", false), changed], Some(2), t1);
+        assert_eq!(
+            second[0].last_transition_time,
+            Time(t0),
+            "unchanged status keeps its time"
+        );
+        assert_eq!(
+            second[1].last_transition_time.0.to_string(),
+            "2026-01-02T00:00:00Z",
+            "changed status, whole seconds"
+        );
+        assert_eq!(second[1].observed_generation, Some(2));
+    }
+
+    #[test]
+    fn an_unchanged_evaluation_gives_back_the_previous_status() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t1: Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        let e = Evaluation {
+            phase: crate::api::Phase::Pending,
+            conditions: vec![result("Ready", false)],
+            controls: Vec::new(),
+            excluded: Vec::new(),
+            findings: Vec::new(),
+            workloads: Vec::new(),
+            approval: None,
+            assessments: Vec::new(),
+            unknown_controls: Vec::new(),
+            next_review_at: None,
+        };
+        let first = system_status(None, &e, Some(1), t0);
+        let again = system_status(Some(&first), &e, Some(1), t1);
+        assert_eq!(again, first, "no change, no new lastEvaluated, so no write");
+        let newer = system_status(Some(&first), &e, Some(2), t1);
+        assert_ne!(newer, first);
+        assert_eq!(newer.last_evaluated, Some(Time(t1)));
+    }
+}
