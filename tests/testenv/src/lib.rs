@@ -18,6 +18,12 @@
 mod certs;
 mod process;
 
+/// Starts a process that dies with the test process, however that ends (on Linux, by
+/// `PR_SET_PDEATHSIG`). For processes a test starts beside the control plane, such as the operator.
+pub fn spawn_tied(cmd: Command) -> std::io::Result<Child> {
+    process::spawn_tied(cmd)
+}
+
 use std::{
     fs,
     net::TcpListener,

@@ -1,0 +1,284 @@
+//! `aims run` against a real API server: the status it writes for a newly registered system, after
+//! an approval signed with its key, after the assessed content changes, and when the approval
+//! expires; and a RiskAssessment that names a missing system.
+//!
+//! Until the admission webhook lands, the tests stamp approvals themselves with the operator's key
+//! (read from its Secret), exactly as the webhook will.
+
+mod support;
+
+use std::{sync::OnceLock, time::Duration};
+
+use aims_operator::{
+    api::{AISystem, Approval, Decision, Phase, RiskAssessment},
+    controller::key::{SECRET_KEY, SECRET_NAME},
+    engine::approval::{self, EntryRef, SigningKey},
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+use support::{apply, cluster, eventually, namespace, ok, operator::Operator};
+
+const OPERATOR_NS: &str = "aims-system";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn operator() -> &'static Operator {
+    static OPERATOR: OnceLock<Operator> = OnceLock::new();
+    OPERATOR.get_or_init(|| Operator::start(cluster(), OPERATOR_NS, "operator"))
+}
+
+const IMAGE: &str = "registry.example.com/help/bot@sha256:4444444444444444444444444444444444444444444444444444444444444444";
+
+/// A Limited-risk system that needs one approval from `aims:reviewers`, its assessment (valid for
+/// `valid_for`) and its Deployment, in namespace `ns`.
+fn manifests(ns: &str, valid_for: &str) -> String {
+    format!(
+        r#"
+apiVersion: aims.dev/v1alpha1
+kind: ControlBinding
+metadata: {{name: approvals, namespace: {ns}}}
+spec:
+  controls:
+    - id: A.6.2.5
+      params: {{approverGroups: ["aims:reviewers"]}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: bot, namespace: {ns}}}
+spec:
+  purpose: Answer questions about help articles.
+  riskTier: Limited
+  owner: {{name: sam, contact: sam@example.com}}
+  models:
+    - name: bot
+      version: "1"
+      artifact: {{image: "{IMAGE}"}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: RiskAssessment
+metadata: {{name: bot-assessment, namespace: {ns}}}
+spec:
+  systemRef: {{name: bot}}
+  scope:
+    artifacts: [{{image: "{IMAGE}"}}]
+  risks:
+    - {{id: R1, title: Wrong answers, source: Robustness, likelihood: 2, severity: 2, treatment: Mitigate}}
+  impactAssessment:
+    affectedGroups: [Visitors]
+    completedOn: "2026-10-30"
+  validFor: {valid_for}
+  submittedBy: sam
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: bot, namespace: {ns}, labels: {{aims.dev/system: bot}}}}
+spec:
+  selector: {{matchLabels: {{app: bot}}}}
+  template:
+    metadata: {{labels: {{app: bot}}}}
+    spec:
+      containers:
+        - name: bot
+          image: "{IMAGE}"
+          resources: {{requests: {{cpu: 100m}}}}
+"#
+    )
+}
+
+async fn phase(systems: &Api<AISystem>, name: &str) -> Option<Phase> {
+    systems.get_status(name).await.ok()?.status?.phase
+}
+
+async fn wait_phase(systems: &Api<AISystem>, name: &str, want: Phase) -> AISystem {
+    eventually(WAIT, &format!("{name} to become {want:?}"), || async {
+        let s = systems.get_status(name).await.ok()?;
+        (s.status.as_ref()?.phase == Some(want)).then_some(s)
+    })
+    .await
+}
+
+/// Appends an approval entry stamped and signed as the admission webhook does.
+async fn approve(client: &Client, ns: &str, user: &str) {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), OPERATOR_NS);
+    let secret = secrets.get(SECRET_NAME).await.unwrap();
+    let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
+    let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
+    let ra = api.get("bot-assessment").await.unwrap();
+    let entry = Approval {
+        decision: Decision::Approve,
+        comment: Some("fine".into()),
+        stamp: None,
+    };
+    let index = ra.spec.approvals.len();
+    let stamp = approval::stamp(
+        &key,
+        EntryRef {
+            namespace: ns,
+            name: "bot-assessment",
+            index,
+        },
+        &entry,
+        user,
+        &["aims:reviewers".to_owned()],
+        jiff::Timestamp::now(),
+        &approval::content_hash(&ra.spec),
+    );
+    let mut approvals = ra.spec.approvals.clone();
+    approvals.push(Approval {
+        stamp: Some(stamp),
+        ..entry
+    });
+    api.patch(
+        "bot-assessment",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"approvals": approvals}})),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_assessment_changes() {
+    let cp = cluster();
+    operator();
+    let ns = "lifecycle";
+    namespace(cp, ns);
+    ok(apply(cp, &manifests(ns, "180d")));
+    let client = cp.client().await;
+    let systems: Api<AISystem> = Api::namespaced(client.clone(), ns);
+
+    // Registered and assessed, not approved: Pending, and the status says what is missing.
+    let status = eventually(WAIT, "bot Pending with its Deployment denied", || async {
+        let status = systems.get_status("bot").await.ok()?.status?;
+        let seen =
+            status.phase == Some(Phase::Pending) && status.workloads.as_ref()?.summary == "0/1";
+        seen.then_some(status)
+    })
+    .await;
+    assert!(
+        status
+            .findings
+            .iter()
+            .any(|f| f.control == "A.6.2.5" && f.message.contains("awaits approval")),
+        "{:#?}",
+        status.findings
+    );
+    let approved = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Approved")
+        .unwrap();
+    assert_eq!(
+        (approved.status.as_str(), approved.reason.as_str()),
+        ("False", "PendingApproval")
+    );
+
+    // An approval signed with the operator's key: Compliant.
+    approve(&client, ns, "reviewer-1").await;
+    let compliant = wait_phase(&systems, "bot", Phase::Compliant)
+        .await
+        .status
+        .unwrap();
+    assert_eq!(compliant.approval.unwrap().approvers, ["reviewer-1"]);
+    let ras: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
+    let ra_status = ras
+        .get_status("bot-assessment")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert_eq!(
+        ra_status.state,
+        Some(aims_operator::api::AssessmentState::Approved)
+    );
+
+    // Changing the assessed content makes the approval stale.
+    ras.patch(
+        "bot-assessment",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"risks": [{"id": "R1", "title": "Wrong answers", "source": "Robustness", "likelihood": 3, "severity": 2, "treatment": "Mitigate"}]}})),
+    )
+    .await
+    .unwrap();
+    let stale = wait_phase(&systems, "bot", Phase::NonCompliant)
+        .await
+        .status
+        .unwrap();
+    assert!(
+        stale
+            .findings
+            .iter()
+            .any(|f| f.message.contains("changed after it was approved")),
+        "{:#?}",
+        stale.findings
+    );
+    let ra_state = eventually(WAIT, "the assessment to be Stale", || async {
+        let s = ras.get_status("bot-assessment").await.ok()?.status?.state?;
+        (s == aims_operator::api::AssessmentState::Stale).then_some(s)
+    })
+    .await;
+    assert_eq!(ra_state, aims_operator::api::AssessmentState::Stale);
+}
+
+#[tokio::test]
+async fn an_approval_expires_on_time_not_at_the_next_resync() {
+    let cp = cluster();
+    operator();
+    let ns = "expiry";
+    namespace(cp, ns);
+    ok(apply(cp, &manifests(ns, "6s")));
+    let client = cp.client().await;
+    let systems: Api<AISystem> = Api::namespaced(client.clone(), ns);
+    wait_phase(&systems, "bot", Phase::Pending).await;
+    approve(&client, ns, "reviewer-1").await;
+    let compliant = wait_phase(&systems, "bot", Phase::Compliant).await;
+    let expires = compliant
+        .status
+        .unwrap()
+        .approval
+        .unwrap()
+        .expires_at
+        .unwrap()
+        .0;
+
+    wait_phase(&systems, "bot", Phase::NonCompliant).await;
+    let late = jiff::Timestamp::now().duration_since(expires);
+    assert!(
+        late < jiff::SignedDuration::from_secs(3),
+        "flipped {late:?} after expiry"
+    );
+    assert!(phase(&systems, "bot").await == Some(Phase::NonCompliant));
+}
+
+#[tokio::test]
+async fn a_risk_assessment_of_a_missing_system_gets_a_condition() {
+    let cp = cluster();
+    operator();
+    let ns = "orphans";
+    namespace(cp, ns);
+    let manifest = manifests(ns, "180d");
+    let ra = manifest
+        .split("---")
+        .nth(2)
+        .unwrap()
+        .replace("systemRef: {name: bot}", "systemRef: {name: nobody}");
+    ok(apply(cp, &ra));
+    let client = cp.client().await;
+    let ras: Api<RiskAssessment> = Api::namespaced(client, ns);
+    let condition = eventually(WAIT, "SystemFound=False", || async {
+        let status = ras.get_status("bot-assessment").await.ok()?.status?;
+        status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "SystemFound" && c.status == "False")
+    })
+    .await;
+    assert!(
+        condition.message.contains("does not exist"),
+        "{}",
+        condition.message
+    );
+}

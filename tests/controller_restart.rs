@@ -1,0 +1,122 @@
+//! Restarting the operator on an unchanged cluster writes nothing: every status it computes equals
+//! the one already stored, so no resourceVersion moves. SIGTERM stops it cleanly.
+
+mod support;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use aims_operator::api::{AISystem, Phase, RiskAssessment};
+use aims_testenv::ControlPlane;
+use kube::{Api, ResourceExt, api::ListParams};
+use support::{eventually, ok, operator::Operator, repo};
+
+async fn versions(client: &kube::Client) -> BTreeMap<String, String> {
+    let systems: Api<AISystem> = Api::all(client.clone());
+    let assessments: Api<RiskAssessment> = Api::all(client.clone());
+    let mut out = BTreeMap::new();
+    for s in systems.list(&ListParams::default()).await.unwrap() {
+        out.insert(
+            format!("AISystem {}/{}", s.namespace().unwrap(), s.name_any()),
+            s.resource_version().unwrap(),
+        );
+    }
+    for r in assessments.list(&ListParams::default()).await.unwrap() {
+        out.insert(
+            format!("RiskAssessment {}/{}", r.namespace().unwrap(), r.name_any()),
+            r.resource_version().unwrap(),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
+    let cp = ControlPlane::start().expect("control plane");
+    let kubectl = |args: &[&str]| {
+        cp.kubectl()
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
+    ok(kubectl(&[
+        "apply",
+        "-f",
+        "tests/fixtures/kserve-inferenceservice-crd.yaml",
+    ]));
+    ok(kubectl(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]));
+    ok(kubectl(&["apply", "--recursive", "-f", "examples/"]));
+    let client = cp.client().await;
+
+    let first = Operator::start(&cp, "aims-system", "first");
+    let systems: Api<AISystem> = Api::all(client.clone());
+    let expected = [
+        ("credit-scoring", Phase::Pending),
+        ("cv-screening", Phase::NonCompliant),
+        ("product-recommender", Phase::Compliant),
+        ("support-assistant", Phase::Pending),
+    ];
+    eventually(
+        Duration::from_secs(30),
+        "every example system to have its phase",
+        || async {
+            let list = systems.list(&ListParams::default()).await.ok()?;
+            let phases: Vec<(String, Option<Phase>)> = list
+                .iter()
+                .map(|s| (s.name_any(), s.status.as_ref().and_then(|st| st.phase)))
+                .collect();
+            let all = expected
+                .iter()
+                .all(|(name, phase)| phases.iter().any(|(n, p)| n == name && *p == Some(*phase)));
+            all.then_some(())
+        },
+    )
+    .await;
+    // Let the first operator settle: no status write for two seconds.
+    let mut writes = first.metric("aims_status_writes_total{controller=\"aisystem\"}");
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = first.metric("aims_status_writes_total{controller=\"aisystem\"}");
+        if now == writes {
+            break;
+        }
+        writes = now;
+    }
+    let before = versions(&client).await;
+    assert!(
+        first.stop(),
+        "SIGTERM stops the operator cleanly (exit status 0)"
+    );
+
+    let second = Operator::start(&cp, "aims-system", "second");
+    eventually(
+        Duration::from_secs(30),
+        "the second operator to evaluate everything",
+        || async {
+            let systems = second.metric("aims_reconciles_total{controller=\"aisystem\"}");
+            let assessments = second.metric("aims_reconciles_total{controller=\"riskassessment\"}");
+            (systems >= 4.0 && assessments >= 3.0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        second.metric("aims_status_writes_total"),
+        0.0,
+        "status writes after a restart:\n{}",
+        second.logs()
+    );
+    assert_eq!(
+        versions(&client).await,
+        before,
+        "a resourceVersion moved after the restart"
+    );
+}

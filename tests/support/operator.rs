@@ -1,0 +1,128 @@
+//! The operator as its own process (`aims run`), the way it runs in a cluster, pointed at a test
+//! control plane; stopped with SIGTERM when dropped.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use aims_testenv::ControlPlane;
+
+/// A running `aims run`.
+pub struct Operator {
+    child: Child,
+    metrics: String,
+    log: std::path::PathBuf,
+}
+
+impl Operator {
+    /// Starts `aims run` for `namespace` (which is created) and waits until it is ready.
+    pub fn start(cp: &ControlPlane, namespace: &str, log_name: &str) -> Self {
+        let _ = cp
+            .kubectl()
+            .args(["create", "namespace", namespace])
+            .output();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let metrics = format!("127.0.0.1:{port}");
+        let log = cp.dir().join(format!("{log_name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
+        cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
+            .env("KUBECONFIG", cp.kubeconfig())
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("RUST_LOG", "info,aims_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        // Tied to the test process: a shared operator in a static is never dropped.
+        let child = aims_testenv::spawn_tied(cmd).expect("start aims run");
+        let mut op = Self {
+            child,
+            metrics,
+            log,
+        };
+        op.wait_ready();
+        op
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("aims run exited with {status}:\n{}", self.logs());
+            }
+            if self.get("/readyz").is_some_and(|(code, _)| code == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("aims run not ready within 60s:\n{}", self.logs());
+    }
+
+    /// A plain HTTP GET on the metrics port: status code and body.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(&self.metrics).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Some((code, body))
+    }
+
+    /// The value of a metric line that starts with `prefix` (0 when absent).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let (_, body) = self.get("/metrics").unwrap_or_default();
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// The operator's log so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the operator with SIGTERM and returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> bool {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+        }
+    }
+}
