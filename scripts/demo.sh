@@ -7,8 +7,16 @@ cd "$(dirname "$0")/.."
 action=${1:?usage: demo.sh up|down DIR}
 dir=${2:?usage: demo.sh up|down DIR}
 
+stop_operator() {
+  if [ -f "$dir/operator.pid" ]; then
+    kill -TERM "$(cat "$dir/operator.pid")" 2>/dev/null || true
+    rm -f "$dir/operator.pid"
+  fi
+}
+
 if [ "$action" = down ]; then
   if [ -d "$dir" ]; then
+    stop_operator
     cargo run --quiet --locked -p aims-testenv --bin aims-testenv -- down "$dir"
     rm -rf "$dir"
   fi
@@ -37,6 +45,24 @@ kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
 echo "applying examples/"
 kubectl apply --recursive -f examples/ >/dev/null
+
+# The operator runs as a local process, as its chart runs it in a cluster.
+stop_operator
+kubectl create namespace aims-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+metrics=127.0.0.1:18080
+setsid nohup target/debug/aims run --namespace aims-system --metrics-addr "$metrics" \
+  >"$dir/operator.log" 2>&1 </dev/null &
+echo $! >"$dir/operator.pid"
+echo "starting the operator (log: $dir/operator.log, metrics: http://$metrics/metrics)"
+for _ in $(seq 1 100); do
+  curl -sf "http://$metrics/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+# Give it a moment to write every status.
+for _ in $(seq 1 50); do
+  [ "$(kubectl get aisystems -A -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c .)" -ge 4 ] && break
+  sleep 0.2
+done
 
 echo
 echo "\$ kubectl get aims -A"
