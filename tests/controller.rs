@@ -282,3 +282,118 @@ async fn a_risk_assessment_of_a_missing_system_gets_a_condition() {
         condition.message
     );
 }
+
+#[tokio::test]
+async fn halt_stops_the_workloads_and_resume_restores_exactly_what_was_there() {
+    use k8s_openapi::api::{apps::v1::Deployment, batch::v1::CronJob};
+    let cp = cluster();
+    operator();
+    let ns = "stop-button";
+    namespace(cp, ns);
+    ok(apply(
+        cp,
+        &format!(
+            r#"
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: ranker, namespace: {ns}}}
+spec:
+  purpose: Rank products.
+  riskTier: Minimal
+  owner: {{name: lena}}
+  oversight: {{overseers: [{{name: lena}}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: ranker, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: ranker}}}}
+  template:
+    metadata: {{labels: {{app: ranker}}}}
+    spec: {{containers: [{{name: ranker, image: "{IMAGE}"}}]}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: retrain, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{{name: retrain, image: "{IMAGE}"}}]
+"#
+        ),
+    ));
+    let client = cp.client().await;
+    let systems: Api<AISystem> = Api::namespaced(client.clone(), ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), ns);
+    let state = || async {
+        let replicas = deployments.get("ranker").await.ok()?.spec?.replicas?;
+        let suspended = cron_jobs
+            .get("retrain")
+            .await
+            .ok()?
+            .spec?
+            .suspend
+            .unwrap_or(false);
+        Some((replicas, suspended))
+    };
+    eventually(WAIT, "the system to be evaluated", || async {
+        systems.get_status("ranker").await.ok()?.status?.phase
+    })
+    .await;
+
+    let oversight = |halt: bool| {
+        Patch::Merge(
+            json!({"spec": {"oversight": {"halt": halt, "haltReason": if halt { json!("drift alarm") } else { json!(null) }}}}),
+        )
+    };
+    systems
+        .patch("ranker", &PatchParams::default(), &oversight(true))
+        .await
+        .unwrap();
+    eventually(
+        WAIT,
+        "the Deployment at zero and the CronJob suspended",
+        || async { (state().await? == (0, true)).then_some(()) },
+    )
+    .await;
+    let halted = wait_phase(&systems, "ranker", Phase::Halted)
+        .await
+        .status
+        .unwrap();
+    assert_eq!(
+        halted.halted_workloads.len(),
+        2,
+        "{:?}",
+        halted.halted_workloads
+    );
+    assert!(
+        halted
+            .findings
+            .iter()
+            .any(|f| f.message.contains("drift alarm"))
+    );
+
+    systems
+        .patch("ranker", &PatchParams::default(), &oversight(false))
+        .await
+        .unwrap();
+    eventually(
+        WAIT,
+        "the Deployment back at 3 and the CronJob running",
+        || async { (state().await? == (3, false)).then_some(()) },
+    )
+    .await;
+    let resumed = eventually(WAIT, "the halt record cleared", || async {
+        let status = systems.get_status("ranker").await.ok()?.status?;
+        (status.halted_workloads.is_empty() && status.phase != Some(Phase::Halted))
+            .then_some(status)
+    })
+    .await;
+    assert_ne!(resumed.phase, Some(Phase::Halted));
+}

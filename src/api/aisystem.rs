@@ -352,6 +352,24 @@ pub struct AISystemStatus {
     /// When the evaluation can next change on its own (an approval, evidence or break-glass expiry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_review_at: Option<Time>,
+    /// While halted: what the operator stopped, and what to restore on resume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["workload".into()]))]
+    pub halted_workloads: Vec<HaltedWorkload>,
+}
+
+/// A workload the operator stopped when its system was halted.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltedWorkload {
+    /// `Kind/name`.
+    pub workload: String,
+    /// For a Deployment or StatefulSet: the replicas to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// For a CronJob: whether it was suspended before the halt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
 }
 
 /// The compliance phase of an AI system.

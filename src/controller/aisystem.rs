@@ -26,6 +26,7 @@ use serde_json::json;
 use super::{
     Error, FIELD_MANAGER,
     context::{Context, Stores, as_bindings},
+    halt,
     metrics::Metrics,
     status,
 };
@@ -214,8 +215,30 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
         now,
     });
 
+    // The stop button: while halted, the system's workloads are stopped; on resume, restored.
+    let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);
     let previous = system.status.as_ref();
-    let new = status::system_status(previous, &evaluation, system.metadata.generation, now);
+    let recorded = previous
+        .map(|s| s.halted_workloads.as_slice())
+        .unwrap_or_default();
+    let own: Vec<WorkloadFacts> = workloads
+        .iter()
+        .filter(|w| belongs(&system, w))
+        .cloned()
+        .collect();
+    let plan = halt::plan(halted, &own, recorded);
+    let new = status::system_status(
+        previous,
+        &evaluation,
+        plan.recorded.clone(),
+        system.metadata.generation,
+        now,
+    );
+
+    // Halting: remember what to restore before stopping anything. Resuming: restore before forgetting.
+    if !halted {
+        halt::apply(&ctx.client, &namespace, &plan.steps).await?;
+    }
     if previous != Some(&new) {
         let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
         let patch = json!({"apiVersion": "aims.dev/v1alpha1", "kind": "AISystem", "status": new});
@@ -231,6 +254,38 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
             &system,
             previous.and_then(|p| p.phase),
             &evaluation,
+        )
+        .await;
+    }
+    if halted {
+        halt::apply(&ctx.client, &namespace, &plan.steps).await?;
+    }
+    if !plan.steps.is_empty() {
+        let (reason, verb) = if halted {
+            ("WorkloadsStopped", "stopped")
+        } else {
+            ("WorkloadsRestored", "restored")
+        };
+        let names: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                halt::Step::Scale {
+                    kind,
+                    name,
+                    replicas,
+                } => format!("{kind}/{name} to {replicas} replicas"),
+                halt::Step::Suspend { name, suspend } => {
+                    format!("CronJob/{name} suspend={suspend}")
+                }
+            })
+            .collect();
+        publish(
+            &ctx.recorder,
+            &system,
+            EventType::Normal,
+            reason,
+            format!("{verb}: {}", names.join(", ")),
         )
         .await;
     }
@@ -291,6 +346,17 @@ async fn publish_transition(
             "halted by an overseer".to_owned(),
         ),
     };
+    publish(recorder, system, type_, reason, note).await;
+}
+
+/// Publishes an Event on `system`; a failure is logged, never fatal.
+async fn publish(
+    recorder: &Recorder,
+    system: &AISystem,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let event = Event {
         type_,
         reason: reason.into(),

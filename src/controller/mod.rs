@@ -126,3 +126,4 @@ async fn wait_for_signal() {
         }
     }
 }
+pub mod halt;

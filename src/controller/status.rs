@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding,
+        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding, HaltedWorkload,
         RiskAssessmentStatus, WorkloadCounts,
     },
     engine::{
@@ -59,6 +59,7 @@ pub fn conditions(
 pub fn system_status(
     previous: Option<&AISystemStatus>,
     e: &Evaluation,
+    halted_workloads: Vec<HaltedWorkload>,
     generation: Option<i64>,
     now: Timestamp,
 ) -> AISystemStatus {
@@ -116,6 +117,7 @@ pub fn system_status(
         observed_generation: generation,
         last_evaluated: Some(seconds(now)),
         next_review_at: e.next_review_at.map(seconds),
+        halted_workloads,
     };
     keep_if_unchanged(previous, &mut status, |s| &mut s.last_evaluated);
     status
@@ -255,10 +257,10 @@ mod tests {
             unknown_controls: Vec::new(),
             next_review_at: None,
         };
-        let first = system_status(None, &e, Some(1), t0);
-        let again = system_status(Some(&first), &e, Some(1), t1);
+        let first = system_status(None, &e, Vec::new(), Some(1), t0);
+        let again = system_status(Some(&first), &e, Vec::new(), Some(1), t1);
         assert_eq!(again, first, "no change, no new lastEvaluated, so no write");
-        let newer = system_status(Some(&first), &e, Some(2), t1);
+        let newer = system_status(Some(&first), &e, Vec::new(), Some(2), t1);
         assert_ne!(newer, first);
         assert_eq!(newer.last_evaluated, Some(Time(t1)));
     }
