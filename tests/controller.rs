@@ -397,3 +397,88 @@ spec:
     .await;
     assert_ne!(resumed.phase, Some(Phase::Halted));
 }
+
+#[tokio::test]
+async fn an_unregistered_model_server_is_reported_by_event_metric_and_scan() {
+    use k8s_openapi::api::core::v1::Event;
+    use kube::api::ListParams;
+    let cp = cluster();
+    let op = operator();
+    let ns = "shadow-ai";
+    namespace(cp, ns);
+    ok(apply(
+        cp,
+        &format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: llm-playground, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: llm}}}}
+  template:
+    metadata: {{labels: {{app: llm}}}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.9.1
+          resources: {{limits: {{nvidia.com/gpu: "1"}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: nginx, image: "nginx:1.27"}}]}}
+"#
+        ),
+    ));
+    let client = cp.client().await;
+    let events: Api<Event> = Api::namespaced(client, ns);
+    let event = eventually(
+        Duration::from_secs(40),
+        "an UnregisteredModelWorkload event",
+        || async {
+            let list = events
+                .list(&ListParams::default().fields("reason=UnregisteredModelWorkload"))
+                .await
+                .ok()?;
+            list.items.into_iter().next()
+        },
+    )
+    .await;
+    assert_eq!(
+        event.involved_object.name.as_deref(),
+        Some("llm-playground")
+    );
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    let note = event.message.unwrap_or_default();
+    assert!(
+        note.contains("runs vLLM") && note.contains("nvidia.com/gpu"),
+        "{note}"
+    );
+    assert!(
+        op.metric(&format!(
+            "aims_unregistered_model_workloads{{namespace=\"{ns}\"}}"
+        )) >= 1.0
+    );
+
+    // `aims scan` lists it, with its reasons, and not the nginx next to it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(["scan", "-o", "json"])
+        .env("KUBECONFIG", cp.kubeconfig())
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let mine: Vec<&serde_json::Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["namespace"] == ns)
+        .collect();
+    assert_eq!(mine.len(), 1, "{rows:#}");
+    assert_eq!(mine[0]["workload"], "Deployment/llm-playground");
+    assert!(mine[0]["reasons"].to_string().contains("vLLM"));
+}

@@ -253,6 +253,8 @@ pub fn check(
         });
     }
 
+    let system_refs: Vec<&AISystem> = inv.systems.iter().collect();
+    let found = evaluate::unregistered(&system_refs, &inv.workloads, detector);
     for w in &inv.workloads {
         let key = (w.namespace.clone(), w.display_name());
         if verdicts.contains_key(&key) {
@@ -268,7 +270,7 @@ pub fn check(
                 message: format!("names AISystem {name}, which is not among the inputs"),
             });
         }
-        if let Some(detection) = detector.detect(w) {
+        if let Some(hit) = found.iter().find(|u| std::ptr::eq(u.workload, w)) {
             verdict = verdict.max(match unregistered {
                 UnregisteredPolicy::Deny => Verdict::Deny,
                 UnregisteredPolicy::Warn => Verdict::Warn,
@@ -277,15 +279,7 @@ pub fn check(
             reasons.push(Reason {
                 control: None,
                 enforcement: None,
-                message: format!(
-                    "unregistered model workload: {}",
-                    detection
-                        .reasons
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
+                message: format!("unregistered model workload: {}", hit.detection),
             });
         }
         verdicts.insert(

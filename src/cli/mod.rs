@@ -2,6 +2,7 @@
 
 pub mod check;
 mod render;
+pub mod scan;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
@@ -44,11 +45,30 @@ pub enum Command {
         after_help = "Examples:\n  aims check -f examples/\n  kustomize build overlays/prod | aims check -f -\n  aims check -f manifests/ --output junit > aims.xml"
     )]
     Check(check::CheckArgs),
+    /// List the unregistered model workloads of a live cluster, with why each looks like one.
+    ///
+    /// A workload is listed when it looks like model serving (a KServe InferenceService, a known
+    /// serving image, an accelerator request, a model URI) and belongs to no AISystem.
+    #[command(after_help = "Examples:\n  aims scan\n  aims scan -o json | jq '.[].workload'")]
+    Scan {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
+        output: ScanFormat,
+    },
     /// Run the operator: evaluate every AISystem and RiskAssessment and write their status.
     ///
     /// Uses the kubeconfig of KUBECONFIG (or the in-cluster service account). Serves /metrics,
     /// /healthz and /readyz on --metrics-addr. Stops cleanly on SIGTERM.
     Run(RunArgs),
+}
+
+/// Output formats of `aims scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
 }
 
 /// Options of `aims run`.
@@ -98,8 +118,27 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Check(args) => return run_check(&args),
         Command::Run(args) => run_operator(args)?,
+        Command::Scan { output } => run_scan(output)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_scan(output: ScanFormat) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rows = runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        scan::scan(&client, &Detector::default()).await
+    })?;
+    let text = match output {
+        ScanFormat::Table => scan::table(&rows),
+        ScanFormat::Json => {
+            serde_json::to_string_pretty(&rows).map_err(std::io::Error::other)? + "\n"
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
 }
 
 fn run_operator(args: RunArgs) -> Result<(), Error> {

@@ -86,6 +86,21 @@ impl Stores {
         (self.bindings.state(), self.cluster_bindings.state())
     }
 
+    /// The facts of every governed workload in every namespace.
+    pub fn all_workloads(&self) -> Vec<WorkloadFacts> {
+        let mut namespaces: Vec<String> = self
+            .namespaces
+            .state()
+            .iter()
+            .map(|n| n.name_any())
+            .collect();
+        namespaces.sort();
+        namespaces
+            .iter()
+            .flat_map(|ns| self.workloads_in(ns))
+            .collect()
+    }
+
     /// The facts of every governed workload of a namespace. Pods a controller owns and Jobs a
     /// CronJob owns are left out: their owner is the workload.
     pub fn workloads_in(&self, namespace: &str) -> Vec<WorkloadFacts> {

@@ -12,7 +12,7 @@ use std::{
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -21,6 +21,11 @@ use super::{Context, Error};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabel {
     controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NamespaceLabel {
+    namespace: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,6 +41,7 @@ pub struct Metrics {
     failures: Family<ErrorLabels, Counter>,
     status_writes: Family<ControllerLabel, Counter>,
     duration: Family<ControllerLabel, Histogram>,
+    unregistered: Family<NamespaceLabel, Gauge>,
     ready: AtomicBool,
 }
 
@@ -66,12 +72,19 @@ impl Default for Metrics {
             "How long a reconciliation took",
             duration.clone(),
         );
+        let unregistered = Family::<NamespaceLabel, Gauge>::default();
+        registry.register(
+            "unregistered_model_workloads",
+            "Workloads that look like model serving but belong to no AISystem",
+            unregistered.clone(),
+        );
         Self {
             registry,
             reconciles,
             failures,
             status_writes,
             duration,
+            unregistered,
             ready: AtomicBool::new(false),
         }
     }
@@ -119,6 +132,22 @@ impl Metrics {
         self.status_writes
             .get_or_create(&ControllerLabel { controller })
             .inc();
+    }
+
+    /// Sets the unregistered-workload counts from one namespace per workload found.
+    pub fn set_unregistered<'a>(&self, namespaces: impl Iterator<Item = &'a str>) {
+        let mut counts = std::collections::BTreeMap::<&str, i64>::new();
+        for ns in namespaces {
+            *counts.entry(ns).or_default() += 1;
+        }
+        self.unregistered.clear();
+        for (namespace, n) in counts {
+            self.unregistered
+                .get_or_create(&NamespaceLabel {
+                    namespace: namespace.to_owned(),
+                })
+                .set(n);
+        }
     }
 
     /// The metrics in the Prometheus text format.

@@ -9,6 +9,7 @@ mod assessment;
 mod context;
 pub mod key;
 pub mod metrics;
+mod scan;
 pub mod status;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -83,6 +84,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         ctx.clone(),
         shutdown(),
     );
+    let scanner = scan::run(ctx.clone(), shutdown());
 
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -103,6 +105,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let (result, _, _) = futures::future::select_all([
         systems.map(|()| Ok(())).boxed(),
         assessments.map(|()| Ok(())).boxed(),
+        scanner.map(|()| Ok(())).boxed(),
         server.boxed(),
     ])
     .await;

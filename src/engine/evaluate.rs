@@ -12,6 +12,7 @@ use super::{
     binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
     catalog::{Catalog, Check, Control},
     checks::{self, Assessed, Context, Problem},
+    detect::{Detection, Detector},
     selector,
     workload::WorkloadFacts,
 };
@@ -210,6 +211,34 @@ pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
             .workload_selector
             .as_ref()
             .is_some_and(|s| selector::matches(s, &w.labels) || selector::matches(s, &w.pod_labels))
+}
+
+/// A model workload that belongs to no AISystem, with why it looks like one.
+#[derive(Clone, Debug)]
+pub struct Unregistered<'a> {
+    /// The workload.
+    pub workload: &'a WorkloadFacts,
+    /// Why it looks like model serving.
+    pub detection: Detection,
+}
+
+/// The workloads that look like model serving and belong to none of `systems` (a label naming a
+/// system that does not exist counts as none).
+pub fn unregistered<'a>(
+    systems: &[&AISystem],
+    workloads: &'a [WorkloadFacts],
+    detector: &Detector,
+) -> Vec<Unregistered<'a>> {
+    workloads
+        .iter()
+        .filter(|w| !systems.iter().any(|s| belongs(s, w)))
+        .filter_map(|w| {
+            detector.detect(w).map(|detection| Unregistered {
+                workload: w,
+                detection,
+            })
+        })
+        .collect()
 }
 
 /// Evaluates one system.

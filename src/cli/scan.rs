@@ -1,0 +1,135 @@
+//! `aims scan`: the unregistered model workloads of a live cluster, with the reasons they look like
+//! model serving.
+
+use kube::{
+    Api, Client,
+    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
+};
+use serde::Serialize;
+
+use crate::{
+    api::AISystem,
+    engine::{
+        detect::Detector,
+        evaluate,
+        workload::{WorkloadFacts, WorkloadKind},
+    },
+};
+
+/// One unregistered model workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    /// Its namespace.
+    pub namespace: String,
+    /// `Kind/name`.
+    pub workload: String,
+    /// Why it looks like model serving.
+    pub reasons: Vec<String>,
+}
+
+async fn list<K>(
+    client: &Client,
+    facts: impl Fn(&K) -> WorkloadFacts,
+) -> Result<Vec<WorkloadFacts>, kube::Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    Ok(Api::<K>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .iter()
+        .map(facts)
+        .collect())
+}
+
+/// Lists every governed workload of the cluster and returns those that look like model serving
+/// and belong to no AISystem. InferenceServices are included when KServe's CRD is installed.
+pub async fn scan(client: &Client, detector: &Detector) -> Result<Vec<Row>, kube::Error> {
+    let systems = Api::<AISystem>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let mut workloads = Vec::new();
+    workloads.extend(list(client, WorkloadFacts::from_deployment).await?);
+    workloads.extend(list(client, WorkloadFacts::from_stateful_set).await?);
+    workloads.extend(list(client, WorkloadFacts::from_daemon_set).await?);
+    workloads.extend(list(client, WorkloadFacts::from_cron_job).await?);
+    workloads.extend(
+        list(client, WorkloadFacts::from_job)
+            .await?
+            .into_iter()
+            .filter(|w| !w.controlled),
+    );
+    workloads.extend(
+        list(client, WorkloadFacts::from_pod)
+            .await?
+            .into_iter()
+            .filter(|w| !w.controlled),
+    );
+    let isvc = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "serving.kserve.io",
+        "v1beta1",
+        "InferenceService",
+    ));
+    match Api::<DynamicObject>::all_with(client.clone(), &isvc)
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => {
+            for object in list {
+                let value = serde_json::to_value(&object).unwrap_or_default();
+                if let Ok(facts) = WorkloadFacts::from_json(WorkloadKind::InferenceService, value) {
+                    workloads.push(facts);
+                }
+            }
+        }
+        // KServe is not installed.
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(e),
+    }
+    let refs: Vec<&AISystem> = systems.iter().collect();
+    let mut rows: Vec<Row> = evaluate::unregistered(&refs, &workloads, detector)
+        .into_iter()
+        .map(|u| Row {
+            namespace: u.workload.namespace.clone(),
+            workload: u.workload.display_name(),
+            reasons: u
+                .detection
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.namespace, &a.workload).cmp(&(&b.namespace, &b.workload)));
+    Ok(rows)
+}
+
+/// The rows as a table.
+pub fn table(rows: &[Row]) -> String {
+    if rows.is_empty() {
+        return "No unregistered model workloads found.\n".to_owned();
+    }
+    let width = |f: fn(&Row) -> usize, header: &str| {
+        rows.iter().map(f).max().unwrap_or(0).max(header.len())
+    };
+    let (ns_w, wl_w) = (
+        width(|r| r.namespace.len(), "NAMESPACE"),
+        width(|r| r.workload.len(), "WORKLOAD"),
+    );
+    let mut out = format!("{:ns_w$}   {:wl_w$}   REASONS\n", "NAMESPACE", "WORKLOAD");
+    for r in rows {
+        out.push_str(&format!(
+            "{:ns_w$}   {:wl_w$}   {}\n",
+            r.namespace,
+            r.workload,
+            r.reasons.join("; ")
+        ));
+    }
+    out
+}
