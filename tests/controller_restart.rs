@@ -120,3 +120,63 @@ async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
         "a resourceVersion moved after the restart"
     );
 }
+
+#[tokio::test]
+async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
+    let cp = ControlPlane::start().expect("control plane");
+    let kubectl = |args: &[&str]| {
+        cp.kubectl()
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
+    ok(kubectl(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]));
+    let client = cp.client().await;
+    let a = Operator::start(&cp, "aims-system", "replica-a");
+    let b = Operator::start(&cp, "aims-system", "replica-b");
+
+    let system = |name: &str| {
+        format!(
+            "apiVersion: aims.dev/v1alpha1\nkind: AISystem\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec: {{purpose: p, riskTier: Minimal, owner: {{name: o}}}}\n"
+        )
+    };
+    let systems: Api<AISystem> = Api::namespaced(client.clone(), "default");
+    let evaluated = |name: &'static str| {
+        let systems = systems.clone();
+        async move { systems.get_status(name).await.ok()?.status?.phase }
+    };
+    ok(support::apply(&cp, &system("first")));
+    eventually(Duration::from_secs(40), "first to be evaluated", || {
+        evaluated("first")
+    })
+    .await;
+    let writes = |op: &Operator| op.metric("aims_status_writes_total{controller=\"aisystem\"}");
+    let (wa, wb) = (writes(&a), writes(&b));
+    assert!(
+        (wa > 0.0) != (wb > 0.0),
+        "exactly one replica writes: a={wa} b={wb}"
+    );
+
+    // The writer stops (and releases the Lease); the other one takes over.
+    let (leader, follower) = if wa > 0.0 { (a, b) } else { (b, a) };
+    assert!(leader.stop());
+    ok(support::apply(&cp, &system("second")));
+    eventually(
+        Duration::from_secs(40),
+        "second to be evaluated by the new leader",
+        || evaluated("second"),
+    )
+    .await;
+    assert!(writes(&follower) > 0.0);
+}

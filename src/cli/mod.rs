@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Where to serve /metrics, /healthz and /readyz.
     #[arg(long, env = "AIMS_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
+    /// This replica's name in the leader election (the pod name in a cluster). Defaults to the
+    /// host name and process id.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
     /// Log format.
     #[arg(long, value_enum, env = "AIMS_LOG_FORMAT", default_value_t = crate::telemetry::LogFormat::Text)]
     pub log_format: crate::telemetry::LogFormat,
@@ -141,6 +145,12 @@ fn run_scan(output: ScanFormat) -> Result<(), Error> {
     Ok(())
 }
 
+fn default_identity() -> String {
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "aims".to_owned());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
 fn run_operator(args: RunArgs) -> Result<(), Error> {
     crate::telemetry::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -153,6 +163,7 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
             crate::controller::Config {
                 namespace: args.namespace,
                 metrics_addr: args.metrics_addr,
+                identity: args.identity.unwrap_or_else(default_identity),
             },
         )
         .await?;

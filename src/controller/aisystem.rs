@@ -97,6 +97,7 @@ pub fn controller(
     client: Client,
     key: SigningKey,
     metrics: Arc<Metrics>,
+    leader: tokio::sync::watch::Receiver<bool>,
 ) -> (Controller<AISystem>, Arc<Context>) {
     let systems_api: Api<AISystem> = Api::all(client.clone());
     let controller = Controller::new(systems_api, watcher::Config::default());
@@ -184,6 +185,7 @@ pub fn controller(
         key,
         metrics,
         synced: Default::default(),
+        leader,
     });
     (controller, ctx)
 }
@@ -191,8 +193,9 @@ pub fn controller(
 /// Evaluates one system and writes its status.
 #[tracing::instrument(skip_all, fields(system = %system.name_any(), namespace = system.namespace().unwrap_or_default()))]
 pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if !ctx.synced() {
-        // Evaluating against half-filled stores would write a wrong status and then the right one.
+    if !ctx.may_write() {
+        // Before the stores sync, a status would be computed from half the cluster; a replica
+        // without the Lease leaves writing to the leader.
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     let _timer = ctx.metrics.reconcile_timer("aisystem");

@@ -51,7 +51,7 @@ pub fn controller(client: Client) -> Controller<RiskAssessment> {
 /// Assesses one RiskAssessment and writes its status.
 #[tracing::instrument(skip_all, fields(assessment = %ra.name_any(), namespace = ra.namespace().unwrap_or_default()))]
 pub async fn reconcile(ra: Arc<RiskAssessment>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if !ctx.synced() {
+    if !ctx.may_write() {
         return Ok(Action::requeue(std::time::Duration::from_millis(500)));
     }
     let _timer = ctx.metrics.reconcile_timer("riskassessment");

@@ -173,11 +173,18 @@ pub struct Context {
     pub recorder: kube::runtime::events::Recorder,
     /// Set once every store has synced; until then decisions would see a partial cluster.
     pub synced: std::sync::atomic::AtomicBool,
+    /// Whether this replica holds the leader Lease: only the leader writes.
+    pub leader: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Context {
     /// Whether every store has synced.
     pub fn synced(&self) -> bool {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether this replica may write: it holds the Lease and its stores have synced.
+    pub fn may_write(&self) -> bool {
+        self.synced() && *self.leader.borrow()
     }
 }

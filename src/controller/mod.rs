@@ -32,6 +32,9 @@ pub enum Error {
     /// The approval signing key is missing or unusable.
     #[error("approval signing key: {0}")]
     Key(String),
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    Lease(String),
     /// An object could not be serialized.
     #[error("cannot serialize: {0}")]
     Serialize(#[from] serde_json::Error),
@@ -46,6 +49,7 @@ impl Error {
         match self {
             Self::Kube(_) => "kube",
             Self::Key(_) => "key",
+            Self::Lease(_) => "lease",
             Self::Serialize(_) => "serialize",
             Self::Server(_) => "server",
         }
@@ -59,7 +63,12 @@ pub struct Config {
     pub namespace: String,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub metrics_addr: SocketAddr,
+    /// This replica's name in the leader Lease (the pod name in a cluster).
+    pub identity: String,
 }
+
+/// The Lease that elects the replica that writes.
+pub const LEASE_NAME: &str = "aims-operator";
 
 /// Runs the controllers and the metrics server until SIGTERM or SIGINT.
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
@@ -76,7 +85,18 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         }
     };
 
-    let (systems, ctx) = aisystem::controller(client.clone(), key, metrics.clone());
+    // Every replica watches and evaluates; the one holding the Lease writes. Dropping the receiver
+    // at shutdown releases the Lease, so a successor takes over without waiting for it to expire.
+    let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+        .with_namespace(&config.namespace)
+        .with_identity(&config.identity)
+        .with_duration(15)
+        .with_grace(5)
+        .build()
+        .await
+        .map_err(|e| Error::Lease(e.to_string()))?;
+    let (leader, lease_task) = lease.watch().await;
+    let (systems, ctx) = aisystem::controller(client.clone(), key, metrics.clone(), leader);
     let assessments = assessment::controller(client.clone());
     let server = metrics::serve(
         config.metrics_addr,
@@ -102,13 +122,22 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .for_each(|_| async {});
     tracing::info!(namespace = %config.namespace, metrics = %config.metrics_addr, "aims-operator running");
     // Every task ends on shutdown; if one ends early, the process stops loudly rather than limp on.
-    let (result, _, _) = futures::future::select_all([
+    let (result, _, rest) = futures::future::select_all([
         systems.map(|()| Ok(())).boxed(),
         assessments.map(|()| Ok(())).boxed(),
         scanner.map(|()| Ok(())).boxed(),
         server.boxed(),
     ])
     .await;
+    // Dropping the last Lease receiver makes the lease task release the Lease for a successor.
+    drop(rest);
+    drop(ctx);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the Lease was not released in time; a successor waits for it to expire");
+    }
     result
 }
 

@@ -23,7 +23,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
             _ = &mut shutdown => return,
             _ = tick.tick() => {}
         }
-        if !ctx.synced() {
+        if !ctx.may_write() {
             continue;
         }
         scan_once(&ctx, &mut reported).await;
