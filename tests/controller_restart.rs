@@ -10,6 +10,10 @@ use aims_testenv::ControlPlane;
 use kube::{Api, ResourceExt, api::ListParams};
 use support::{eventually, ok, operator::Operator, repo};
 
+/// Each test here starts a control plane of its own; one at a time keeps two cores from being
+/// swamped by three API servers at once.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn versions(client: &kube::Client) -> BTreeMap<String, String> {
     let systems: Api<AISystem> = Api::all(client.clone());
     let assessments: Api<RiskAssessment> = Api::all(client.clone());
@@ -31,6 +35,7 @@ async fn versions(client: &kube::Client) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cp = ControlPlane::start().expect("control plane");
     let kubectl = |args: &[&str]| {
         cp.kubectl()
@@ -123,6 +128,7 @@ async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
 
 #[tokio::test]
 async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cp = ControlPlane::start().expect("control plane");
     let kubectl = |args: &[&str]| {
         cp.kubectl()
@@ -179,4 +185,62 @@ async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
     )
     .await;
     assert!(writes(&follower) > 0.0);
+}
+
+#[tokio::test]
+async fn inference_services_are_governed_once_kserve_is_installed_even_after_the_operator_started()
+{
+    let cp = ControlPlane::start().expect("control plane");
+    let kubectl = |args: &[&str]| {
+        cp.kubectl()
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
+    ok(kubectl(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]));
+    let _operator = Operator::start(&cp, "aims-system", "operator");
+
+    // KServe arrives after the operator.
+    ok(kubectl(&[
+        "apply",
+        "-f",
+        "tests/fixtures/kserve-inferenceservice-crd.yaml",
+    ]));
+    ok(kubectl(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd/inferenceservices.serving.kserve.io",
+    ]));
+    ok(kubectl(&["create", "namespace", "support"]));
+    ok(kubectl(&["apply", "-f", "examples/support-assistant/"]));
+    let client = cp.client().await;
+    let systems: Api<AISystem> = Api::namespaced(client, "support");
+    let workloads = eventually(
+        Duration::from_secs(40),
+        "the InferenceService to count as the system's workload",
+        || async {
+            let w = systems
+                .get_status("support-assistant")
+                .await
+                .ok()?
+                .status?
+                .workloads?;
+            (w.matched == 1).then_some(w)
+        },
+    )
+    .await;
+    assert_eq!(workloads.names, ["InferenceService/support-assistant"]);
 }

@@ -3,7 +3,7 @@
 
 use kube::{
     Api, Client,
-    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
+    api::{DynamicObject, ListParams},
 };
 use serde::Serialize;
 
@@ -71,11 +71,7 @@ pub async fn scan(client: &Client, detector: &Detector) -> Result<Vec<Row>, kube
             .into_iter()
             .filter(|w| !w.controlled),
     );
-    let isvc = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "serving.kserve.io",
-        "v1beta1",
-        "InferenceService",
-    ));
+    let isvc = crate::controller::kserve::api_resource();
     match Api::<DynamicObject>::all_with(client.clone(), &isvc)
         .list(&ListParams::default())
         .await

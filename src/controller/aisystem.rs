@@ -12,7 +12,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{DynamicObject, Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -25,8 +25,8 @@ use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
-    context::{Context, Stores, as_bindings},
-    halt,
+    context::{self, Context, Stores, as_bindings},
+    halt, kserve,
     metrics::Metrics,
     status,
 };
@@ -114,6 +114,7 @@ pub fn controller(
     let (jobs, job_stream) = reflect(Api::<Job>::all(client.clone()));
     let (cron_jobs, cron_job_stream) = reflect(Api::<CronJob>::all(client.clone()));
     let (pods, pod_stream) = reflect(Api::<Pod>::all(client.clone()));
+    let (inference_services, inference_service_stream) = kserve::reflect(client.clone());
 
     let s = systems.clone();
     let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
@@ -154,6 +155,17 @@ pub fn controller(
                 s6(facts)
             }
         })
+        .watches_stream_with(
+            inference_service_stream,
+            {
+                let systems = systems.clone();
+                move |o: DynamicObject| {
+                    context::inference_service_facts(&o)
+                        .map_or_else(Vec::new, |f| systems_of(&systems, &f))
+                }
+            },
+            kserve::api_resource(),
+        )
         .watches_stream(binding_stream, move |b: ControlBinding| {
             all_in(&s7, b.namespace().as_deref())
         })
@@ -179,6 +191,7 @@ pub fn controller(
             jobs,
             cron_jobs,
             pods,
+            inference_services,
         },
         catalog: Catalog::builtin(),
         detector: Detector::default(),

@@ -8,7 +8,7 @@ use k8s_openapi::api::{
     batch::v1::{CronJob, Job},
     core::v1::{Namespace, Pod},
 };
-use kube::{Client, ResourceExt, runtime::reflector::Store};
+use kube::{Client, ResourceExt, api::DynamicObject, runtime::reflector::Store};
 
 use super::metrics::Metrics;
 use crate::{
@@ -44,6 +44,8 @@ pub struct Stores {
     pub cron_jobs: Store<CronJob>,
     /// Pods.
     pub pods: Store<Pod>,
+    /// KServe InferenceServices (empty until KServe's CRD exists).
+    pub inference_services: Store<DynamicObject>,
 }
 
 impl Stores {
@@ -62,6 +64,7 @@ impl Stores {
             self.cron_jobs.wait_until_ready(),
             self.pods.wait_until_ready(),
         );
+        // InferenceServices are not waited for: KServe may never be installed.
     }
 
     /// The labels of a namespace.
@@ -128,8 +131,22 @@ impl Stores {
                 .map(|p| WorkloadFacts::from_pod(&p))
                 .filter(|f| !f.controlled),
         );
+        out.extend(
+            in_namespace(&self.inference_services, namespace)
+                .filter_map(|o| inference_service_facts(&o)),
+        );
         out
     }
+}
+
+/// The facts of an InferenceService read through the dynamic API.
+pub fn inference_service_facts(object: &DynamicObject) -> Option<WorkloadFacts> {
+    let value = serde_json::to_value(object).ok()?;
+    WorkloadFacts::from_json(
+        crate::engine::workload::WorkloadKind::InferenceService,
+        value,
+    )
+    .ok()
 }
 
 fn in_namespace<K>(store: &Store<K>, namespace: &str) -> impl Iterator<Item = Arc<K>>

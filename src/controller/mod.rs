@@ -8,6 +8,7 @@ mod aisystem;
 mod assessment;
 mod context;
 pub mod key;
+pub mod kserve;
 pub mod metrics;
 mod scan;
 pub mod status;

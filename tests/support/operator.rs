@@ -53,7 +53,7 @@ impl Operator {
 
     fn wait_ready(&mut self) {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
+        while start.elapsed() < Duration::from_secs(90) {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("aims run exited with {status}:\n{}", self.logs());
             }
@@ -62,7 +62,7 @@ impl Operator {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("aims run not ready within 60s:\n{}", self.logs());
+        panic!("aims run not ready within 90s:\n{}", self.logs());
     }
 
     /// A plain HTTP GET on the metrics port: status code and body.
