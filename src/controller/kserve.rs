@@ -29,7 +29,8 @@ pub fn api_resource() -> ApiResource {
     ))
 }
 
-async fn established(client: &Client) -> bool {
+/// Whether KServe's CRD exists and is Established.
+pub async fn established(client: &Client) -> bool {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     match crds.get_opt(CRD_NAME).await {
         Ok(Some(crd)) => crd.status.and_then(|s| s.conditions).is_some_and(|c| {

@@ -169,6 +169,11 @@ pub async fn serve(
     let ready_metrics = metrics.clone();
     tokio::spawn(async move {
         ctx.stores.wait_until_ready().await;
+        // With KServe installed, InferenceServices are workloads too: a status computed before
+        // they are listed would be written twice.
+        if super::kserve::established(&ctx.client).await {
+            let _ = ctx.stores.inference_services.wait_until_ready().await;
+        }
         ctx.synced.store(true, Ordering::Release);
         ready_metrics.ready.store(true, Ordering::Relaxed);
         tracing::info!("stores synced; ready");

@@ -1,0 +1,261 @@
+//! A load run of `aims run`, not a test: 2,000 Deployments across 50 namespaces and 200 AISystems
+//! on a local control plane. Prints the time from operator start to every status correct, the
+//! reaction latency from an approval to Compliant (p50, p99 over 100 approvals), the status writes
+//! per minute once settled, and the operator's peak RSS. Figures go to BENCHMARKS.md.
+//!
+//! `cargo test --release --test load -- --ignored --nocapture`
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aims_operator::{
+    api::{AISystem, Approval, Decision, Phase, RiskAssessment},
+    controller::key::{SECRET_KEY, SECRET_NAME},
+    engine::approval::{self, EntryRef, SigningKey},
+};
+use aims_testenv::{ControlPlane, Options};
+use futures::{StreamExt, stream};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Secret},
+};
+use kube::{
+    Api, Client,
+    api::{ListParams, Patch, PatchParams, PostParams},
+};
+use serde_json::json;
+use support::{eventually, ok, operator::Operator, repo};
+
+const NAMESPACES: usize = 50;
+const SYSTEMS_PER_NAMESPACE: usize = 4;
+const DEPLOYMENTS_PER_SYSTEM: usize = 10;
+const APPROVALS: usize = 100;
+
+fn image(i: usize) -> String {
+    format!("registry.example.com/load/model-{i}@sha256:{:064x}", i + 1)
+}
+
+async fn create<K>(api: Api<K>, value: serde_json::Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(value).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+async fn populate(client: &Client) {
+    let mut work = Vec::new();
+    for n in 0..NAMESPACES {
+        let ns = format!("load-{n}");
+        create(
+            Api::<Namespace>::all(client.clone()),
+            json!({"metadata": {"name": ns}}),
+        )
+        .await;
+        for s in 0..SYSTEMS_PER_NAMESPACE {
+            let i = n * SYSTEMS_PER_NAMESPACE + s;
+            let name = format!("system-{s}");
+            work.push((ns.clone(), name, i));
+        }
+    }
+    let c = client.clone();
+    stream::iter(work.clone())
+        .for_each_concurrent(16, |(ns, name, i)| {
+            let c = c.clone();
+            async move {
+                create(Api::<AISystem>::namespaced(c.clone(), &ns), json!({
+                    "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"purpose": "load", "riskTier": "Limited", "owner": {"name": "o", "contact": "c"}, "team": "t",
+                             "models": [{"name": "m", "version": "1", "artifact": {"image": image(i)}}]}
+                }))
+                .await;
+                create(Api::<RiskAssessment>::namespaced(c.clone(), &ns), json!({
+                    "apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"systemRef": {"name": name}, "scope": {"artifacts": [{"image": image(i)}]},
+                             "risks": [{"id": "R1", "title": "t", "source": "Robustness", "likelihood": 2, "severity": 2, "treatment": "Mitigate"}],
+                             "impactAssessment": {"affectedGroups": ["users"], "completedOn": "2026-11-01"},
+                             "submittedBy": "o"}
+                }))
+                .await;
+            }
+        })
+        .await;
+    let deployments: Vec<(String, String, usize, usize)> = work
+        .iter()
+        .flat_map(|(ns, name, i)| {
+            (0..DEPLOYMENTS_PER_SYSTEM).map(move |d| (ns.clone(), name.clone(), *i, d))
+        })
+        .collect();
+    stream::iter(deployments)
+        .for_each_concurrent(32, |(ns, name, i, d)| {
+            let c = c.clone();
+            async move {
+                create(Api::<Deployment>::namespaced(c, &ns), json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": format!("{name}-{d}"), "namespace": ns, "labels": {"aims.dev/system": name}},
+                    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": format!("{name}-{d}")}},
+                             "template": {"metadata": {"labels": {"app": format!("{name}-{d}")}},
+                                          "spec": {"containers": [{"name": "m", "image": image(i), "resources": {"requests": {"cpu": "100m"}}}]}}}
+                }))
+                .await;
+            }
+        })
+        .await;
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[tokio::test]
+#[ignore = "a load run that prints figures; run it explicitly"]
+async fn load() {
+    // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the run
+    // measures the operator, not the cluster's own controllers.
+    let cp = ControlPlane::start_with(Options {
+        controller_manager: false,
+        ..Options::default()
+    })
+    .unwrap();
+    let kubectl = |args: &[&str]| {
+        cp.kubectl()
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
+    ok(kubectl(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]));
+    ok(support::apply(
+        &cp,
+        "apiVersion: aims.dev/v1alpha1\nkind: ClusterControlBinding\nmetadata: {name: approvals}\nspec:\n  profile: minimal\n  controls: [{id: A.6.2.5, params: {approverGroups: [reviewers]}}]\n",
+    ));
+    ok(kubectl(&["create", "namespace", "aims-system"]));
+    let client = cp.client().await;
+    let t = Instant::now();
+    populate(&client).await;
+    println!(
+        "populated {} systems and {} Deployments in {:?}",
+        NAMESPACES * SYSTEMS_PER_NAMESPACE,
+        NAMESPACES * SYSTEMS_PER_NAMESPACE * DEPLOYMENTS_PER_SYSTEM,
+        t.elapsed()
+    );
+
+    let start = Instant::now();
+    let op = Operator::start(&cp, "aims-system", "load-operator");
+    let systems: Api<AISystem> = Api::all(client.clone());
+    let total = NAMESPACES * SYSTEMS_PER_NAMESPACE;
+    let want = format!("0/{DEPLOYMENTS_PER_SYSTEM}");
+    eventually(Duration::from_secs(600), "every status correct", || async {
+        let list = systems.list(&ListParams::default()).await.ok()?;
+        let correct = list
+            .iter()
+            .filter(|s| {
+                let st = s.status.as_ref();
+                st.and_then(|st| st.phase) == Some(Phase::Pending)
+                    && st
+                        .and_then(|st| st.workloads.as_ref())
+                        .is_some_and(|w| w.summary == want)
+            })
+            .count();
+        (correct == total).then_some(())
+    })
+    .await;
+    let to_correct = start.elapsed();
+    println!("operator start to every status correct: {to_correct:?}");
+
+    let writes = || {
+        op.metric("aims_status_writes_total{controller=\"aisystem\"}")
+            + op.metric("aims_status_writes_total{controller=\"riskassessment\"}")
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = writes();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let per_minute = writes() - before;
+    println!("status writes per minute once settled: {per_minute}");
+
+    let secret = Api::<Secret>::namespaced(client.clone(), "aims-system")
+        .get(SECRET_NAME)
+        .await
+        .unwrap();
+    let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
+    let mut latencies = Vec::new();
+    for i in 0..APPROVALS {
+        let ns = format!("load-{}", i / SYSTEMS_PER_NAMESPACE);
+        let name = format!("system-{}", i % SYSTEMS_PER_NAMESPACE);
+        let ras: Api<RiskAssessment> = Api::namespaced(client.clone(), &ns);
+        let ra = ras.get(&name).await.unwrap();
+        let entry = Approval {
+            decision: Decision::Approve,
+            comment: None,
+            stamp: None,
+        };
+        let stamp = approval::stamp(
+            &key,
+            EntryRef {
+                namespace: &ns,
+                name: &name,
+                index: 0,
+            },
+            &entry,
+            "reviewer",
+            &["reviewers".into()],
+            jiff::Timestamp::now(),
+            &approval::content_hash(&ra.spec),
+        );
+        let approvals = vec![Approval {
+            stamp: Some(stamp),
+            ..entry
+        }];
+        let systems_ns: Api<AISystem> = Api::namespaced(client.clone(), &ns);
+        let t = Instant::now();
+        ras.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"approvals": approvals}})),
+        )
+        .await
+        .unwrap();
+        loop {
+            let s = systems_ns.get_status(&name).await.unwrap();
+            if s.status.and_then(|st| st.phase) == Some(Phase::Compliant) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "approval to Compliant over {APPROVALS} approvals: p50 {:?}, p99 {:?}, max {:?}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap()
+    );
+    println!("operator peak RSS: {:.1} MiB", peak_rss_mib(op.pid()));
+    println!(
+        "operator reconciles: {}",
+        op.metric("aims_reconciles_total{controller=\"aisystem\"}")
+    );
+}
