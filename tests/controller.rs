@@ -221,6 +221,23 @@ async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_asses
     })
     .await;
     assert_eq!(ra_state, aims_operator::api::AssessmentState::Stale);
+
+    // Each transition was told as an Event on the system.
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, ns);
+    for reason in [
+        "Pending",
+        "Approved",
+        "Compliant",
+        "ApprovalStale",
+        "NonCompliant",
+    ] {
+        eventually(WAIT, &format!("a {reason} event"), || async {
+            let params = kube::api::ListParams::default()
+                .fields(&format!("reason={reason},involvedObject.name=bot"));
+            events.list(&params).await.ok()?.items.into_iter().next()
+        })
+        .await;
+    }
 }
 
 #[tokio::test]

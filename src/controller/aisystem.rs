@@ -31,7 +31,7 @@ use super::{
     status,
 };
 use crate::{
-    api::{AISystem, ClusterControlBinding, ControlBinding, Phase, RiskAssessment},
+    api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
         approval::{SigningKey, Trust},
         catalog::Catalog,
@@ -265,13 +265,14 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
         )
         .await?;
         ctx.metrics.status_write("aisystem");
-        publish_transition(
-            &ctx.recorder,
-            &system,
-            previous.and_then(|p| p.phase),
-            &evaluation,
-        )
-        .await;
+        for notice in status::notices(previous, &new) {
+            let type_ = if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            publish(&ctx.recorder, &system, type_, notice.reason, notice.note).await;
+        }
     }
     if halted {
         halt::apply(&ctx.client, &namespace, &plan.steps).await?;
@@ -316,53 +317,6 @@ pub fn requeue_at(at: Option<Timestamp>, now: Timestamp) -> Action {
         Duration::from_secs(secs + 1).min(RESYNC)
     });
     Action::requeue(wait)
-}
-
-/// Events on the transitions people care about.
-async fn publish_transition(
-    recorder: &Recorder,
-    system: &AISystem,
-    before: Option<Phase>,
-    e: &evaluate::Evaluation,
-) {
-    if before == Some(e.phase) {
-        return;
-    }
-    let failing: Vec<&str> = e
-        .controls
-        .iter()
-        .filter(|c| !c.satisfied)
-        .map(|c| c.id.as_str())
-        .collect();
-    let (type_, reason, note) = match e.phase {
-        Phase::Compliant => (
-            EventType::Normal,
-            "Compliant",
-            match &e.approval {
-                Some(a) => format!(
-                    "every applicable control is satisfied; approved by {}",
-                    a.approvers.join(", ")
-                ),
-                None => "every applicable control is satisfied".to_owned(),
-            },
-        ),
-        Phase::NonCompliant => (
-            EventType::Warning,
-            "NonCompliant",
-            format!("failing controls: {}", failing.join(", ")),
-        ),
-        Phase::Pending => (
-            EventType::Normal,
-            "Pending",
-            format!("waiting for assessment or approval: {}", failing.join(", ")),
-        ),
-        Phase::Halted => (
-            EventType::Warning,
-            "Halted",
-            "halted by an overseer".to_owned(),
-        ),
-    };
-    publish(recorder, system, type_, reason, note).await;
 }
 
 /// Publishes an Event on `system`; a failure is logged, never fatal.

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::{
     api::{
         AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding, HaltedWorkload,
-        RiskAssessmentStatus, WorkloadCounts,
+        Phase, RiskAssessmentStatus, WorkloadCounts,
     },
     engine::{
         approval::AssessmentVerdict,
@@ -184,6 +184,93 @@ pub fn assessment_status(
     status
 }
 
+/// An Event worth telling people about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Warning rather than Normal.
+    pub warning: bool,
+    /// The Event's reason.
+    pub reason: &'static str,
+    /// The Event's note.
+    pub note: String,
+}
+
+/// The transitions from `previous` to `new` that people care about: approved, approval expired,
+/// stale or rejected, and every phase change (non-compliant with the failing controls, halted,
+/// resumed, compliant, pending).
+pub fn notices(previous: Option<&AISystemStatus>, new: &AISystemStatus) -> Vec<Notice> {
+    let condition = |s: Option<&AISystemStatus>, t: &str| {
+        s.and_then(|s| s.conditions.iter().find(|c| c.type_ == t).cloned())
+    };
+    let mut out = Vec::new();
+    let was_approved = condition(previous, "Approved").is_some_and(|c| c.status == "True");
+    if let Some(approved) = condition(Some(new), "Approved") {
+        let now_approved = approved.status == "True";
+        if now_approved && !was_approved {
+            let expires = new
+                .approval
+                .as_ref()
+                .and_then(|a| a.expires_at.as_ref())
+                .map(|t| format!("; expires {}", t.0))
+                .unwrap_or_default();
+            out.push(Notice {
+                warning: false,
+                reason: "Approved",
+                note: format!("{}{expires}", approved.message),
+            });
+        } else if was_approved && !now_approved {
+            let reason = match approved.reason.as_str() {
+                "Expired" => "ApprovalExpired",
+                "Stale" => "ApprovalStale",
+                "Rejected" => "ApprovalRejected",
+                _ => "ApprovalWithdrawn",
+            };
+            out.push(Notice {
+                warning: true,
+                reason,
+                note: approved.message.clone(),
+            });
+        }
+    }
+    let before = previous.and_then(|p| p.phase);
+    if before != new.phase {
+        let failing = condition(Some(new), "ControlsSatisfied")
+            .map(|c| c.message)
+            .unwrap_or_default();
+        let notice = match new.phase {
+            Some(Phase::NonCompliant) => Some((true, "NonCompliant", failing)),
+            Some(Phase::Halted) => Some((
+                true,
+                "Halted",
+                new.findings
+                    .iter()
+                    .find(|f| f.message.starts_with("halted by an overseer"))
+                    .map_or_else(|| "halted by an overseer".to_owned(), |f| f.message.clone()),
+            )),
+            _ if before == Some(Phase::Halted) => Some((
+                false,
+                "Resumed",
+                "the halt was lifted; workloads are restored".to_owned(),
+            )),
+            Some(Phase::Compliant) => Some((
+                false,
+                "Compliant",
+                "every applicable control is satisfied".to_owned(),
+            )),
+            Some(Phase::Pending) => Some((false, "Pending", failing)),
+            None => None,
+        };
+        if let Some((warning, reason, note)) = notice {
+            out.push(Notice {
+                warning,
+                reason,
+                note,
+            });
+        }
+    }
+    out
+}
+
 /// When `status` equals `previous` but for the field `time` picks, takes `previous`'s value of it.
 fn keep_if_unchanged<S: Clone + PartialEq>(
     previous: Option<&S>,
@@ -205,6 +292,61 @@ fn count(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with(phase: Phase, approved: (&str, &str)) -> AISystemStatus {
+        AISystemStatus {
+            phase: Some(phase),
+            conditions: vec![
+                Condition {
+                    type_: "Approved".into(),
+                    status: approved.0.into(),
+                    reason: approved.1.into(),
+                    message: "m".into(),
+                    observed_generation: None,
+                    last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                },
+                Condition {
+                    type_: "ControlsSatisfied".into(),
+                    status: "False".into(),
+                    reason: "ControlsFailing".into(),
+                    message: "3/4 controls satisfied; failing: A.6.2.5".into(),
+                    observed_generation: None,
+                    last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn notices_name_the_transitions_people_care_about() {
+        let pending = with(Phase::Pending, ("False", "PendingApproval"));
+        let compliant = with(Phase::Compliant, ("True", "Approved"));
+        let expired = with(Phase::NonCompliant, ("False", "Expired"));
+        let stale = with(Phase::NonCompliant, ("False", "Stale"));
+        let halted = with(Phase::Halted, ("True", "Approved"));
+        let reasons = |p: Option<&AISystemStatus>, n: &AISystemStatus| {
+            notices(p, n).iter().map(|n| n.reason).collect::<Vec<_>>()
+        };
+        assert_eq!(reasons(None, &pending), ["Pending"]);
+        assert_eq!(
+            reasons(Some(&pending), &compliant),
+            ["Approved", "Compliant"]
+        );
+        assert_eq!(
+            reasons(Some(&compliant), &expired),
+            ["ApprovalExpired", "NonCompliant"]
+        );
+        assert_eq!(
+            reasons(Some(&compliant), &stale),
+            ["ApprovalStale", "NonCompliant"]
+        );
+        assert_eq!(reasons(Some(&compliant), &halted), ["Halted"]);
+        assert_eq!(reasons(Some(&halted), &compliant), ["Resumed"]);
+        assert_eq!(reasons(Some(&compliant), &compliant), Vec::<&str>::new());
+        let non_compliant = &notices(Some(&compliant), &expired)[1];
+        assert!(non_compliant.warning && non_compliant.note.contains("failing: A.6.2.5"));
+    }
 
     fn result(type_: &'static str, status: bool) -> ConditionResult {
         ConditionResult {
