@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, time::Duration};
 use aims_operator::api::{AISystem, Phase, RiskAssessment};
 use aims_testenv::ControlPlane;
 use kube::{Api, ResourceExt, api::ListParams};
-use support::{eventually, ok, operator::Operator, repo};
+use support::{eventually, ok, operator::Operator};
 
 /// Each test here starts a control plane of its own; one at a time keeps two cores from being
 /// swamped by three API servers at once.
@@ -37,29 +37,11 @@ async fn versions(client: &kube::Client) -> BTreeMap<String, String> {
 async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let cp = ControlPlane::start().expect("control plane");
-    let kubectl = |args: &[&str]| {
-        cp.kubectl()
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .unwrap()
-    };
-    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
-    ok(kubectl(&[
-        "apply",
-        "-f",
-        "tests/fixtures/kserve-inferenceservice-crd.yaml",
-    ]));
-    ok(kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
-    ]));
-    ok(kubectl(&["apply", "--recursive", "-f", "examples/"]));
+    support::install_crds(&cp, true);
+    ok(support::kubectl(
+        &cp,
+        &["apply", "--recursive", "-f", "examples/"],
+    ));
     let client = cp.client().await;
 
     let first = Operator::start(&cp, "aims-system", "first");
@@ -130,23 +112,7 @@ async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
 async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let cp = ControlPlane::start().expect("control plane");
-    let kubectl = |args: &[&str]| {
-        cp.kubectl()
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .unwrap()
-    };
-    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
-    ok(kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
-    ]));
+    support::install_crds(&cp, false);
     let client = cp.client().await;
     let a = Operator::start(&cp, "aims-system", "replica-a");
     let b = Operator::start(&cp, "aims-system", "replica-b");
@@ -191,41 +157,34 @@ async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
 async fn inference_services_are_governed_once_kserve_is_installed_even_after_the_operator_started()
 {
     let cp = ControlPlane::start().expect("control plane");
-    let kubectl = |args: &[&str]| {
-        cp.kubectl()
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .unwrap()
-    };
-    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
-    ok(kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
-    ]));
+    support::install_crds(&cp, false);
     let _operator = Operator::start(&cp, "aims-system", "operator");
 
     // KServe arrives after the operator.
-    ok(kubectl(&[
-        "apply",
-        "-f",
-        "tests/fixtures/kserve-inferenceservice-crd.yaml",
-    ]));
-    ok(kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd/inferenceservices.serving.kserve.io",
-    ]));
-    ok(kubectl(&["create", "namespace", "support"]));
-    ok(kubectl(&["apply", "-f", "examples/support-assistant/"]));
+    ok(support::kubectl(
+        &cp,
+        &[
+            "apply",
+            "-f",
+            "tests/fixtures/kserve-inferenceservice-crd.yaml",
+        ],
+    ));
+    ok(support::kubectl(
+        &cp,
+        &[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "crd/inferenceservices.serving.kserve.io",
+        ],
+    ));
+    ok(support::kubectl(&cp, &["create", "namespace", "support"]));
+    ok(support::kubectl(
+        &cp,
+        &["apply", "-f", "examples/support-assistant/"],
+    ));
     let client = cp.client().await;
     let systems: Api<AISystem> = Api::namespaced(client, "support");
     let workloads = eventually(

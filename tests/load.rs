@@ -25,7 +25,7 @@ use kube::{
     api::{ListParams, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
-use support::{eventually, ok, operator::Operator, repo};
+use support::{eventually, ok, operator::Operator};
 
 const NAMESPACES: usize = 50;
 const SYSTEMS_PER_NAMESPACE: usize = 4;
@@ -130,28 +130,15 @@ async fn load() {
         ..Options::default()
     })
     .unwrap();
-    let kubectl = |args: &[&str]| {
-        cp.kubectl()
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .unwrap()
-    };
-    ok(kubectl(&["apply", "--server-side", "-f", "crds/"]));
-    ok(kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
-    ]));
+    support::install_crds(&cp, false);
     ok(support::apply(
         &cp,
         "apiVersion: aims.dev/v1alpha1\nkind: ClusterControlBinding\nmetadata: {name: approvals}\nspec:\n  profile: minimal\n  controls: [{id: A.6.2.5, params: {approverGroups: [reviewers]}}]\n",
     ));
-    ok(kubectl(&["create", "namespace", "aims-system"]));
+    ok(support::kubectl(
+        &cp,
+        &["create", "namespace", "aims-system"],
+    ));
     let client = cp.client().await;
     let t = Instant::now();
     populate(&client).await;

@@ -376,6 +376,20 @@ pub enum AssessmentState {
     Stale,
 }
 
+impl AssessmentState {
+    /// The name used in manifests and condition reasons.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "Draft",
+            Self::PendingApproval => "PendingApproval",
+            Self::Approved => "Approved",
+            Self::Rejected => "Rejected",
+            Self::Expired => "Expired",
+            Self::Stale => "Stale",
+        }
+    }
+}
+
 /// A risk score and its level.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

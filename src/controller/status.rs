@@ -146,18 +146,11 @@ pub fn assessment_status(
         ConditionResult {
             type_: "Approved",
             status: approved,
-            reason: match v.state {
-                AssessmentState::Draft => "Draft",
-                AssessmentState::PendingApproval => "PendingApproval",
-                AssessmentState::Approved => "Approved",
-                AssessmentState::Rejected => "Rejected",
-                AssessmentState::Expired => "Expired",
-                AssessmentState::Stale => "Stale",
-            },
+            reason: v.state.as_str(),
             message: if approved {
                 format!("approved by {}", v.approvers.join(", "))
             } else {
-                format!("{:?}", v.state)
+                v.state.as_str().to_owned()
             },
         },
     ];

@@ -608,7 +608,7 @@ fn conditions(
         (None, Some(a)) => cond(
             "Approved",
             false,
-            state_reason(a.verdict.state),
+            a.verdict.state.as_str(),
             checks::not_approved(ctx).message,
         ),
     };
@@ -691,15 +691,4 @@ fn conditions(
         controls_ok,
         ready,
     ]
-}
-
-fn state_reason(state: AssessmentState) -> &'static str {
-    match state {
-        AssessmentState::Draft => "Draft",
-        AssessmentState::PendingApproval => "PendingApproval",
-        AssessmentState::Approved => "Approved",
-        AssessmentState::Rejected => "Rejected",
-        AssessmentState::Expired => "Expired",
-        AssessmentState::Stale => "Stale",
-    }
 }

@@ -23,8 +23,15 @@ pub fn repo() -> &'static Path {
 pub fn cluster() -> &'static ControlPlane {
     static READY: OnceLock<()> = OnceLock::new();
     let cp = aims_testenv::shared();
-    READY.get_or_init(|| {
-        ok(kubectl(cp, &["apply", "--server-side", "-f", "crds/"]));
+    READY.get_or_init(|| install_crds(cp, true));
+    cp
+}
+
+/// Installs the aims CRDs (and, with `kserve`, the KServe stand-in CRD) and waits until they are
+/// Established.
+pub fn install_crds(cp: &ControlPlane, kserve: bool) {
+    ok(kubectl(cp, &["apply", "--server-side", "-f", "crds/"]));
+    if kserve {
         ok(kubectl(
             cp,
             &[
@@ -33,20 +40,19 @@ pub fn cluster() -> &'static ControlPlane {
                 "tests/fixtures/kserve-inferenceservice-crd.yaml",
             ],
         ));
-        ok(kubectl(
-            cp,
-            &[
-                "wait",
-                "--for",
-                "condition=Established",
-                "--timeout",
-                "60s",
-                "crd",
-                "--all",
-            ],
-        ));
-    });
-    cp
+    }
+    ok(kubectl(
+        cp,
+        &[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "crd",
+            "--all",
+        ],
+    ));
 }
 
 /// Runs kubectl in the repository root.
