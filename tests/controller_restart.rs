@@ -203,3 +203,91 @@ async fn inference_services_are_governed_once_kserve_is_installed_even_after_the
     .await;
     assert_eq!(workloads.names, ["InferenceService/support-assistant"]);
 }
+
+/// An AISystem stored under an older, looser schema with a field the current types cannot read.
+const LOOSE_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: aisystems.aims.dev}
+spec:
+  group: aims.dev
+  names: {kind: AISystem, plural: aisystems, singular: aisystem, listKind: AISystemList}
+  scope: Namespaced
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      subresources: {status: {}}
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+
+#[tokio::test]
+async fn an_unreadable_object_becomes_an_event_and_stalls_nothing() {
+    use k8s_openapi::api::core::v1::Event;
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let cp = ControlPlane::start().expect("control plane");
+    ok(support::apply(&cp, LOOSE_CRD));
+    ok(support::kubectl(
+        &cp,
+        &[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "crd/aisystems.aims.dev",
+        ],
+    ));
+    ok(support::apply(
+        &cp,
+        "apiVersion: aims.dev/v1alpha1\nkind: AISystem\nmetadata: {name: legacy, namespace: default}\nspec: {purpose: p, riskTier: 7, owner: {name: o}}\n",
+    ));
+    // The current CRDs replace the loose one; the stored object stays as it was.
+    ok(support::kubectl(
+        &cp,
+        &["apply", "--server-side", "--force-conflicts", "-f", "crds/"],
+    ));
+    ok(support::kubectl(
+        &cp,
+        &[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "crd",
+            "--all",
+        ],
+    ));
+    ok(support::apply(
+        &cp,
+        "apiVersion: aims.dev/v1alpha1\nkind: AISystem\nmetadata: {name: fine, namespace: default}\nspec: {purpose: p, riskTier: Minimal, owner: {name: o}}\n",
+    ));
+
+    let _operator = Operator::start(&cp, "aims-system", "operator");
+    let client = cp.client().await;
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let event = eventually(
+        Duration::from_secs(40),
+        "an InvalidObject event on the legacy system",
+        || async {
+            let params =
+                ListParams::default().fields("reason=InvalidObject,involvedObject.name=legacy");
+            events.list(&params).await.ok()?.items.into_iter().next()
+        },
+    )
+    .await;
+    let note = event.message.unwrap_or_default();
+    assert!(
+        note.contains("riskTier") || note.contains("invalid type"),
+        "{note}"
+    );
+    // The readable system next to it is evaluated as usual.
+    let systems: Api<AISystem> = Api::namespaced(client, "default");
+    eventually(
+        Duration::from_secs(40),
+        "the readable system to be evaluated",
+        || async { systems.get_status("fine").await.ok()?.status?.phase },
+    )
+    .await;
+}

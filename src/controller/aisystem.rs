@@ -25,7 +25,7 @@ use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
-    context::{self, Context, Stores, as_bindings},
+    context::{self, Context, Guarded, Stores, as_bindings},
     halt, kserve,
     metrics::Metrics,
     status,
@@ -67,8 +67,11 @@ where
 }
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
-fn systems_of(systems: &Store<AISystem>, w: &WorkloadFacts) -> Vec<ObjectRef<AISystem>> {
-    let mut refs: Vec<ObjectRef<AISystem>> = w
+fn systems_of(
+    systems: &Store<Guarded<AISystem>>,
+    w: &WorkloadFacts,
+) -> Vec<ObjectRef<Guarded<AISystem>>> {
+    let mut refs: Vec<ObjectRef<Guarded<AISystem>>> = w
         .system_label()
         .map(|name| ObjectRef::new(name).within(&w.namespace))
         .into_iter()
@@ -77,13 +80,19 @@ fn systems_of(systems: &Store<AISystem>, w: &WorkloadFacts) -> Vec<ObjectRef<AIS
         systems
             .state()
             .iter()
-            .filter(|s| s.spec.workload_selector.is_some() && belongs(s, w))
-            .map(|s| ObjectRef::from_obj(&**s)),
+            .filter(|g| {
+                g.0.as_ref()
+                    .is_ok_and(|s| s.spec.workload_selector.is_some() && belongs(s, w))
+            })
+            .map(|g| ObjectRef::from_obj(&**g)),
     );
     refs
 }
 
-fn all_in(systems: &Store<AISystem>, namespace: Option<&str>) -> Vec<ObjectRef<AISystem>> {
+fn all_in(
+    systems: &Store<Guarded<AISystem>>,
+    namespace: Option<&str>,
+) -> Vec<ObjectRef<Guarded<AISystem>>> {
     systems
         .state()
         .iter()
@@ -98,15 +107,16 @@ pub fn controller(
     key: SigningKey,
     metrics: Arc<Metrics>,
     leader: tokio::sync::watch::Receiver<bool>,
-) -> (Controller<AISystem>, Arc<Context>) {
-    let systems_api: Api<AISystem> = Api::all(client.clone());
+) -> (Controller<Guarded<AISystem>>, Arc<Context>) {
+    let systems_api: Api<Guarded<AISystem>> = Api::all(client.clone());
     let controller = Controller::new(systems_api, watcher::Config::default());
     let systems = controller.store();
 
-    let (assessments, assessment_stream) = reflect(Api::<RiskAssessment>::all(client.clone()));
-    let (bindings, binding_stream) = reflect(Api::<ControlBinding>::all(client.clone()));
+    let (assessments, assessment_stream) =
+        reflect(Api::<Guarded<RiskAssessment>>::all(client.clone()));
+    let (bindings, binding_stream) = reflect(Api::<Guarded<ControlBinding>>::all(client.clone()));
     let (cluster_bindings, cluster_binding_stream) =
-        reflect(Api::<ClusterControlBinding>::all(client.clone()));
+        reflect(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
     let (namespaces, namespace_stream) = reflect(Api::<Namespace>::all(client.clone()));
     let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
     let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
@@ -130,7 +140,8 @@ pub fn controller(
         systems.clone(),
     );
     let controller = controller
-        .watches_stream(assessment_stream, |ra: RiskAssessment| {
+        .watches_stream(assessment_stream, |guard: Guarded<RiskAssessment>| {
+            let ra = guard.0.ok()?;
             ra.namespace()
                 .map(|ns| ObjectRef::new(&ra.spec.system_ref.name).within(&ns))
         })
@@ -166,12 +177,13 @@ pub fn controller(
             },
             kserve::api_resource(),
         )
-        .watches_stream(binding_stream, move |b: ControlBinding| {
+        .watches_stream(binding_stream, move |b: Guarded<ControlBinding>| {
             all_in(&s7, b.namespace().as_deref())
         })
-        .watches_stream(cluster_binding_stream, move |_: ClusterControlBinding| {
-            all_in(&s8, None)
-        })
+        .watches_stream(
+            cluster_binding_stream,
+            move |_: Guarded<ClusterControlBinding>| all_in(&s8, None),
+        )
         .watches_stream(namespace_stream, move |n: Namespace| {
             all_in(&s9, Some(&n.name_any()))
         });
@@ -204,13 +216,17 @@ pub fn controller(
 }
 
 /// Evaluates one system and writes its status.
-#[tracing::instrument(skip_all, fields(system = %system.name_any(), namespace = system.namespace().unwrap_or_default()))]
-pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Action, Error> {
+#[tracing::instrument(skip_all, fields(system = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
+pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Result<Action, Error> {
     if !ctx.may_write() {
         // Before the stores sync, a status would be computed from half the cluster; a replica
         // without the Lease leaves writing to the leader.
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    let system = match &guard.0 {
+        Ok(system) => system,
+        Err(invalid) => return Ok(unreadable::<AISystem>(&ctx, invalid).await),
+    };
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
     let namespace = system.namespace().unwrap_or_default();
@@ -221,7 +237,7 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
     let workloads = stores.workloads_in(&namespace);
     let labels = stores.namespace_labels(&namespace);
     let evaluation = evaluate::evaluate(&Inputs {
-        system: &system,
+        system,
         namespace_labels: &labels,
         assessments: &assessments,
         bindings: &bindings,
@@ -239,7 +255,7 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
         .unwrap_or_default();
     let own: Vec<WorkloadFacts> = workloads
         .iter()
-        .filter(|w| belongs(&system, w))
+        .filter(|w| belongs(system, w))
         .cloned()
         .collect();
     let plan = halt::plan(halted, &own, recorded);
@@ -271,7 +287,7 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
             } else {
                 EventType::Normal
             };
-            publish(&ctx.recorder, &system, type_, notice.reason, notice.note).await;
+            publish(&ctx.recorder, system, type_, notice.reason, notice.note).await;
         }
     }
     if halted {
@@ -299,7 +315,7 @@ pub async fn reconcile(system: Arc<AISystem>, ctx: Arc<Context>) -> Result<Actio
             .collect();
         publish(
             &ctx.recorder,
-            &system,
+            system,
             EventType::Normal,
             reason,
             format!("{verb}: {}", names.join(", ")),
@@ -346,8 +362,62 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Tells, with a Warning Event on the object, that an aims object cannot be read (it was stored
+/// under another schema, or written around the API's validation); it is skipped until it changes,
+/// and every other object goes on being evaluated. The Event names the field: the object is read
+/// once more, untyped, to find it.
+pub async fn unreadable<K>(
+    ctx: &Context,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) -> Action
+where
+    K: Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+{
+    let meta = &invalid.metadata;
+    let kind = K::kind(&()).into_owned();
+    let name = meta.name.clone().unwrap_or_default();
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let resource = kube::api::ApiResource::erase::<K>(&());
+    let raw = Api::<DynamicObject>::namespaced_with(ctx.client.clone(), &namespace, &resource)
+        .get(&name)
+        .await;
+    let problem = raw
+        .ok()
+        .and_then(|o| serde_json::to_value(o).ok())
+        .and_then(|v| serde_path_to_error::deserialize::<_, K>(v).err())
+        .map_or_else(
+            || invalid.error.clone(),
+            |e| format!("{}: {}", e.path(), e.inner()),
+        );
+    tracing::warn!(kind, name, namespace, problem, "cannot read object");
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(kind.clone()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        ..Default::default()
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidObject".into(),
+        note: Some(truncate(
+            &format!(
+                "the operator cannot read this {kind}: {problem}; fix the field and apply again"
+            ),
+            1000,
+        )),
+        action: "Read".into(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+        tracing::warn!(%err, "cannot publish event");
+    }
+    Action::await_change()
+}
+
 /// Transient errors are retried; the next change or resync retries the rest.
-pub fn error_policy(system: Arc<AISystem>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(system: Arc<Guarded<AISystem>>, err: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(system = %system.name_any(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_error("aisystem", err.label());
     Action::requeue(Duration::from_secs(15))

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
-    context::{Context, as_bindings},
+    context::{Context, Guarded, as_bindings},
     status,
 };
 use crate::{
@@ -26,41 +26,54 @@ use crate::{
 };
 
 /// Builds the RiskAssessment controller; it also reacts to changes of the system it refers to.
-pub fn controller(client: Client) -> Controller<RiskAssessment> {
+pub fn controller(client: Client) -> Controller<Guarded<RiskAssessment>> {
     let controller = Controller::new(
-        Api::<RiskAssessment>::all(client.clone()),
+        Api::<Guarded<RiskAssessment>>::all(client.clone()),
         watcher::Config::default(),
     );
     let assessments = controller.store();
     controller.watches(
-        Api::<AISystem>::all(client),
+        Api::<Guarded<AISystem>>::all(client),
         watcher::Config::default(),
-        move |system: AISystem| {
+        move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();
             assessments
                 .state()
                 .iter()
-                .filter(|ra| ra.spec.system_ref.name == name && ra.namespace() == ns)
-                .map(|ra| ObjectRef::from_obj(&**ra))
+                .filter(|g| {
+                    g.0.as_ref().is_ok_and(|ra| ra.spec.system_ref.name == name)
+                        && g.namespace() == ns
+                })
+                .map(|g| ObjectRef::from_obj(&**g))
                 .collect::<Vec<_>>()
         },
     )
 }
 
 /// Assesses one RiskAssessment and writes its status.
-#[tracing::instrument(skip_all, fields(assessment = %ra.name_any(), namespace = ra.namespace().unwrap_or_default()))]
-pub async fn reconcile(ra: Arc<RiskAssessment>, ctx: Arc<Context>) -> Result<Action, Error> {
+#[tracing::instrument(skip_all, fields(assessment = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
+pub async fn reconcile(
+    guard: Arc<Guarded<RiskAssessment>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     if !ctx.may_write() {
         return Ok(Action::requeue(std::time::Duration::from_millis(500)));
     }
+    let ra = match &guard.0 {
+        Ok(ra) => ra,
+        Err(invalid) => {
+            return Ok(super::aisystem::unreadable::<RiskAssessment>(&ctx, invalid).await);
+        }
+    };
     let _timer = ctx.metrics.reconcile_timer("riskassessment");
     let now = Timestamp::now();
     let namespace = ra.namespace().unwrap_or_default();
     let system = ctx
         .stores
         .systems
-        .get(&ObjectRef::new(&ra.spec.system_ref.name).within(&namespace));
+        .get(&ObjectRef::new(&ra.spec.system_ref.name).within(&namespace))
+        .and_then(|g| g.0.as_ref().ok().cloned());
     let policy = match &system {
         Some(system) => {
             let (namespaced, cluster) = ctx.stores.bindings();
@@ -70,7 +83,7 @@ pub async fn reconcile(ra: Arc<RiskAssessment>, ctx: Arc<Context>) -> Result<Act
         }
         None => ApprovalPolicy::default(),
     };
-    let verdict = approval::assess(&ra, &policy, Trust::Verify(&ctx.key), now);
+    let verdict = approval::assess(ra, &policy, Trust::Verify(&ctx.key), now);
     let previous = ra.status.as_ref();
     let new = status::assessment_status(
         previous,
@@ -95,7 +108,7 @@ pub async fn reconcile(ra: Arc<RiskAssessment>, ctx: Arc<Context>) -> Result<Act
 }
 
 /// Transient errors are retried.
-pub fn error_policy(ra: Arc<RiskAssessment>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(ra: Arc<Guarded<RiskAssessment>>, err: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(assessment = %ra.name_any(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_error("riskassessment", err.label());
     Action::requeue(Duration::from_secs(15))

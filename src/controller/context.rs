@@ -8,7 +8,9 @@ use k8s_openapi::api::{
     batch::v1::{CronJob, Job},
     core::v1::{Namespace, Pod},
 };
-use kube::{Client, ResourceExt, api::DynamicObject, runtime::reflector::Store};
+use kube::{
+    Client, ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store,
+};
 
 use super::metrics::Metrics;
 use crate::{
@@ -19,17 +21,32 @@ use crate::{
     },
 };
 
+/// An aims object as read from the API server, or why it could not be read: one malformed object
+/// becomes an Event instead of stopping its whole watch.
+pub type Guarded<K> = DeserializeGuard<K>;
+
+/// The readable objects among `guarded`.
+pub fn readable<K>(guarded: &[Arc<Guarded<K>>]) -> impl Iterator<Item = &K> {
+    guarded.iter().filter_map(|g| g.0.as_ref().ok())
+}
+
+/// Every binding in the stores: namespaced, then cluster-wide.
+pub type StoredBindings = (
+    Vec<Arc<Guarded<ControlBinding>>>,
+    Vec<Arc<Guarded<ClusterControlBinding>>>,
+);
+
 /// The reflector stores the engine's inputs come from.
 #[derive(Clone)]
 pub struct Stores {
     /// AISystems.
-    pub systems: Store<AISystem>,
+    pub systems: Store<Guarded<AISystem>>,
     /// RiskAssessments.
-    pub assessments: Store<RiskAssessment>,
+    pub assessments: Store<Guarded<RiskAssessment>>,
     /// ControlBindings.
-    pub bindings: Store<ControlBinding>,
+    pub bindings: Store<Guarded<ControlBinding>>,
     /// ClusterControlBindings.
-    pub cluster_bindings: Store<ClusterControlBinding>,
+    pub cluster_bindings: Store<Guarded<ClusterControlBinding>>,
     /// Namespaces (for their labels).
     pub namespaces: Store<Namespace>,
     /// Deployments.
@@ -80,12 +97,12 @@ impl Stores {
     /// The RiskAssessments of a namespace.
     pub fn assessments_in(&self, namespace: &str) -> Vec<RiskAssessment> {
         in_namespace(&self.assessments, namespace)
-            .map(|a| (*a).clone())
+            .filter_map(|a| a.0.as_ref().ok().cloned())
             .collect()
     }
 
     /// Every binding, namespaced and cluster-wide, held while the caller borrows them.
-    pub fn bindings(&self) -> (Vec<Arc<ControlBinding>>, Vec<Arc<ClusterControlBinding>>) {
+    pub fn bindings(&self) -> StoredBindings {
         (self.bindings.state(), self.cluster_bindings.state())
     }
 
@@ -162,13 +179,12 @@ where
 
 /// Borrows the stored bindings as the engine's `Binding`s.
 pub fn as_bindings<'a>(
-    namespaced: &'a [Arc<ControlBinding>],
-    cluster: &'a [Arc<ClusterControlBinding>],
+    namespaced: &'a [Arc<Guarded<ControlBinding>>],
+    cluster: &'a [Arc<Guarded<ClusterControlBinding>>],
 ) -> Vec<Binding<'a>> {
-    namespaced
-        .iter()
-        .map(|b| Binding::Namespaced(b))
-        .chain(cluster.iter().map(|b| Binding::Cluster(b)))
+    readable(namespaced)
+        .map(Binding::Namespaced)
+        .chain(readable(cluster).map(Binding::Cluster))
         .collect()
 }
 

@@ -32,7 +32,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
 
 async fn scan_once(ctx: &Context, reported: &mut BTreeSet<String>) {
     let systems = ctx.stores.systems.state();
-    let system_refs: Vec<_> = systems.iter().map(|s| &**s).collect();
+    let system_refs: Vec<_> = super::context::readable(&systems).collect();
     let workloads = ctx.stores.all_workloads();
     let found = evaluate::unregistered(&system_refs, &workloads, &ctx.detector);
     ctx.metrics
