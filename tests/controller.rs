@@ -499,3 +499,57 @@ spec:
     assert_eq!(mine[0]["workload"], "Deployment/llm-playground");
     assert!(mine[0]["reasons"].to_string().contains("vLLM"));
 }
+
+#[tokio::test]
+async fn a_binding_reports_its_systems_its_controls_and_unknown_ids() {
+    use aims_operator::api::ControlBinding;
+    let cp = cluster();
+    operator();
+    let ns = "tallies";
+    namespace(cp, ns);
+    ok(apply(
+        cp,
+        &format!(
+            r#"
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: ranker, namespace: {ns}}}
+spec: {{purpose: Rank products., riskTier: Minimal, owner: {{name: lena, contact: lena@example.com}}, team: search}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: ControlBinding
+metadata: {{name: team, namespace: {ns}}}
+spec:
+  profile: minimal
+  controls: [{{id: A.99.1}}, {{id: A.8.4}}]
+"#
+        ),
+    ));
+    let client = cp.client().await;
+    let bindings: Api<ControlBinding> = Api::namespaced(client, ns);
+    let status = eventually(WAIT, "the binding's status", || async {
+        let s = bindings.get_status("team").await.ok()?.status?;
+        (s.matched_systems == Some(1)).then_some(s)
+    })
+    .await;
+    assert_eq!(status.systems, [format!("{ns}/ranker")]);
+    assert_eq!(status.unknown_controls, ["A.99.1"]);
+    let valid = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Valid")
+        .unwrap();
+    assert_eq!(
+        (valid.status.as_str(), valid.reason.as_str()),
+        ("False", "UnknownControls")
+    );
+    let tally = |id: &str| {
+        status
+            .controls
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| (c.satisfied, c.applicable))
+    };
+    assert_eq!(tally("A.3.2"), Some((1, 1)), "owner and team are there");
+    assert_eq!(tally("A.8.4"), Some((0, 1)), "no incident contact");
+}

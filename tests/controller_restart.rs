@@ -69,10 +69,10 @@ async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
     )
     .await;
     // Let the first operator settle: no status write for two seconds.
-    let mut writes = first.metric("aims_status_writes_total{controller=\"aisystem\"}");
+    let mut writes = first.writes();
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = first.metric("aims_status_writes_total{controller=\"aisystem\"}");
+        let now = first.writes();
         if now == writes {
             break;
         }
@@ -91,12 +91,13 @@ async fn a_restart_on_an_unchanged_cluster_writes_no_status() {
         || async {
             let systems = second.metric("aims_reconciles_total{controller=\"aisystem\"}");
             let assessments = second.metric("aims_reconciles_total{controller=\"riskassessment\"}");
-            (systems >= 4.0 && assessments >= 3.0).then_some(())
+            let bindings = second.metric("aims_reconciles_total{controller=\"binding\"}");
+            (systems >= 4.0 && assessments >= 3.0 && bindings >= 4.0).then_some(())
         },
     )
     .await;
     assert_eq!(
-        second.metric("aims_status_writes_total"),
+        second.writes(),
         0.0,
         "status writes after a restart:\n{}",
         second.logs()

@@ -6,6 +6,7 @@
 
 mod aisystem;
 mod assessment;
+mod binding;
 mod context;
 pub mod key;
 pub mod kserve;
@@ -106,6 +107,22 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         shutdown(),
     );
     let scanner = scan::run(ctx.clone(), shutdown());
+    let bindings = binding::namespaced(client.clone())
+        .graceful_shutdown_on(shutdown())
+        .run(
+            binding::reconcile_namespaced,
+            binding::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+    let cluster_bindings = binding::cluster(client.clone())
+        .graceful_shutdown_on(shutdown())
+        .run(
+            binding::reconcile_cluster,
+            binding::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
 
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -127,6 +144,8 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         systems.map(|()| Ok(())).boxed(),
         assessments.map(|()| Ok(())).boxed(),
         scanner.map(|()| Ok(())).boxed(),
+        bindings.map(|()| Ok(())).boxed(),
+        cluster_bindings.map(|()| Ok(())).boxed(),
         server.boxed(),
     ])
     .await;

@@ -90,6 +90,15 @@ impl Operator {
             .unwrap_or(0.0)
     }
 
+    /// Every status write so far, of every controller.
+    pub fn writes(&self) -> f64 {
+        let (_, body) = self.get("/metrics").unwrap_or_default();
+        body.lines()
+            .filter(|l| l.starts_with("aims_status_writes_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// The operator's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1,0 +1,226 @@
+//! The binding controllers: for each ControlBinding and ClusterControlBinding, the systems it
+//! selects, how many of them satisfy each of its controls, and the control ids the catalog does
+//! not know.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{Controller, controller::Action, reflector::ObjectRef, watcher},
+};
+use serde_json::json;
+
+use super::{
+    Error, FIELD_MANAGER,
+    context::{Context, Guarded, as_bindings, readable},
+    status,
+};
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, ControlBindingStatus, ControlTally},
+    engine::{
+        approval::Trust,
+        binding::{self, Binding},
+        evaluate::{self, ConditionResult, Inputs},
+    },
+};
+
+/// Most system names a binding's status lists.
+const MAX_SYSTEMS: usize = 50;
+
+/// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it.
+pub fn namespaced(client: Client) -> Controller<Guarded<ControlBinding>> {
+    let controller = Controller::new(
+        Api::<Guarded<ControlBinding>>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let bindings = controller.store();
+    controller.watches(
+        Api::<Guarded<AISystem>>::all(client),
+        watcher::Config::default(),
+        move |s: Guarded<AISystem>| {
+            let ns = s.namespace();
+            bindings
+                .state()
+                .iter()
+                .filter(|b| b.namespace() == ns)
+                .map(|b| ObjectRef::from_obj(&**b))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// The ClusterControlBinding controller; a change to any AISystem re-tallies every one.
+pub fn cluster(client: Client) -> Controller<Guarded<ClusterControlBinding>> {
+    let controller = Controller::new(
+        Api::<Guarded<ClusterControlBinding>>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let bindings = controller.store();
+    controller.watches(
+        Api::<Guarded<AISystem>>::all(client),
+        watcher::Config::default(),
+        move |_: Guarded<AISystem>| {
+            bindings
+                .state()
+                .iter()
+                .map(|b| ObjectRef::from_obj(&**b))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// Tallies one ControlBinding.
+pub async fn reconcile_namespaced(
+    guard: Arc<Guarded<ControlBinding>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    if !ctx.may_write() {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    match &guard.0 {
+        Ok(b) => {
+            write(
+                &ctx,
+                b,
+                Binding::Namespaced(b),
+                Api::namespaced(ctx.client.clone(), &b.namespace().unwrap_or_default()),
+            )
+            .await
+        }
+        Err(invalid) => Ok(super::aisystem::unreadable::<ControlBinding>(&ctx, invalid).await),
+    }
+}
+
+/// Tallies one ClusterControlBinding.
+pub async fn reconcile_cluster(
+    guard: Arc<Guarded<ClusterControlBinding>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    if !ctx.may_write() {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    match &guard.0 {
+        Ok(b) => write(&ctx, b, Binding::Cluster(b), Api::all(ctx.client.clone())).await,
+        Err(invalid) => {
+            Ok(super::aisystem::unreadable::<ClusterControlBinding>(&ctx, invalid).await)
+        }
+    }
+}
+
+async fn write<K>(
+    ctx: &Context,
+    object: &K,
+    binding: Binding<'_>,
+    api: Api<K>,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus,
+{
+    let _timer = ctx.metrics.reconcile_timer("binding");
+    let now = Timestamp::now();
+    let systems = ctx.stores.systems.state();
+    let (namespaced, cluster) = ctx.stores.bindings();
+    let bindings = as_bindings(&namespaced, &cluster);
+    let mut evaluated = Vec::new();
+    for system in readable(&systems) {
+        let namespace = system.namespace().unwrap_or_default();
+        let labels = ctx.stores.namespace_labels(&namespace);
+        if !binding.selects(system, &labels) {
+            continue;
+        }
+        let assessments = ctx.stores.assessments_in(&namespace);
+        let workloads = ctx.stores.workloads_in(&namespace);
+        let evaluation = evaluate::evaluate(&Inputs {
+            system,
+            namespace_labels: &labels,
+            assessments: &assessments,
+            bindings: &bindings,
+            workloads: &workloads,
+            catalog: &ctx.catalog,
+            trust: Trust::Verify(&ctx.key),
+            now,
+        });
+        evaluated.push((system, labels, evaluation));
+    }
+    let refs: Vec<_> = evaluated.iter().map(|(s, l, e)| (*s, l, e)).collect();
+    let tally = binding::tally(&binding, &refs, &ctx.catalog);
+    let previous = object.status();
+    let valid = tally.unknown.is_empty();
+    let mut new = ControlBindingStatus {
+        matched_systems: Some(u32::try_from(tally.systems.len()).unwrap_or(u32::MAX)),
+        systems: tally.systems.iter().take(MAX_SYSTEMS).cloned().collect(),
+        controls: tally
+            .controls
+            .iter()
+            .map(|(id, satisfied, applicable)| ControlTally {
+                id: id.clone(),
+                satisfied: *satisfied,
+                applicable: *applicable,
+            })
+            .collect(),
+        unknown_controls: tally.unknown.clone(),
+        conditions: Vec::new(),
+        observed_generation: object.meta().generation,
+    };
+    new.conditions = status::conditions(
+        previous.map_or(&[], |p| &p.conditions),
+        &[ConditionResult {
+            type_: "Valid",
+            status: valid,
+            reason: if valid {
+                "KnownControls"
+            } else {
+                "UnknownControls"
+            },
+            message: if valid {
+                "every control id is in the catalog".to_owned()
+            } else {
+                format!("not in the catalog: {}", tally.unknown.join(", "))
+            },
+        }],
+        object.meta().generation,
+        now,
+    );
+    if previous != Some(&new) {
+        let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new});
+        api.patch_status(
+            &object.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        ctx.metrics.status_write("binding");
+    }
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// The two binding kinds share a status type.
+pub trait HasStatus {
+    /// The status, if any.
+    fn status(&self) -> Option<&ControlBindingStatus>;
+}
+
+impl HasStatus for ControlBinding {
+    fn status(&self) -> Option<&ControlBindingStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl HasStatus for ClusterControlBinding {
+    fn status(&self) -> Option<&ControlBindingStatus> {
+        self.status.as_ref()
+    }
+}
+
+/// Transient errors are retried.
+pub fn error_policy<K: Resource>(object: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(binding = %object.name_any(), error = %err, "reconcile failed");
+    ctx.metrics.reconcile_error("binding", err.label());
+    Action::requeue(Duration::from_secs(15))
+}
