@@ -17,16 +17,18 @@ pub const INTERVAL: Duration = Duration::from_secs(10);
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut reported: BTreeSet<String> = BTreeSet::new();
-    let mut tick = tokio::time::interval(INTERVAL);
     loop {
+        // Scan as soon as this replica may write, then every INTERVAL.
+        let wait = if ctx.may_write() {
+            scan_once(&ctx, &mut reported).await;
+            INTERVAL
+        } else {
+            Duration::from_millis(200)
+        };
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        if !ctx.may_write() {
-            continue;
-        }
-        scan_once(&ctx, &mut reported).await;
     }
 }
 
