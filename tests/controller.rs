@@ -341,6 +341,13 @@ spec:
         spec:
           restartPolicy: Never
           containers: [{{name: retrain, image: "{IMAGE}"}}]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: ranker-online, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  predictor:
+    containers: [{{name: kserve-container, image: "{IMAGE}"}}]
 "#
         ),
     ));
@@ -348,6 +355,11 @@ spec:
     let systems: Api<AISystem> = Api::namespaced(client.clone(), ns);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), ns);
+    let isvcs: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &aims_operator::controller::kserve::api_resource(),
+    );
     let state = || async {
         let replicas = deployments.get("ranker").await.ok()?.spec?.replicas?;
         let suspended = cron_jobs
@@ -357,7 +369,18 @@ spec:
             .spec?
             .suspend
             .unwrap_or(false);
-        Some((replicas, suspended))
+        let annotations = isvcs
+            .get("ranker-online")
+            .await
+            .ok()?
+            .metadata
+            .annotations
+            .unwrap_or_default();
+        Some((
+            replicas,
+            suspended,
+            annotations.get("serving.kserve.io/stop").cloned(),
+        ))
     };
     eventually(WAIT, "the system to be evaluated", || async {
         systems.get_status("ranker").await.ok()?.status?.phase
@@ -376,7 +399,7 @@ spec:
     eventually(
         WAIT,
         "the Deployment at zero and the CronJob suspended",
-        || async { (state().await? == (0, true)).then_some(()) },
+        || async { (state().await? == (0, true, Some("true".to_owned()))).then_some(()) },
     )
     .await;
     let halted = wait_phase(&systems, "ranker", Phase::Halted)
@@ -385,7 +408,7 @@ spec:
         .unwrap();
     assert_eq!(
         halted.halted_workloads.len(),
-        2,
+        3,
         "{:?}",
         halted.halted_workloads
     );
@@ -403,7 +426,7 @@ spec:
     eventually(
         WAIT,
         "the Deployment back at 3 and the CronJob running",
-        || async { (state().await? == (3, false)).then_some(()) },
+        || async { (state().await? == (3, false, None)).then_some(()) },
     )
     .await;
     let resumed = eventually(WAIT, "the halt record cleared", || async {

@@ -181,8 +181,9 @@ pub struct Oversight {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub overseers: Vec<Person>,
     /// The stop button (EU AI Act Art. 14(4)(e)): while true, the system's Deployments and
-    /// StatefulSets are scaled to zero, its CronJobs are suspended, and new or scaled-up workloads
-    /// are denied. Setting it back to false restores what was there.
+    /// StatefulSets are scaled to zero, its CronJobs are suspended, its KServe InferenceServices
+    /// are stopped, and new or scaled-up workloads are denied. Setting it back to false restores
+    /// what was there.
     #[serde(default)]
     pub halt: bool,
     /// Why the system was halted. Required while `halt` is true.
@@ -367,7 +368,8 @@ pub struct HaltedWorkload {
     /// For a Deployment or StatefulSet: the replicas to restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
-    /// For a CronJob: whether it was suspended before the halt.
+    /// For a CronJob (`spec.suspend`) or a KServe InferenceService (its `serving.kserve.io/stop`
+    /// annotation): whether it was already stopped before the halt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<bool>,
 }

@@ -299,20 +299,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
         } else {
             ("WorkloadsRestored", "restored")
         };
-        let names: Vec<String> = plan
-            .steps
-            .iter()
-            .map(|s| match s {
-                halt::Step::Scale {
-                    kind,
-                    name,
-                    replicas,
-                } => format!("{kind}/{name} to {replicas} replicas"),
-                halt::Step::Suspend { name, suspend } => {
-                    format!("CronJob/{name} suspend={suspend}")
-                }
-            })
-            .collect();
+        let names: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
         publish(
             &ctx.recorder,
             system,

@@ -27,6 +27,13 @@ pub enum Step {
         /// The replicas to set.
         replicas: i32,
     },
+    /// Stop (or start) a KServe InferenceService with its `serving.kserve.io/stop` annotation.
+    Stop {
+        /// Its name.
+        name: String,
+        /// Whether it is to be stopped.
+        stop: bool,
+    },
     /// Set a CronJob's `spec.suspend`.
     Suspend {
         /// Its name.
@@ -34,6 +41,21 @@ pub enum Step {
         /// The value to set.
         suspend: bool,
     },
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Scale {
+                kind,
+                name,
+                replicas,
+            } => write!(f, "{kind}/{name} to {replicas} replicas"),
+            Self::Stop { name, stop: true } => write!(f, "InferenceService/{name} stopped"),
+            Self::Stop { name, stop: false } => write!(f, "InferenceService/{name} started"),
+            Self::Suspend { name, suspend } => write!(f, "CronJob/{name} suspend={suspend}"),
+        }
+    }
 }
 
 /// What to do, and what to remember afterwards.
@@ -72,6 +94,31 @@ pub fn plan(halted: bool, workloads: &[WorkloadFacts], recorded: &[HaltedWorkloa
                     });
                 }
                 out.recorded.push(remembered);
+            }
+            (WorkloadKind::InferenceService, true) => {
+                let stopped = is_stopped(w);
+                let remembered = known.cloned().unwrap_or(HaltedWorkload {
+                    workload: name,
+                    replicas: None,
+                    suspended: Some(stopped),
+                });
+                if !stopped {
+                    out.steps.push(Step::Stop {
+                        name: w.name.clone(),
+                        stop: true,
+                    });
+                }
+                out.recorded.push(remembered);
+            }
+            (WorkloadKind::InferenceService, false) => {
+                if let Some(stopped) = known.and_then(|k| k.suspended)
+                    && is_stopped(w) != stopped
+                {
+                    out.steps.push(Step::Stop {
+                        name: w.name.clone(),
+                        stop: stopped,
+                    });
+                }
             }
             (WorkloadKind::CronJob, true) => {
                 let suspended = w.suspended.unwrap_or(false);
@@ -115,6 +162,13 @@ pub fn plan(halted: bool, workloads: &[WorkloadFacts], recorded: &[HaltedWorkloa
     out
 }
 
+/// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
+pub const KSERVE_STOP: &str = "serving.kserve.io/stop";
+
+fn is_stopped(w: &WorkloadFacts) -> bool {
+    w.annotations.get(KSERVE_STOP).is_some_and(|v| v == "true")
+}
+
 /// Carries out the steps in `namespace`.
 pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(), Error> {
     use k8s_openapi::api::{
@@ -139,6 +193,20 @@ pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(
                         .patch_scale(name, &pp, &patch)
                         .await?;
                 }
+            }
+            Step::Stop { name, stop } => {
+                let value = if *stop { json!("true") } else { json!(null) };
+                Api::<kube::api::DynamicObject>::namespaced_with(
+                    client.clone(),
+                    namespace,
+                    &super::kserve::api_resource(),
+                )
+                .patch(
+                    name,
+                    &pp,
+                    &Patch::Merge(json!({"metadata": {"annotations": {KSERVE_STOP: value}}})),
+                )
+                .await?;
             }
             Step::Suspend { name, suspend } => {
                 Api::<CronJob>::namespaced(client.clone(), namespace)
@@ -174,6 +242,16 @@ mod tests {
             WorkloadKind::CronJob,
             json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": "n"},
                    "spec": {"schedule": "* * * * *", "suspend": suspend, "jobTemplate": {}}}),
+        )
+        .unwrap()
+    }
+
+    fn isvc(name: &str, stop: Option<&str>) -> WorkloadFacts {
+        let annotations = stop.map_or_else(|| json!({}), |v| json!({KSERVE_STOP: v}));
+        WorkloadFacts::from_json(
+            WorkloadKind::InferenceService,
+            json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                   "metadata": {"name": name, "namespace": "n", "annotations": annotations}, "spec": {"predictor": {}}}),
         )
         .unwrap()
     }
