@@ -348,6 +348,36 @@ mod tests {
                 vec![],
             ),
             (
+                "an InferenceService is stopped with KServe's annotation",
+                true,
+                vec![isvc("chat", None)],
+                vec![],
+                vec![Step::Stop {
+                    name: "chat".into(),
+                    stop: true,
+                }],
+                vec![rec("InferenceService/chat", None, Some(false))],
+            ),
+            (
+                "an InferenceService that ran before the halt is started again",
+                false,
+                vec![isvc("chat", Some("true"))],
+                vec![rec("InferenceService/chat", None, Some(false))],
+                vec![Step::Stop {
+                    name: "chat".into(),
+                    stop: false,
+                }],
+                vec![],
+            ),
+            (
+                "an InferenceService stopped before the halt stays stopped",
+                false,
+                vec![isvc("chat", Some("true"))],
+                vec![rec("InferenceService/chat", None, Some(true))],
+                vec![],
+                vec![],
+            ),
+            (
                 "a deployment already at zero is remembered as zero",
                 true,
                 vec![deployment("idle", 0)],
