@@ -52,7 +52,14 @@ fn reflect<K>(
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
 )
 where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource
+        + Trim
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (store, writer) = reflector::store();
@@ -60,11 +67,42 @@ where
         writer,
         watcher(api, watcher::Config::default())
             .default_backoff()
-            .modify(|o| o.meta_mut().managed_fields = None),
+            .modify(|o| {
+                o.meta_mut().managed_fields = None;
+                o.trim();
+            }),
     )
     .touched_objects();
     (store, stream)
 }
+
+/// Drops what no decision reads before an object is stored: a workload's or namespace's status
+/// (workload facts come from the spec). aims objects keep their status: it is the previous status
+/// the next one is computed from.
+pub trait Trim {
+    /// Drops the unneeded parts.
+    fn trim(&mut self) {}
+}
+
+macro_rules! trim_status {
+    ($($kind:ty),*) => {
+        $(impl Trim for $kind {
+            fn trim(&mut self) {
+                self.status = None;
+            }
+        })*
+    };
+}
+trim_status!(
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    Pod,
+    Namespace
+);
+impl<K> Trim for Guarded<K> {}
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
 fn systems_of(
