@@ -25,7 +25,7 @@ use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
-    context::{self, Context, Guarded, Stores, as_bindings},
+    context::{self, Context, Guarded, Stores},
     halt, kserve,
     metrics::Metrics,
     status,
@@ -33,10 +33,7 @@ use super::{
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
-        approval::{SigningKey, Trust},
-        catalog::Catalog,
-        detect::Detector,
-        evaluate::{self, Inputs, belongs},
+        approval::SigningKey, catalog::Catalog, detect::Detector, evaluate::belongs,
         workload::WorkloadFacts,
     },
 };
@@ -268,22 +265,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
     let namespace = system.namespace().unwrap_or_default();
-    let stores = &ctx.stores;
-    let (namespaced, cluster) = stores.bindings();
-    let bindings = as_bindings(&namespaced, &cluster);
-    let assessments = stores.assessments_in(&namespace);
-    let workloads = stores.workloads_in(&namespace);
-    let labels = stores.namespace_labels(&namespace);
-    let evaluation = evaluate::evaluate(&Inputs {
-        system,
-        namespace_labels: &labels,
-        assessments: &assessments,
-        bindings: &bindings,
-        workloads: &workloads,
-        catalog: &ctx.catalog,
-        trust: Trust::Verify(&ctx.key),
-        now,
-    });
+    let (evaluation, workloads) = ctx.evaluate(system, now);
 
     // The stop button: while halted, the system's workloads are stopped; on resume, restored.
     let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);

@@ -14,15 +14,14 @@ use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
-    context::{Context, Guarded, as_bindings, readable},
+    context::{Context, Guarded, readable},
     status,
 };
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, ControlBindingStatus, ControlTally},
     engine::{
-        approval::Trust,
         binding::{self, Binding},
-        evaluate::{self, ConditionResult, Inputs},
+        evaluate::ConditionResult,
     },
 };
 
@@ -125,28 +124,14 @@ where
     let _timer = ctx.metrics.reconcile_timer("binding");
     let now = Timestamp::now();
     let systems = ctx.stores.systems.state();
-    let (namespaced, cluster) = ctx.stores.bindings();
-    let bindings = as_bindings(&namespaced, &cluster);
     let mut evaluated = Vec::new();
     for system in readable(&systems) {
-        let namespace = system.namespace().unwrap_or_default();
-        let labels = ctx.stores.namespace_labels(&namespace);
-        if !binding.selects(system, &labels) {
-            continue;
+        let labels = ctx
+            .stores
+            .namespace_labels(&system.namespace().unwrap_or_default());
+        if binding.selects(system, &labels) {
+            evaluated.push((system, labels, ctx.evaluate(system, now).0));
         }
-        let assessments = ctx.stores.assessments_in(&namespace);
-        let workloads = ctx.stores.workloads_in(&namespace);
-        let evaluation = evaluate::evaluate(&Inputs {
-            system,
-            namespace_labels: &labels,
-            assessments: &assessments,
-            bindings: &bindings,
-            workloads: &workloads,
-            catalog: &ctx.catalog,
-            trust: Trust::Verify(&ctx.key),
-            now,
-        });
-        evaluated.push((system, labels, evaluation));
     }
     let refs: Vec<_> = evaluated.iter().map(|(s, l, e)| (*s, l, e)).collect();
     let tally = binding::tally(&binding, &refs, &ctx.catalog);

@@ -16,7 +16,11 @@ use super::metrics::Metrics;
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
-        approval::SigningKey, binding::Binding, catalog::Catalog, detect::Detector,
+        approval::{SigningKey, Trust},
+        binding::Binding,
+        catalog::Catalog,
+        detect::Detector,
+        evaluate::{self, Evaluation, Inputs},
         workload::WorkloadFacts,
     },
 };
@@ -211,6 +215,32 @@ pub struct Context {
 }
 
 impl Context {
+    /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the
+    /// operator's key. Also gives back the workloads of the system's namespace.
+    pub fn evaluate(
+        &self,
+        system: &AISystem,
+        now: jiff::Timestamp,
+    ) -> (Evaluation, Vec<WorkloadFacts>) {
+        let namespace = system.namespace().unwrap_or_default();
+        let (namespaced, cluster) = self.stores.bindings();
+        let bindings = as_bindings(&namespaced, &cluster);
+        let assessments = self.stores.assessments_in(&namespace);
+        let workloads = self.stores.workloads_in(&namespace);
+        let labels = self.stores.namespace_labels(&namespace);
+        let evaluation = evaluate::evaluate(&Inputs {
+            system,
+            namespace_labels: &labels,
+            assessments: &assessments,
+            bindings: &bindings,
+            workloads: &workloads,
+            catalog: &self.catalog,
+            trust: Trust::Verify(&self.key),
+            now,
+        });
+        (evaluation, workloads)
+    }
+
     /// Whether every store has synced.
     pub fn synced(&self) -> bool {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
