@@ -31,18 +31,7 @@ fn helm_lint_and_install_put_the_generated_crds_in_place() {
 
     for crd in aims_operator::crds::all() {
         let name = crd.metadata.name.clone().unwrap();
-        ok(cp
-            .kubectl()
-            .args([
-                "wait",
-                "--for",
-                "condition=Established",
-                "--timeout",
-                "60s",
-                &format!("crd/{name}"),
-            ])
-            .output()
-            .unwrap());
+        support::wait_established(&cp, &[&format!("crd/{name}")]);
         // What the chart installed is what the types generate.
         let live = stdout(
             &cp.kubectl()

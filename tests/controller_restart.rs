@@ -170,17 +170,7 @@ async fn inference_services_are_governed_once_kserve_is_installed_even_after_the
             "tests/fixtures/kserve-inferenceservice-crd.yaml",
         ],
     ));
-    ok(support::kubectl(
-        &cp,
-        &[
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "crd/inferenceservices.serving.kserve.io",
-        ],
-    ));
+    support::wait_established(&cp, &["crd/inferenceservices.serving.kserve.io"]);
     ok(support::kubectl(&cp, &["create", "namespace", "support"]));
     ok(support::kubectl(
         &cp,
@@ -228,17 +218,7 @@ async fn an_unreadable_object_becomes_an_event_and_stalls_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let cp = ControlPlane::start().expect("control plane");
     ok(support::apply(&cp, LOOSE_CRD));
-    ok(support::kubectl(
-        &cp,
-        &[
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "crd/aisystems.aims.dev",
-        ],
-    ));
+    support::wait_established(&cp, &["crd/aisystems.aims.dev"]);
     ok(support::apply(
         &cp,
         "apiVersion: aims.dev/v1alpha1\nkind: AISystem\nmetadata: {name: legacy, namespace: default}\nspec: {purpose: p, riskTier: 7, owner: {name: o}}\n",
@@ -248,18 +228,7 @@ async fn an_unreadable_object_becomes_an_event_and_stalls_nothing() {
         &cp,
         &["apply", "--server-side", "--force-conflicts", "-f", "crds/"],
     ));
-    ok(support::kubectl(
-        &cp,
-        &[
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "crd",
-            "--all",
-        ],
-    ));
+    support::wait_established(&cp, &["crd", "--all"]);
     ok(support::apply(
         &cp,
         "apiVersion: aims.dev/v1alpha1\nkind: AISystem\nmetadata: {name: fine, namespace: default}\nspec: {purpose: p, riskTier: Minimal, owner: {name: o}}\n",

@@ -100,7 +100,7 @@ impl Stores {
 
     /// The RiskAssessments of a namespace.
     pub fn assessments_in(&self, namespace: &str) -> Vec<RiskAssessment> {
-        in_namespace(&self.assessments, namespace)
+        in_namespace(&self.assessments, Some(namespace))
             .filter_map(|a| a.0.as_ref().ok().cloned())
             .collect()
     }
@@ -112,22 +112,17 @@ impl Stores {
 
     /// The facts of every governed workload in every namespace.
     pub fn all_workloads(&self) -> Vec<WorkloadFacts> {
-        let mut namespaces: Vec<String> = self
-            .namespaces
-            .state()
-            .iter()
-            .map(|n| n.name_any())
-            .collect();
-        namespaces.sort();
-        namespaces
-            .iter()
-            .flat_map(|ns| self.workloads_in(ns))
-            .collect()
+        self.workloads(None)
     }
 
-    /// The facts of every governed workload of a namespace. Pods a controller owns and Jobs a
-    /// CronJob owns are left out: their owner is the workload.
+    /// The facts of every governed workload of a namespace.
     pub fn workloads_in(&self, namespace: &str) -> Vec<WorkloadFacts> {
+        self.workloads(Some(namespace))
+    }
+
+    /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
+    /// Jobs a CronJob owns are left out: their owner is the workload.
+    fn workloads(&self, namespace: Option<&str>) -> Vec<WorkloadFacts> {
         let mut out = Vec::new();
         out.extend(
             in_namespace(&self.deployments, namespace).map(|d| WorkloadFacts::from_deployment(&d)),
@@ -170,7 +165,11 @@ pub fn inference_service_facts(object: &DynamicObject) -> Option<WorkloadFacts> 
     .ok()
 }
 
-fn in_namespace<K>(store: &Store<K>, namespace: &str) -> impl Iterator<Item = Arc<K>>
+/// The objects of `store` in `namespace`, or all of them.
+fn in_namespace<'n, K>(
+    store: &Store<K>,
+    namespace: Option<&'n str>,
+) -> impl Iterator<Item = Arc<K>> + use<'n, K>
 where
     K: kube::Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
@@ -178,7 +177,7 @@ where
     store
         .state()
         .into_iter()
-        .filter(move |o| o.meta().namespace.as_deref() == Some(namespace))
+        .filter(move |o| namespace.is_none_or(|ns| o.meta().namespace.as_deref() == Some(ns)))
 }
 
 /// Borrows the stored bindings as the engine's `Binding`s.

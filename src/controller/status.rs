@@ -154,7 +154,7 @@ pub fn assessment_status(
             },
         },
     ];
-    let mut status = RiskAssessmentStatus {
+    RiskAssessmentStatus {
         state: Some(v.state),
         inherent_risk: v.risk.as_ref().map(|r| r.inherent.clone()),
         residual_risk: v.risk.as_ref().map(|r| r.residual.clone()),
@@ -170,11 +170,7 @@ pub fn assessment_status(
             now,
         ),
         observed_generation: generation,
-    };
-    if previous == Some(&status) {
-        status = previous.cloned().unwrap_or(status);
     }
-    status
 }
 
 /// An Event worth telling people about.

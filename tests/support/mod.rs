@@ -41,18 +41,14 @@ pub fn install_crds(cp: &ControlPlane, kserve: bool) {
             ],
         ));
     }
-    ok(kubectl(
-        cp,
-        &[
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "crd",
-            "--all",
-        ],
-    ));
+    wait_established(cp, &["crd", "--all"]);
+}
+
+/// Waits until the CRDs `targets` names (for example `["crd", "--all"]`) are Established.
+pub fn wait_established(cp: &ControlPlane, targets: &[&str]) {
+    let mut args = vec!["wait", "--for", "condition=Established", "--timeout", "60s"];
+    args.extend_from_slice(targets);
+    ok(kubectl(cp, &args));
 }
 
 /// Runs kubectl in the repository root.
