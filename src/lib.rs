@@ -10,6 +10,7 @@
 //! * [`telemetry`]: logging setup.
 //! * [`cli`]: the `aims` command line.
 
+pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod controller;

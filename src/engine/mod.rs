@@ -3,6 +3,7 @@
 //! No kube client and no clock in here: the controller, the admission webhook and the offline CLI
 //! each gather the inputs, pass `now`, and act on the result.
 
+pub mod admission;
 pub mod approval;
 pub mod binding;
 pub mod catalog;
