@@ -7,8 +7,9 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::{
-    api::{AISystem, ClusterControlBinding, ControlBinding, Enforcement, Phase, RiskAssessment},
+    api::{AISystem, ClusterControlBinding, ControlBinding, Phase, RiskAssessment},
     engine::{
+        admission::workload::unattached_verdict,
         approval::Trust,
         binding::Binding,
         catalog::Catalog,
@@ -19,28 +20,7 @@ use crate::{
     manifests::{Document, Object},
 };
 
-/// What to do with a model workload that belongs to no AISystem.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-pub enum UnregisteredPolicy {
-    /// Deny it.
-    Deny,
-    /// Admit it with a warning.
-    Warn,
-    /// Admit it and record it.
-    Audit,
-}
-
-/// Why a workload gets its verdict.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reason {
-    /// The control, when a control fails.
-    pub control: Option<String>,
-    /// How the control is enforced.
-    pub enforcement: Option<Enforcement>,
-    /// What is wrong.
-    pub message: String,
-}
+pub use crate::engine::admission::workload::{Reason, UnregisteredPolicy};
 
 /// The verdict on one workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -228,15 +208,7 @@ pub fn check(
                     workload: w.workload.clone(),
                     system: Some(system.name_any()),
                     verdict: w.verdict,
-                    reasons: w
-                        .reasons
-                        .iter()
-                        .map(|f| Reason {
-                            control: Some(f.control.clone()),
-                            enforcement: Some(f.enforcement),
-                            message: f.message.clone(),
-                        })
-                        .collect(),
+                    reasons: w.reasons.iter().map(Reason::from).collect(),
                 },
             );
         }
@@ -260,28 +232,11 @@ pub fn check(
         if verdicts.contains_key(&key) {
             continue;
         }
-        let mut reasons = Vec::new();
-        let mut verdict = Verdict::Allow;
-        if let Some(name) = w.system_label() {
-            verdict = Verdict::Warn;
-            reasons.push(Reason {
-                control: None,
-                enforcement: None,
-                message: format!("names AISystem {name}, which is not among the inputs"),
-            });
-        }
-        if let Some(hit) = found.iter().find(|u| std::ptr::eq(u.workload, w)) {
-            verdict = verdict.max(match unregistered {
-                UnregisteredPolicy::Deny => Verdict::Deny,
-                UnregisteredPolicy::Warn => Verdict::Warn,
-                UnregisteredPolicy::Audit => Verdict::Allow,
-            });
-            reasons.push(Reason {
-                control: None,
-                enforcement: None,
-                message: format!("unregistered model workload: {}", hit.detection),
-            });
-        }
+        let detection = found
+            .iter()
+            .find(|u| std::ptr::eq(u.workload, w))
+            .map(|u| &u.detection);
+        let (verdict, reasons) = unattached_verdict(w, detection, unregistered);
         verdicts.insert(
             key,
             WorkloadReport {

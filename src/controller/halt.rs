@@ -162,8 +162,7 @@ pub fn plan(halted: bool, workloads: &[WorkloadFacts], recorded: &[HaltedWorkloa
     out
 }
 
-/// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
-pub const KSERVE_STOP: &str = "serving.kserve.io/stop";
+pub use crate::engine::workload::KSERVE_STOP;
 
 fn is_stopped(w: &WorkloadFacts) -> bool {
     w.annotations.get(KSERVE_STOP).is_some_and(|v| v == "true")

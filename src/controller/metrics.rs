@@ -29,6 +29,17 @@ struct NamespaceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AdmissionLabels {
+    webhook: &'static str,
+    verdict: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabel {
+    webhook: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: &'static str,
     error: &'static str,
@@ -42,6 +53,8 @@ pub struct Metrics {
     status_writes: Family<ControllerLabel, Counter>,
     duration: Family<ControllerLabel, Histogram>,
     unregistered: Family<NamespaceLabel, Gauge>,
+    admissions: Family<AdmissionLabels, Counter>,
+    admission_duration: Family<WebhookLabel, Histogram>,
     ready: AtomicBool,
 }
 
@@ -78,8 +91,26 @@ impl Default for Metrics {
             "Workloads that look like model serving but belong to no AISystem",
             unregistered.clone(),
         );
+        let admissions = Family::<AdmissionLabels, Counter>::default();
+        registry.register(
+            "admission_requests",
+            "Admission reviews answered, by webhook and verdict (allow, warn, deny, invalid)",
+            admissions.clone(),
+        );
+        let admission_duration = Family::<WebhookLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05,
+            ])
+        });
+        registry.register(
+            "admission_duration_seconds",
+            "How long the webhook took to answer a review, reading and writing it included",
+            admission_duration.clone(),
+        );
         Self {
             registry,
+            admissions,
+            admission_duration,
             reconciles,
             failures,
             status_writes,
@@ -148,6 +179,16 @@ impl Metrics {
                 })
                 .set(n);
         }
+    }
+
+    /// Counts an admission review answered by `webhook` with `verdict`, and how long it took.
+    pub fn admission(&self, webhook: &'static str, verdict: &'static str, seconds: f64) {
+        self.admissions
+            .get_or_create(&AdmissionLabels { webhook, verdict })
+            .inc();
+        self.admission_duration
+            .get_or_create(&WebhookLabel { webhook })
+            .observe(seconds);
     }
 
     /// The metrics in the Prometheus text format.

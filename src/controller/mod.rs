@@ -7,7 +7,7 @@
 mod aisystem;
 mod assessment;
 mod binding;
-mod context;
+pub mod context;
 pub mod key;
 pub mod kserve;
 pub mod metrics;

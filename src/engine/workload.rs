@@ -161,6 +161,9 @@ pub struct ContainerFacts {
     pub args_and_env: Vec<String>,
 }
 
+/// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
+pub const KSERVE_STOP: &str = "serving.kserve.io/stop";
+
 /// What the engine knows about one workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WorkloadFacts {

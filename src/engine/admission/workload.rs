@@ -1,1 +1,907 @@
-//! TODO
+//! A governed workload's admission: the engine's verdict for it (Enforce denies, Warn warns, Audit
+//! records), what a halt forbids, the policy for unregistered model workloads, and break-glass.
+
+use std::{collections::BTreeMap, fmt};
+
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use serde::Serialize;
+
+use super::Requester;
+use crate::{
+    api::{AISystem, Enforcement, RiskAssessment},
+    engine::{
+        approval::Trust,
+        binding::Binding,
+        catalog::Catalog,
+        detect::{Detection, Detector},
+        evaluate::{self, Finding, Inputs, Verdict, belongs},
+        workload::{KSERVE_STOP, WorkloadFacts},
+    },
+};
+
+/// The annotation that names the incident ticket a break-glass admission is made under.
+pub const BREAK_GLASS_TICKET: &str = "aims.dev/break-glass-ticket";
+/// The annotation that says why a workload must run despite failing controls.
+pub const BREAK_GLASS_REASON: &str = "aims.dev/break-glass-reason";
+/// The annotation that bounds a break-glass admission in time (RFC 3339).
+pub const BREAK_GLASS_UNTIL: &str = "aims.dev/break-glass-until";
+/// The namespace label that sets the policy for unregistered model workloads there
+/// (`Deny`, `Warn` or `Audit`).
+pub const UNREGISTERED_LABEL: &str = "aims.dev/unregistered";
+
+/// What to do with a model workload that belongs to no AISystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+pub enum UnregisteredPolicy {
+    /// Deny it.
+    Deny,
+    /// Admit it with a warning.
+    Warn,
+    /// Admit it and record it.
+    Audit,
+}
+
+impl UnregisteredPolicy {
+    /// The policy a namespace's [`UNREGISTERED_LABEL`] sets, or `default` when it sets none (or
+    /// an unknown value; the label value is matched without regard to case).
+    pub fn for_namespace(labels: &BTreeMap<String, String>, default: Self) -> Self {
+        match labels
+            .get(UNREGISTERED_LABEL)
+            .map(|v| v.to_ascii_lowercase())
+        {
+            Some(v) if v == "deny" => Self::Deny,
+            Some(v) if v == "warn" => Self::Warn,
+            Some(v) if v == "audit" => Self::Audit,
+            _ => default,
+        }
+    }
+
+    fn verdict(self) -> Verdict {
+        match self {
+            Self::Deny => Verdict::Deny,
+            Self::Warn => Verdict::Warn,
+            Self::Audit => Verdict::Allow,
+        }
+    }
+}
+
+/// Who may break the glass, and for how long at most.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakGlassPolicy {
+    /// The group whose members may admit a workload under break-glass.
+    pub group: String,
+    /// The longest a break-glass admission may last, from the request that makes it.
+    pub max: SignedDuration,
+}
+
+impl Default for BreakGlassPolicy {
+    /// Members of `aims:break-glass`, for at most 24 hours.
+    fn default() -> Self {
+        Self {
+            group: "aims:break-glass".to_owned(),
+            max: SignedDuration::from_hours(24),
+        }
+    }
+}
+
+/// A break-glass admission in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlass {
+    /// The incident ticket.
+    pub ticket: String,
+    /// Why.
+    pub reason: String,
+    /// Until when.
+    pub until: Timestamp,
+}
+
+/// One reason for a verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reason {
+    /// The control, when a control fails.
+    pub control: Option<String>,
+    /// How the control is enforced.
+    pub enforcement: Option<Enforcement>,
+    /// What is wrong, and what to do about it.
+    pub message: String,
+}
+
+impl From<&Finding> for Reason {
+    fn from(f: &Finding) -> Self {
+        Self {
+            control: Some(f.control.clone()),
+            enforcement: Some(f.enforcement),
+            message: f.message.clone(),
+        }
+    }
+}
+
+impl Reason {
+    fn note(message: impl Into<String>) -> Self {
+        Self {
+            control: None,
+            enforcement: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.control, self.enforcement) {
+            (Some(c), Some(e)) => write!(f, "{c} ({}): {}", enforcement_name(e), self.message),
+            (Some(c), None) => write!(f, "{c}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+fn enforcement_name(e: Enforcement) -> &'static str {
+    match e {
+        Enforcement::Enforce => "Enforce",
+        Enforcement::Warn => "Warn",
+        Enforcement::Audit => "Audit",
+    }
+}
+
+/// The admission decision for one workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// `Kind/name`.
+    pub workload: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The AISystem it belongs to.
+    pub system: Option<String>,
+    /// Allow, Warn or Deny.
+    pub verdict: Verdict,
+    /// Why, worst first.
+    pub reasons: Vec<Reason>,
+    /// The break-glass admission it was let in under, if any.
+    pub break_glass: Option<BreakGlass>,
+}
+
+impl Decision {
+    /// The control ids that fail, in the order of the reasons.
+    pub fn failing_controls(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for id in self.reasons.iter().filter_map(|r| r.control.as_deref()) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    /// The message of a denial: the workload, the system, each reason, and where to look further.
+    pub fn deny_message(&self) -> String {
+        let mut m = match &self.system {
+            Some(system) => format!(
+                "{} is denied: it belongs to AISystem {system}, which does not pass its enforced controls",
+                self.workload
+            ),
+            None => format!("{} is denied", self.workload),
+        };
+        for r in self.reasons.iter().filter(|r| is_blocking(r)) {
+            m.push_str("\n  - ");
+            m.push_str(&r.to_string());
+        }
+        match &self.system {
+            Some(system) => m.push_str(&format!(
+                "\nSee `kubectl describe aisystem {system} -n {}` for the whole picture.",
+                self.namespace
+            )),
+            None => m.push_str(&format!(
+                "\nRegister it with an AISystem (label the workload aims.dev/system=<name>), or see \
+                 `aims scan` for the unregistered model workloads of namespace {}.",
+                self.namespace
+            )),
+        }
+        m
+    }
+
+    /// The admission warnings: one per reason that does not allow cleanly, prefixed with the
+    /// workload, as `kubectl` prints them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(bg) = &self.break_glass {
+            out.push(format!(
+                "{} admitted under break-glass ticket {} until {}: {}",
+                self.workload, bg.ticket, bg.until, bg.reason
+            ));
+        }
+        out.extend(
+            self.reasons
+                .iter()
+                .filter(|r| r.enforcement != Some(Enforcement::Audit))
+                .map(|r| format!("{}: {r}", self.workload)),
+        );
+        out
+    }
+}
+
+/// A reason that would deny on its own: an enforced control, or a note (unregistered under Deny,
+/// a halt).
+fn is_blocking(r: &Reason) -> bool {
+    r.enforcement.is_none_or(|e| e == Enforcement::Enforce)
+}
+
+/// The request: the workload as it would be stored, as it was (on an update), and who asks.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The workload as the request would store it.
+    pub workload: &'a WorkloadFacts,
+    /// The workload as stored before an update; `None` on a create.
+    pub old: Option<&'a WorkloadFacts>,
+    /// Who asks.
+    pub requester: Requester<'a>,
+}
+
+/// What the cluster holds that the decision reads: the records of the workload's namespace.
+#[derive(Clone, Copy)]
+pub struct Cluster<'a> {
+    /// The AISystems of the namespace.
+    pub systems: &'a [&'a AISystem],
+    /// The namespace's labels.
+    pub namespace_labels: &'a BTreeMap<String, String>,
+    /// The RiskAssessments of the namespace.
+    pub assessments: &'a [RiskAssessment],
+    /// Every binding.
+    pub bindings: &'a [Binding<'a>],
+    /// The governed workloads of the namespace as stored (the requested one is replaced).
+    pub workloads: &'a [WorkloadFacts],
+    /// The catalog.
+    pub catalog: &'a Catalog,
+    /// How approval signatures are checked.
+    pub trust: Trust<'a>,
+    /// The unregistered-model-workload detector.
+    pub detector: &'a Detector,
+    /// The policy for unregistered model workloads where the namespace sets none.
+    pub unregistered: UnregisteredPolicy,
+    /// Who may break the glass.
+    pub break_glass: &'a BreakGlassPolicy,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Decides one workload create or update.
+///
+/// An update that only scales down or stops a workload (fewer replicas, a suspended CronJob, a
+/// stopped InferenceService) and changes nothing else the controls look at is always admitted:
+/// neither the controller's halt nor a person reducing harm is ever blocked, and routine updates
+/// by other controllers are not held to controls that the workload's status already reports.
+pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
+    let w = req.workload;
+    let mut decision = Decision {
+        workload: w.display_name(),
+        namespace: w.namespace.clone(),
+        system: None,
+        verdict: Verdict::Allow,
+        reasons: Vec::new(),
+        break_glass: None,
+    };
+    if req.old.is_some_and(|old| only_stops(old, w)) {
+        return decision;
+    }
+    let Some(system) = cluster.systems.iter().find(|s| belongs(s, w)) else {
+        unattached(&mut decision, w, cluster);
+        return decision;
+    };
+    decision.system = Some(system.name_any());
+
+    let mut workloads: Vec<WorkloadFacts> = cluster
+        .workloads
+        .iter()
+        .filter(|o| !(o.kind == w.kind && o.name == w.name))
+        .cloned()
+        .collect();
+    workloads.push(w.clone());
+    let evaluation = evaluate::evaluate(&Inputs {
+        system,
+        namespace_labels: cluster.namespace_labels,
+        assessments: cluster.assessments,
+        bindings: cluster.bindings,
+        workloads: &workloads,
+        catalog: cluster.catalog,
+        trust: cluster.trust,
+        now: cluster.now,
+    });
+    let name = w.display_name();
+    if let Some(v) = evaluation.workloads.iter().find(|v| v.workload == name) {
+        decision.verdict = v.verdict;
+        decision.reasons = v.reasons.iter().map(Reason::from).collect();
+    }
+
+    if let Some(bg) = break_glass_annotations(w) {
+        let why_not = if decision.verdict != Verdict::Deny {
+            None
+        } else {
+            break_glass_refusal(system, &bg, req, cluster)
+        };
+        match (bg, why_not) {
+            (Ok(bg), None) if decision.verdict == Verdict::Deny => {
+                decision.verdict = Verdict::Warn;
+                decision.break_glass = Some(bg);
+            }
+            (_, Some(why_not)) => decision
+                .reasons
+                .push(Reason::note(format!("break-glass not honoured: {why_not}"))),
+            _ => {}
+        }
+    }
+    decision
+}
+
+/// The verdict for a workload that belongs to no AISystem: a label naming a system that does not
+/// exist warns; a model workload follows the namespace's policy for unregistered ones.
+pub fn unattached_verdict(
+    w: &WorkloadFacts,
+    detection: Option<&Detection>,
+    policy: UnregisteredPolicy,
+) -> (Verdict, Vec<Reason>) {
+    let mut verdict = Verdict::Allow;
+    let mut reasons = Vec::new();
+    if let Some(name) = w.system_label() {
+        verdict = Verdict::Warn;
+        reasons.push(Reason::note(format!(
+            "the label aims.dev/system names AISystem {name}, which does not exist in namespace {}",
+            w.namespace
+        )));
+    }
+    if let Some(detection) = detection {
+        verdict = verdict.max(policy.verdict());
+        reasons.push(Reason::note(format!(
+            "unregistered model workload: {detection}"
+        )));
+    }
+    (verdict, reasons)
+}
+
+fn unattached(decision: &mut Decision, w: &WorkloadFacts, cluster: &Cluster) {
+    let policy = UnregisteredPolicy::for_namespace(cluster.namespace_labels, cluster.unregistered);
+    let detection = cluster.detector.detect(w);
+    let (verdict, reasons) = unattached_verdict(w, detection.as_ref(), policy);
+    decision.verdict = verdict;
+    decision.reasons = reasons;
+}
+
+/// Whether `new` differs from `old` only by stopping or shrinking it.
+fn only_stops(old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
+    let fewer = match (old.replicas, new.replicas) {
+        (Some(o), Some(n)) => n <= o,
+        (o, n) => o == n,
+    };
+    let not_resumed = !(old.suspended == Some(true) && new.suspended != Some(true));
+    let stop = KSERVE_STOP;
+    let not_started = !is_true(&old.annotations, stop) || is_true(&new.annotations, stop);
+    fewer && not_resumed && not_started && decisive(old) == decisive(new)
+}
+
+fn is_true(annotations: &BTreeMap<String, String>, key: &str) -> bool {
+    annotations.get(key).is_some_and(|v| v == "true")
+}
+
+/// The facts with what only stops a workload blanked out, and only the annotations a decision
+/// reads kept.
+fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
+    let mut w = w.clone();
+    w.replicas = None;
+    w.suspended = None;
+    w.annotations
+        .retain(|k, _| k.starts_with("aims.dev/") && k != KSERVE_STOP);
+    w
+}
+
+/// The break-glass annotations of `w`: `None` when it carries none, otherwise the admission they
+/// ask for, or what is wrong with them.
+fn break_glass_annotations(w: &WorkloadFacts) -> Option<Result<BreakGlass, String>> {
+    let a = &w.annotations;
+    if ![BREAK_GLASS_TICKET, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL]
+        .iter()
+        .any(|k| a.contains_key(*k))
+    {
+        return None;
+    }
+    let field = |key: &str| {
+        a.get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("metadata.annotations[{key}] is missing or empty"))
+    };
+    Some((|| {
+        let ticket = field(BREAK_GLASS_TICKET)?.to_owned();
+        let reason = field(BREAK_GLASS_REASON)?.to_owned();
+        let until = field(BREAK_GLASS_UNTIL)?;
+        let until: Timestamp = until.parse().map_err(|e| {
+            format!(
+                "metadata.annotations[{BREAK_GLASS_UNTIL}] is not an RFC 3339 time ({until:?}): {e}"
+            )
+        })?;
+        Ok(BreakGlass {
+            ticket,
+            reason,
+            until,
+        })
+    })())
+}
+
+/// Why a break-glass admission is not honoured, or `None` when it is.
+fn break_glass_refusal(
+    system: &AISystem,
+    bg: &Result<BreakGlass, String>,
+    req: &Request,
+    cluster: &Cluster,
+) -> Option<String> {
+    let bg = match bg {
+        Ok(bg) => bg,
+        Err(e) => return Some(e.clone()),
+    };
+    if system.spec.oversight.as_ref().is_some_and(|o| o.halt) {
+        return Some(
+            "break-glass does not lift a halt; an overseer resumes the system by setting \
+             spec.oversight.halt to false"
+                .to_owned(),
+        );
+    }
+    if system.spec.risk_tier == crate::api::RiskTier::Prohibited {
+        return Some("break-glass does not admit a prohibited practice".to_owned());
+    }
+    let now = cluster.now;
+    if bg.until <= now {
+        return Some(format!("it ended at {}", bg.until));
+    }
+    let policy = cluster.break_glass;
+    if bg.until.duration_since(now) > policy.max {
+        return Some(format!(
+            "{BREAK_GLASS_UNTIL} is {} but a break-glass admission lasts at most {:#} from now",
+            bg.until, policy.max
+        ));
+    }
+    // Renewing a break-glass that was already admitted keeps it; starting or changing one needs
+    // a member of the break-glass group.
+    let unchanged = req
+        .old
+        .and_then(break_glass_annotations)
+        .is_some_and(|old| old.as_ref() == Ok(bg));
+    if !unchanged && !req.requester.groups.contains(&policy.group) {
+        return Some(format!(
+            "{} is not in the group {}, whose members may break the glass",
+            req.requester.user, policy.group
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        api::ControlBinding,
+        engine::workload::{WorkloadKind, is_sha256_hex},
+    };
+
+    const NOW: &str = "2026-01-10T12:00:00Z";
+    const DIGEST: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn now() -> Timestamp {
+        NOW.parse().unwrap()
+    }
+
+    fn system(halt: bool) -> AISystem {
+        let mut s: AISystem = serde_json::from_value(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+            "metadata": {"name": "scoring", "namespace": "credit"},
+            "spec": {
+                "purpose": "Score loan applications",
+                "riskTier": "Limited",
+                "owner": {"name": "ana"},
+                "oversight": {"halt": halt, "haltReason": if halt { json!("drift") } else { json!(null) },
+                              "overseers": [{"name": "olga"}]}
+            }
+        }))
+        .unwrap();
+        if !halt {
+            s.spec.oversight.as_mut().unwrap().halt_reason = None;
+        }
+        s
+    }
+
+    fn deployment(
+        name: &str,
+        system: Option<&str>,
+        replicas: i32,
+        extra: serde_json::Value,
+    ) -> WorkloadFacts {
+        assert!(is_sha256_hex(DIGEST));
+        let mut labels = json!({});
+        if let Some(s) = system {
+            labels = json!({"aims.dev/system": s});
+        }
+        let mut annotations = json!({});
+        if let Some(map) = extra.as_object() {
+            annotations = json!(map);
+        }
+        WorkloadFacts::from_json(
+            WorkloadKind::Deployment,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "credit", "labels": labels, "annotations": annotations},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": {"containers": [{"name": "c", "image": format!("r.example.com/scorer@sha256:{DIGEST}"),
+                            "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}]}
+                    }
+                }
+            }),
+        )
+        .unwrap()
+    }
+
+    fn vllm(name: &str) -> WorkloadFacts {
+        WorkloadFacts::from_json(
+            WorkloadKind::Deployment,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "credit"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                        "spec": {"containers": [{"name": "c", "image": "vllm/vllm-openai:v0.6.0"}]}}
+                }
+            }),
+        )
+        .unwrap()
+    }
+
+    /// An Enforce binding of the deployment-approval control for every system of the namespace.
+    fn enforce_approval() -> ControlBinding {
+        serde_json::from_value(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
+            "metadata": {"name": "approvals", "namespace": "credit"},
+            "spec": {"subjects": {}, "enforcement": "Enforce", "controls": [{"id": "A.6.2.5"}]}
+        }))
+        .unwrap()
+    }
+
+    struct Case {
+        name: &'static str,
+        halt: bool,
+        workload: WorkloadFacts,
+        old: Option<WorkloadFacts>,
+        groups: &'static [&'static str],
+        namespace_labels: &'static [(&'static str, &'static str)],
+        verdict: Verdict,
+        break_glass: bool,
+        says: &'static str,
+    }
+
+    fn until(hours: i64) -> String {
+        (now() + SignedDuration::from_hours(hours)).to_string()
+    }
+
+    fn glass(hours: i64) -> serde_json::Value {
+        json!({BREAK_GLASS_TICKET: "INC-7", BREAK_GLASS_REASON: "fraud wave", BREAK_GLASS_UNTIL: until(hours)})
+    }
+
+    #[test]
+    fn decisions() {
+        let d = |name, replicas| deployment(name, Some("scoring"), replicas, json!({}));
+        let cases = vec![
+            Case {
+                name: "an unapproved workload of an enforced system is denied, naming the control",
+                halt: false,
+                workload: d("scorer", 1),
+                old: None,
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "A.6.2.5 (Enforce)",
+            },
+            Case {
+                name: "scaling down is always admitted",
+                halt: false,
+                workload: d("scorer", 1),
+                old: Some(d("scorer", 3)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Allow,
+                break_glass: false,
+                says: "",
+            },
+            Case {
+                name: "scaling up a non-compliant workload is denied",
+                halt: false,
+                workload: d("scorer", 4),
+                old: Some(d("scorer", 3)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "A.6.2.5",
+            },
+            Case {
+                name: "a halted system denies creates",
+                halt: true,
+                workload: d("scorer", 1),
+                old: None,
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "halted by an overseer (drift)",
+            },
+            Case {
+                name: "a halted system denies scale-ups, even from zero",
+                halt: true,
+                workload: d("scorer", 1),
+                old: Some(d("scorer", 0)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "halted",
+            },
+            Case {
+                name: "the halt's own scale-down is admitted",
+                halt: true,
+                workload: d("scorer", 0),
+                old: Some(d("scorer", 2)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Allow,
+                break_glass: false,
+                says: "",
+            },
+            Case {
+                name: "break-glass by a member admits with a warning",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 1, glass(2)),
+                old: None,
+                groups: &["aims:break-glass"],
+                namespace_labels: &[],
+                verdict: Verdict::Warn,
+                break_glass: true,
+                says: "A.6.2.5",
+            },
+            Case {
+                name: "break-glass by a non-member is not honoured",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 1, glass(2)),
+                old: None,
+                groups: &["developers"],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "dev is not in the group aims:break-glass",
+            },
+            Case {
+                name: "break-glass kept as admitted needs no member",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 2, glass(2)),
+                old: Some(deployment("scorer", Some("scoring"), 1, glass(2))),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Warn,
+                break_glass: true,
+                says: "",
+            },
+            Case {
+                name: "break-glass longer than allowed is not honoured",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 1, glass(48)),
+                old: None,
+                groups: &["aims:break-glass"],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "lasts at most",
+            },
+            Case {
+                name: "expired break-glass is not honoured",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 1, glass(-1)),
+                old: None,
+                groups: &["aims:break-glass"],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "it ended at",
+            },
+            Case {
+                name: "break-glass without a reason is not honoured and says which annotation",
+                halt: false,
+                workload: deployment(
+                    "scorer",
+                    Some("scoring"),
+                    1,
+                    json!({BREAK_GLASS_TICKET: "INC-7", BREAK_GLASS_UNTIL: until(1)}),
+                ),
+                old: None,
+                groups: &["aims:break-glass"],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "metadata.annotations[aims.dev/break-glass-reason] is missing",
+            },
+            Case {
+                name: "break-glass does not lift a halt",
+                halt: true,
+                workload: deployment("scorer", Some("scoring"), 1, glass(2)),
+                old: None,
+                groups: &["aims:break-glass"],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "does not lift a halt",
+            },
+            Case {
+                name: "an unregistered vLLM deployment warns by default",
+                halt: false,
+                workload: vllm("shadow"),
+                old: None,
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Warn,
+                break_glass: false,
+                says: "unregistered model workload",
+            },
+            Case {
+                name: "the namespace label can deny unregistered model workloads",
+                halt: false,
+                workload: vllm("shadow"),
+                old: None,
+                groups: &[],
+                namespace_labels: &[(UNREGISTERED_LABEL, "deny")],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "unregistered model workload",
+            },
+            Case {
+                name: "a plain workload of no system is admitted",
+                halt: false,
+                workload: deployment("web", None, 1, json!({})),
+                old: None,
+                groups: &[],
+                namespace_labels: &[(UNREGISTERED_LABEL, "deny")],
+                verdict: Verdict::Allow,
+                break_glass: false,
+                says: "",
+            },
+            Case {
+                name: "a label naming a missing system warns",
+                halt: false,
+                workload: deployment("web", Some("nope"), 1, json!({})),
+                old: None,
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Warn,
+                break_glass: false,
+                says: "names AISystem nope, which does not exist",
+            },
+        ];
+        let catalog = Catalog::builtin();
+        let detector = Detector::default();
+        let cb = enforce_approval();
+        let bindings = [Binding::Namespaced(&cb)];
+        let policy = BreakGlassPolicy::default();
+        for case in cases {
+            let s = system(case.halt);
+            let systems = [&s];
+            let labels: BTreeMap<String, String> = case
+                .namespace_labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let groups: Vec<String> = case.groups.iter().map(|g| (*g).to_owned()).collect();
+            let stored: Vec<WorkloadFacts> = case.old.iter().cloned().collect();
+            let decision = admit(
+                &Request {
+                    workload: &case.workload,
+                    old: case.old.as_ref(),
+                    requester: Requester {
+                        user: "dev",
+                        groups: &groups,
+                    },
+                },
+                &Cluster {
+                    systems: &systems,
+                    namespace_labels: &labels,
+                    assessments: &[],
+                    bindings: &bindings,
+                    workloads: &stored,
+                    catalog: &catalog,
+                    trust: Trust::AsWritten,
+                    detector: &detector,
+                    unregistered: UnregisteredPolicy::Warn,
+                    break_glass: &policy,
+                    now: now(),
+                },
+            );
+            assert_eq!(
+                decision.verdict, case.verdict,
+                "{}: {decision:#?}",
+                case.name
+            );
+            assert_eq!(
+                decision.break_glass.is_some(),
+                case.break_glass,
+                "{}: {decision:#?}",
+                case.name
+            );
+            let text = format!(
+                "{}\n{}",
+                decision.deny_message(),
+                decision.warnings().join("\n")
+            );
+            assert!(text.contains(case.says), "{}: {text}", case.name);
+        }
+    }
+
+    #[test]
+    fn deny_message_names_system_controls_and_where_to_look() {
+        let decision = Decision {
+            workload: "Deployment/scorer".to_owned(),
+            namespace: "credit".to_owned(),
+            system: Some("scoring".to_owned()),
+            verdict: Verdict::Deny,
+            reasons: vec![
+                Reason {
+                    control: Some("A.6.2.5".to_owned()),
+                    enforcement: Some(Enforcement::Enforce),
+                    message: "no approved RiskAssessment".to_owned(),
+                },
+                Reason {
+                    control: Some("A.6.2.8".to_owned()),
+                    enforcement: Some(Enforcement::Warn),
+                    message: "logs kept 30 days".to_owned(),
+                },
+            ],
+            break_glass: None,
+        };
+        assert_eq!(
+            decision.deny_message(),
+            "Deployment/scorer is denied: it belongs to AISystem scoring, which does not pass its enforced controls\n  \
+             - A.6.2.5 (Enforce): no approved RiskAssessment\n\
+             See `kubectl describe aisystem scoring -n credit` for the whole picture."
+        );
+        assert_eq!(
+            decision.warnings(),
+            [
+                "Deployment/scorer: A.6.2.5 (Enforce): no approved RiskAssessment",
+                "Deployment/scorer: A.6.2.8 (Warn): logs kept 30 days"
+            ]
+        );
+        assert_eq!(decision.failing_controls(), ["A.6.2.5", "A.6.2.8"]);
+    }
+
+    #[test]
+    fn namespace_policy_label() {
+        let table = [
+            (None, UnregisteredPolicy::Warn),
+            (Some("Deny"), UnregisteredPolicy::Deny),
+            (Some("audit"), UnregisteredPolicy::Audit),
+            (Some("WARN"), UnregisteredPolicy::Warn),
+            (Some("bogus"), UnregisteredPolicy::Warn),
+        ];
+        for (value, want) in table {
+            let labels: BTreeMap<String, String> = value
+                .map(|v| (UNREGISTERED_LABEL.to_owned(), v.to_owned()))
+                .into_iter()
+                .collect();
+            assert_eq!(
+                UnregisteredPolicy::for_namespace(&labels, UnregisteredPolicy::Warn),
+                want,
+                "{value:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The webhook's HTTP layer in process: reviews in, answers out, through the router, with stores
+//! filled from fixtures and no API server.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use axum::{
+    body::{Body, to_bytes},
+    http::{Request, StatusCode},
+};
+use kube::{
+    Client, Resource,
+    api::DynamicObject,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{Settings, Webhook, router};
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
+    controller::{Context, context::Stores, kserve, metrics::Metrics},
+    engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
+};
+
+const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+fn store<K>(objects: Vec<K>) -> Store<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, mut writer) = reflector::store();
+    for o in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(o));
+    }
+    store
+}
+
+fn guarded<K>(v: Value) -> kube::core::DeserializeGuard<K>
+where
+    kube::core::DeserializeGuard<K>: serde::de::DeserializeOwned,
+{
+    serde_json::from_value(v).unwrap()
+}
+
+/// A client whose every call fails: nothing on the request path may need the API server.
+fn offline_client() -> Client {
+    let service = tower::service_fn(|_req: axum::http::Request<kube::client::Body>| async {
+        Err::<axum::http::Response<kube::client::Body>, _>(std::io::Error::other(
+            "no API server in this test",
+        ))
+    });
+    Client::new(service, "default")
+}
+
+fn system(halt: bool) -> Value {
+    json!({
+        "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+        "metadata": {"name": "scoring", "namespace": "credit"},
+        "spec": {
+            "purpose": "Score loan applications", "riskTier": "Limited", "owner": {"name": "ana"},
+            "oversight": if halt { json!({"halt": true, "haltReason": "drift", "overseers": [{"name": "olga"}]}) }
+                         else { json!({"overseers": [{"name": "olga"}]}) }
+        }
+    })
+}
+
+fn binding(enforcement: &str) -> Value {
+    json!({
+        "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
+        "metadata": {"name": "approvals", "namespace": "credit"},
+        "spec": {"subjects": {}, "enforcement": enforcement, "controls": [{"id": "A.6.2.5"}]}
+    })
+}
+
+fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook> {
+    let client = offline_client();
+    let stores = Stores {
+        systems: store(systems.into_iter().map(guarded::<AISystem>).collect()),
+        assessments: store(Vec::<kube::core::DeserializeGuard<RiskAssessment>>::new()),
+        bindings: store(
+            bindings
+                .into_iter()
+                .map(guarded::<ControlBinding>)
+                .collect(),
+        ),
+        cluster_bindings: store(Vec::<kube::core::DeserializeGuard<ClusterControlBinding>>::new()),
+        namespaces: store(Vec::new()),
+        deployments: store(vec![
+            serde_json::from_value(deployment("scorer", 2)).unwrap(),
+        ]),
+        stateful_sets: store(Vec::new()),
+        daemon_sets: store(Vec::new()),
+        jobs: store(Vec::new()),
+        cron_jobs: store(Vec::new()),
+        pods: store(Vec::new()),
+        inference_services: reflector::store::Writer::<DynamicObject>::new(kserve::api_resource())
+            .as_reader(),
+    };
+    let (_, leader) = tokio::sync::watch::channel(false);
+    Arc::new(Webhook {
+        ctx: Arc::new(Context {
+            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
+            client,
+            stores,
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key: SigningKey::new([9u8; 32]).unwrap(),
+            metrics: Arc::new(Metrics::default()),
+            synced: AtomicBool::new(synced),
+            leader,
+        }),
+        settings: Settings::default(),
+    })
+}
+
+fn deployment(name: &str, replicas: i32) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "credit", "labels": {"aims.dev/system": "scoring"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": format!("r.example.com/scorer@sha256:{DIGEST}")}]}}
+        }
+    })
+}
+
+fn review(
+    kind: (&str, &str, &str),
+    resource: &str,
+    sub: Option<&str>,
+    op: &str,
+    object: Value,
+    old: Value,
+) -> Value {
+    json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "00000000-0000-0000-0000-000000000001",
+            "kind": {"group": kind.0, "version": kind.1, "kind": kind.2},
+            "resource": {"group": kind.0, "version": kind.1, "resource": resource},
+            "subResource": sub,
+            "name": object.pointer("/metadata/name").cloned().unwrap_or(json!("scorer")),
+            "namespace": "credit", "operation": op,
+            "userInfo": {"username": "dev", "groups": ["system:authenticated"]},
+            "object": object, "oldObject": old, "dryRun": false
+        }
+    })
+}
+
+fn scale(replicas: i32) -> Value {
+    json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+           "metadata": {"name": "scorer", "namespace": "credit"}, "spec": {"replicas": replicas}})
+}
+
+async fn post(hook: Arc<Webhook>, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = router(hook)
+        .oneshot(
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+struct Case {
+    name: &'static str,
+    hook: Arc<Webhook>,
+    path: &'static str,
+    body: Vec<u8>,
+    allowed: bool,
+    says: &'static str,
+}
+
+#[tokio::test]
+async fn answers() {
+    let apps = ("apps", "v1", "Deployment");
+    let json = |v: Value| serde_json::to_vec(&v).unwrap();
+    let cases = vec![
+        Case {
+            name: "an unapproved Deployment of an enforced system is denied with the control",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(review(
+                apps,
+                "deployments",
+                None,
+                "CREATE",
+                deployment("scorer2", 1),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "A.6.2.5 (Enforce)",
+        },
+        Case {
+            name: "at Warn it is admitted with warnings",
+            hook: hook(vec![system(false)], vec![binding("Warn")], true),
+            path: "/validate/workloads",
+            body: json(review(
+                apps,
+                "deployments",
+                None,
+                "CREATE",
+                deployment("scorer2", 1),
+                Value::Null,
+            )),
+            allowed: true,
+            says: "Deployment/scorer2: A.6.2.5 (Warn)",
+        },
+        Case {
+            name: "at Audit it is admitted silently",
+            hook: hook(vec![system(false)], vec![binding("Audit")], true),
+            path: "/validate/workloads",
+            body: json(review(
+                apps,
+                "deployments",
+                None,
+                "CREATE",
+                deployment("scorer2", 1),
+                Value::Null,
+            )),
+            allowed: true,
+            says: "",
+        },
+        Case {
+            name: "a halted system denies a scale-up through the scale subresource",
+            hook: hook(vec![system(true)], vec![], true),
+            path: "/validate/workloads",
+            body: json(review(
+                ("autoscaling", "v1", "Scale"),
+                "deployments",
+                Some("scale"),
+                "UPDATE",
+                scale(3),
+                scale(0),
+            )),
+            allowed: false,
+            says: "halted by an overseer (drift)",
+        },
+        Case {
+            name: "a halted system admits the halt's scale-down",
+            hook: hook(vec![system(true)], vec![], true),
+            path: "/validate/workloads",
+            body: json(review(
+                ("autoscaling", "v1", "Scale"),
+                "deployments",
+                Some("scale"),
+                "UPDATE",
+                scale(0),
+                scale(2),
+            )),
+            allowed: true,
+            says: "",
+        },
+        Case {
+            name: "a kind the engine does not govern is admitted",
+            hook: hook(vec![], vec![], true),
+            path: "/validate/workloads",
+            body: json(review(
+                ("", "v1", "ConfigMap"),
+                "configmaps",
+                None,
+                "CREATE",
+                json!({"metadata": {"name": "x"}}),
+                Value::Null,
+            )),
+            allowed: true,
+            says: "",
+        },
+        Case {
+            name: "a Deployment whose spec has the wrong shape is denied, naming the field",
+            hook: hook(vec![system(false)], vec![], true),
+            path: "/validate/workloads",
+            body: json(review(
+                apps,
+                "deployments",
+                None,
+                "CREATE",
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": "three"}}),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "spec.replicas",
+        },
+        Case {
+            name: "before the stores sync every request is refused, to be retried",
+            hook: hook(vec![system(false)], vec![], false),
+            path: "/validate/workloads",
+            body: json(review(
+                apps,
+                "deployments",
+                None,
+                "CREATE",
+                deployment("scorer2", 1),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "still loading",
+        },
+        Case {
+            name: "garbage gets a well-formed refusal",
+            hook: hook(vec![], vec![], true),
+            path: "/validate/workloads",
+            body: b"\x00garbage".to_vec(),
+            allowed: false,
+            says: "not JSON",
+        },
+        Case {
+            name: "a huge body gets a well-formed refusal",
+            hook: hook(vec![], vec![], true),
+            path: "/validate/records",
+            body: vec![b' '; super::review::MAX_BODY + 1],
+            allowed: false,
+            says: "larger than",
+        },
+        Case {
+            name: "a record that does not read is refused, naming the field",
+            hook: hook(vec![], vec![], true),
+            path: "/validate/records",
+            body: json(review(
+                ("aims.dev", "v1alpha1", "AISystem"),
+                "aisystems",
+                None,
+                "CREATE",
+                json!({"apiVersion": "aims.dev/v1alpha1", "kind": "AISystem", "metadata": {"name": "x"}, "spec": {"riskTier": 3}}),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "spec",
+        },
+    ];
+    for case in cases {
+        let (status, answer) = post(case.hook, case.path, case.body).await;
+        assert_eq!(status, StatusCode::OK, "{}", case.name);
+        assert_eq!(answer["kind"], "AdmissionReview", "{}", case.name);
+        let response = &answer["response"];
+        assert_eq!(
+            response["allowed"],
+            json!(case.allowed),
+            "{}: {answer:#}",
+            case.name
+        );
+        let text = format!(
+            "{}\n{}",
+            response["status"]["message"], response["warnings"]
+        );
+        assert!(text.contains(case.says), "{}: {answer:#}", case.name);
+    }
+}

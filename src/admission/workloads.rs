@@ -1,0 +1,177 @@
+//! `/validate/workloads`: the engine's verdict for a governed workload being created, updated or
+//! scaled, read from the in-memory stores.
+
+use kube::{
+    ResourceExt,
+    api::DynamicObject,
+    core::admission::{AdmissionRequest, AdmissionResponse, Operation},
+};
+use serde_json::Value;
+
+use super::{Outcome, Webhook, review};
+use crate::{
+    controller::context::{as_bindings, readable},
+    engine::{
+        admission::{
+            Requester,
+            workload::{self, Cluster, Decision, Request},
+        },
+        approval::Trust,
+        evaluate::Verdict,
+        workload::{WorkloadFacts, WorkloadKind},
+    },
+};
+
+/// Answers one review of a governed workload.
+pub fn validate(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Outcome::allow(req);
+    }
+    let (new, old) = match facts(hook, req) {
+        Ok(Some(pair)) => pair,
+        Ok(None) => return Outcome::allow(req),
+        Err(message) => return Outcome::deny(req, message),
+    };
+    let user = req.user_info.username.as_deref().unwrap_or_default();
+    let groups = req.user_info.groups.clone().unwrap_or_default();
+    let decision = decide(
+        hook,
+        &new,
+        old.as_ref(),
+        Requester {
+            user,
+            groups: &groups,
+        },
+    );
+    let mut response = AdmissionResponse::from(req);
+    match decision.verdict {
+        Verdict::Deny => response = review::deny(req, decision.deny_message()),
+        Verdict::Warn => response.warnings = Some(decision.warnings()),
+        Verdict::Allow => {}
+    }
+    Outcome {
+        response,
+        decision: Some(decision),
+    }
+}
+
+/// The engine's decision for `new` (and `old`, on an update) against what the stores hold now.
+pub fn decide(
+    hook: &Webhook,
+    new: &WorkloadFacts,
+    old: Option<&WorkloadFacts>,
+    requester: Requester,
+) -> Decision {
+    let stores = &hook.ctx.stores;
+    let namespace = new.namespace.as_str();
+    let all_systems = stores.systems.state();
+    let systems: Vec<_> = readable(&all_systems)
+        .filter(|s| s.namespace().as_deref() == Some(namespace))
+        .collect();
+    let (namespaced, cluster) = stores.bindings();
+    let bindings = as_bindings(&namespaced, &cluster);
+    let assessments = stores.assessments_in(namespace);
+    let workloads = stores.workloads_in(namespace);
+    let labels = stores.namespace_labels(namespace);
+    workload::admit(
+        &Request {
+            workload: new,
+            old,
+            requester,
+        },
+        &Cluster {
+            systems: &systems,
+            namespace_labels: &labels,
+            assessments: &assessments,
+            bindings: &bindings,
+            workloads: &workloads,
+            catalog: &hook.ctx.catalog,
+            trust: Trust::Verify(&hook.ctx.key),
+            detector: &hook.ctx.detector,
+            unregistered: hook.settings.unregistered,
+            break_glass: &hook.settings.break_glass,
+            now: jiff::Timestamp::now(),
+        },
+    )
+}
+
+type Facts = (WorkloadFacts, Option<WorkloadFacts>);
+
+/// The facts of the workload as the request would store it and as it was. `None` for a kind the
+/// engine does not govern.
+fn facts(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Result<Option<Facts>, String> {
+    if req.sub_resource.as_deref() == Some("scale") {
+        return scale_facts(hook, req);
+    }
+    let api_version = if req.kind.group.is_empty() {
+        req.kind.version.clone()
+    } else {
+        format!("{}/{}", req.kind.group, req.kind.version)
+    };
+    let Some(kind) = WorkloadKind::from_type(&api_version, &req.kind.kind) else {
+        return Ok(None);
+    };
+    let read = |object: &Option<DynamicObject>| -> Result<Option<WorkloadFacts>, String> {
+        let Some(object) = object else {
+            return Ok(None);
+        };
+        let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+        // A create may carry no namespace in the object; the request has it.
+        if value.pointer("/metadata/namespace").is_none()
+            && let (Some(meta), Some(ns)) = (
+                value.get_mut("metadata").and_then(Value::as_object_mut),
+                req.namespace.as_ref(),
+            )
+        {
+            meta.insert("namespace".to_owned(), Value::String(ns.clone()));
+        }
+        WorkloadFacts::from_json(kind, value)
+            .map(Some)
+            .map_err(|e| format!("cannot read the {kind}: {e}"))
+    };
+    let Some(new) = read(&req.object)? else {
+        return Err("the request carries no object".to_owned());
+    };
+    let old = read(&req.old_object)?;
+    Ok(Some((new, old)))
+}
+
+/// A scale request names a Deployment or StatefulSet and its new replica count: the stored
+/// workload's facts with the replicas of the request.
+fn scale_facts(
+    hook: &Webhook,
+    req: &AdmissionRequest<DynamicObject>,
+) -> Result<Option<Facts>, String> {
+    let namespace = req.namespace.clone().unwrap_or_default();
+    let stored = match req.resource.resource.as_str() {
+        "deployments" => hook
+            .ctx
+            .stores
+            .deployments
+            .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
+            .map(|d| WorkloadFacts::from_deployment(&d)),
+        "statefulsets" => hook
+            .ctx
+            .stores
+            .stateful_sets
+            .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
+            .map(|s| WorkloadFacts::from_stateful_set(&s)),
+        _ => return Ok(None),
+    };
+    // Not in the stores yet: it was just created and was admitted then.
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let replicas = |object: &Option<DynamicObject>| {
+        object
+            .as_ref()
+            .and_then(|o| o.data.pointer("/spec/replicas"))
+            .and_then(Value::as_i64)
+            .and_then(|r| i32::try_from(r).ok())
+    };
+    let mut new = stored.clone();
+    new.replicas = replicas(&req.object).or(Some(0));
+    let mut old = stored;
+    old.replicas = replicas(&req.old_object).or(old.replicas);
+    Ok(Some((new, Some(old))))
+}
