@@ -79,7 +79,7 @@ impl Problem {
         }
     }
 
-    fn workload(w: &WorkloadFacts, message: impl Into<String>) -> Self {
+    pub fn workload(w: &WorkloadFacts, message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             workload: Some(w.display_name()),

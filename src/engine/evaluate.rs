@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::{
+    admission::workload::break_glass_of,
     approval::{self, ApprovalPolicy, Trust},
     binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
     catalog::{Catalog, Check, Control},
@@ -307,6 +308,30 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
                 .map(|p| finding(applied.control, applied.enforcement, severity, p)),
         );
     }
+    let mut break_glass_until = Vec::new();
+    if let Some(control) = inputs.catalog.get("A.6.2.5") {
+        for w in &workloads {
+            let Some(Ok(bg)) = break_glass_of(w) else {
+                continue;
+            };
+            if bg.until <= now {
+                continue;
+            }
+            break_glass_until.push(bg.until);
+            findings.push(finding(
+                control,
+                Enforcement::Warn,
+                Severity::High,
+                Problem::workload(
+                    w,
+                    format!(
+                        "runs under break-glass (ticket {}: {}) until {}: its enforced controls are bypassed until then; remove the break-glass annotations once it is approved",
+                        bg.ticket, bg.reason, bg.until
+                    ),
+                ),
+            ));
+        }
+    }
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
@@ -378,7 +403,10 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
             })
             .collect(),
         unknown_controls: applicability.unknown.clone(),
-        next_review_at: next_review(&applicability, &assessed, now),
+        next_review_at: next_review(&applicability, &assessed, now)
+            .into_iter()
+            .chain(break_glass_until)
+            .min(),
     }
 }
 

@@ -315,7 +315,7 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         decision.reasons = v.reasons.iter().map(Reason::from).collect();
     }
 
-    if let Some(bg) = break_glass_annotations(w) {
+    if let Some(bg) = break_glass_of(w) {
         let why_not = if decision.verdict != Verdict::Deny {
             None
         } else {
@@ -396,8 +396,8 @@ fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
 }
 
 /// The break-glass annotations of `w`: `None` when it carries none, otherwise the admission they
-/// ask for, or what is wrong with them.
-fn break_glass_annotations(w: &WorkloadFacts) -> Option<Result<BreakGlass, String>> {
+/// ask for, or what is wrong with them (naming the annotation).
+pub fn break_glass_of(w: &WorkloadFacts) -> Option<Result<BreakGlass, String>> {
     let a = &w.annotations;
     if ![BREAK_GLASS_TICKET, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL]
         .iter()
@@ -464,7 +464,7 @@ fn break_glass_refusal(
     // a member of the break-glass group.
     let unchanged = req
         .old
-        .and_then(break_glass_annotations)
+        .and_then(break_glass_of)
         .is_some_and(|old| old.as_ref() == Ok(bg));
     if !unchanged && !req.requester.groups.contains(&policy.group) {
         return Some(format!(
@@ -901,6 +901,39 @@ mod tests {
                 UnregisteredPolicy::for_namespace(&labels, UnregisteredPolicy::Warn),
                 want,
                 "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn break_glass_shows_as_a_finding_until_it_ends() {
+        let catalog = Catalog::builtin();
+        let cb = enforce_approval();
+        let bindings = [Binding::Namespaced(&cb)];
+        let s = system(false);
+        let labels = BTreeMap::new();
+        for (hours, shown) in [(2, true), (-1, false)] {
+            let w = deployment("scorer", Some("scoring"), 1, glass(hours));
+            let evaluation = evaluate::evaluate(&Inputs {
+                system: &s,
+                namespace_labels: &labels,
+                assessments: &[],
+                bindings: &bindings,
+                workloads: std::slice::from_ref(&w),
+                catalog: &catalog,
+                trust: Trust::AsWritten,
+                now: now(),
+            });
+            let finding = evaluation
+                .findings
+                .iter()
+                .find(|f| f.message.contains("runs under break-glass (ticket INC-7: fraud wave)"));
+            assert_eq!(finding.is_some(), shown, "{hours}h: {:#?}", evaluation.findings);
+            let until: Timestamp = until(hours).parse().unwrap();
+            assert_eq!(
+                evaluation.next_review_at == Some(until),
+                shown,
+                "the system is evaluated again when the break-glass ends"
             );
         }
     }
