@@ -41,7 +41,10 @@ use crate::{
         AISystem, BindingRules, ClusterControlBinding, ControlBinding, GROUP, RiskAssessment,
         VERSION,
     },
-    engine::workload::{FactsError, WorkloadFacts, WorkloadKind},
+    engine::{
+        catalog::closest,
+        workload::{FactsError, WorkloadFacts, WorkloadKind},
+    },
 };
 
 /// The path that stands for standard input in [`load_paths`].
@@ -380,52 +383,6 @@ fn unknown_kind_message(object: &str, api_version: &str, kind: &str) -> String {
         message.push_str(&format!("; its kinds are {}", kinds.join(", ")));
     }
     message
-}
-
-/// The candidate most similar to `word` (ignoring case), if one is close enough to be a typo.
-fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    const MAX_LEN: usize = 64;
-    let word: Vec<char> = word.to_lowercase().chars().collect();
-    if word.is_empty() || word.len() > MAX_LEN {
-        return None;
-    }
-    candidates
-        .into_iter()
-        .filter_map(|candidate| {
-            let c: Vec<char> = candidate.to_lowercase().chars().collect();
-            if c.len() > MAX_LEN {
-                return None;
-            }
-            let distance = edit_distance(&word, &c);
-            let allowed = (word.len().max(c.len()) / 3).max(1);
-            (distance <= allowed).then_some((distance, candidate))
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Edit distance with insertions, deletions, substitutions and transpositions of neighbours.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2359,22 +2316,6 @@ items:
         }
         let (_, errors) = load_paths_with_stdin(&[PathBuf::from("-")], Broken);
         assert_eq!(messages(&errors), ["cannot read <stdin>: pipe closed"]);
-    }
-
-    #[test]
-    fn typos_are_matched_by_edit_distance() {
-        let cases = [
-            ("riskTeir", Some("riskTier")),
-            ("haltReasn", Some("haltReason")),
-            ("deployment", Some("Deployment")),
-            ("Deploymnet", Some("Deployment")),
-            ("colour", None),
-            ("", None),
-        ];
-        for (word, want) in cases {
-            let candidates = ["riskTier", "haltReason", "Deployment", "DaemonSet", "halt"];
-            assert_eq!(closest(word, candidates), want, "{word}");
-        }
     }
 
     #[test]

@@ -206,6 +206,53 @@ impl Catalog {
     }
 }
 
+/// The candidate most similar to `word` (ignoring case), if one is close enough to be a typo: the
+/// did-you-mean of error messages, for control ids as for field names and kinds.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    const MAX_LEN: usize = 64;
+    let word: Vec<char> = word.to_lowercase().chars().collect();
+    if word.is_empty() || word.len() > MAX_LEN {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let c: Vec<char> = candidate.to_lowercase().chars().collect();
+            if c.len() > MAX_LEN {
+                return None;
+            }
+            let distance = edit_distance(&word, &c);
+            let allowed = (word.len().max(c.len()) / 3).max(1);
+            (distance <= allowed).then_some((distance, candidate))
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Edit distance with insertions, deletions, substitutions and transpositions of neighbours.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
 fn profile_named(name: &str) -> Option<Profile> {
     match name {
         "minimal" => Some(Profile::Minimal),
@@ -253,6 +300,22 @@ mod tests {
             .collect();
         for id in ["A.9.2", "A.6.2.5", "A.5.4", "A.6.2.8", "A.7.5"] {
             assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+    }
+
+    #[test]
+    fn typos_are_matched_by_edit_distance() {
+        let cases = [
+            ("riskTeir", Some("riskTier")),
+            ("haltReasn", Some("haltReason")),
+            ("deployment", Some("Deployment")),
+            ("Deploymnet", Some("Deployment")),
+            ("colour", None),
+            ("", None),
+        ];
+        for (word, want) in cases {
+            let candidates = ["riskTier", "haltReason", "Deployment", "DaemonSet", "halt"];
+            assert_eq!(closest(word, candidates), want, "{word}");
         }
     }
 
