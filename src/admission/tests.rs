@@ -358,3 +358,144 @@ async fn answers() {
         assert!(text.contains(case.says), "{}: {answer:#}", case.name);
     }
 }
+
+fn assessment(extra: Value) -> Value {
+    let mut spec = json!({
+        "systemRef": {"name": "scoring"},
+        "scope": {"artifacts": [{"image": format!("r.example.com/scorer@sha256:{DIGEST}")}]},
+        "criteria": {"acceptanceThreshold": 6},
+        "risks": [{"id": "R1", "title": "Bias", "source": "Fairness", "likelihood": 3, "severity": 3,
+                   "treatment": "Mitigate"}],
+        "impactAssessment": {"affectedGroups": ["Applicants"], "completedOn": "2026-01-01"},
+        "validFor": "30d"
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    json!({"apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
+           "metadata": {"name": "scoring-v1", "namespace": "credit"}, "spec": spec})
+}
+
+/// The JSON patch of an answer, decoded.
+fn patch_of(answer: &Value) -> Value {
+    let bytes: Vec<u8> =
+        serde_json::from_value(answer["response"]["patch"].clone()).unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn records() {
+    let ra = ("aims.dev", "v1alpha1", "RiskAssessment");
+    let json = |v: Value| serde_json::to_vec(&v).unwrap();
+
+    // The submitter is stamped from the request, whatever the client wrote.
+    let body = json(review(
+        ra,
+        "riskassessments",
+        None,
+        "CREATE",
+        assessment(json!({"submittedBy": "mallory"})),
+        Value::Null,
+    ));
+    let (_, answer) = post(
+        hook(vec![system(false)], vec![], true),
+        "/mutate/riskassessments",
+        body,
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], json!(true), "{answer:#}");
+    assert_eq!(
+        patch_of(&answer),
+        json!([{"op": "add", "path": "/spec/submittedBy", "value": "dev"}]),
+        "{answer:#}"
+    );
+
+    // An approval written at create is refused: its author would approve their own submission.
+    let body = json(review(
+        ra,
+        "riskassessments",
+        None,
+        "CREATE",
+        assessment(json!({"approvals": [{"decision": "Approve"}]})),
+        Value::Null,
+    ));
+    let (_, answer) = post(
+        hook(vec![system(false)], vec![], true),
+        "/mutate/riskassessments",
+        body,
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], json!(false), "{answer:#}");
+
+    // A new approval by another user is stamped and signed.
+    let old = assessment(json!({"submittedBy": "sam"}));
+    let new = assessment(
+        json!({"submittedBy": "sam", "approvals": [{"decision": "Approve", "comment": "ok"}]}),
+    );
+    let body = json(review(ra, "riskassessments", None, "UPDATE", new, old));
+    let (_, answer) = post(
+        hook(vec![system(false)], vec![], true),
+        "/mutate/riskassessments",
+        body,
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], json!(true), "{answer:#}");
+    let patch = patch_of(&answer);
+    assert_eq!(
+        patch[0]["path"],
+        json!("/spec/approvals/0/stamp"),
+        "{answer:#}"
+    );
+    assert_eq!(patch[0]["value"]["user"], json!("dev"), "{answer:#}");
+    assert_eq!(
+        patch[0]["value"]["signature"].as_str().map(str::len),
+        Some(64),
+        "{answer:#}"
+    );
+
+    // Bindings name known controls.
+    let mut cb = binding("Enforce");
+    cb["spec"]["controls"] = json!([{"id": "A.6.2.50"}]);
+    let body = json(review(
+        ("aims.dev", "v1alpha1", "ControlBinding"),
+        "controlbindings",
+        None,
+        "CREATE",
+        cb,
+        Value::Null,
+    ));
+    let (_, answer) = post(hook(vec![], vec![], true), "/validate/records", body).await;
+    assert_eq!(answer["response"]["allowed"], json!(false), "{answer:#}");
+    let message = answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("spec.controls[0].id") && message.contains("did you mean A.6.2.5?"),
+        "{message}"
+    );
+
+    // Only an overseer clears a halt.
+    let sys = ("aims.dev", "v1alpha1", "AISystem");
+    let body = json(review(
+        sys,
+        "aisystems",
+        None,
+        "UPDATE",
+        system(false),
+        system(true),
+    ));
+    let (_, answer) = post(
+        hook(vec![system(true)], vec![], true),
+        "/validate/records",
+        body,
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], json!(false), "{answer:#}");
+    assert!(
+        answer["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("olga"),
+        "{answer:#}"
+    );
+}

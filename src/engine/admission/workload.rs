@@ -924,11 +924,16 @@ mod tests {
                 trust: Trust::AsWritten,
                 now: now(),
             });
-            let finding = evaluation
-                .findings
-                .iter()
-                .find(|f| f.message.contains("runs under break-glass (ticket INC-7: fraud wave)"));
-            assert_eq!(finding.is_some(), shown, "{hours}h: {:#?}", evaluation.findings);
+            let finding = evaluation.findings.iter().find(|f| {
+                f.message
+                    .contains("runs under break-glass (ticket INC-7: fraud wave)")
+            });
+            assert_eq!(
+                finding.is_some(),
+                shown,
+                "{hours}h: {:#?}",
+                evaluation.findings
+            );
             let until: Timestamp = until(hours).parse().unwrap();
             assert_eq!(
                 evaluation.next_review_at == Some(until),
