@@ -1,1 +1,471 @@
-//! TODO
+//! HTTPS for the admission webhook: rustls with the ring provider, TLS 1.2 and 1.3, HTTP/1.1 over
+//! hyper, and a certificate that can be replaced while the server runs.
+//!
+//! [`CertResolver`] holds the current certificate; every new connection's handshake reads it, so
+//! [`CertResolver::set`] rotates the certificate without a restart and without touching
+//! connections already open. [`serve`] accepts connections until its shutdown future completes,
+//! then lets open connections finish their requests.
+
+use std::{
+    fmt, io,
+    net::SocketAddr,
+    pin::pin,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
+use rustls::{
+    ServerConfig,
+    crypto::CryptoProvider,
+    server::{ClientHello, ResolvesServerCert},
+    sign::CertifiedKey,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_rustls::TlsAcceptor;
+
+/// How long a client may take to complete the TLS handshake before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long open connections get to finish their requests after shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The only application protocol offered: the API server speaks HTTP/1.1 to webhooks.
+const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// A certificate or key that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate PEM holds no certificate.
+    #[error("the certificate PEM holds no CERTIFICATE block")]
+    NoCertificate,
+    /// The certificate PEM could not be read.
+    #[error("cannot read the certificate PEM: {0}")]
+    CertificatePem(#[source] rustls_pki_types::pem::Error),
+    /// The key PEM could not be read, or holds no private key.
+    #[error("cannot read the private key PEM: {0}")]
+    KeyPem(#[source] rustls_pki_types::pem::Error),
+    /// The key is of an unsupported type, or does not belong to the certificate.
+    #[error("unusable certificate and key: {0}")]
+    Key(#[source] rustls::Error),
+}
+
+/// The ring crypto provider, the one kube uses too; named here so the server never depends on a
+/// process-wide default provider.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Parses a PEM certificate chain (the end-entity certificate first) and its PEM private key
+/// (PKCS#8, SEC1 or PKCS#1) into a key rustls can serve, checking that they belong together.
+pub fn certified_key(cert_chain_pem: &str, key_pem: &str) -> Result<CertifiedKey, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(TlsError::CertificatePem)?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate);
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(TlsError::KeyPem)?;
+    CertifiedKey::from_der(chain, key, &provider()).map_err(TlsError::Key)
+}
+
+/// The serving certificate, swappable while the server runs.
+///
+/// Until a certificate is set, handshakes fail (the client sees a TLS alert).
+#[derive(Default)]
+pub struct CertResolver {
+    current: RwLock<Option<Arc<CertifiedKey>>>,
+}
+
+impl CertResolver {
+    /// A resolver with no certificate yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A resolver serving the given PEM certificate chain and key.
+    pub fn from_pem(cert_chain_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
+        let resolver = Self::new();
+        resolver.set(cert_chain_pem, key_pem)?;
+        Ok(resolver)
+    }
+
+    /// Replaces the certificate new connections get. On error the current certificate stays.
+    pub fn set(&self, cert_chain_pem: &str, key_pem: &str) -> Result<(), TlsError> {
+        let key = Arc::new(certified_key(cert_chain_pem, key_pem)?);
+        // The lock guards one pointer; a writer that panicked cannot have left it half-written.
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = Some(key);
+        Ok(())
+    }
+
+    /// The certificate new connections get, if one is set.
+    pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl fmt::Debug for CertResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertResolver")
+            .field("has_certificate", &self.current().is_some())
+            .finish()
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current()
+    }
+}
+
+/// The rustls server configuration: ring, TLS 1.3 and 1.2, no client certificates, ALPN
+/// `http/1.1`, the certificate from `resolver`.
+pub fn server_config(resolver: Arc<CertResolver>) -> Result<ServerConfig, rustls::Error> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    Ok(config)
+}
+
+/// Binds `addr` and serves `router` over HTTPS until `shutdown` completes; see [`serve_on`].
+pub async fn serve(
+    addr: SocketAddr,
+    resolver: Arc<CertResolver>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), io::Error> {
+    let listener = TcpListener::bind(addr).await?;
+    serve_on(listener, resolver, router, shutdown).await
+}
+
+/// Serves `router` over HTTPS on a bound listener (bind `127.0.0.1:0` and read
+/// [`TcpListener::local_addr`] to learn the port) until `shutdown` completes.
+///
+/// Each connection gets [`HANDSHAKE_TIMEOUT`] to finish its TLS handshake and
+/// [`HEADER_READ_TIMEOUT`] for each request's headers. Accept errors (a connection reset before it
+/// was accepted, too many open files) are logged and the loop goes on. At shutdown the listener
+/// closes, open connections finish their current request and close, and the function returns
+/// once they have, or after [`SHUTDOWN_GRACE`].
+pub async fn serve_on(
+    listener: TcpListener,
+    resolver: Arc<CertResolver>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), io::Error> {
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(resolver).map_err(io::Error::other)?));
+    let graceful = GracefulShutdown::new();
+    // Tells connections still in their handshake to give up; served ones are told by `graceful`.
+    let (stopping_tx, stopping) = watch::channel(false);
+    let mut shutdown = pin!(shutdown);
+    tracing::info!(addr = %listener.local_addr()?, "admission webhook listening");
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_error(error).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+            let tls = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                _ = stopping.wait_for(|stop| *stop) => return,
+            };
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(tls), service);
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "webhook connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "webhook connections still open after the shutdown grace period"
+        );
+    }
+    Ok(())
+}
+
+/// Logs an accept error; after one that is not about a single connection (such as running out
+/// of file descriptors), waits a moment so the loop does not spin.
+async fn accept_error(error: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        tracing::debug!(%error, "webhook connection failed before it was accepted");
+    } else {
+        tracing::warn!(%error, "cannot accept webhook connections; retrying in 1s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A TLS client for tests: trusts given CA certificates, sends one HTTP/1.1 request.
+
+    use std::{net::SocketAddr, sync::Arc};
+
+    use rustls::{ClientConfig, RootCertStore};
+    use rustls_pki_types::{CertificateDer, ServerName};
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+    use tokio_rustls::TlsConnector;
+
+    /// What one request saw: the response's status line and the server's certificate.
+    pub(crate) struct Seen {
+        pub(crate) status_line: String,
+        pub(crate) body: String,
+        pub(crate) peer_certificate: CertificateDer<'static>,
+    }
+
+    /// Sends `GET path` to `addr` over TLS, verifying the server as `server_name` against `cas`.
+    pub(crate) async fn get(
+        addr: SocketAddr,
+        server_name: &str,
+        cas: &[CertificateDer<'static>],
+        path: &str,
+    ) -> Result<Seen, Box<dyn std::error::Error + Send + Sync>> {
+        let mut roots = RootCertStore::empty();
+        for ca in cas {
+            roots.add(ca.clone())?;
+        }
+        let config = ClientConfig::builder_with_provider(super::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await?;
+        let mut tls = connector
+            .connect(ServerName::try_from(server_name.to_owned())?, tcp)
+            .await?;
+        let peer_certificate = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .ok_or("no peer certificate")?
+            .clone()
+            .into_owned();
+        tls.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+        let mut response = Vec::new();
+        // The server closes after the response; a missing close_notify is not the test's concern.
+        let _ = tls.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        Ok(Seen {
+            status_line: head.lines().next().unwrap_or_default().to_owned(),
+            body: body.to_owned(),
+            peer_certificate,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::routing::get;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    /// A CA and a certificate for `localhost` signed by it: (CA DER, chain PEM, key PEM).
+    fn pki(cn: &str) -> (CertificateDer<'static>, String, String) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{cn} CA"));
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (ca.der().clone(), cert.pem(), key.serialize_pem())
+    }
+
+    struct Running {
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        done: tokio::task::JoinHandle<Result<(), io::Error>>,
+    }
+
+    async fn start(resolver: Arc<CertResolver>) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/hello", get(|| async { "hello" }));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(serve_on(listener, resolver, router, async move {
+            let _ = stopped.await;
+        }));
+        Running { addr, stop, done }
+    }
+
+    #[test]
+    fn certified_key_rejects_what_cannot_be_served() {
+        let (_, chain, key) = pki("one");
+        let (_, _, other_key) = pki("two");
+        assert!(certified_key(&chain, &key).is_ok());
+        assert!(matches!(
+            certified_key("", &key),
+            Err(TlsError::NoCertificate)
+        ));
+        assert!(matches!(
+            certified_key(&chain, "not a key"),
+            Err(TlsError::KeyPem(_))
+        ));
+        assert!(matches!(
+            certified_key(&chain, &other_key),
+            Err(TlsError::Key(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_set_keeps_the_current_certificate() {
+        let (_, chain, key) = pki("one");
+        let resolver = CertResolver::from_pem(&chain, &key).unwrap();
+        let before = resolver.current().unwrap();
+        assert!(resolver.set(&chain, "garbage").is_err());
+        assert!(Arc::ptr_eq(&before, &resolver.current().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn serves_the_router_and_rotates_without_restart() {
+        let (ca_one, chain_one, key_one) = pki("one");
+        let (ca_two, chain_two, key_two) = pki("two");
+        let resolver = Arc::new(CertResolver::from_pem(&chain_one, &key_one).unwrap());
+        let server = start(resolver.clone()).await;
+        let cas = [ca_one.clone(), ca_two.clone()];
+
+        let first = testing::get(server.addr, "localhost", &cas, "/hello")
+            .await
+            .unwrap();
+        assert_eq!(first.status_line, "HTTP/1.1 200 OK");
+        assert_eq!(first.body, "hello");
+        let served_one = certified_key(&chain_one, &key_one).unwrap().cert[0].clone();
+        assert_eq!(first.peer_certificate, served_one);
+
+        resolver.set(&chain_two, &key_two).unwrap();
+        let second = testing::get(server.addr, "localhost", &cas, "/hello")
+            .await
+            .unwrap();
+        assert_eq!(second.status_line, "HTTP/1.1 200 OK");
+        let served_two = certified_key(&chain_two, &key_two).unwrap().cert[0].clone();
+        assert_eq!(second.peer_certificate, served_two);
+
+        // A client that trusts only the first CA no longer gets through.
+        assert!(
+            testing::get(server.addr, "localhost", &[ca_one], "/hello")
+                .await
+                .is_err()
+        );
+
+        server.stop.send(()).unwrap();
+        server.done.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_certificate_handshakes_fail() {
+        let (ca, _, _) = pki("one");
+        let server = start(Arc::new(CertResolver::new())).await;
+        assert!(
+            testing::get(server.addr, "localhost", &[ca], "/hello")
+                .await
+                .is_err()
+        );
+        server.stop.send(()).unwrap();
+        server.done.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_handshakes_does_not_block_shutdown_or_others() {
+        let (ca, chain, key) = pki("one");
+        let server = start(Arc::new(CertResolver::from_pem(&chain, &key).unwrap())).await;
+        // An idle TCP connection with no ClientHello.
+        let _idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let seen = testing::get(server.addr, "localhost", &[ca], "/hello")
+            .await
+            .unwrap();
+        assert_eq!(seen.status_line, "HTTP/1.1 200 OK");
+        server.stop.send(()).unwrap();
+        // Shutdown does not wait for the idle connection's handshake.
+        tokio::time::timeout(Duration::from_secs(2), server.done)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn plain_http_gets_no_answer_and_only_http11_is_offered() {
+        let (_, chain, key) = pki("one");
+        let server = start(Arc::new(CertResolver::from_pem(&chain, &key).unwrap())).await;
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tcp.write_all(b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = tcp.read_to_end(&mut buf).await;
+        assert!(!String::from_utf8_lossy(&buf).contains("hello"));
+        let config = server_config(Arc::new(CertResolver::new())).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        server.stop.send(()).unwrap();
+        server.done.await.unwrap().unwrap();
+    }
+}
