@@ -1,7 +1,542 @@
-//! TODO
-/// x
+//! The webhook configurations that send admission requests to the operator, generated from Rust so
+//! the operator's router, `aims webhook-config` and the chart all use the same paths and rules.
+//!
+//! Three webhooks, in two configurations both named [`CONFIGURATION_NAME`]:
+//!
+//! * `workloads.aims.dev` (validating, [`VALIDATE_WORKLOADS_PATH`]): Deployments, StatefulSets,
+//!   DaemonSets and their scale, Jobs, CronJobs, Pods not owned by a controller, KServe
+//!   InferenceServices, outside kube-system, kube-node-lease, the operator's namespace and any
+//!   namespaces the user excludes (so the operator can never lock the cluster or itself out).
+//! * `records.aims.dev` (validating, [`VALIDATE_RECORDS_PATH`]): the aims records.
+//! * `riskassessments.aims.dev` (mutating, [`MUTATE_RISKASSESSMENTS_PATH`]): stamps approvals.
+//!
+//! All have `sideEffects: None` and `admissionReviewVersions: [v1]`. The CA bundle is left empty:
+//! the operator publishes its own CA (see [`super::certs`]), or cert-manager's CA injector does.
+
+use k8s_openapi::{
+    api::admissionregistration::v1::{
+        MatchCondition, MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations,
+        ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
+    },
+    apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta},
+};
+
+/// The name of both the ValidatingWebhookConfiguration and the MutatingWebhookConfiguration.
+pub const CONFIGURATION_NAME: &str = "aims-operator";
+
+/// Where the API server sends workload reviews.
 pub const VALIDATE_WORKLOADS_PATH: &str = "/validate/workloads";
-/// x
+/// Where the API server sends reviews of the aims records.
 pub const VALIDATE_RECORDS_PATH: &str = "/validate/records";
-/// x
-pub const MUTATE_ASSESSMENTS_PATH: &str = "/mutate/riskassessments";
+/// Where the API server sends RiskAssessments to be stamped.
+pub const MUTATE_RISKASSESSMENTS_PATH: &str = "/mutate/riskassessments";
+
+/// The name of the workload webhook.
+pub const WORKLOADS_WEBHOOK: &str = "workloads.aims.dev";
+/// The name of the records webhook.
+pub const RECORDS_WEBHOOK: &str = "records.aims.dev";
+/// The name of the RiskAssessment stamping webhook.
+pub const RISKASSESSMENTS_WEBHOOK: &str = "riskassessments.aims.dev";
+
+/// The namespaces no webhook ever sees: the control plane's own.
+pub const SYSTEM_NAMESPACES: [&str; 2] = ["kube-system", "kube-node-lease"];
+
+/// The label every namespace carries with its own name.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Skips Pods that a controller owns: their owner (a Deployment, a Job, ...) was reviewed already.
+/// Other resources, including the scale subresource (whose resource is `deployments` or
+/// `statefulsets`), always match.
+pub const NOT_A_CONTROLLED_POD: &str = "request.resource.resource != 'pods' || \
+    !has(object.metadata.ownerReferences) || \
+    !object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)";
+
+/// Where the API server reaches the webhook server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A base URL such as `https://127.0.0.1:8443`; each webhook's path is appended.
+    Url(String),
+    /// A Service in the cluster.
+    Service {
+        /// The Service's namespace.
+        namespace: String,
+        /// The Service's name.
+        name: String,
+        /// The Service's port.
+        port: i32,
+    },
+}
+
+/// What the API server does when the webhook cannot be reached or fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Reject the request: nothing ungoverned gets in while the operator is down.
+    #[default]
+    Fail,
+    /// Admit the request as if there were no webhook.
+    Ignore,
+}
+
+impl FailurePolicy {
+    /// The value of `failurePolicy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "Fail",
+            Self::Ignore => "Ignore",
+        }
+    }
+}
+
+/// How the configurations are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The operator's namespace; workloads there are never reviewed.
+    pub namespace: String,
+    /// What the API server does when the webhook fails.
+    pub failure_policy: FailurePolicy,
+    /// How long the API server waits for an answer (1 to 30).
+    pub timeout_seconds: i32,
+    /// More namespaces whose workloads are never reviewed.
+    pub excluded_namespaces: Vec<String>,
+}
+
+/// The default `timeoutSeconds`: the webhook answers from memory, so a slow answer means trouble.
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 5;
+
+impl Options {
+    /// The defaults for an operator in `namespace`: failure policy Fail, a 5 s timeout, no extra
+    /// excluded namespaces.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            failure_policy: FailurePolicy::default(),
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            excluded_namespaces: Vec::new(),
+        }
+    }
+}
+
+/// Errors while rendering the configurations.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A configuration could not be rendered as YAML.
+    #[error("cannot render the {kind} as YAML: {source}")]
+    Render {
+        /// Its kind.
+        kind: &'static str,
+        /// What went wrong.
+        source: serde_saphyr::SerializeError,
+    },
+}
+
+/// The ValidatingWebhookConfiguration (workloads, records) and the MutatingWebhookConfiguration
+/// (RiskAssessment stamps), both named [`CONFIGURATION_NAME`], without a CA bundle.
+pub fn configurations(
+    target: &Target,
+    opts: &Options,
+) -> (ValidatingWebhookConfiguration, MutatingWebhookConfiguration) {
+    let metadata = ObjectMeta {
+        name: Some(CONFIGURATION_NAME.to_owned()),
+        labels: Some(
+            [(
+                "app.kubernetes.io/managed-by".to_owned(),
+                "aims-operator".to_owned(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    let workload_exclusions = SYSTEM_NAMESPACES
+        .iter()
+        .map(|ns| (*ns).to_owned())
+        .chain([opts.namespace.clone()])
+        .chain(opts.excluded_namespaces.iter().cloned());
+    let validating = ValidatingWebhookConfiguration {
+        metadata: metadata.clone(),
+        webhooks: Some(vec![
+            ValidatingWebhook {
+                name: WORKLOADS_WEBHOOK.to_owned(),
+                client_config: client_config(target, VALIDATE_WORKLOADS_PATH),
+                rules: Some(workload_rules()),
+                namespace_selector: Some(not_in_namespaces(workload_exclusions)),
+                match_conditions: Some(vec![MatchCondition {
+                    name: "not-a-controlled-pod".to_owned(),
+                    expression: NOT_A_CONTROLLED_POD.to_owned(),
+                }]),
+                ..validating_webhook(opts)
+            },
+            ValidatingWebhook {
+                name: RECORDS_WEBHOOK.to_owned(),
+                client_config: client_config(target, VALIDATE_RECORDS_PATH),
+                rules: Some(vec![aims_rule(&[
+                    "aisystems",
+                    "riskassessments",
+                    "controlbindings",
+                    "clustercontrolbindings",
+                ])]),
+                namespace_selector: Some(not_in_namespaces(system_namespaces())),
+                ..validating_webhook(opts)
+            },
+        ]),
+    };
+    let mutating = MutatingWebhookConfiguration {
+        metadata,
+        webhooks: Some(vec![MutatingWebhook {
+            name: RISKASSESSMENTS_WEBHOOK.to_owned(),
+            client_config: client_config(target, MUTATE_RISKASSESSMENTS_PATH),
+            rules: Some(vec![aims_rule(&["riskassessments"])]),
+            namespace_selector: Some(not_in_namespaces(system_namespaces())),
+            reinvocation_policy: Some("Never".to_owned()),
+            admission_review_versions: vec!["v1".to_owned()],
+            side_effects: "None".to_owned(),
+            failure_policy: Some(opts.failure_policy.as_str().to_owned()),
+            match_policy: Some("Equivalent".to_owned()),
+            timeout_seconds: Some(opts.timeout_seconds),
+            ..Default::default()
+        }]),
+    };
+    (validating, mutating)
+}
+
+/// Both configurations as one YAML stream (two documents separated by `---`), as
+/// `aims webhook-config` prints them.
+pub fn to_yaml_stream(target: &Target, opts: &Options) -> Result<String, ConfigError> {
+    let (validating, mutating) = configurations(target, opts);
+    let validating =
+        serde_saphyr::to_string(&validating).map_err(|source| ConfigError::Render {
+            kind: "ValidatingWebhookConfiguration",
+            source,
+        })?;
+    let mutating = serde_saphyr::to_string(&mutating).map_err(|source| ConfigError::Render {
+        kind: "MutatingWebhookConfiguration",
+        source,
+    })?;
+    Ok(format!("{validating}---\n{mutating}"))
+}
+
+/// The fields every validating webhook shares.
+fn validating_webhook(opts: &Options) -> ValidatingWebhook {
+    ValidatingWebhook {
+        admission_review_versions: vec!["v1".to_owned()],
+        side_effects: "None".to_owned(),
+        failure_policy: Some(opts.failure_policy.as_str().to_owned()),
+        match_policy: Some("Equivalent".to_owned()),
+        timeout_seconds: Some(opts.timeout_seconds),
+        ..Default::default()
+    }
+}
+
+fn client_config(target: &Target, path: &str) -> WebhookClientConfig {
+    match target {
+        Target::Url(base) => WebhookClientConfig {
+            url: Some(format!("{}{path}", base.trim_end_matches('/'))),
+            ..Default::default()
+        },
+        Target::Service {
+            namespace,
+            name,
+            port,
+        } => WebhookClientConfig {
+            service: Some(ServiceReference {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                path: Some(path.to_owned()),
+                port: Some(*port),
+            }),
+            ..Default::default()
+        },
+    }
+}
+
+fn system_namespaces() -> impl Iterator<Item = String> {
+    SYSTEM_NAMESPACES.iter().map(|ns| (*ns).to_owned())
+}
+
+/// Matches every namespace but `names` (cluster-scoped objects always match).
+fn not_in_namespaces(names: impl Iterator<Item = String>) -> LabelSelector {
+    let mut values: Vec<String> = Vec::new();
+    for name in names {
+        if !values.contains(&name) {
+            values.push(name);
+        }
+    }
+    LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: NAMESPACE_NAME_LABEL.to_owned(),
+            operator: "NotIn".to_owned(),
+            values: Some(values),
+        }]),
+        ..Default::default()
+    }
+}
+
+fn rule(group: &str, version: &str, resources: &[&str], scope: &str) -> RuleWithOperations {
+    RuleWithOperations {
+        api_groups: Some(vec![group.to_owned()]),
+        api_versions: Some(vec![version.to_owned()]),
+        operations: Some(vec!["CREATE".to_owned(), "UPDATE".to_owned()]),
+        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
+        scope: Some(scope.to_owned()),
+    }
+}
+
+fn workload_rules() -> Vec<RuleWithOperations> {
+    vec![
+        rule(
+            "apps",
+            "v1",
+            &[
+                "deployments",
+                "statefulsets",
+                "daemonsets",
+                "deployments/scale",
+                "statefulsets/scale",
+            ],
+            "Namespaced",
+        ),
+        rule("batch", "v1", &["jobs", "cronjobs"], "Namespaced"),
+        rule("", "v1", &["pods"], "Namespaced"),
+        rule(
+            "serving.kserve.io",
+            "*",
+            &["inferenceservices"],
+            "Namespaced",
+        ),
+    ]
+}
+
+fn aims_rule(resources: &[&str]) -> RuleWithOperations {
+    rule("aims.dev", "v1alpha1", resources, "*")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> Target {
+        Target::Service {
+            namespace: "aims-system".to_owned(),
+            name: "aims-webhook".to_owned(),
+            port: 443,
+        }
+    }
+
+    #[test]
+    fn three_webhooks_on_their_paths() {
+        let (validating, mutating) = configurations(&service(), &Options::new("aims-system"));
+        assert_eq!(
+            validating.metadata.name.as_deref(),
+            Some(CONFIGURATION_NAME)
+        );
+        assert_eq!(mutating.metadata.name.as_deref(), Some(CONFIGURATION_NAME));
+        let paths: Vec<(String, Option<String>)> = validating
+            .webhooks
+            .iter()
+            .flatten()
+            .map(|w| (w.name.clone(), w.client_config.service.clone()))
+            .chain(
+                mutating
+                    .webhooks
+                    .iter()
+                    .flatten()
+                    .map(|w| (w.name.clone(), w.client_config.service.clone())),
+            )
+            .map(|(name, service)| (name, service.and_then(|s| s.path)))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                (WORKLOADS_WEBHOOK, VALIDATE_WORKLOADS_PATH),
+                (RECORDS_WEBHOOK, VALIDATE_RECORDS_PATH),
+                (RISKASSESSMENTS_WEBHOOK, MUTATE_RISKASSESSMENTS_PATH),
+            ]
+            .map(|(n, p)| (n.to_owned(), Some(p.to_owned())))
+        );
+        let service = validating.webhooks.as_ref().unwrap()[0]
+            .client_config
+            .service
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (
+                service.namespace.as_str(),
+                service.name.as_str(),
+                service.port
+            ),
+            ("aims-system", "aims-webhook", Some(443))
+        );
+    }
+
+    #[test]
+    fn url_targets_get_the_path_appended() {
+        let target = Target::Url("https://127.0.0.1:8443/".to_owned());
+        let (validating, mutating) = configurations(&target, &Options::new("aims-system"));
+        let urls: Vec<String> = validating
+            .webhooks
+            .unwrap()
+            .into_iter()
+            .map(|w| w.client_config)
+            .chain(
+                mutating
+                    .webhooks
+                    .unwrap()
+                    .into_iter()
+                    .map(|w| w.client_config),
+            )
+            .map(|c| {
+                assert!(c.service.is_none() && c.ca_bundle.is_none());
+                c.url.unwrap()
+            })
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://127.0.0.1:8443/validate/workloads",
+                "https://127.0.0.1:8443/validate/records",
+                "https://127.0.0.1:8443/mutate/riskassessments",
+            ]
+        );
+    }
+
+    fn excluded(selector: &Option<LabelSelector>) -> Vec<String> {
+        let requirement = &selector
+            .as_ref()
+            .unwrap()
+            .match_expressions
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(requirement.key, "kubernetes.io/metadata.name");
+        assert_eq!(requirement.operator, "NotIn");
+        requirement.values.clone().unwrap()
+    }
+
+    #[test]
+    fn workloads_skip_system_operator_and_extra_namespaces_records_only_system_ones() {
+        let opts = Options {
+            excluded_namespaces: vec!["monitoring".to_owned(), "kube-system".to_owned()],
+            ..Options::new("aims")
+        };
+        let (validating, mutating) = configurations(&service(), &opts);
+        let webhooks = validating.webhooks.unwrap();
+        assert_eq!(
+            excluded(&webhooks[0].namespace_selector),
+            ["kube-system", "kube-node-lease", "aims", "monitoring"]
+        );
+        assert_eq!(
+            excluded(&webhooks[1].namespace_selector),
+            ["kube-system", "kube-node-lease"]
+        );
+        assert_eq!(
+            excluded(&mutating.webhooks.unwrap()[0].namespace_selector),
+            ["kube-system", "kube-node-lease"]
+        );
+    }
+
+    #[test]
+    fn shared_settings_follow_the_options() {
+        let opts = Options {
+            failure_policy: FailurePolicy::Ignore,
+            timeout_seconds: 3,
+            ..Options::new("aims-system")
+        };
+        let (validating, mutating) = configurations(&service(), &opts);
+        for w in validating.webhooks.unwrap() {
+            assert_eq!(w.side_effects, "None");
+            assert_eq!(w.admission_review_versions, ["v1"]);
+            assert_eq!(w.failure_policy.as_deref(), Some("Ignore"));
+            assert_eq!(w.timeout_seconds, Some(3));
+        }
+        let m = &mutating.webhooks.unwrap()[0];
+        assert_eq!(m.side_effects, "None");
+        assert_eq!(m.admission_review_versions, ["v1"]);
+        assert_eq!(m.failure_policy.as_deref(), Some("Ignore"));
+        assert_eq!(m.reinvocation_policy.as_deref(), Some("Never"));
+        let (default, _) = configurations(&service(), &Options::new("aims-system"));
+        let w = &default.webhooks.unwrap()[0];
+        assert_eq!(w.failure_policy.as_deref(), Some("Fail"));
+        assert_eq!(w.timeout_seconds, Some(DEFAULT_TIMEOUT_SECONDS));
+    }
+
+    #[test]
+    fn rules_cover_workloads_and_records() {
+        let (validating, mutating) = configurations(&service(), &Options::new("aims-system"));
+        let webhooks = validating.webhooks.unwrap();
+        let flat = |rules: &[RuleWithOperations]| -> Vec<String> {
+            rules
+                .iter()
+                .flat_map(|r| {
+                    assert_eq!(r.operations.as_deref().unwrap(), ["CREATE", "UPDATE"]);
+                    let group = &r.api_groups.as_ref().unwrap()[0];
+                    let version = &r.api_versions.as_ref().unwrap()[0];
+                    let scope = r.scope.clone().unwrap();
+                    r.resources
+                        .iter()
+                        .flatten()
+                        .map(move |res| format!("{group}/{version}/{res} {scope}"))
+                })
+                .collect()
+        };
+        assert_eq!(
+            flat(webhooks[0].rules.as_ref().unwrap()),
+            [
+                "apps/v1/deployments Namespaced",
+                "apps/v1/statefulsets Namespaced",
+                "apps/v1/daemonsets Namespaced",
+                "apps/v1/deployments/scale Namespaced",
+                "apps/v1/statefulsets/scale Namespaced",
+                "batch/v1/jobs Namespaced",
+                "batch/v1/cronjobs Namespaced",
+                "/v1/pods Namespaced",
+                "serving.kserve.io/*/inferenceservices Namespaced",
+            ]
+        );
+        assert_eq!(
+            flat(webhooks[1].rules.as_ref().unwrap()),
+            [
+                "aims.dev/v1alpha1/aisystems *",
+                "aims.dev/v1alpha1/riskassessments *",
+                "aims.dev/v1alpha1/controlbindings *",
+                "aims.dev/v1alpha1/clustercontrolbindings *",
+            ]
+        );
+        assert_eq!(
+            flat(mutating.webhooks.unwrap()[0].rules.as_ref().unwrap()),
+            ["aims.dev/v1alpha1/riskassessments *"]
+        );
+    }
+
+    #[test]
+    fn only_the_workload_webhook_skips_controlled_pods() {
+        let (validating, mutating) = configurations(&service(), &Options::new("aims-system"));
+        let webhooks = validating.webhooks.unwrap();
+        let conditions = webhooks[0].match_conditions.as_ref().unwrap();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].name, "not-a-controlled-pod");
+        assert_eq!(conditions[0].expression, NOT_A_CONTROLLED_POD);
+        assert!(webhooks[1].match_conditions.is_none());
+        assert!(mutating.webhooks.unwrap()[0].match_conditions.is_none());
+    }
+
+    #[test]
+    fn the_yaml_stream_reads_back_as_the_same_objects() {
+        let target = Target::Url("https://127.0.0.1:8443".to_owned());
+        let opts = Options::new("aims-system");
+        let yaml = to_yaml_stream(&target, &opts).unwrap();
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["kind"], "ValidatingWebhookConfiguration");
+        assert_eq!(docs[0]["apiVersion"], "admissionregistration.k8s.io/v1");
+        assert_eq!(docs[1]["kind"], "MutatingWebhookConfiguration");
+        assert_eq!(docs[0]["webhooks"][0]["sideEffects"], "None");
+        assert_eq!(
+            docs[0]["webhooks"][0]["matchConditions"][0]["expression"],
+            NOT_A_CONTROLLED_POD
+        );
+        let (validating, mutating) = configurations(&target, &opts);
+        let back_v: ValidatingWebhookConfiguration =
+            serde_json::from_value(docs[0].clone()).unwrap();
+        let back_m: MutatingWebhookConfiguration = serde_json::from_value(docs[1].clone()).unwrap();
+        assert_eq!(back_v, validating);
+        assert_eq!(back_m, mutating);
+    }
+}
