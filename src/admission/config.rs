@@ -68,7 +68,7 @@ pub enum Target {
 }
 
 /// What the API server does when the webhook cannot be reached or fails.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailurePolicy {
     /// Reject the request: nothing ungoverned gets in while the operator is down.
     #[default]

@@ -94,7 +94,7 @@ pub fn router(hook: Arc<Webhook>) -> Router {
             route("records", records::validate),
         )
         .route(
-            config::MUTATE_ASSESSMENTS_PATH,
+            config::MUTATE_RISKASSESSMENTS_PATH,
             route("riskassessments", records::mutate_assessment),
         )
         .route("/healthz", get(|| async { "ok" }))

@@ -113,6 +113,7 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
             metrics: Arc::new(Metrics::default()),
             synced: AtomicBool::new(synced),
             leader,
+            controllers: true,
         }),
         settings: Settings::default(),
     })

@@ -9,8 +9,13 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 use crate::{
+    admission::config::{FailurePolicy, Options as WebhookOptions, Target},
     crds,
-    engine::{catalog::Catalog, detect::Detector},
+    engine::{
+        admission::workload::{BreakGlassPolicy, UnregisteredPolicy},
+        catalog::Catalog,
+        detect::Detector,
+    },
     manifests,
 };
 
@@ -55,11 +60,48 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
         output: ScanFormat,
     },
+    /// Print the operator's admission webhook configurations as YAML, to apply with kubectl.
+    ///
+    /// The ValidatingWebhookConfiguration reviews governed workloads and the aims records; the
+    /// MutatingWebhookConfiguration stamps RiskAssessment approvals. Both are named aims-operator;
+    /// the running operator fills in their caBundle. kube-system, kube-node-lease and the
+    /// operator's namespace are never reviewed, so a stopped webhook cannot lock the cluster out.
+    #[command(
+        after_help = "Examples:\n  aims webhook-config --url https://127.0.0.1:8443 | kubectl apply -f -\n  aims webhook-config --service aims-operator-webhook --failure-policy Ignore\n\nIn an emergency, remove the webhooks:\n  kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration aims-operator"
+    )]
+    WebhookConfig(WebhookConfigArgs),
     /// Run the operator: evaluate every AISystem and RiskAssessment and write their status.
     ///
     /// Uses the kubeconfig of KUBECONFIG (or the in-cluster service account). Serves /metrics,
     /// /healthz and /readyz on --metrics-addr. Stops cleanly on SIGTERM.
     Run(RunArgs),
+}
+
+/// Options of `aims webhook-config`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["url", "service"])))]
+pub struct WebhookConfigArgs {
+    /// The webhook's base URL, when the API server calls it directly (a local operator).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The Service the API server calls the webhook through.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// The Service's port.
+    #[arg(long, default_value_t = 443)]
+    pub service_port: i32,
+    /// The operator's namespace (the Service's, and never reviewed).
+    #[arg(long, default_value = "aims-system")]
+    pub namespace: String,
+    /// What the API server does when the webhook cannot answer.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Fail)]
+    pub failure_policy: FailurePolicy,
+    /// How long the API server waits for an answer, in seconds (1 to 30).
+    #[arg(long, default_value_t = crate::admission::config::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30))]
+    pub timeout: i32,
+    /// More namespaces whose workloads are never reviewed. Repeatable.
+    #[arg(long = "exclude-namespace")]
+    pub exclude_namespaces: Vec<String>,
 }
 
 /// Output formats of `aims scan`.
@@ -87,6 +129,44 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, env = "AIMS_LOG_FORMAT", default_value_t = crate::telemetry::LogFormat::Text)]
     pub log_format: crate::telemetry::LogFormat,
+    /// Serve only the admission webhook: no controllers, no status writes, no leader election.
+    #[arg(long, env = "AIMS_WEBHOOK_ONLY", conflicts_with = "no_webhook")]
+    pub webhook_only: bool,
+    /// Run only the controllers, without the admission webhook.
+    #[arg(long, env = "AIMS_NO_WEBHOOK")]
+    pub no_webhook: bool,
+    /// Where to serve the admission webhook (HTTPS).
+    #[arg(long, env = "AIMS_WEBHOOK_ADDR", default_value = "0.0.0.0:8443")]
+    pub webhook_addr: std::net::SocketAddr,
+    /// The Service the API server reaches the webhook through; the operator's own serving
+    /// certificate is made for its DNS names.
+    #[arg(long, env = "AIMS_WEBHOOK_SERVICE", default_value = "aims-operator-webhook")]
+    pub webhook_service: String,
+    /// More names or IP addresses for the operator's own serving certificate (for example
+    /// 127.0.0.1 when the API server calls a URL). Repeatable.
+    #[arg(long = "webhook-host", env = "AIMS_WEBHOOK_HOSTS", value_delimiter = ',')]
+    pub webhook_hosts: Vec<String>,
+    /// Serve this certificate (PEM) instead of the operator's own, for example one issued by
+    /// cert-manager; reloaded when the file changes. Needs --webhook-key-file.
+    #[arg(long, env = "AIMS_WEBHOOK_CERT_FILE", requires = "webhook_key_file")]
+    pub webhook_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --webhook-cert-file.
+    #[arg(long, env = "AIMS_WEBHOOK_KEY_FILE", requires = "webhook_cert_file")]
+    pub webhook_key_file: Option<PathBuf>,
+    /// What to do with model workloads that belong to no AISystem, where the namespace's
+    /// `aims.dev/unregistered` label says nothing.
+    #[arg(long, value_enum, env = "AIMS_UNREGISTERED", default_value_t = UnregisteredPolicy::Warn)]
+    pub unregistered: UnregisteredPolicy,
+    /// The group whose members may admit a workload under break-glass.
+    #[arg(long, env = "AIMS_BREAK_GLASS_GROUP", default_value = "aims:break-glass")]
+    pub break_glass_group: String,
+    /// The longest a break-glass admission may last (for example 4h or 1d).
+    #[arg(long, env = "AIMS_BREAK_GLASS_MAX", default_value = "24h", value_parser = parse_duration)]
+    pub break_glass_max: jiff::SignedDuration,
+}
+
+fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
+    crate::engine::approval::parse_valid_for(s).map_err(|e| e.to_string())
 }
 
 /// Errors the command line reports.
@@ -123,6 +203,25 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Check(args) => return run_check(&args),
         Command::Run(args) => run_operator(args)?,
         Command::Scan { output } => run_scan(output)?,
+        Command::WebhookConfig(args) => {
+            let target = match (args.url, args.service) {
+                (Some(url), _) => Target::Url(url),
+                (None, service) => Target::Service {
+                    namespace: args.namespace.clone(),
+                    name: service.unwrap_or_default(),
+                    port: args.service_port,
+                },
+            };
+            let options = WebhookOptions {
+                namespace: args.namespace,
+                failure_policy: args.failure_policy,
+                timeout_seconds: args.timeout,
+                excluded_namespaces: args.exclude_namespaces,
+            };
+            let yaml = crate::admission::config::to_yaml_stream(&target, &options)
+                .map_err(std::io::Error::other)?;
+            std::io::stdout().lock().write_all(yaml.as_bytes())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -158,12 +257,31 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
         .build()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
+        let webhook = (!args.no_webhook).then(|| crate::admission::ServeConfig {
+            addr: args.webhook_addr,
+            certs: match (args.webhook_cert_file, args.webhook_key_file) {
+                (Some(cert), Some(key)) => crate::admission::CertSource::Files { cert, key },
+                _ => crate::admission::CertSource::SelfManaged {
+                    service: args.webhook_service,
+                    hosts: args.webhook_hosts,
+                },
+            },
+            settings: crate::admission::Settings {
+                unregistered: args.unregistered,
+                break_glass: BreakGlassPolicy {
+                    group: args.break_glass_group,
+                    max: args.break_glass_max,
+                },
+            },
+        });
         crate::controller::run(
             client,
             crate::controller::Config {
                 namespace: args.namespace,
                 metrics_addr: args.metrics_addr,
                 identity: args.identity.unwrap_or_else(default_identity),
+                controllers: !args.webhook_only,
+                webhook,
             },
         )
         .await?;

@@ -142,6 +142,7 @@ pub fn controller(
     key: SigningKey,
     metrics: Arc<Metrics>,
     leader: tokio::sync::watch::Receiver<bool>,
+    controllers: bool,
 ) -> (Controller<Guarded<AISystem>>, Arc<Context>) {
     let systems_api: Api<Guarded<AISystem>> = Api::all(client.clone());
     let controller = Controller::new(systems_api, watcher::Config::default());
@@ -246,6 +247,7 @@ pub fn controller(
         metrics,
         synced: Default::default(),
         leader,
+        controllers,
     });
     (controller, ctx)
 }
@@ -253,6 +255,10 @@ pub fn controller(
 /// Evaluates one system and writes its status.
 #[tracing::instrument(skip_all, fields(system = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
 pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.controllers {
+        // A webhook-only replica runs this controller for its stores alone.
+        return Ok(Action::await_change());
+    }
     if !ctx.may_write() {
         // Before the stores sync, a status would be computed from half the cluster; a replica
         // without the Lease leaves writing to the leader.

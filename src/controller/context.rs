@@ -211,6 +211,9 @@ pub struct Context {
     pub synced: std::sync::atomic::AtomicBool,
     /// Whether this replica holds the leader Lease: only the leader writes.
     pub leader: tokio::sync::watch::Receiver<bool>,
+    /// Whether the controllers run here; a webhook-only replica keeps the stores and never
+    /// writes.
+    pub controllers: bool,
 }
 
 impl Context {
@@ -247,6 +250,6 @@ impl Context {
 
     /// Whether this replica may write: it holds the Lease and its stores have synced.
     pub fn may_write(&self) -> bool {
-        self.synced() && *self.leader.borrow()
+        self.controllers && self.synced() && *self.leader.borrow()
     }
 }

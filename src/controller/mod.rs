@@ -43,6 +43,9 @@ pub enum Error {
     /// The metrics and health server failed.
     #[error("metrics server: {0}")]
     Server(#[from] std::io::Error),
+    /// The admission webhook failed.
+    #[error("admission webhook: {0}")]
+    Webhook(String),
 }
 
 impl Error {
@@ -54,6 +57,7 @@ impl Error {
             Self::Lease(_) => "lease",
             Self::Serialize(_) => "serialize",
             Self::Server(_) => "server",
+            Self::Webhook(_) => "webhook",
         }
     }
 }
@@ -67,6 +71,10 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// This replica's name in the leader Lease (the pod name in a cluster).
     pub identity: String,
+    /// Whether to run the controllers (false: a webhook-only replica).
+    pub controllers: bool,
+    /// The admission webhook, when it is served.
+    pub webhook: Option<crate::admission::ServeConfig>,
 }
 
 /// The Lease that elects the replica that writes.
@@ -89,40 +97,34 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
 
     // Every replica watches and evaluates; the one holding the Lease writes. Dropping the receiver
     // at shutdown releases the Lease, so a successor takes over without waiting for it to expire.
-    let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-        .with_namespace(&config.namespace)
-        .with_identity(&config.identity)
-        .with_duration(15)
-        .with_grace(5)
-        .build()
-        .await
-        .map_err(|e| Error::Lease(e.to_string()))?;
-    let (leader, lease_task) = lease.watch().await;
-    let (systems, ctx) = aisystem::controller(client.clone(), key, metrics.clone(), leader);
-    let assessments = assessment::controller(client.clone());
+    // A webhook-only replica takes no part in the election.
+    let (leader, lease_task) = if config.controllers {
+        let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+            .with_namespace(&config.namespace)
+            .with_identity(&config.identity)
+            .with_duration(15)
+            .with_grace(5)
+            .build()
+            .await
+            .map_err(|e| Error::Lease(e.to_string()))?;
+        let (leader, task) = lease.watch().await;
+        (leader, Some(task))
+    } else {
+        (watch::channel(false).1, None)
+    };
+    let (systems, ctx) = aisystem::controller(
+        client.clone(),
+        key,
+        metrics.clone(),
+        leader,
+        config.controllers,
+    );
     let server = metrics::serve(
         config.metrics_addr,
         metrics.clone(),
         ctx.clone(),
         shutdown(),
     );
-    let scanner = scan::run(ctx.clone(), shutdown());
-    let bindings = binding::namespaced(client.clone())
-        .graceful_shutdown_on(shutdown())
-        .run(
-            binding::reconcile_namespaced,
-            binding::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
-    let cluster_bindings = binding::cluster(client.clone())
-        .graceful_shutdown_on(shutdown())
-        .run(
-            binding::reconcile_cluster,
-            binding::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
 
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -130,31 +132,71 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         let _ = shutdown_tx.send(true);
     });
 
+    // The AISystem controller also drives every store, so it runs in webhook-only mode too.
     let systems = systems
         .graceful_shutdown_on(shutdown())
         .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
         .for_each(|_| async {});
-    let assessments = assessments
-        .graceful_shutdown_on(shutdown())
-        .run(assessment::reconcile, assessment::error_policy, ctx.clone())
-        .for_each(|_| async {});
-    tracing::info!(namespace = %config.namespace, metrics = %config.metrics_addr, "aims-operator running");
-    // Every task ends on shutdown; if one ends early, the process stops loudly rather than limp on.
-    let (result, _, rest) = futures::future::select_all([
+    let mut tasks = vec![
         systems.map(|()| Ok(())).boxed(),
-        assessments.map(|()| Ok(())).boxed(),
-        scanner.map(|()| Ok(())).boxed(),
-        bindings.map(|()| Ok(())).boxed(),
-        cluster_bindings.map(|()| Ok(())).boxed(),
         server.boxed(),
-    ])
-    .await;
+    ];
+    if config.controllers {
+        let assessments = assessment::controller(client.clone())
+            .graceful_shutdown_on(shutdown())
+            .run(assessment::reconcile, assessment::error_policy, ctx.clone())
+            .for_each(|_| async {});
+        let bindings = binding::namespaced(client.clone())
+            .graceful_shutdown_on(shutdown())
+            .run(
+                binding::reconcile_namespaced,
+                binding::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| async {});
+        let cluster_bindings = binding::cluster(client.clone())
+            .graceful_shutdown_on(shutdown())
+            .run(
+                binding::reconcile_cluster,
+                binding::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| async {});
+        tasks.extend([
+            assessments.map(|()| Ok(())).boxed(),
+            bindings.map(|()| Ok(())).boxed(),
+            cluster_bindings.map(|()| Ok(())).boxed(),
+            scan::run(ctx.clone(), shutdown()).map(|()| Ok(())).boxed(),
+        ]);
+    }
+    if let Some(webhook) = config.webhook.clone() {
+        tasks.push(
+            crate::admission::serve(
+                client.clone(),
+                config.namespace.clone(),
+                webhook,
+                ctx.clone(),
+                shutdown(),
+            )
+            .boxed(),
+        );
+    }
+    tracing::info!(
+        namespace = %config.namespace,
+        metrics = %config.metrics_addr,
+        controllers = config.controllers,
+        webhook = ?config.webhook.as_ref().map(|w| w.addr),
+        "aims-operator running"
+    );
+    // Every task ends on shutdown; if one ends early, the process stops loudly rather than limp on.
+    let (result, _, rest) = futures::future::select_all(tasks).await;
     // Dropping the last Lease receiver makes the lease task release the Lease for a successor.
     drop(rest);
     drop(ctx);
-    if tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
-        .await
-        .is_err()
+    if let Some(lease_task) = lease_task
+        && tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
+            .await
+            .is_err()
     {
         tracing::warn!("the Lease was not released in time; a successor waits for it to expire");
     }

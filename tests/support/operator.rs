@@ -14,26 +14,39 @@ use aims_testenv::ControlPlane;
 pub struct Operator {
     child: Child,
     metrics: String,
+    webhook: String,
     log: std::path::PathBuf,
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Operator {
-    /// Starts `aims run` for `namespace` (which is created) and waits until it is ready.
+    /// Starts `aims run` for `namespace` (which is created) and waits until it is ready. Its
+    /// webhook serves on a free local port, with a certificate for 127.0.0.1.
     pub fn start(cp: &ControlPlane, namespace: &str, log_name: &str) -> Self {
+        Self::start_with(cp, namespace, log_name, &[])
+    }
+
+    /// [`Operator::start`] with more arguments for `aims run`.
+    pub fn start_with(cp: &ControlPlane, namespace: &str, log_name: &str, extra: &[&str]) -> Self {
         let _ = cp
             .kubectl()
             .args(["create", "namespace", namespace])
             .output();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let metrics = format!("127.0.0.1:{port}");
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let webhook = format!("127.0.0.1:{}", free_port());
         let log = cp.dir().join(format!("{log_name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
         cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
+            .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"])
+            .args(extra)
             .env("KUBECONFIG", cp.kubeconfig())
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "info,aims_operator=debug")
@@ -45,6 +58,7 @@ impl Operator {
         let mut op = Self {
             child,
             metrics,
+            webhook,
             log,
         };
         op.wait_ready();
@@ -97,6 +111,11 @@ impl Operator {
             .filter(|l| l.starts_with("aims_status_writes_total"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    /// The webhook's base URL.
+    pub fn webhook_url(&self) -> String {
+        format!("https://{}", self.webhook)
     }
 
     /// The operator's process id.

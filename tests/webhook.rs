@@ -1,0 +1,329 @@
+//! The admission webhook through a real API server, called over TLS: `kubectl` as a person uses
+//! it, approvers impersonated with `--as`, the operator as its own process with its own
+//! certificates, and the webhook configurations from `aims webhook-config`.
+
+mod support;
+
+use std::{process::Output, sync::OnceLock, time::Duration};
+
+use aims_operator::api::{AssessmentState, RiskAssessment};
+use aims_testenv::ControlPlane;
+use kube::Api;
+use support::{
+    apply, cluster, eventually, install_crds, kubectl, namespace, ok, operator::Operator, stderr,
+    stdout,
+};
+
+const OPERATOR_NS: &str = "aims-system";
+const WAIT: Duration = Duration::from_secs(30);
+const IMAGE: &str = "registry.example.com/credit/scorer@sha256:5555555555555555555555555555555555555555555555555555555555555555";
+const NEW_IMAGE: &str = "registry.example.com/credit/scorer@sha256:6666666666666666666666666666666666666666666666666666666666666666";
+
+/// Lets the test users read and change RiskAssessments and AISystems, and manage Deployments:
+/// what an approver or an overseer would be granted.
+const RBAC: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: aims-test-user}
+rules:
+  - apiGroups: [aims.dev]
+    resources: [riskassessments, aisystems]
+    verbs: [get, list, watch, create, update, patch]
+  - apiGroups: [apps]
+    resources: [deployments, deployments/scale]
+    verbs: [get, list, watch, create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: aims-test-users}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: aims-test-user}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:authenticated"}
+"#;
+
+/// Registers the operator's webhooks on `cp` and waits until the API server reaches them over
+/// TLS with the CA the operator published.
+fn register(cp: &ControlPlane, op: &Operator) {
+    let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(["webhook-config", "--url", &op.webhook_url(), "--namespace", OPERATOR_NS])
+        .output()
+        .unwrap());
+    ok(apply(cp, &config));
+    namespace(cp, "webhook-probe");
+    let start = std::time::Instant::now();
+    loop {
+        let out = kubectl(
+            cp,
+            &["create", "deployment", "probe", "--image=nginx", "-n", "webhook-probe", "--dry-run=server"],
+        );
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the API server never reached the webhook: {}\n{}",
+            stderr(&out),
+            op.logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn operator() -> &'static Operator {
+    static OPERATOR: OnceLock<Operator> = OnceLock::new();
+    OPERATOR.get_or_init(|| {
+        let cp = cluster();
+        ok(apply(cp, RBAC));
+        let op = Operator::start(cp, OPERATOR_NS, "operator");
+        register(cp, &op);
+        op
+    })
+}
+
+/// A Limited system whose deployments need one approval from `aims:reviewers` at `enforcement`,
+/// and its assessment, in namespace `ns`.
+fn records(ns: &str, enforcement: &str) -> String {
+    format!(
+        r#"
+apiVersion: aims.dev/v1alpha1
+kind: ControlBinding
+metadata: {{name: approvals, namespace: {ns}}}
+spec:
+  enforcement: {enforcement}
+  controls:
+    - id: A.6.2.5
+      params: {{approverGroups: ["aims:reviewers"]}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: scoring, namespace: {ns}}}
+spec:
+  purpose: Score loan applications.
+  riskTier: Limited
+  owner: {{name: sam, contact: sam@example.com}}
+  oversight:
+    overseers: [{{name: olga}}]
+---
+apiVersion: aims.dev/v1alpha1
+kind: RiskAssessment
+metadata: {{name: scoring-v1, namespace: {ns}}}
+spec:
+  systemRef: {{name: scoring}}
+  scope:
+    artifacts: [{{image: "{IMAGE}"}}]
+  risks:
+    - {{id: R1, title: Bias, source: Fairness, likelihood: 2, severity: 2, treatment: Mitigate}}
+  impactAssessment:
+    affectedGroups: [Applicants]
+    completedOn: "2026-10-30"
+  validFor: 30d
+"#
+    )
+}
+
+fn deployment(ns: &str, image: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: scorer, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  selector: {{matchLabels: {{app: scorer}}}}
+  template:
+    metadata: {{labels: {{app: scorer}}}}
+    spec:
+      containers:
+        - name: scorer
+          image: "{image}"
+          resources: {{requests: {{cpu: 100m}}}}
+"#
+    )
+}
+
+/// `kubectl patch` of the assessment with a JSON patch, as `user` in `groups`.
+fn patch_assessment(cp: &ControlPlane, ns: &str, user: &str, groups: &[&str], patch: &str) -> Output {
+    let mut args = vec!["-n", ns, "patch", "riskassessment", "scoring-v1", "--type", "json", "-p", patch];
+    let as_user = format!("--as={user}");
+    args.push(&as_user);
+    let as_groups: Vec<String> = groups.iter().map(|g| format!("--as-group={g}")).collect();
+    args.extend(as_groups.iter().map(String::as_str));
+    kubectl(cp, &args)
+}
+
+const APPROVE: &str = r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","comment":"risks are treated"}}]"#;
+
+fn refused(out: &Output, says: &str) {
+    assert!(!out.status.success(), "expected a refusal saying {says:?}, got success: {}", stdout(out));
+    assert!(stderr(out).contains(says), "expected {says:?} in: {}", stderr(out));
+}
+
+async fn state(api: &Api<RiskAssessment>) -> Option<AssessmentState> {
+    api.get_status("scoring-v1").await.ok()?.status?.state
+}
+
+#[tokio::test]
+async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_until_approved_again() {
+    let cp = cluster();
+    let op = operator();
+    let ns = "wh-deny";
+    namespace(cp, ns);
+    ok(apply(cp, &records(ns, "Enforce")));
+
+    let out = apply(cp, &deployment(ns, IMAGE));
+    refused(&out, "admission webhook \"workloads.aims.dev\" denied the request");
+    refused(&out, "A.6.2.5 (Enforce)");
+    refused(&out, "kubectl describe aisystem scoring -n wh-deny");
+
+    ok(patch_assessment(cp, ns, "alice", &["aims:reviewers"], APPROVE));
+    let client = cp.client().await;
+    let api: Api<RiskAssessment> = Api::namespaced(client, ns);
+    eventually(WAIT, "the assessment to be Approved", || async {
+        (state(&api).await == Some(AssessmentState::Approved)).then_some(())
+    })
+    .await;
+    let ra = api.get("scoring-v1").await.unwrap();
+    let stamp = ra.spec.approvals[0].stamp.as_ref().expect("the webhook stamped the approval");
+    assert_eq!(stamp.user, "alice");
+    assert_eq!(ra.spec.submitted_by.as_deref(), Some("admin"), "the submitter is stamped at create");
+
+    // The webhook answers from its stores, which see the approval within moments.
+    eventually(WAIT, "the deployment to be admitted", || async {
+        apply(cp, &deployment(ns, IMAGE)).status.success().then_some(())
+    })
+    .await;
+
+    let out = apply(cp, &deployment(ns, NEW_IMAGE));
+    refused(&out, "is not in the approved scope");
+    assert!(op.metric("aims_admission_requests_total{webhook=\"workloads\",verdict=\"deny\"}") >= 2.0);
+}
+
+#[tokio::test]
+async fn warn_is_admitted_with_a_warning_that_kubectl_prints() {
+    let cp = cluster();
+    operator();
+    let ns = "wh-warn";
+    namespace(cp, ns);
+    ok(apply(cp, &records(ns, "Warn")));
+    let out = apply(cp, &deployment(ns, IMAGE));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Warning: Deployment/scorer: A.6.2.5 (Warn)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn forged_approvals_are_refused() {
+    let cp = cluster();
+    operator();
+    let ns = "wh-forge";
+    namespace(cp, ns);
+    ok(apply(cp, &records(ns, "Enforce")));
+
+    // The submitter (the admin who created it) cannot approve.
+    refused(&patch_assessment(cp, ns, "admin", &["aims:reviewers"], APPROVE), "submitted or edited this assessment");
+    // Nor can someone outside the approver groups.
+    refused(&patch_assessment(cp, ns, "bob", &["developers"], APPROVE), "bob is not an approver");
+    // Stamps are the operator's to write.
+    refused(
+        &patch_assessment(
+            cp,
+            ns,
+            "alice",
+            &["aims:reviewers"],
+            r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","stamp":{"user":"carol","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:00","signature":"00"}}}]"#,
+        ),
+        "stamp",
+    );
+    // A proper approval, then attempts to edit or remove it.
+    ok(patch_assessment(cp, ns, "alice", &["aims:reviewers"], APPROVE));
+    refused(
+        &patch_assessment(cp, ns, "alice", &["aims:reviewers"], r#"[{"op":"replace","path":"/spec/approvals/0/comment","value":"edited"}]"#),
+        "append-only",
+    );
+    refused(
+        &patch_assessment(cp, ns, "alice", &["aims:reviewers"], r#"[{"op":"remove","path":"/spec/approvals/0"}]"#),
+        "append-only",
+    );
+    // Someone who edits the assessed content and approves in one go is an editor.
+    refused(
+        &patch_assessment(
+            cp,
+            ns,
+            "carol",
+            &["aims:reviewers"],
+            r#"[{"op":"replace","path":"/spec/risks/0/likelihood","value":1},{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve"}}]"#,
+        ),
+        "submitted or edited this assessment",
+    );
+}
+
+#[tokio::test]
+async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
+    let cp = cluster();
+    operator();
+    let ns = "wh-halt";
+    namespace(cp, ns);
+    ok(apply(cp, &records(ns, "Audit")));
+    ok(apply(cp, &deployment(ns, IMAGE)));
+    let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift under investigation"}}}"#;
+    ok(kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", halt, "--as=olga"]));
+    eventually(WAIT, "the deployment to be scaled to zero", || async {
+        let out = kubectl(cp, &["-n", ns, "get", "deployment", "scorer", "-o", "jsonpath={.spec.replicas}"]);
+        (stdout(&out) == "0").then_some(())
+    })
+    .await;
+    let out = kubectl(cp, &["-n", ns, "scale", "deployment", "scorer", "--replicas=2"]);
+    refused(&out, "halted by an overseer (drift under investigation)");
+
+    let resume = r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#;
+    refused(
+        &kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", resume, "--as=mallory"]),
+        "olga",
+    );
+    ok(kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", resume, "--as=olga"]));
+    eventually(WAIT, "the deployment to be restored", || async {
+        let out = kubectl(cp, &["-n", ns, "get", "deployment", "scorer", "-o", "jsonpath={.spec.replicas}"]);
+        (stdout(&out) == "1").then_some(())
+    })
+    .await;
+}
+
+/// With the webhook process stopped, kube-system and the operator's namespace still admit, and an
+/// approval written while the webhook was not registered counts for nothing. On a control plane of
+/// its own, as it stops the operator.
+#[tokio::test]
+async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_count() {
+    let cp = ControlPlane::start().expect("start a control plane");
+    install_crds(&cp, false);
+    ok(apply(&cp, RBAC));
+    let ns = "offline";
+    namespace(&cp, ns);
+    ok(apply(&cp, &records(ns, "Enforce")));
+    // Before the webhooks are registered: an approval with a stamp written by hand is stored.
+    ok(patch_assessment(
+        &cp,
+        ns,
+        "alice",
+        &["aims:reviewers"],
+        r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","stamp":{"user":"alice","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","signature":"0000000000000000000000000000000000000000000000000000000000000000"}}}]"#,
+    ));
+    let op = Operator::start(&cp, OPERATOR_NS, "operator");
+    register(&cp, &op);
+    let client = cp.client().await;
+    let api: Api<RiskAssessment> = Api::namespaced(client, ns);
+    eventually(WAIT, "the assessment's status", || async {
+        (state(&api).await == Some(AssessmentState::PendingApproval)).then_some(())
+    })
+    .await;
+    refused(&apply(&cp, &deployment(ns, IMAGE)), "A.6.2.5 (Enforce)");
+
+    assert!(op.stop(), "the operator stops cleanly");
+    for excluded in ["kube-system", OPERATOR_NS] {
+        let out = apply(&cp, &deployment(excluded, IMAGE));
+        assert!(out.status.success(), "{excluded}: {}", stderr(&out));
+    }
+    // Elsewhere the API server fails closed.
+    refused(&apply(&cp, &deployment(ns, IMAGE)), "failed calling webhook");
+}
