@@ -1,1 +1,1653 @@
-//! TODO
+//! The webhook's serving certificate, from one of two sources:
+//!
+//! * [`ManagedCerts`] (the default): the operator's own CA and a serving certificate it signs,
+//!   kept in the Secret [`SECRET_NAME`] of the operator's namespace, renewed before they expire,
+//!   with the CA published in the webhook configurations' `caBundle`.
+//! * [`CertFiles`]: certificate and key files another tool writes and rotates (cert-manager, whose
+//!   CA injector then fills `caBundle`; the operator leaves it alone).
+//!
+//! [`WebhookCerts::load`] gives the certificate to start with and [`WebhookCerts::keep_fresh`]
+//! keeps the server's [`CertResolver`] and the `caBundle` current while the operator runs.
+//!
+//! # Lifetimes and rotation
+//!
+//! The CA lives a year and the serving certificate 90 days ([`Lifetimes::default`]); each is
+//! replaced once less than a third of its lifetime is left ([`Validity::renewal_due`]), so a
+//! replica that is down for weeks still finds a valid certificate. A short CA life means its
+//! rotation runs every few months, and a stolen CA key is useful for a year at most.
+//!
+//! A CA rotation never breaks a request: the new CA joins the bundle beside the old one (which
+//! stays until it expires), the serving certificate signed by the old CA is kept, and only once the
+//! new CA has been published for [`Lifetimes::ca_propagation`] is the serving certificate
+//! re-signed by it. Each replica publishes the bundle before it serves a certificate the bundle
+//! must vouch for.
+//!
+//! # Several replicas
+//!
+//! Every replica reads the Secret each round. The first to start creates it (a replica that loses
+//! the race reads the winner's); a renewal is a replace with the resourceVersion read, and a
+//! replica whose write conflicts reads again and finds the other's renewal. Replicas pick up a
+//! certificate another replica wrote on their next round.
+//!
+//! Renewal decisions are the pure [`renewal`] of what the Secret holds, the names the certificate
+//! must cover and `now`.
+
+use std::{
+    collections::BTreeMap,
+    fmt, io,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    pin::pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::{
+    ByteString,
+    api::{
+        admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
+        core::v1::Secret,
+    },
+};
+use kube::{
+    Api, Client, Resource,
+    api::{ObjectMeta, Patch, PatchParams, PostParams},
+};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::{CertificateDer, pem::PemObject};
+use serde::de::DeserializeOwned;
+use tokio::time::MissedTickBehavior;
+use x509_parser::{certificate::X509Certificate, extensions::GeneralName};
+
+use super::{
+    config::CONFIGURATION_NAME,
+    tls::{CertResolver, TlsError},
+};
+
+/// The Secret holding the operator's CA and serving certificate.
+pub const SECRET_NAME: &str = "aims-webhook-tls";
+/// The serving certificate in the Secret.
+pub const TLS_CRT: &str = "tls.crt";
+/// The serving certificate's private key in the Secret.
+pub const TLS_KEY: &str = "tls.key";
+/// The CA bundle in the Secret: the CA that signs first, then older CAs not yet expired.
+pub const CA_CRT: &str = "ca.crt";
+/// The signing CA's private key in the Secret.
+pub const CA_KEY: &str = "ca.key";
+/// The type of the Secret.
+pub const SECRET_TYPE: &str = "kubernetes.io/tls";
+
+/// The field manager that owns `caBundle` in the webhook configurations.
+pub const CA_FIELD_MANAGER: &str = "aims-operator-ca";
+
+/// How often a replica re-reads the Secret (and renews what is due) with [`ManagedCerts`].
+pub const MANAGED_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the certificate files are re-read with [`CertFiles`].
+pub const FILES_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the `caBundle` is re-applied even when it did not change, to undo an overwrite (for
+/// example a chart upgrade that sets it empty).
+pub const REPUBLISH_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How far back a new certificate's validity starts, for clocks a little behind this one.
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
+
+/// How many times a round reads the Secret again after another replica changed it.
+const ATTEMPTS: usize = 5;
+
+/// Errors while getting, renewing or publishing the webhook's certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum CertsError {
+    /// A call to the API server failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A key or certificate could not be generated.
+    #[error("cannot generate a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// A validity date is out of range.
+    #[error("certificate validity out of range: {0}")]
+    Time(String),
+    /// The Secret exists but cannot be used.
+    #[error("Secret {SECRET_NAME}: {0}")]
+    Secret(String),
+    /// Other replicas kept changing the Secret between this replica's read and write.
+    #[error("Secret {SECRET_NAME} changed under every one of {ATTEMPTS} attempts to update it")]
+    Contended,
+    /// A certificate file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The certificate and key cannot be served.
+    #[error("{what}: {source}")]
+    Tls {
+        /// Where they came from.
+        what: String,
+        /// What is wrong with them.
+        source: TlsError,
+    },
+    /// The CA bundle could not be encoded for a webhook configuration.
+    #[error("cannot encode the CA bundle: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl CertsError {
+    /// A short label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::Generate(_) => "generate",
+            Self::Time(_) => "time",
+            Self::Secret(_) => "secret",
+            Self::Contended => "contended",
+            Self::Read { .. } => "read",
+            Self::Tls { .. } => "tls",
+            Self::Encode(_) => "encode",
+        }
+    }
+}
+
+/// A name the serving certificate covers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Host {
+    /// A DNS name, lower case.
+    Dns(String),
+    /// An IP address (for an API server that calls a URL such as `https://127.0.0.1:8443`).
+    Ip(IpAddr),
+}
+
+impl Host {
+    /// An IP address if `name` is one, a DNS name otherwise.
+    pub fn parse(name: &str) -> Self {
+        match name.parse::<IpAddr>() {
+            Ok(ip) => Self::Ip(ip),
+            Err(_) => Self::Dns(name.to_ascii_lowercase()),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns(name) => f.write_str(name),
+            Self::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// The names the API server may use for the webhook Service `service` in `namespace` (`<service>`,
+/// `<service>.<ns>`, `<service>.<ns>.svc`, `<service>.<ns>.svc.cluster.local`), then `extra`
+/// (DNS names or IP addresses), without duplicates.
+pub fn service_hosts(service: &str, namespace: &str, extra: &[String]) -> Vec<Host> {
+    let names = [
+        service.to_owned(),
+        format!("{service}.{namespace}"),
+        format!("{service}.{namespace}.svc"),
+        format!("{service}.{namespace}.svc.cluster.local"),
+    ];
+    let mut hosts: Vec<Host> = Vec::new();
+    for host in names.iter().chain(extra).map(|n| Host::parse(n)) {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// How long certificates live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// The CA's.
+    pub ca: SignedDuration,
+    /// The serving certificate's (shortened to the CA's end if that comes first).
+    pub serving: SignedDuration,
+    /// How long a new CA is in the bundle before the serving certificate moves to it: long enough
+    /// for every replica to publish it and the API server to load it.
+    pub ca_propagation: SignedDuration,
+}
+
+impl Default for Lifetimes {
+    /// A CA of a year, serving certificates of 90 days, an hour for a new CA to spread.
+    fn default() -> Self {
+        Self {
+            ca: SignedDuration::from_hours(365 * 24),
+            serving: SignedDuration::from_hours(90 * 24),
+            ca_propagation: SignedDuration::from_hours(1),
+        }
+    }
+}
+
+/// When a certificate is valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    /// Its first valid moment.
+    pub not_before: Timestamp,
+    /// Its last valid moment.
+    pub not_after: Timestamp,
+}
+
+impl Validity {
+    /// Whether less than a third of its lifetime is left at `now` (or it has expired).
+    pub fn renewal_due(&self, now: Timestamp) -> bool {
+        let (start, end) = (self.not_before.as_second(), self.not_after.as_second());
+        let lifetime = end.saturating_sub(start).max(0);
+        now.as_second() >= end.saturating_sub(lifetime / 3)
+    }
+
+    /// Whether it has expired at `now`.
+    pub fn expired(&self, now: Timestamp) -> bool {
+        now > self.not_after
+    }
+}
+
+/// Which CA of the bundle signed the serving certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuedBy {
+    /// The CA that signs now.
+    Current,
+    /// An older CA still in the bundle, valid as given.
+    Previous(Validity),
+    /// None of them.
+    Unknown,
+}
+
+/// What renewal needs to know of the serving certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServingFacts {
+    /// When it is valid.
+    pub validity: Validity,
+    /// The names it covers.
+    pub hosts: Vec<Host>,
+    /// Who signed it.
+    pub issued_by: IssuedBy,
+}
+
+/// What the Secret holds, as far as renewal is concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The signing CA, when its certificate and key are there and belong together.
+    pub ca: Option<Validity>,
+    /// The older CAs in the bundle.
+    pub previous_cas: Vec<Validity>,
+    /// The serving certificate, when it and its key are there and belong together.
+    pub serving: Option<ServingFacts>,
+}
+
+/// What a round must replace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// A new CA: there is none, or less than a third of its lifetime is left.
+    pub ca: bool,
+    /// A new serving certificate.
+    pub serving: bool,
+    /// Drop expired CAs from the bundle.
+    pub prune: bool,
+}
+
+impl Renewal {
+    /// Whether anything is to change.
+    pub fn any(&self) -> bool {
+        self.ca || self.serving || self.prune
+    }
+}
+
+/// What must be replaced at `now`, given what the Secret holds and the names the serving
+/// certificate must cover.
+///
+/// * No usable CA: a new CA and serving certificate (a fresh start).
+/// * The CA has less than a third of its lifetime left: a new CA; the serving certificate stays.
+/// * The serving certificate is missing, lacks a required name, has less than a third of its
+///   lifetime left, was signed by no CA of the bundle or by one that expired, or was signed by an
+///   older CA while the current one has been published for [`Lifetimes::ca_propagation`]: a new
+///   serving certificate.
+/// * An older CA expired: it leaves the bundle.
+pub fn renewal(
+    now: Timestamp,
+    observed: &Observed,
+    required: &[Host],
+    lifetimes: &Lifetimes,
+) -> Renewal {
+    let Some(ca) = observed.ca else {
+        return Renewal {
+            ca: true,
+            serving: true,
+            prune: !observed.previous_cas.is_empty(),
+        };
+    };
+    let rotate_ca = ca.renewal_due(now);
+    let ca_published = now.as_second()
+        >= ca
+            .not_before
+            .as_second()
+            .saturating_add(CLOCK_SKEW.as_secs())
+            .saturating_add(lifetimes.ca_propagation.as_secs());
+    let serving = match &observed.serving {
+        None => true,
+        Some(serving) => {
+            serving.validity.renewal_due(now)
+                || !required.iter().all(|h| serving.hosts.contains(h))
+                || match serving.issued_by {
+                    IssuedBy::Current => false,
+                    IssuedBy::Previous(issuer) => {
+                        issuer.expired(now) || (ca_published && !rotate_ca)
+                    }
+                    IssuedBy::Unknown => true,
+                }
+        }
+    };
+    Renewal {
+        ca: rotate_ca,
+        serving,
+        prune: observed.previous_cas.iter().any(|c| c.expired(now)),
+    }
+}
+
+/// The PEM texts the server and the webhook configurations need.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Material {
+    /// The serving certificate chain, end-entity first.
+    pub cert_chain_pem: String,
+    /// Its private key.
+    pub key_pem: String,
+    /// The CA certificates the API server is to trust, for `caBundle`; `None` when another tool
+    /// publishes them.
+    pub ca_bundle_pem: Option<String>,
+}
+
+impl fmt::Debug for Material {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Material")
+            .field("cert_chain_pem", &self.cert_chain_pem)
+            .field("key_pem", &"<redacted>")
+            .field("ca_bundle_pem", &self.ca_bundle_pem)
+            .finish()
+    }
+}
+
+/// The four PEM texts of the Secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Stored {
+    tls_crt: String,
+    tls_key: String,
+    ca_crt: String,
+    ca_key: String,
+}
+
+impl Stored {
+    fn from_secret(secret: &Secret) -> Self {
+        let field = |key: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .and_then(|b| String::from_utf8(b.0.clone()).ok())
+                .unwrap_or_default()
+        };
+        Self {
+            tls_crt: field(TLS_CRT),
+            tls_key: field(TLS_KEY),
+            ca_crt: field(CA_CRT),
+            ca_key: field(CA_KEY),
+        }
+    }
+
+    fn write_into(&self, data: &mut BTreeMap<String, ByteString>) {
+        for (key, value) in [
+            (TLS_CRT, &self.tls_crt),
+            (TLS_KEY, &self.tls_key),
+            (CA_CRT, &self.ca_crt),
+            (CA_KEY, &self.ca_key),
+        ] {
+            data.insert(key.to_owned(), ByteString(value.clone().into_bytes()));
+        }
+    }
+
+    fn material(&self) -> Material {
+        Material {
+            cert_chain_pem: self.tls_crt.clone(),
+            key_pem: self.tls_key.clone(),
+            ca_bundle_pem: Some(self.ca_crt.clone()),
+        }
+    }
+}
+
+/// Each CERTIFICATE block of a PEM text, as its own PEM text and DER.
+fn pem_blocks(pem: &str) -> Option<Vec<(String, CertificateDer<'static>)>> {
+    let mut blocks = Vec::new();
+    let mut iter = CertificateDer::pem_slice_iter(pem.as_bytes());
+    loop {
+        let before = iter.remainder();
+        let Some(next) = iter.next() else { break };
+        let der = next.ok()?;
+        let consumed = before.len().checked_sub(iter.remainder().len())?;
+        let text = std::str::from_utf8(before.get(..consumed)?).ok()?.trim();
+        blocks.push((format!("{text}\n"), der));
+    }
+    Some(blocks)
+}
+
+fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
+    x509_parser::parse_x509_certificate(der)
+        .ok()
+        .map(|(_, cert)| cert)
+}
+
+fn validity(cert: &X509Certificate<'_>) -> Option<Validity> {
+    Some(Validity {
+        not_before: Timestamp::from_second(cert.validity().not_before.timestamp()).ok()?,
+        not_after: Timestamp::from_second(cert.validity().not_after.timestamp()).ok()?,
+    })
+}
+
+/// Whether `key_pem` is the private key of `cert`.
+fn key_matches(cert: &X509Certificate<'_>, key_pem: &str) -> bool {
+    KeyPair::from_pem(key_pem)
+        .is_ok_and(|key| key.public_key_raw() == cert.public_key().subject_public_key.data.as_ref())
+}
+
+fn hosts(cert: &X509Certificate<'_>) -> Vec<Host> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some(Host::Dns(dns.to_ascii_lowercase())),
+            GeneralName::IPAddress(bytes) => match bytes.len() {
+                4 => <[u8; 4]>::try_from(*bytes).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(*bytes).ok().map(IpAddr::from),
+                _ => None,
+            }
+            .map(Host::Ip),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signed_by(cert: &X509Certificate<'_>, ca: &X509Certificate<'_>) -> bool {
+    cert.issuer().as_raw() == ca.subject().as_raw()
+        && cert.verify_signature(Some(ca.public_key())).is_ok()
+}
+
+/// What renewal needs to know of the Secret's contents. Anything unreadable counts as missing.
+fn observe(stored: &Stored) -> Observed {
+    let blocks = pem_blocks(&stored.ca_crt).unwrap_or_default();
+    let cas: Option<Vec<X509Certificate<'_>>> = blocks.iter().map(|(_, der)| parse(der)).collect();
+    let cas = cas.unwrap_or_default();
+    let Some(current) = cas
+        .first()
+        .filter(|ca| ca.is_ca() && key_matches(ca, &stored.ca_key))
+    else {
+        return Observed::default();
+    };
+    let Some(ca) = validity(current) else {
+        return Observed::default();
+    };
+    let previous_cas: Vec<Validity> = cas.iter().skip(1).filter_map(validity).collect();
+    let serving_blocks = pem_blocks(&stored.tls_crt).unwrap_or_default();
+    let serving = serving_blocks
+        .first()
+        .and_then(|(_, der)| parse(der))
+        .filter(|cert| key_matches(cert, &stored.tls_key))
+        .and_then(|cert| {
+            let issued_by = if signed_by(&cert, current) {
+                IssuedBy::Current
+            } else {
+                cas.iter()
+                    .skip(1)
+                    .find(|ca| signed_by(&cert, ca))
+                    .and_then(validity)
+                    .map_or(IssuedBy::Unknown, IssuedBy::Previous)
+            };
+            Some(ServingFacts {
+                validity: validity(&cert)?,
+                hosts: hosts(&cert),
+                issued_by,
+            })
+        });
+    Observed {
+        ca: Some(ca),
+        previous_cas,
+        serving,
+    }
+}
+
+fn later(at: Timestamp, by: SignedDuration) -> Result<Timestamp, CertsError> {
+    at.checked_add(by)
+        .map_err(|e| CertsError::Time(e.to_string()))
+}
+
+fn offset(at: Timestamp, by: SignedDuration) -> Result<time::OffsetDateTime, CertsError> {
+    let second = at
+        .as_second()
+        .checked_add(by.as_secs())
+        .ok_or_else(|| CertsError::Time(format!("{at} + {by:?}")))?;
+    time::OffsetDateTime::from_unix_timestamp(second).map_err(|e| CertsError::Time(e.to_string()))
+}
+
+/// A new self-signed CA: (certificate PEM, key PEM).
+fn new_ca(now: Timestamp, lifetimes: &Lifetimes) -> Result<(String, String), CertsError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let mut name = DistinguishedName::new();
+    name.push(DnType::OrganizationName, "aims-operator");
+    // Unique per CA, so old and new CAs in one bundle are told apart by name too.
+    name.push(
+        DnType::CommonName,
+        format!("aims-operator webhook CA {}", now.as_second()),
+    );
+    params.distinguished_name = name;
+    params.not_before = offset(now, -CLOCK_SKEW)?;
+    params.not_after = offset(now, lifetimes.ca)?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// A new serving certificate for `hosts`, signed by the CA: (certificate PEM, key PEM).
+fn new_serving(
+    now: Timestamp,
+    ca: (&str, &str, Validity),
+    hosts: &[Host],
+    lifetimes: &Lifetimes,
+) -> Result<(String, String), CertsError> {
+    let (ca_pem, ca_key_pem, ca_validity) = ca;
+    let issuer = Issuer::from_ca_cert_pem(ca_pem, KeyPair::from_pem(ca_key_pem)?)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = hosts
+        .iter()
+        .map(|host| match host {
+            Host::Dns(name) => Ok(SanType::DnsName(name.as_str().try_into()?)),
+            Host::Ip(ip) => Ok(SanType::IpAddress(*ip)),
+        })
+        .collect::<Result<_, rcgen::Error>>()?;
+    let mut name = DistinguishedName::new();
+    name.push(DnType::OrganizationName, "aims-operator");
+    name.push(
+        DnType::CommonName,
+        hosts
+            .first()
+            .map_or_else(|| "aims-operator webhook".to_owned(), Host::to_string),
+    );
+    params.distinguished_name = name;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.not_before = offset(now, -CLOCK_SKEW)?;
+    // A certificate outliving its CA would fail verification once the CA expires.
+    let end = offset(now, lifetimes.serving)?;
+    let ca_end = offset(ca_validity.not_after, SignedDuration::ZERO)?;
+    params.not_after = end.min(ca_end);
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// The Secret's contents after `renewal`. `stored` is what the Secret held (empty when there was
+/// none) and `observed` what [`observe`] made of it.
+fn renew(
+    stored: &Stored,
+    observed: &Observed,
+    renewal: Renewal,
+    now: Timestamp,
+    hosts: &[Host],
+    lifetimes: &Lifetimes,
+) -> Result<Stored, CertsError> {
+    // The bundle as it was: the signing CA first. Empty when there is no usable CA.
+    let old: Vec<(String, Validity)> = if observed.ca.is_some() {
+        pem_blocks(&stored.ca_crt)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(pem, der)| Some((pem, validity(&parse(&der)?)?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (ca_pem, ca_key, ca_validity, older) = match old.split_first() {
+        Some(((pem, validity), rest)) if !renewal.ca => {
+            (pem.clone(), stored.ca_key.clone(), *validity, rest.to_vec())
+        }
+        _ => {
+            let (pem, key) = new_ca(now, lifetimes)?;
+            let validity = Validity {
+                not_before: now,
+                not_after: later(now, lifetimes.ca)?,
+            };
+            (pem, key, validity, old)
+        }
+    };
+    // Older CAs stay in the bundle until they expire: certificates they signed may still be
+    // served by replicas that have not yet read the new Secret.
+    let mut ca_crt = ca_pem.clone();
+    for (pem, validity) in &older {
+        if !validity.expired(now) {
+            ca_crt.push_str(pem);
+        }
+    }
+    let (tls_crt, tls_key) = if renewal.serving {
+        new_serving(now, (&ca_pem, &ca_key, ca_validity), hosts, lifetimes)?
+    } else {
+        (stored.tls_crt.clone(), stored.tls_key.clone())
+    };
+    Ok(Stored {
+        tls_crt,
+        tls_key,
+        ca_crt,
+        ca_key,
+    })
+}
+
+/// The operator's own CA and serving certificate, kept in the Secret [`SECRET_NAME`].
+#[derive(Clone)]
+pub struct ManagedCerts {
+    client: Client,
+    namespace: String,
+    hosts: Vec<Host>,
+    configuration: String,
+    lifetimes: Lifetimes,
+}
+
+impl fmt::Debug for ManagedCerts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedCerts")
+            .field("namespace", &self.namespace)
+            .field("hosts", &self.hosts)
+            .field("configuration", &self.configuration)
+            .field("lifetimes", &self.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagedCerts {
+    /// Certificates kept in `namespace` (the operator's) for the names `hosts` (see
+    /// [`service_hosts`]), with the CA published to the configurations named
+    /// [`CONFIGURATION_NAME`] and the default [`Lifetimes`].
+    pub fn new(client: Client, namespace: impl Into<String>, hosts: Vec<Host>) -> Self {
+        Self {
+            client,
+            namespace: namespace.into(),
+            hosts,
+            configuration: CONFIGURATION_NAME.to_owned(),
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    /// Publishes the CA to the webhook configurations named `name` instead.
+    pub fn with_configuration(mut self, name: impl Into<String>) -> Self {
+        self.configuration = name.into();
+        self
+    }
+
+    /// Uses other lifetimes.
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// One round at `now`: reads the Secret, creates it when it is missing or renews what is due
+    /// (see [`renewal`]), and returns what it then holds. Does not publish the CA bundle.
+    pub async fn ensure(&self, now: Timestamp) -> Result<Material, CertsError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        for _ in 0..ATTEMPTS {
+            let Some(mut secret) = secrets.get_opt(SECRET_NAME).await? else {
+                let stored = renew(
+                    &Stored::default(),
+                    &Observed::default(),
+                    renewal(now, &Observed::default(), &self.hosts, &self.lifetimes),
+                    now,
+                    &self.hosts,
+                    &self.lifetimes,
+                )?;
+                match secrets
+                    .create(&PostParams::default(), &self.new_secret(&stored))
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(secret = SECRET_NAME, hosts = ?self.hosts, "created the webhook CA and serving certificate");
+                        return Ok(stored.material());
+                    }
+                    // Another replica created it first: read theirs.
+                    Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            if secret.type_.as_deref() != Some(SECRET_TYPE) {
+                return Err(CertsError::Secret(format!(
+                    "has type {:?}, not {SECRET_TYPE}; delete it and the operator creates it anew",
+                    secret.type_.as_deref().unwrap_or("Opaque")
+                )));
+            }
+            let stored = Stored::from_secret(&secret);
+            let observed = observe(&stored);
+            let due = renewal(now, &observed, &self.hosts, &self.lifetimes);
+            if !due.any() {
+                return Ok(stored.material());
+            }
+            let next = renew(&stored, &observed, due, now, &self.hosts, &self.lifetimes)?;
+            next.write_into(secret.data.get_or_insert_with(BTreeMap::new));
+            secret.string_data = None;
+            // The resourceVersion read makes this fail with 409 if another replica wrote since.
+            match secrets
+                .replace(SECRET_NAME, &PostParams::default(), &secret)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(
+                        secret = SECRET_NAME,
+                        ca = due.ca,
+                        serving = due.serving,
+                        pruned = due.prune,
+                        "renewed webhook certificates"
+                    );
+                    return Ok(next.material());
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CertsError::Contended)
+    }
+
+    /// Sets `caBundle` on every webhook of the configurations this source publishes to; see
+    /// [`publish_ca_bundle`].
+    pub async fn publish(&self, ca_bundle_pem: &str) -> Result<(), CertsError> {
+        publish_ca_bundle(&self.client, &self.configuration, ca_bundle_pem).await
+    }
+
+    fn new_secret(&self, stored: &Stored) -> Secret {
+        let mut data = BTreeMap::new();
+        stored.write_into(&mut data);
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(SECRET_NAME.to_owned()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "aims-operator".to_owned(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(data),
+            type_: Some(SECRET_TYPE.to_owned()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Sets `webhooks[].clientConfig.caBundle` of every webhook in the ValidatingWebhookConfiguration
+/// and the MutatingWebhookConfiguration named `configuration`, by server-side apply as
+/// [`CA_FIELD_MANAGER`]. A configuration that does not exist (yet) is skipped; one whose webhooks
+/// all carry the bundle already is not written.
+pub async fn publish_ca_bundle(
+    client: &Client,
+    configuration: &str,
+    ca_bundle_pem: &str,
+) -> Result<(), CertsError> {
+    let bundle = ByteString(ca_bundle_pem.as_bytes().to_vec());
+    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    if let Some(found) = validating.get_opt(configuration).await? {
+        let webhooks = found
+            .webhooks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| (w.name, w.client_config.ca_bundle))
+            .collect();
+        apply_ca_bundle(&validating, configuration, webhooks, &bundle).await?;
+    } else {
+        tracing::debug!(
+            configuration,
+            "no ValidatingWebhookConfiguration to publish the CA to yet"
+        );
+    }
+    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    if let Some(found) = mutating.get_opt(configuration).await? {
+        let webhooks = found
+            .webhooks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| (w.name, w.client_config.ca_bundle))
+            .collect();
+        apply_ca_bundle(&mutating, configuration, webhooks, &bundle).await?;
+    } else {
+        tracing::debug!(
+            configuration,
+            "no MutatingWebhookConfiguration to publish the CA to yet"
+        );
+    }
+    Ok(())
+}
+
+/// Applies `bundle` to the named webhooks of one configuration, unless they all have it.
+async fn apply_ca_bundle<K>(
+    api: &Api<K>,
+    name: &str,
+    webhooks: Vec<(String, Option<ByteString>)>,
+    bundle: &ByteString,
+) -> Result<(), CertsError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
+{
+    if webhooks
+        .iter()
+        .all(|(_, have)| have.as_ref() == Some(bundle))
+    {
+        return Ok(());
+    }
+    let encoded = serde_json::to_value(bundle)?;
+    let entries: Vec<serde_json::Value> = webhooks
+        .iter()
+        .map(|(webhook, _)| {
+            serde_json::json!({ "name": webhook, "clientConfig": { "caBundle": encoded } })
+        })
+        .collect();
+    // The webhooks list is a map keyed by name: this touches only caBundle of each entry.
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": { "name": name },
+        "webhooks": entries,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(CA_FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    tracing::info!(kind = %K::kind(&()), name, "published the webhook CA bundle");
+    Ok(())
+}
+
+/// Certificate and key files written by another tool (cert-manager), re-read when they change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertFiles {
+    /// The certificate chain PEM file (`tls.crt`).
+    pub cert: PathBuf,
+    /// The private key PEM file (`tls.key`).
+    pub key: PathBuf,
+}
+
+impl CertFiles {
+    /// The files at `cert` and `key`.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            cert: cert.into(),
+            key: key.into(),
+        }
+    }
+
+    /// Reads both files and checks that they can be served. The material has no CA bundle.
+    pub async fn load(&self) -> Result<Material, CertsError> {
+        let cert_chain_pem = read(&self.cert).await?;
+        let key_pem = read(&self.key).await?;
+        super::tls::certified_key(&cert_chain_pem, &key_pem).map_err(|source| CertsError::Tls {
+            what: format!("{} with {}", self.cert.display(), self.key.display()),
+            source,
+        })?;
+        Ok(Material {
+            cert_chain_pem,
+            key_pem,
+            ca_bundle_pem: None,
+        })
+    }
+}
+
+async fn read(path: &Path) -> Result<String, CertsError> {
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|source| CertsError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// Where the webhook's certificate comes from.
+#[derive(Clone, Debug)]
+pub enum WebhookCerts {
+    /// The operator's own CA, in a Secret; it publishes `caBundle`.
+    Managed(ManagedCerts),
+    /// Files another tool writes; `caBundle` is that tool's business.
+    Files(CertFiles),
+}
+
+impl WebhookCerts {
+    /// How often [`keep_fresh`](Self::keep_fresh) checks.
+    pub fn interval(&self) -> Duration {
+        match self {
+            Self::Managed(_) => MANAGED_INTERVAL,
+            Self::Files(_) => FILES_INTERVAL,
+        }
+    }
+
+    /// The certificate to start with. With [`ManagedCerts`], creates or renews the Secret as
+    /// needed and publishes the CA bundle; a failure to publish is logged, not returned (the
+    /// server can start, and [`keep_fresh`](Self::keep_fresh) publishes again).
+    pub async fn load(&self) -> Result<Material, CertsError> {
+        match self {
+            Self::Managed(managed) => {
+                let material = managed.ensure(Timestamp::now()).await?;
+                if let Some(bundle) = &material.ca_bundle_pem
+                    && let Err(error) = managed.publish(bundle).await
+                {
+                    tracing::warn!(%error, "cannot publish the webhook CA bundle yet");
+                }
+                Ok(material)
+            }
+            Self::Files(files) => files.load().await,
+        }
+    }
+
+    /// Keeps `resolver` and the `caBundle` current until `shutdown` completes: every
+    /// [`interval`](Self::interval), reads the certificate again (with [`ManagedCerts`], renewing
+    /// what is due and publishing the bundle when it changed, or every [`REPUBLISH_INTERVAL`]), and
+    /// swaps a changed certificate into `resolver`. `current` is what `resolver` serves now.
+    ///
+    /// Errors are logged and the current certificate stays. A certificate whose CA bundle could
+    /// not be published is not served until it is.
+    pub async fn keep_fresh(
+        self,
+        resolver: Arc<CertResolver>,
+        current: Material,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let mut shutdown = pin!(shutdown);
+        let mut ticks = tokio::time::interval(self.interval());
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks.tick().await;
+        let mut current = current;
+        let mut published: Option<(String, Instant)> = None;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = ticks.tick() => {}
+            }
+            self.round(&resolver, &mut current, &mut published).await;
+        }
+    }
+
+    async fn round(
+        &self,
+        resolver: &CertResolver,
+        current: &mut Material,
+        published: &mut Option<(String, Instant)>,
+    ) {
+        let next = match self {
+            Self::Managed(managed) => managed.ensure(Timestamp::now()).await,
+            Self::Files(files) => files.load().await,
+        };
+        let next = match next {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(%error, label = error.label(), "cannot check the webhook certificate; serving the current one");
+                return;
+            }
+        };
+        if let (Self::Managed(managed), Some(bundle)) = (self, &next.ca_bundle_pem) {
+            let due = published
+                .as_ref()
+                .is_none_or(|(last, at)| last != bundle || at.elapsed() >= REPUBLISH_INTERVAL);
+            if due {
+                match managed.publish(bundle).await {
+                    Ok(()) => *published = Some((bundle.clone(), Instant::now())),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot publish the webhook CA bundle");
+                        if next.ca_bundle_pem != current.ca_bundle_pem {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if next.cert_chain_pem != current.cert_chain_pem || next.key_pem != current.key_pem {
+            if let Err(error) = resolver.set(&next.cert_chain_pem, &next.key_pem) {
+                tracing::warn!(%error, "cannot serve the new webhook certificate; serving the current one");
+                return;
+            }
+            tracing::info!("serving a new webhook certificate");
+        }
+        *current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::{
+        RootCertStore,
+        client::{WebPkiServerVerifier, danger::ServerCertVerifier},
+    };
+    use rustls_pki_types::{ServerName, UnixTime};
+
+    use super::*;
+
+    fn ts(day: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + day * 86_400).unwrap()
+    }
+
+    fn at_hour(day: i64, hour: i64) -> Timestamp {
+        Timestamp::from_second(ts(day).as_second() + hour * 3600).unwrap()
+    }
+
+    fn days(from: i64, to: i64) -> Validity {
+        Validity {
+            not_before: ts(from),
+            not_after: ts(to),
+        }
+    }
+
+    fn hosts() -> Vec<Host> {
+        service_hosts(
+            "aims-webhook",
+            "aims-system",
+            &["127.0.0.1".to_owned(), "Webhook.Example.COM".to_owned()],
+        )
+    }
+
+    #[test]
+    fn service_hosts_lists_the_service_names_then_extras() {
+        assert_eq!(
+            hosts(),
+            [
+                Host::Dns("aims-webhook".to_owned()),
+                Host::Dns("aims-webhook.aims-system".to_owned()),
+                Host::Dns("aims-webhook.aims-system.svc".to_owned()),
+                Host::Dns("aims-webhook.aims-system.svc.cluster.local".to_owned()),
+                Host::Ip("127.0.0.1".parse().unwrap()),
+                Host::Dns("webhook.example.com".to_owned()),
+            ]
+        );
+        assert_eq!(service_hosts("s", "n", &["s.n".to_owned()]).len(), 4);
+    }
+
+    #[test]
+    fn renewal_is_due_with_a_third_of_the_lifetime_left() {
+        let v = days(0, 90);
+        for (now, due) in [
+            (ts(-1), false),
+            (ts(0), false),
+            (ts(59), false),
+            (ts(60), true),
+            (ts(90), true),
+            (ts(200), true),
+        ] {
+            assert_eq!(v.renewal_due(now), due, "{now}");
+        }
+        assert!(!v.expired(ts(90)));
+        assert!(v.expired(at_hour(90, 1)));
+    }
+
+    #[test]
+    fn renewal_decision_table() {
+        let lifetimes = Lifetimes::default();
+        let required = hosts();
+        let fresh = |issued_by| ServingFacts {
+            validity: days(0, 90),
+            hosts: required.clone(),
+            issued_by,
+        };
+        let issued_on = |day: i64, issued_by| ServingFacts {
+            validity: days(day, day + 90),
+            ..fresh(issued_by)
+        };
+        let observed = |ca: Option<Validity>, previous: Vec<Validity>, serving| Observed {
+            ca,
+            previous_cas: previous,
+            serving,
+        };
+        let none = Renewal::default();
+        let serving_only = Renewal {
+            serving: true,
+            ..none
+        };
+        let cases: Vec<(&str, Timestamp, Observed, Renewal)> = vec![
+            (
+                "empty Secret: everything new",
+                ts(0),
+                Observed::default(),
+                Renewal {
+                    ca: true,
+                    serving: true,
+                    prune: false,
+                },
+            ),
+            (
+                "fresh CA and serving certificate: nothing",
+                ts(1),
+                observed(Some(days(0, 365)), vec![], Some(fresh(IssuedBy::Current))),
+                none,
+            ),
+            (
+                "serving certificate missing",
+                ts(1),
+                observed(Some(days(0, 365)), vec![], None),
+                serving_only,
+            ),
+            (
+                "serving certificate with two thirds of its life used",
+                ts(60),
+                observed(Some(days(0, 365)), vec![], Some(fresh(IssuedBy::Current))),
+                serving_only,
+            ),
+            (
+                "serving certificate missing a required name",
+                ts(1),
+                observed(
+                    Some(days(0, 365)),
+                    vec![],
+                    Some(ServingFacts {
+                        hosts: required[..4].to_vec(),
+                        ..fresh(IssuedBy::Current)
+                    }),
+                ),
+                serving_only,
+            ),
+            (
+                "serving certificate with more names than required",
+                ts(1),
+                observed(
+                    Some(days(0, 365)),
+                    vec![],
+                    Some(ServingFacts {
+                        hosts: [required.clone(), vec![Host::parse("extra.example")]].concat(),
+                        ..fresh(IssuedBy::Current)
+                    }),
+                ),
+                none,
+            ),
+            (
+                "serving certificate signed by no CA of the bundle",
+                ts(1),
+                observed(Some(days(0, 365)), vec![], Some(fresh(IssuedBy::Unknown))),
+                serving_only,
+            ),
+            (
+                "CA with two thirds of its life used: new CA, serving certificate kept",
+                ts(244),
+                observed(
+                    Some(days(0, 365)),
+                    vec![],
+                    Some(issued_on(200, IssuedBy::Current)),
+                ),
+                Renewal { ca: true, ..none },
+            ),
+            (
+                "new CA not yet published long enough: serving certificate stays on the old CA",
+                at_hour(244, 1),
+                observed(
+                    Some(days(244, 609)),
+                    vec![days(0, 365)],
+                    Some(issued_on(200, IssuedBy::Previous(days(0, 365)))),
+                ),
+                none,
+            ),
+            (
+                "new CA published for an hour: serving certificate moves to it",
+                at_hour(244, 2),
+                observed(
+                    Some(days(244, 609)),
+                    vec![days(0, 365)],
+                    Some(issued_on(200, IssuedBy::Previous(days(0, 365)))),
+                ),
+                serving_only,
+            ),
+            (
+                "old CA expired: pruned",
+                ts(366),
+                observed(
+                    Some(days(244, 609)),
+                    vec![days(0, 365)],
+                    Some(issued_on(340, IssuedBy::Current)),
+                ),
+                Renewal {
+                    prune: true,
+                    ..none
+                },
+            ),
+            (
+                "serving certificate signed by an expired CA",
+                ts(366),
+                observed(
+                    Some(days(360, 725)),
+                    vec![days(0, 365)],
+                    Some(issued_on(340, IssuedBy::Previous(days(0, 365)))),
+                ),
+                Renewal {
+                    serving: true,
+                    prune: true,
+                    ..none
+                },
+            ),
+            (
+                "everything long expired (operator off for years): everything new",
+                ts(2000),
+                observed(Some(days(0, 365)), vec![], Some(fresh(IssuedBy::Current))),
+                Renewal {
+                    ca: true,
+                    serving: true,
+                    prune: false,
+                },
+            ),
+        ];
+        for (name, now, observed, want) in cases {
+            assert_eq!(
+                renewal(now, &observed, &required, &lifetimes),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    /// Verifies `stored`'s serving certificate for `name` at `now` against `bundle`, as a client
+    /// trusting that bundle would.
+    fn verifies(stored: &Stored, bundle: &str, name: &str, now: Timestamp) -> bool {
+        let mut roots = RootCertStore::empty();
+        for (_, der) in pem_blocks(bundle).unwrap() {
+            roots.add(der).unwrap();
+        }
+        let verifier = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let chain = pem_blocks(&stored.tls_crt).unwrap();
+        let now = UnixTime::since_unix_epoch(Duration::from_secs(now.as_second() as u64));
+        verifier
+            .verify_server_cert(
+                &chain[0].1,
+                &[],
+                &ServerName::try_from(name.to_owned()).unwrap(),
+                &[],
+                now,
+            )
+            .is_ok()
+    }
+
+    /// One round as [`ManagedCerts::ensure`] does it, without the API server.
+    fn step(stored: &Stored, now: Timestamp) -> Stored {
+        let observed = observe(stored);
+        let due = renewal(now, &observed, &hosts(), &Lifetimes::default());
+        if !due.any() {
+            return stored.clone();
+        }
+        renew(stored, &observed, due, now, &hosts(), &Lifetimes::default()).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_secret_covers_every_name_and_its_ca_signs_it() {
+        let stored = step(&Stored::default(), ts(0));
+        let observed = observe(&stored);
+        let serving = observed.serving.clone().unwrap();
+        assert_eq!(serving.issued_by, IssuedBy::Current);
+        assert_eq!(serving.hosts, hosts());
+        let ca = observed.ca.unwrap();
+        assert_eq!(ca.not_after, ts(365));
+        assert_eq!(serving.validity.not_after, ts(90));
+        assert_eq!(
+            renewal(ts(1), &observed, &hosts(), &Lifetimes::default()),
+            Renewal::default()
+        );
+        for name in [
+            "aims-webhook.aims-system.svc",
+            "aims-webhook.aims-system.svc.cluster.local",
+            "127.0.0.1",
+            "webhook.example.com",
+        ] {
+            assert!(verifies(&stored, &stored.ca_crt, name, ts(1)), "{name}");
+        }
+        assert!(!verifies(
+            &stored,
+            &stored.ca_crt,
+            "other.aims-system.svc",
+            ts(1)
+        ));
+        assert!(!verifies(&stored, &stored.ca_crt, "127.0.0.1", ts(91)));
+        // Another CA does not vouch for it.
+        let other = step(&Stored::default(), ts(0));
+        assert!(!verifies(&stored, &other.ca_crt, "127.0.0.1", ts(1)));
+    }
+
+    #[test]
+    fn broken_contents_start_over() {
+        let good = step(&Stored::default(), ts(0));
+        let other = step(&Stored::default(), ts(0));
+        let garbage = Stored {
+            tls_crt: "junk".to_owned(),
+            tls_key: "junk".to_owned(),
+            ca_crt: "junk".to_owned(),
+            ca_key: "junk".to_owned(),
+        };
+        assert_eq!(observe(&garbage), Observed::default());
+        // A CA key that is not the CA's.
+        let wrong_ca_key = Stored {
+            ca_key: other.ca_key.clone(),
+            ..good.clone()
+        };
+        assert_eq!(observe(&wrong_ca_key).ca, None);
+        // A serving key that is not the certificate's.
+        let wrong_key = Stored {
+            tls_key: other.tls_key.clone(),
+            ..good.clone()
+        };
+        assert_eq!(observe(&wrong_key).serving, None);
+        // A serving certificate from another CA.
+        let foreign = Stored {
+            tls_crt: other.tls_crt.clone(),
+            tls_key: other.tls_key.clone(),
+            ..good.clone()
+        };
+        assert_eq!(
+            observe(&foreign).serving.map(|s| s.issued_by),
+            Some(IssuedBy::Unknown)
+        );
+        let repaired = step(&foreign, ts(1));
+        assert_eq!(repaired.ca_crt, good.ca_crt);
+        assert!(verifies(&repaired, &good.ca_crt, "127.0.0.1", ts(1)));
+    }
+
+    /// Almost two years in steps of six hours: the certificate a
+    /// replica serves always verifies against the bundle the API server has, whether that is the
+    /// bundle from before a round or after it (each replica publishes before it swaps, and
+    /// replicas that have not swapped yet still serve the previous certificate).
+    #[test]
+    fn rotations_never_leave_a_gap() {
+        let mut stored = step(&Stored::default(), ts(0));
+        let mut now = ts(0);
+        let (mut ca_rotations, mut serving_renewals) = (0, 0);
+        let mut max_bundle = 1;
+        while now < ts(700) {
+            now = Timestamp::from_second(now.as_second() + 6 * 3600).unwrap();
+            let next = step(&stored, now);
+            if next.ca_key != stored.ca_key {
+                ca_rotations += 1;
+            }
+            if next.tls_crt != stored.tls_crt {
+                serving_renewals += 1;
+                // The new certificate is trusted by the bundle published before it is served,
+                // and by the one the API server may still hold.
+                assert!(
+                    verifies(&next, &stored.ca_crt, "127.0.0.1", now),
+                    "new certificate at {now} not trusted by the previous bundle"
+                );
+            }
+            assert!(verifies(&next, &next.ca_crt, "127.0.0.1", now), "at {now}");
+            // Replicas still serving the previous certificate keep working with the new bundle.
+            assert!(
+                verifies(&stored, &next.ca_crt, "127.0.0.1", now),
+                "previous certificate at {now} not trusted by the new bundle"
+            );
+            max_bundle = max_bundle.max(pem_blocks(&next.ca_crt).unwrap().len());
+            stored = next;
+        }
+        assert_eq!(ca_rotations, 2, "a CA rotation every ~243 days");
+        assert!(serving_renewals >= 10, "{serving_renewals}");
+        assert_eq!(max_bundle, 2);
+    }
+
+    #[test]
+    fn pem_blocks_keeps_each_certificate() {
+        let a = step(&Stored::default(), ts(0));
+        let b = step(&Stored::default(), ts(0));
+        let bundle = format!("{}\n{}", a.ca_crt, b.ca_crt);
+        let blocks = pem_blocks(&bundle).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].0, a.ca_crt);
+        assert_eq!(blocks[1].0, b.ca_crt);
+        assert!(pem_blocks("-----BEGIN CERTIFICATE-----\nnot base64!\n").is_none());
+    }
+
+    #[test]
+    fn material_debug_hides_the_key() {
+        let stored = step(&Stored::default(), ts(0));
+        let text = format!("{:?}", stored.material());
+        assert!(!text.contains("PRIVATE KEY"));
+    }
+
+    #[tokio::test]
+    async fn files_load_and_reject_mismatched_pairs() {
+        let a = step(&Stored::default(), ts(0));
+        let b = step(&Stored::default(), ts(0));
+        let dir = std::env::temp_dir().join(format!("aims-certfiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert, &a.tls_crt).unwrap();
+        std::fs::write(&key, &a.tls_key).unwrap();
+        let files = CertFiles::new(&cert, &key);
+        let material = files.load().await.unwrap();
+        assert_eq!(material.cert_chain_pem, a.tls_crt);
+        assert_eq!(material.ca_bundle_pem, None);
+        std::fs::write(&key, &b.tls_key).unwrap();
+        assert!(matches!(files.load().await, Err(CertsError::Tls { .. })));
+        std::fs::remove_file(&key).unwrap();
+        assert!(matches!(files.load().await, Err(CertsError::Read { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Against a real API server (the test environment's control plane).
+#[cfg(test)]
+pub(crate) mod on_api_server {
+    use k8s_openapi::api::core::v1::Namespace;
+
+    use super::*;
+    use crate::admission::config::{Options, Target, configurations};
+
+    /// A client of the shared test control plane and a fresh namespace named after `prefix`.
+    pub(crate) async fn client_and_namespace(prefix: &str) -> (Client, String) {
+        let client = aims_testenv::shared().client().await;
+        let name = format!("{prefix}-{}", std::process::id());
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+        (client, name)
+    }
+
+    fn hosts(namespace: &str) -> Vec<Host> {
+        service_hosts("aims-webhook", namespace, &["127.0.0.1".to_owned()])
+    }
+
+    fn plus_days(now: Timestamp, days: i64) -> Timestamp {
+        now.checked_add(SignedDuration::from_hours(24 * days))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn replicas_share_one_secret_and_renew_it_once() {
+        let (client, ns) = client_and_namespace("certs-replicas").await;
+        let a = ManagedCerts::new(client.clone(), &ns, hosts(&ns));
+        let b = a.clone();
+        let now = Timestamp::now();
+
+        // Two replicas start at once: one creates, the other reads what it created.
+        let (first_a, first_b) = tokio::join!(a.ensure(now), b.ensure(now));
+        let first = first_a.unwrap();
+        assert_eq!(first, first_b.unwrap());
+        assert_eq!(
+            a.ensure(now).await.unwrap(),
+            first,
+            "nothing due, nothing changes"
+        );
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let secret = secrets.get(SECRET_NAME).await.unwrap();
+        assert_eq!(secret.type_.as_deref(), Some(SECRET_TYPE));
+        let version = secret.metadata.resource_version.clone();
+        assert_eq!(a.ensure(now).await.unwrap(), first);
+        assert_eq!(
+            secrets
+                .get(SECRET_NAME)
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            version,
+            "a round with nothing due does not write"
+        );
+
+        // 70 days on, both renew the serving certificate at once; one write wins, both agree.
+        let later = plus_days(now, 70);
+        let (renewed_a, renewed_b) = tokio::join!(a.ensure(later), b.ensure(later));
+        let renewed = renewed_a.unwrap();
+        assert_eq!(renewed, renewed_b.unwrap());
+        assert_ne!(renewed.cert_chain_pem, first.cert_chain_pem);
+        assert_eq!(renewed.ca_bundle_pem, first.ca_bundle_pem);
+
+        // 250 days on, the CA rotates; the old one stays in the bundle.
+        let rotated = a.ensure(plus_days(now, 250)).await.unwrap();
+        let bundle = rotated.ca_bundle_pem.clone().unwrap();
+        assert_eq!(pem_blocks(&bundle).unwrap().len(), 2);
+        assert!(bundle.ends_with(first.ca_bundle_pem.as_deref().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_secret_of_another_type_is_reported_not_overwritten() {
+        let (client, ns) = client_and_namespace("certs-opaque").await;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let opaque = Secret {
+            metadata: ObjectMeta {
+                name: Some(SECRET_NAME.to_owned()),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_owned()),
+            ..Default::default()
+        };
+        secrets
+            .create(&PostParams::default(), &opaque)
+            .await
+            .unwrap();
+        let error = ManagedCerts::new(client, &ns, hosts(&ns))
+            .ensure(Timestamp::now())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, CertsError::Secret(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_ca_bundle_reaches_every_webhook() {
+        let (client, ns) = client_and_namespace("certs-publish").await;
+        let name = format!("aims-publish-{}", std::process::id());
+        // No configurations yet: nothing to do, and no error.
+        publish_ca_bundle(&client, &name, "none yet").await.unwrap();
+
+        let (mut validating, mut mutating) = configurations(
+            &Target::Url("https://127.0.0.1:9".to_owned()),
+            &Options::new(&ns),
+        );
+        validating.metadata.name = Some(name.clone());
+        mutating.metadata.name = Some(name.clone());
+        let validating_api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+        let mutating_api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+        validating_api
+            .create(&PostParams::default(), &validating)
+            .await
+            .unwrap();
+        mutating_api
+            .create(&PostParams::default(), &mutating)
+            .await
+            .unwrap();
+
+        let certs = ManagedCerts::new(client.clone(), &ns, hosts(&ns)).with_configuration(&name);
+        let material = certs.ensure(Timestamp::now()).await.unwrap();
+        let bundle = material.ca_bundle_pem.unwrap();
+        certs.publish(&bundle).await.unwrap();
+
+        let live_v = validating_api.get(&name).await.unwrap();
+        let live_m = mutating_api.get(&name).await.unwrap();
+        let bundles: Vec<Option<ByteString>> = live_v
+            .webhooks
+            .iter()
+            .flatten()
+            .map(|w| w.client_config.ca_bundle.clone())
+            .chain(
+                live_m
+                    .webhooks
+                    .iter()
+                    .flatten()
+                    .map(|w| w.client_config.ca_bundle.clone()),
+            )
+            .collect();
+        assert_eq!(bundles.len(), 3);
+        for got in bundles {
+            assert_eq!(got, Some(ByteString(bundle.as_bytes().to_vec())));
+        }
+        // The apply touched only caBundle: the rest is as created.
+        let webhook = &live_v.webhooks.as_ref().unwrap()[0];
+        assert_eq!(webhook.side_effects, "None");
+        assert!(webhook.match_conditions.is_some());
+        assert!(
+            live_v
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .any(|f| f.manager.as_deref() == Some(CA_FIELD_MANAGER))
+        );
+
+        // Publishing the same bundle again writes nothing.
+        certs.publish(&bundle).await.unwrap();
+        assert_eq!(
+            validating_api
+                .get(&name)
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            live_v.metadata.resource_version
+        );
+
+        let _ = validating_api.delete(&name, &Default::default()).await;
+        let _ = mutating_api.delete(&name, &Default::default()).await;
+    }
+
+    #[tokio::test]
+    async fn keep_fresh_serves_what_another_replica_renewed() {
+        let (client, ns) = client_and_namespace("certs-fresh").await;
+        let certs = ManagedCerts::new(client.clone(), &ns, hosts(&ns));
+        let first = certs.ensure(Timestamp::now()).await.unwrap();
+        let resolver =
+            Arc::new(CertResolver::from_pem(&first.cert_chain_pem, &first.key_pem).unwrap());
+        // Another replica replaces the serving certificate (as if it were missing a name).
+        let other = ManagedCerts::new(
+            client.clone(),
+            &ns,
+            [hosts(&ns), vec![Host::parse("added.example")]].concat(),
+        );
+        let renewed = other.ensure(Timestamp::now()).await.unwrap();
+        assert_ne!(renewed.cert_chain_pem, first.cert_chain_pem);
+
+        // One round of this replica picks it up.
+        let source = WebhookCerts::Managed(certs.clone());
+        let mut current = first.clone();
+        let mut published = None;
+        source.round(&resolver, &mut current, &mut published).await;
+        // This replica needs fewer names than the new certificate has: it keeps it.
+        assert_eq!(current, renewed);
+        let served = resolver.current().unwrap().cert[0].clone();
+        let expected =
+            crate::admission::tls::certified_key(&renewed.cert_chain_pem, &renewed.key_pem)
+                .unwrap()
+                .cert[0]
+                .clone();
+        assert_eq!(served, expected);
+    }
+}
