@@ -540,3 +540,192 @@ mod tests {
         assert_eq!(back_m, mutating);
     }
 }
+
+/// The API server calling a webhook server these configurations describe, over TLS with the
+/// operator's own CA: the paths, rules, exclusions and the match condition as the API server
+/// applies them.
+#[cfg(test)]
+mod on_api_server {
+    use std::{sync::Arc, time::Duration};
+
+    use axum::{Router, body::Bytes, http::header::CONTENT_TYPE, routing::post};
+    use jiff::Timestamp;
+    use k8s_openapi::api::{
+        apps::v1::Deployment,
+        core::v1::{Pod, ServiceAccount},
+    };
+    use kube::{
+        Api, Client,
+        api::{Patch, PatchParams, PostParams},
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::admission::{
+        certs::{Host, ManagedCerts, on_api_server::client_and_namespace},
+        tls::{CertResolver, serve_on},
+    };
+
+    /// Denies everything, naming the resource and subresource it was asked about.
+    async fn deny(body: Bytes) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+        let review: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let request = &review["request"];
+        let what = format!(
+            "{}/{}",
+            request["resource"]["resource"].as_str().unwrap_or_default(),
+            request["subResource"].as_str().unwrap_or_default()
+        );
+        let answer = json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {
+                "uid": request["uid"],
+                "allowed": false,
+                "status": { "code": 403, "message": format!("test webhook saw {what}") },
+            },
+        });
+        ([(CONTENT_TYPE, "application/json")], answer.to_string())
+    }
+
+    fn deployment(name: &str) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": { "name": name },
+            "spec": {
+                "replicas": 0,
+                "selector": { "matchLabels": { "app": name } },
+                "template": {
+                    "metadata": { "labels": { "app": name } },
+                    "spec": { "containers": [{ "name": "c", "image": "example.invalid/c:1" }] },
+                },
+            },
+        }))
+        .unwrap()
+    }
+
+    fn pod(name: &str, controlled: bool) -> Pod {
+        let mut pod = json!({
+            "metadata": { "name": name },
+            "spec": { "containers": [{ "name": "c", "image": "example.invalid/c:1" }] },
+        });
+        if controlled {
+            pod["metadata"]["ownerReferences"] = json!([{
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": "owner",
+                "uid": "00000000-0000-0000-0000-000000000001",
+                "controller": true,
+            }]);
+        }
+        serde_json::from_value(pod).unwrap()
+    }
+
+    fn denial(result: Result<impl std::fmt::Debug, kube::Error>) -> String {
+        match result {
+            Err(kube::Error::Api(e)) => e.message,
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    async fn wait_for_default_service_account(client: &Client, ns: &str) {
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while accounts.get_opt("default").await.unwrap().is_none() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the namespace's default ServiceAccount appears");
+    }
+
+    #[tokio::test]
+    async fn the_api_server_reaches_the_workload_webhook_and_skips_controlled_pods() {
+        let (client, ns) = client_and_namespace("webhook-e2e").await;
+        wait_for_default_service_account(&client, &ns).await;
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        // Created before the webhook exists, to be scaled once it does.
+        deployments
+            .create(&PostParams::default(), &deployment("existing"))
+            .await
+            .unwrap();
+
+        let name = format!("aims-e2e-{}", std::process::id());
+        let certs = ManagedCerts::new(client.clone(), &ns, vec![Host::parse("127.0.0.1")])
+            .with_configuration(&name);
+        let material = certs.ensure(Timestamp::now()).await.unwrap();
+        let resolver =
+            Arc::new(CertResolver::from_pem(&material.cert_chain_pem, &material.key_pem).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let router = Router::new().route(VALIDATE_WORKLOADS_PATH, post(deny));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_on(listener, resolver, router, async move {
+            let _ = stopped.await;
+        }));
+
+        let (mut validating, _) = configurations(
+            &Target::Url(format!("https://127.0.0.1:{port}")),
+            &Options::new("aims-system"),
+        );
+        validating.metadata.name = Some(name.clone());
+        // Only the workload webhook: the records path has no handler here.
+        validating.webhooks.as_mut().unwrap().truncate(1);
+        let configs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+        configs
+            .create(&PostParams::default(), &validating)
+            .await
+            .unwrap();
+        certs
+            .publish(material.ca_bundle_pem.as_deref().unwrap())
+            .await
+            .unwrap();
+
+        // The API server loads new configurations within moments: wait until a create is denied.
+        let message = tokio::time::timeout(Duration::from_secs(30), async {
+            for attempt in 0.. {
+                let probe = format!("probe-{attempt}");
+                match deployments
+                    .create(&PostParams::default(), &deployment(&probe))
+                    .await
+                {
+                    Ok(_) => {
+                        let _ = deployments.delete(&probe, &Default::default()).await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(kube::Error::Api(e)) => return e.message,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            unreachable!()
+        })
+        .await
+        .expect("the webhook takes effect");
+        assert!(
+            message.contains("test webhook saw deployments/"),
+            "{message}"
+        );
+
+        let scaled = deployments
+            .patch_scale(
+                "existing",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "replicas": 2 } })),
+            )
+            .await;
+        assert!(
+            denial(scaled).contains("test webhook saw deployments/scale"),
+            "the match condition lets scale requests through to the webhook"
+        );
+        let bare = pods
+            .create(&PostParams::default(), &pod("bare", false))
+            .await;
+        assert!(denial(bare).contains("test webhook saw pods/"));
+        pods.create(&PostParams::default(), &pod("controlled", true))
+            .await
+            .expect("a Pod owned by a controller never reaches the webhook");
+
+        let _ = configs.delete(&name, &Default::default()).await;
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}
