@@ -1415,6 +1415,16 @@ mod tests {
         assert!(!text.contains("PRIVATE KEY"));
     }
 
+    /// The background task can be spawned on a multi-threaded runtime.
+    #[test]
+    fn keep_fresh_is_send() {
+        fn spawnable<T: Future + Send + 'static>(_: &T) {}
+        let files = WebhookCerts::Files(CertFiles::new("tls.crt", "tls.key"));
+        let material = step(&Stored::default(), ts(0)).material();
+        let task = files.keep_fresh(Arc::new(CertResolver::new()), material, async {});
+        spawnable(&task);
+    }
+
     #[tokio::test]
     async fn files_load_and_reject_mismatched_pairs() {
         let a = step(&Stored::default(), ts(0));
