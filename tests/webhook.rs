@@ -45,7 +45,13 @@ subjects:
 /// TLS with the CA the operator published.
 fn register(cp: &ControlPlane, op: &Operator) {
     let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args(["webhook-config", "--url", &op.webhook_url(), "--namespace", OPERATOR_NS])
+        .args([
+            "webhook-config",
+            "--url",
+            &op.webhook_url(),
+            "--namespace",
+            OPERATOR_NS,
+        ])
         .output()
         .unwrap());
     ok(apply(cp, &config));
@@ -54,7 +60,15 @@ fn register(cp: &ControlPlane, op: &Operator) {
     loop {
         let out = kubectl(
             cp,
-            &["create", "deployment", "probe", "--image=nginx", "-n", "webhook-probe", "--dry-run=server"],
+            &[
+                "create",
+                "deployment",
+                "probe",
+                "--image=nginx",
+                "-n",
+                "webhook-probe",
+                "--dry-run=server",
+            ],
         );
         if out.status.success() {
             return;
@@ -141,8 +155,24 @@ spec:
 }
 
 /// `kubectl patch` of the assessment with a JSON patch, as `user` in `groups`.
-fn patch_assessment(cp: &ControlPlane, ns: &str, user: &str, groups: &[&str], patch: &str) -> Output {
-    let mut args = vec!["-n", ns, "patch", "riskassessment", "scoring-v1", "--type", "json", "-p", patch];
+fn patch_assessment(
+    cp: &ControlPlane,
+    ns: &str,
+    user: &str,
+    groups: &[&str],
+    patch: &str,
+) -> Output {
+    let mut args = vec![
+        "-n",
+        ns,
+        "patch",
+        "riskassessment",
+        "scoring-v1",
+        "--type",
+        "json",
+        "-p",
+        patch,
+    ];
     let as_user = format!("--as={user}");
     args.push(&as_user);
     let as_groups: Vec<String> = groups.iter().map(|g| format!("--as-group={g}")).collect();
@@ -150,11 +180,20 @@ fn patch_assessment(cp: &ControlPlane, ns: &str, user: &str, groups: &[&str], pa
     kubectl(cp, &args)
 }
 
-const APPROVE: &str = r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","comment":"risks are treated"}}]"#;
+/// The first approval entry (JSON patch cannot append to a list that is not there yet).
+const APPROVE: &str = r#"[{"op":"add","path":"/spec/approvals","value":[{"decision":"Approve","comment":"risks are treated"}]}]"#;
 
 fn refused(out: &Output, says: &str) {
-    assert!(!out.status.success(), "expected a refusal saying {says:?}, got success: {}", stdout(out));
-    assert!(stderr(out).contains(says), "expected {says:?} in: {}", stderr(out));
+    assert!(
+        !out.status.success(),
+        "expected a refusal saying {says:?}, got success: {}",
+        stdout(out)
+    );
+    assert!(
+        stderr(out).contains(says),
+        "expected {says:?} in: {}",
+        stderr(out)
+    );
 }
 
 async fn state(api: &Api<RiskAssessment>) -> Option<AssessmentState> {
@@ -170,11 +209,20 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     ok(apply(cp, &records(ns, "Enforce")));
 
     let out = apply(cp, &deployment(ns, IMAGE));
-    refused(&out, "admission webhook \"workloads.aims.dev\" denied the request");
+    refused(
+        &out,
+        "admission webhook \"workloads.aims.dev\" denied the request",
+    );
     refused(&out, "A.6.2.5 (Enforce)");
     refused(&out, "kubectl describe aisystem scoring -n wh-deny");
 
-    ok(patch_assessment(cp, ns, "alice", &["aims:reviewers"], APPROVE));
+    ok(patch_assessment(
+        cp,
+        ns,
+        "alice",
+        &["aims:reviewers"],
+        APPROVE,
+    ));
     let client = cp.client().await;
     let api: Api<RiskAssessment> = Api::namespaced(client, ns);
     eventually(WAIT, "the assessment to be Approved", || async {
@@ -182,19 +230,31 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     })
     .await;
     let ra = api.get("scoring-v1").await.unwrap();
-    let stamp = ra.spec.approvals[0].stamp.as_ref().expect("the webhook stamped the approval");
+    let stamp = ra.spec.approvals[0]
+        .stamp
+        .as_ref()
+        .expect("the webhook stamped the approval");
     assert_eq!(stamp.user, "alice");
-    assert_eq!(ra.spec.submitted_by.as_deref(), Some("admin"), "the submitter is stamped at create");
+    assert_eq!(
+        ra.spec.submitted_by.as_deref(),
+        Some("admin"),
+        "the submitter is stamped at create"
+    );
 
     // The webhook answers from its stores, which see the approval within moments.
     eventually(WAIT, "the deployment to be admitted", || async {
-        apply(cp, &deployment(ns, IMAGE)).status.success().then_some(())
+        apply(cp, &deployment(ns, IMAGE))
+            .status
+            .success()
+            .then_some(())
     })
     .await;
 
     let out = apply(cp, &deployment(ns, NEW_IMAGE));
     refused(&out, "is not in the approved scope");
-    assert!(op.metric("aims_admission_requests_total{webhook=\"workloads\",verdict=\"deny\"}") >= 2.0);
+    assert!(
+        op.metric("aims_admission_requests_total{webhook=\"workloads\",verdict=\"deny\"}") >= 2.0
+    );
 }
 
 #[tokio::test]
@@ -222,9 +282,15 @@ async fn forged_approvals_are_refused() {
     ok(apply(cp, &records(ns, "Enforce")));
 
     // The submitter (the admin who created it) cannot approve.
-    refused(&patch_assessment(cp, ns, "admin", &["aims:reviewers"], APPROVE), "submitted or edited this assessment");
+    refused(
+        &patch_assessment(cp, ns, "admin", &["aims:reviewers"], APPROVE),
+        "submitted or edited this assessment",
+    );
     // Nor can someone outside the approver groups.
-    refused(&patch_assessment(cp, ns, "bob", &["developers"], APPROVE), "bob is not an approver");
+    refused(
+        &patch_assessment(cp, ns, "bob", &["developers"], APPROVE),
+        "bob is not an approver",
+    );
     // Stamps are the operator's to write.
     refused(
         &patch_assessment(
@@ -232,18 +298,36 @@ async fn forged_approvals_are_refused() {
             ns,
             "alice",
             &["aims:reviewers"],
-            r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","stamp":{"user":"carol","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:00","signature":"00"}}}]"#,
+            r#"[{"op":"add","path":"/spec/approvals","value":[{"decision":"Approve","stamp":{"user":"carol","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","signature":"0000000000000000000000000000000000000000000000000000000000000000"}}]}]"#,
         ),
         "stamp",
     );
     // A proper approval, then attempts to edit or remove it.
-    ok(patch_assessment(cp, ns, "alice", &["aims:reviewers"], APPROVE));
+    ok(patch_assessment(
+        cp,
+        ns,
+        "alice",
+        &["aims:reviewers"],
+        APPROVE,
+    ));
     refused(
-        &patch_assessment(cp, ns, "alice", &["aims:reviewers"], r#"[{"op":"replace","path":"/spec/approvals/0/comment","value":"edited"}]"#),
+        &patch_assessment(
+            cp,
+            ns,
+            "alice",
+            &["aims:reviewers"],
+            r#"[{"op":"replace","path":"/spec/approvals/0/comment","value":"edited"}]"#,
+        ),
         "append-only",
     );
     refused(
-        &patch_assessment(cp, ns, "alice", &["aims:reviewers"], r#"[{"op":"remove","path":"/spec/approvals/0"}]"#),
+        &patch_assessment(
+            cp,
+            ns,
+            "alice",
+            &["aims:reviewers"],
+            r#"[{"op":"remove","path":"/spec/approvals/0"}]"#,
+        ),
         "append-only",
     );
     // Someone who edits the assessed content and approves in one go is an editor.
@@ -268,23 +352,90 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     ok(apply(cp, &records(ns, "Audit")));
     ok(apply(cp, &deployment(ns, IMAGE)));
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift under investigation"}}}"#;
-    ok(kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", halt, "--as=olga"]));
+    ok(kubectl(
+        cp,
+        &[
+            "-n",
+            ns,
+            "patch",
+            "aisystem",
+            "scoring",
+            "--type",
+            "merge",
+            "-p",
+            halt,
+            "--as=olga",
+        ],
+    ));
     eventually(WAIT, "the deployment to be scaled to zero", || async {
-        let out = kubectl(cp, &["-n", ns, "get", "deployment", "scorer", "-o", "jsonpath={.spec.replicas}"]);
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "deployment",
+                "scorer",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+        );
         (stdout(&out) == "0").then_some(())
     })
     .await;
-    let out = kubectl(cp, &["-n", ns, "scale", "deployment", "scorer", "--replicas=2"]);
+    let out = kubectl(
+        cp,
+        &["-n", ns, "scale", "deployment", "scorer", "--replicas=2"],
+    );
     refused(&out, "halted by an overseer (drift under investigation)");
 
     let resume = r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#;
     refused(
-        &kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", resume, "--as=mallory"]),
+        &kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "patch",
+                "aisystem",
+                "scoring",
+                "--type",
+                "merge",
+                "-p",
+                resume,
+                "--as=mallory",
+            ],
+        ),
         "olga",
     );
-    ok(kubectl(cp, &["-n", ns, "patch", "aisystem", "scoring", "--type", "merge", "-p", resume, "--as=olga"]));
+    ok(kubectl(
+        cp,
+        &[
+            "-n",
+            ns,
+            "patch",
+            "aisystem",
+            "scoring",
+            "--type",
+            "merge",
+            "-p",
+            resume,
+            "--as=olga",
+        ],
+    ));
     eventually(WAIT, "the deployment to be restored", || async {
-        let out = kubectl(cp, &["-n", ns, "get", "deployment", "scorer", "-o", "jsonpath={.spec.replicas}"]);
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "deployment",
+                "scorer",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+        );
         (stdout(&out) == "1").then_some(())
     })
     .await;
@@ -307,7 +458,7 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
         ns,
         "alice",
         &["aims:reviewers"],
-        r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","stamp":{"user":"alice","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","signature":"0000000000000000000000000000000000000000000000000000000000000000"}}}]"#,
+        r#"[{"op":"add","path":"/spec/approvals","value":[{"decision":"Approve","stamp":{"user":"alice","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","signature":"0000000000000000000000000000000000000000000000000000000000000000"}}]}]"#,
     ));
     let op = Operator::start(&cp, OPERATOR_NS, "operator");
     register(&cp, &op);
@@ -325,5 +476,8 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
         assert!(out.status.success(), "{excluded}: {}", stderr(&out));
     }
     // Elsewhere the API server fails closed.
-    refused(&apply(&cp, &deployment(ns, IMAGE)), "failed calling webhook");
+    refused(
+        &apply(&cp, &deployment(ns, IMAGE)),
+        "failed calling webhook",
+    );
 }

@@ -55,6 +55,83 @@ impl Default for Settings {
     }
 }
 
+/// Where the operator's serving certificate comes from.
+#[derive(Clone, Debug)]
+pub enum CertSource {
+    /// The operator's own CA and certificate, kept in a Secret of its namespace, made for the
+    /// Service's DNS names and `hosts`, rotated before expiry; the CA is published into the
+    /// webhook configurations.
+    SelfManaged {
+        /// The Service the API server calls.
+        service: String,
+        /// More DNS names or IP addresses.
+        hosts: Vec<String>,
+    },
+    /// Certificate files (for example from cert-manager), reloaded when they change.
+    Files {
+        /// The certificate chain (PEM).
+        cert: std::path::PathBuf,
+        /// Its private key (PEM).
+        key: std::path::PathBuf,
+    },
+}
+
+/// How the webhook is served.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub addr: std::net::SocketAddr,
+    /// The serving certificate.
+    pub certs: CertSource,
+    /// The decision settings.
+    pub settings: Settings,
+}
+
+/// Serves the webhook until `shutdown`: loads (or creates) the certificate, keeps it fresh, and
+/// answers reviews over HTTPS.
+pub async fn serve(
+    client: kube::Client,
+    namespace: String,
+    config: ServeConfig,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), crate::controller::Error> {
+    use crate::controller::Error;
+    let certs = match config.certs {
+        CertSource::Files { cert, key } => {
+            certs::WebhookCerts::Files(certs::CertFiles::new(cert, key))
+        }
+        CertSource::SelfManaged { service, hosts } => {
+            let hosts = certs::service_hosts(&service, &namespace, &hosts);
+            certs::WebhookCerts::Managed(certs::ManagedCerts::new(client, &namespace, hosts))
+        }
+    };
+    let material = certs
+        .load()
+        .await
+        .map_err(|e| Error::Webhook(e.to_string()))?;
+    let resolver = Arc::new(
+        tls::CertResolver::from_pem(&material.cert_chain_pem, &material.key_pem)
+            .map_err(|e| Error::Webhook(e.to_string()))?,
+    );
+    let hook = Arc::new(Webhook {
+        ctx,
+        settings: config.settings,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let refresher = tokio::spawn(certs.keep_fresh(resolver.clone(), material, stopped()));
+    let served = tls::serve(config.addr, resolver, router(hook), shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = refresher.await;
+    served.map_err(|e| Error::Webhook(format!("{}: {e}", config.addr)))
+}
+
 /// What the webhook handlers share: the controllers' context (stores, catalog, key, metrics,
 /// recorder) and the settings.
 pub struct Webhook {

@@ -140,11 +140,19 @@ pub struct RunArgs {
     pub webhook_addr: std::net::SocketAddr,
     /// The Service the API server reaches the webhook through; the operator's own serving
     /// certificate is made for its DNS names.
-    #[arg(long, env = "AIMS_WEBHOOK_SERVICE", default_value = "aims-operator-webhook")]
+    #[arg(
+        long,
+        env = "AIMS_WEBHOOK_SERVICE",
+        default_value = "aims-operator-webhook"
+    )]
     pub webhook_service: String,
     /// More names or IP addresses for the operator's own serving certificate (for example
     /// 127.0.0.1 when the API server calls a URL). Repeatable.
-    #[arg(long = "webhook-host", env = "AIMS_WEBHOOK_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "webhook-host",
+        env = "AIMS_WEBHOOK_HOSTS",
+        value_delimiter = ','
+    )]
     pub webhook_hosts: Vec<String>,
     /// Serve this certificate (PEM) instead of the operator's own, for example one issued by
     /// cert-manager; reloaded when the file changes. Needs --webhook-key-file.
@@ -158,7 +166,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, env = "AIMS_UNREGISTERED", default_value_t = UnregisteredPolicy::Warn)]
     pub unregistered: UnregisteredPolicy,
     /// The group whose members may admit a workload under break-glass.
-    #[arg(long, env = "AIMS_BREAK_GLASS_GROUP", default_value = "aims:break-glass")]
+    #[arg(
+        long,
+        env = "AIMS_BREAK_GLASS_GROUP",
+        default_value = "aims:break-glass"
+    )]
     pub break_glass_group: String,
     /// The longest a break-glass admission may last (for example 4h or 1d).
     #[arg(long, env = "AIMS_BREAK_GLASS_MAX", default_value = "24h", value_parser = parse_duration)]
@@ -257,7 +269,7 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
         .build()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
-        let webhook = (!args.no_webhook).then(|| crate::admission::ServeConfig {
+        let webhook = (!args.no_webhook).then_some(crate::admission::ServeConfig {
             addr: args.webhook_addr,
             certs: match (args.webhook_cert_file, args.webhook_key_file) {
                 (Some(cert), Some(key)) => crate::admission::CertSource::Files { cert, key },

@@ -137,10 +137,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .graceful_shutdown_on(shutdown())
         .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
         .for_each(|_| async {});
-    let mut tasks = vec![
-        systems.map(|()| Ok(())).boxed(),
-        server.boxed(),
-    ];
+    let mut tasks = vec![systems.map(|()| Ok(())).boxed(), server.boxed()];
     if config.controllers {
         let assessments = assessment::controller(client.clone())
             .graceful_shutdown_on(shutdown())
