@@ -43,6 +43,10 @@ kubectl get crd inferenceservices.serving.kserve.io >/dev/null 2>&1 ||
   kubectl apply -f tests/fixtures/kserve-inferenceservice-crd.yaml >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
+# A second `make demo` finds the webhook of the first registered while its operator is stopped.
+kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration aims-operator \
+  --ignore-not-found >/dev/null
+
 echo "applying examples/"
 kubectl apply --recursive -f examples/ >/dev/null
 
@@ -50,7 +54,9 @@ kubectl apply --recursive -f examples/ >/dev/null
 stop_operator
 kubectl create namespace aims-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 metrics=127.0.0.1:18080
+webhook=127.0.0.1:18443
 setsid nohup target/debug/aims run --namespace aims-system --metrics-addr "$metrics" \
+  --webhook-addr "$webhook" --webhook-host 127.0.0.1 \
   >"$dir/operator.log" 2>&1 </dev/null &
 echo $! >"$dir/operator.pid"
 echo "starting the operator (log: $dir/operator.log, metrics: http://$metrics/metrics)"
@@ -64,9 +70,21 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+# The API server calls the webhook at its local URL; the operator publishes its own CA into the
+# configurations. Examples applied above were admitted before the webhook existed.
+echo "registering the admission webhook at https://$webhook"
+target/debug/aims webhook-config --url "https://$webhook" --namespace aims-system | kubectl apply -f - >/dev/null
+for _ in $(seq 1 100); do
+  kubectl -n hr scale deployment cv-ranker --replicas=1 --dry-run=server >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
 echo
 echo "\$ kubectl get aims -A"
 kubectl get aims -A
+echo
+echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
+kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true
 cat <<MSG
 
 The control plane runs in the background. To use kubectl (v$(kubectl version --client -o json | sed -n 's/.*"gitVersion": "v\([^"]*\)".*/\1/p' | head -1), matching the server) with it:

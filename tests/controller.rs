@@ -2,8 +2,8 @@
 //! an approval signed with its key, after the assessed content changes, and when the approval
 //! expires; and a RiskAssessment that names a missing system.
 //!
-//! Until the admission webhook lands, the tests stamp approvals themselves with the operator's key
-//! (read from its Secret), exactly as the webhook will.
+//! No webhook is registered here: the tests stamp approvals themselves with the operator's key (read
+//! from its Secret), exactly as the webhook does (`tests/webhook.rs` goes through it).
 
 mod support;
 

@@ -500,3 +500,112 @@ async fn records() {
         "{answer:#}"
     );
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A valid review to mutate.
+    fn seed() -> Value {
+        review(
+            ("apps", "v1", "Deployment"),
+            "deployments",
+            None,
+            "CREATE",
+            deployment("scorer2", 1),
+            Value::Null,
+        )
+    }
+
+    /// Replaces the value at one of the review's JSON pointers with `with`.
+    fn mutate(mut v: Value, pointer: &str, with: Value) -> Value {
+        if let Some(slot) = v.pointer_mut(pointer) {
+            *slot = with;
+        }
+        v
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const POINTERS: &[&str] = &[
+        "/request",
+        "/request/uid",
+        "/request/kind",
+        "/request/kind/kind",
+        "/request/operation",
+        "/request/userInfo",
+        "/request/object",
+        "/request/object/metadata",
+        "/request/object/spec",
+        "/request/object/spec/replicas",
+        "/request/object/spec/template/spec/containers",
+        "/request/object/spec/template/spec/containers/0/image",
+        "/request/oldObject",
+        "/request/subResource",
+    ];
+
+    const PATHS: &[&str] = &[
+        "/validate/workloads",
+        "/validate/records",
+        "/mutate/riskassessments",
+    ];
+
+    fn answer_is_well_formed(path: &str, body: Vec<u8>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // The client inside the hook needs the runtime.
+        let (status, answer) = runtime.block_on(async {
+            post(
+                hook(vec![system(false)], vec![binding("Enforce")], true),
+                path,
+                body,
+            )
+            .await
+        });
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["kind"], "AdmissionReview");
+        assert!(answer["response"]["allowed"].is_boolean(), "{answer:#}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes get a well-formed answer.
+        #[test]
+        fn arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..512), path in 0..PATHS.len()) {
+            answer_is_well_formed(PATHS[path], body);
+        }
+
+        /// A review with any part replaced by any JSON gets a well-formed answer.
+        #[test]
+        fn mutated_reviews(pointer in 0..POINTERS.len(), with in any_json(), path in 0..PATHS.len()) {
+            let body = serde_json::to_vec(&mutate(seed(), POINTERS[pointer], with)).unwrap();
+            answer_is_well_formed(PATHS[path], body);
+        }
+
+        /// A valid review cut short anywhere gets a well-formed answer.
+        #[test]
+        fn truncated_reviews(cut in 0usize..2000, path in 0..PATHS.len()) {
+            let body = serde_json::to_vec(&seed()).unwrap();
+            let cut = cut.min(body.len());
+            answer_is_well_formed(PATHS[path], body[..cut].to_vec());
+        }
+    }
+}
