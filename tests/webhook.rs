@@ -83,6 +83,48 @@ fn register(cp: &ControlPlane, op: &Operator) {
     }
 }
 
+/// kubectl with `input` on standard input.
+fn stdin_kubectl(cp: &ControlPlane, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cp
+        .kubectl()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait for kubectl")
+}
+
+/// Applies the records of [`records`] and waits until the operator's stores hold them: the
+/// binding's status counts the system, and the webhook answers from the same stores.
+async fn apply_records(cp: &ControlPlane, ns: &str, enforcement: &str) {
+    ok(apply(cp, &records(ns, enforcement)));
+    eventually(WAIT, "the binding to count the system", || async {
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "controlbinding",
+                "approvals",
+                "-o",
+                "jsonpath={.status.matchedSystems}",
+            ],
+        );
+        (stdout(&out) == "1").then_some(())
+    })
+    .await;
+}
+
 fn operator() -> &'static Operator {
     static OPERATOR: OnceLock<Operator> = OnceLock::new();
     OPERATOR.get_or_init(|| {
@@ -206,7 +248,7 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     let op = operator();
     let ns = "wh-deny";
     namespace(cp, ns);
-    ok(apply(cp, &records(ns, "Enforce")));
+    apply_records(cp, ns, "Enforce").await;
 
     let out = apply(cp, &deployment(ns, IMAGE));
     refused(
@@ -263,7 +305,7 @@ async fn warn_is_admitted_with_a_warning_that_kubectl_prints() {
     operator();
     let ns = "wh-warn";
     namespace(cp, ns);
-    ok(apply(cp, &records(ns, "Warn")));
+    apply_records(cp, ns, "Warn").await;
     let out = apply(cp, &deployment(ns, IMAGE));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -279,7 +321,7 @@ async fn forged_approvals_are_refused() {
     operator();
     let ns = "wh-forge";
     namespace(cp, ns);
-    ok(apply(cp, &records(ns, "Enforce")));
+    apply_records(cp, ns, "Enforce").await;
 
     // The submitter (the admin who created it) cannot approve.
     refused(
@@ -349,7 +391,7 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     operator();
     let ns = "wh-halt";
     namespace(cp, ns);
-    ok(apply(cp, &records(ns, "Audit")));
+    apply_records(cp, ns, "Audit").await;
     ok(apply(cp, &deployment(ns, IMAGE)));
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift under investigation"}}}"#;
     ok(kubectl(
@@ -466,6 +508,22 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
     let api: Api<RiskAssessment> = Api::namespaced(client, ns);
     eventually(WAIT, "the assessment's status", || async {
         (state(&api).await == Some(AssessmentState::PendingApproval)).then_some(())
+    })
+    .await;
+    eventually(WAIT, "the binding to count the system", || async {
+        let out = kubectl(
+            &cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "controlbinding",
+                "approvals",
+                "-o",
+                "jsonpath={.status.matchedSystems}",
+            ],
+        );
+        (stdout(&out) == "1").then_some(())
     })
     .await;
     refused(&apply(&cp, &deployment(ns, IMAGE)), "A.6.2.5 (Enforce)");

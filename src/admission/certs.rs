@@ -42,6 +42,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::{
     ByteString,
@@ -53,6 +54,7 @@ use k8s_openapi::{
 use kube::{
     Api, Client, Resource,
     api::{ObjectMeta, Patch, PatchParams, PostParams},
+    runtime::{WatchStreamExt, watcher},
 };
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -869,6 +871,53 @@ where
     Ok(())
 }
 
+/// The `caBundle` of every webhook of the configurations `managed` publishes to, each time one of
+/// them is created or changed.
+fn configuration_bundles(
+    managed: &ManagedCerts,
+) -> impl futures::Stream<Item = Vec<Vec<u8>>> + Send + use<> {
+    fn bundles<K>(
+        client: Client,
+        name: &str,
+        of: fn(&K) -> Vec<Vec<u8>>,
+    ) -> impl futures::Stream<Item = Vec<Vec<u8>>> + Send + use<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        watcher::watcher(Api::<K>::all(client), config)
+            .default_backoff()
+            .applied_objects()
+            .filter_map(move |o| futures::future::ready(o.ok().map(|o| of(&o))))
+    }
+    fn bytes(b: Option<&ByteString>) -> Vec<u8> {
+        b.map(|b| b.0.clone()).unwrap_or_default()
+    }
+    let validating = bundles::<ValidatingWebhookConfiguration>(
+        managed.client.clone(),
+        &managed.configuration,
+        |c| {
+            c.webhooks
+                .iter()
+                .flatten()
+                .map(|w| bytes(w.client_config.ca_bundle.as_ref()))
+                .collect()
+        },
+    );
+    let mutating = bundles::<MutatingWebhookConfiguration>(
+        managed.client.clone(),
+        &managed.configuration,
+        |c| {
+            c.webhooks
+                .iter()
+                .flatten()
+                .map(|w| bytes(w.client_config.ca_bundle.as_ref()))
+                .collect()
+        },
+    );
+    futures::stream::select(validating, mutating)
+}
+
 /// Certificate and key files written by another tool (cert-manager), re-read when they change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertFiles {
@@ -967,10 +1016,27 @@ impl WebhookCerts {
         ticks.tick().await;
         let mut current = current;
         let mut published: Option<(String, Instant)> = None;
+        // A configuration created or edited after start gets the bundle at once, not at the next
+        // round: the API server cannot call the webhook until it has it.
+        let mut configurations = match &self {
+            Self::Managed(managed) => configuration_bundles(managed).boxed(),
+            Self::Files(_) => futures::stream::pending().boxed(),
+        };
         loop {
             tokio::select! {
                 () = &mut shutdown => return,
                 _ = ticks.tick() => {}
+                Some(bundles) = configurations.next() => {
+                    if let (Self::Managed(managed), Some(bundle)) = (&self, &current.ca_bundle_pem)
+                        && bundles.iter().any(|b| b.as_slice() != bundle.as_bytes())
+                    {
+                        match managed.publish(bundle).await {
+                            Ok(()) => published = Some((bundle.clone(), Instant::now())),
+                            Err(error) => tracing::warn!(%error, "cannot publish the webhook CA bundle"),
+                        }
+                    }
+                    continue;
+                }
             }
             self.round(&resolver, &mut current, &mut published).await;
         }
