@@ -56,8 +56,23 @@ fn register(cp: &ControlPlane, op: &Operator) {
         .unwrap());
     ok(apply(cp, &config));
     namespace(cp, "webhook-probe");
+    // A dry run through the validating webhook, and one through the mutating webhook that must come
+    // back stamped: the API server has loaded both configurations with the operator's CA.
+    let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
     let start = std::time::Instant::now();
     loop {
+        let stamped = stdin_kubectl(
+            cp,
+            &[
+                "create",
+                "--dry-run=server",
+                "-o",
+                "jsonpath={.spec.submittedBy}",
+                "-f",
+                "-",
+            ],
+            probe_ra,
+        );
         let out = kubectl(
             cp,
             &[
@@ -70,7 +85,7 @@ fn register(cp: &ControlPlane, op: &Operator) {
                 "--dry-run=server",
             ],
         );
-        if out.status.success() {
+        if out.status.success() && stdout(&stamped) == "admin" {
             return;
         }
         assert!(
