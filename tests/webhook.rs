@@ -273,6 +273,63 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     refused(&out, "A.6.2.5 (Enforce)");
     refused(&out, "kubectl describe aisystem scoring -n wh-deny");
 
+    // Each denial is an Event on the system.
+    eventually(WAIT, "an AdmissionDenied event", || async {
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "events",
+                "--field-selector",
+                "reason=AdmissionDenied",
+                "-o",
+                "name",
+            ],
+        );
+        (!stdout(&out).trim().is_empty()).then_some(())
+    })
+    .await;
+
+    // Break-glass: a member of the group admits it for a bounded time, with a warning; anyone else
+    // is still denied.
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
+    let glass = deployment(ns, IMAGE)
+        .replacen(
+            "labels: {aims.dev/system: scoring}}",
+            &format!(
+                "labels: {{aims.dev/system: scoring}}, annotations: {{aims.dev/break-glass-ticket: INC-4711, aims.dev/break-glass-reason: fraud wave, aims.dev/break-glass-until: \"{until}\"}}}}"
+            ),
+            1,
+        )
+        .replacen("name: scorer,", "name: scorer-glass,", 1);
+    refused(
+        &stdin_kubectl(cp, &["apply", "-f", "-", "--as=dev"], &glass),
+        "break-glass not honoured: dev is not in the group aims:break-glass",
+    );
+    let out = stdin_kubectl(
+        cp,
+        &[
+            "apply",
+            "-f",
+            "-",
+            "--as=oncall",
+            "--as-group=aims:break-glass",
+        ],
+        &glass,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("admitted under break-glass ticket INC-4711"),
+        "{}",
+        stderr(&out)
+    );
+    ok(kubectl(
+        cp,
+        &["-n", ns, "delete", "deployment", "scorer-glass"],
+    ));
+
     ok(patch_assessment(
         cp,
         ns,
@@ -553,4 +610,58 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
         &apply(&cp, &deployment(ns, IMAGE)),
         "failed calling webhook",
     );
+}
+
+#[tokio::test]
+async fn unregistered_model_workloads_follow_the_namespace_policy() {
+    let cp = cluster();
+    operator();
+    let vllm = |ns: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: playground, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: playground}}}}
+  template:
+    metadata: {{labels: {{app: playground}}}}
+    spec:
+      containers:
+        - name: llm
+          image: vllm/vllm-openai:v0.6.3
+          resources: {{limits: {{nvidia.com/gpu: "1"}}}}
+"#
+        )
+    };
+    // The operator's default: admitted with a warning.
+    namespace(cp, "wh-shadow-warn");
+    let out = apply(cp, &vllm("wh-shadow-warn"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unregistered model workload"),
+        "{}",
+        stderr(&out)
+    );
+    // A namespace that says Deny.
+    namespace(cp, "wh-shadow-deny");
+    ok(kubectl(
+        cp,
+        &[
+            "label",
+            "namespace",
+            "wh-shadow-deny",
+            "aims.dev/unregistered=Deny",
+        ],
+    ));
+    eventually(
+        WAIT,
+        "the unregistered vLLM deployment to be denied",
+        || async {
+            let out = apply(cp, &vllm("wh-shadow-deny"));
+            (!out.status.success() && stderr(&out).contains("unregistered model workload"))
+                .then_some(())
+        },
+    )
+    .await;
 }
