@@ -555,8 +555,9 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     .await;
 }
 
-/// With the webhook process stopped, kube-system and the operator's namespace still admit, and an
-/// approval written while the webhook was not registered counts for nothing. On a control plane of
+/// With the webhook process (a webhook-only replica) stopped, kube-system and the operator's
+/// namespace still admit, and an approval written while the webhook was not registered counts for
+/// nothing. On a control plane of
 /// its own, as it stops the operator.
 #[tokio::test]
 async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_count() {
@@ -574,7 +575,9 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
         &["aims:reviewers"],
         r#"[{"op":"add","path":"/spec/approvals","value":[{"decision":"Approve","stamp":{"user":"alice","groups":["aims:reviewers"],"at":"2026-01-01T00:00:00Z","contentHash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","signature":"0000000000000000000000000000000000000000000000000000000000000000"}}]}]"#,
     ));
-    let op = Operator::start(&cp, OPERATOR_NS, "operator");
+    // The controllers in one process, the webhook in a webhook-only replica beside it.
+    let controllers = Operator::start_with(&cp, OPERATOR_NS, "controllers", &["--no-webhook"]);
+    let op = Operator::start_with(&cp, OPERATOR_NS, "webhook", &["--webhook-only"]);
     register(&cp, &op);
     let client = cp.client().await;
     let api: Api<RiskAssessment> = Api::namespaced(client, ns);
@@ -600,7 +603,9 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
     .await;
     refused(&apply(&cp, &deployment(ns, IMAGE)), "A.6.2.5 (Enforce)");
 
-    assert!(op.stop(), "the operator stops cleanly");
+    assert_eq!(op.writes(), 0.0, "a webhook-only replica writes no status");
+    assert!(controllers.writes() > 0.0);
+    assert!(op.stop(), "the webhook replica stops cleanly");
     for excluded in ["kube-system", OPERATOR_NS] {
         let out = apply(&cp, &deployment(excluded, IMAGE));
         assert!(out.status.success(), "{excluded}: {}", stderr(&out));
