@@ -3,7 +3,8 @@
 //! reaction latency from an approval to Compliant (p50, p99 over 100 approvals), the status writes
 //! per minute once settled, and the operator's peak RSS. Figures go to BENCHMARKS.md.
 //!
-//! `cargo test --release --test load -- --ignored --nocapture`
+//! `cargo test --release --test load -- --ignored --nocapture` (add `AIMS_LOAD_PODS=1` to run
+//! kube-controller-manager too, so the stores hold a Pod per Deployment)
 
 mod support;
 
@@ -125,8 +126,11 @@ fn peak_rss_mib(pid: u32) -> f64 {
 async fn load() {
     // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the run
     // measures the operator, not the cluster's own controllers.
+    // With AIMS_LOAD_PODS=1 kube-controller-manager runs too: every Deployment gets a ReplicaSet and
+    // a Pod (Pending: there are no nodes), and the operator's stores hold the Pods.
+    let pods = std::env::var_os("AIMS_LOAD_PODS").is_some_and(|v| v == "1");
     let cp = ControlPlane::start_with(Options {
-        controller_manager: false,
+        controller_manager: pods,
         ..Options::default()
     })
     .unwrap();
