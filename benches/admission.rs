@@ -1,0 +1,275 @@
+//! The admission webhook's handler in process: an AdmissionReview for a Deployment CREATE posted
+//! through the axum router (body read, review decoded, verdict from the stores, answer encoded,
+//! metrics and decision log), with stores holding a namespace of 20 AISystems, their 20 signed
+//! RiskAssessments, 200 Deployments and an Enforce ControlBinding. No TLS, no network.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use axum::{
+    body::{Body, to_bytes},
+    http::Request,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jiff::{SignedDuration, Timestamp};
+use kube::{
+    Client, Resource,
+    api::DynamicObject,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use aims_operator::{
+    admission::{Settings, Webhook, router},
+    api::{Approval, Decision, RiskAssessment},
+    controller::{Context, context::Stores, kserve, metrics::Metrics},
+    engine::{
+        approval::{self, EntryRef, SigningKey},
+        catalog::Catalog,
+        detect::Detector,
+    },
+};
+
+const NS: &str = "credit";
+const SYSTEMS: usize = 20;
+const DEPLOYMENTS_PER_SYSTEM: usize = 10;
+
+fn image(i: usize) -> String {
+    format!(
+        "registry.example.com/credit/model-{i}@sha256:{:064x}",
+        i + 1
+    )
+}
+
+fn store<K>(objects: Vec<K>) -> Store<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, mut writer) = reflector::store();
+    for o in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(o));
+    }
+    store
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A client whose every call fails: nothing on the request path may need the API server.
+fn offline_client() -> Client {
+    let service = tower::service_fn(|_req: axum::http::Request<kube::client::Body>| async {
+        Err::<axum::http::Response<kube::client::Body>, _>(std::io::Error::other(
+            "no API server in this benchmark",
+        ))
+    });
+    Client::new(service, "default")
+}
+
+fn system(i: usize) -> Value {
+    json!({
+        "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+        "metadata": {"name": format!("system-{i}"), "namespace": NS},
+        "spec": {
+            "purpose": "Score loan applications", "riskTier": "Limited",
+            "owner": {"name": "ana", "contact": "ana@example.com"}, "team": "credit",
+            "oversight": {"overseers": [{"name": "olga"}]},
+            "models": [{"name": "m", "version": "1", "artifact": {"image": image(i)}}]
+        }
+    })
+}
+
+/// The system's assessment, approved once by a member of `risk`, signed with `key`.
+fn assessment(i: usize, key: &SigningKey) -> RiskAssessment {
+    let name = format!("system-{i}-v1");
+    let mut ra: RiskAssessment = from(json!({
+        "apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "systemRef": {"name": format!("system-{i}")},
+            "scope": {"artifacts": [{"image": image(i)}]},
+            "risks": (0..5).map(|r| json!({"id": format!("R{r}"), "title": "t", "source": "Fairness", "likelihood": 2, "severity": 2, "treatment": "Mitigate"})).collect::<Vec<_>>(),
+            "impactAssessment": {"affectedGroups": ["applicants"], "completedOn": "2026-05-20"},
+            "submittedBy": "sam", "validFor": "365d"
+        }
+    }));
+    let entry = Approval {
+        decision: Decision::Approve,
+        comment: None,
+        stamp: None,
+    };
+    let stamp = approval::stamp(
+        key,
+        EntryRef {
+            namespace: NS,
+            name: &name,
+            index: 0,
+        },
+        &entry,
+        "rita",
+        &["risk".to_owned()],
+        Timestamp::now() - SignedDuration::from_hours(1),
+        &approval::content_hash(&ra.spec),
+    );
+    ra.spec.approvals.push(Approval {
+        stamp: Some(stamp),
+        ..entry
+    });
+    ra
+}
+
+fn deployment(name: &str, system: usize, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS, "labels": {"aims.dev/system": format!("system-{system}"), "app": name}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": "server", "image": image,
+                    "args": ["--port=8080", "--model-dir=/models"],
+                    "env": [{"name": "LOG_LEVEL", "value": "info"}],
+                    "ports": [{"containerPort": 8080}],
+                    "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+                }]}}
+        }
+    })
+}
+
+fn hook() -> Arc<Webhook> {
+    let key = SigningKey::new([9u8; 32]).unwrap();
+    let client = offline_client();
+    let deployments = (0..SYSTEMS)
+        .flat_map(|s| {
+            (0..DEPLOYMENTS_PER_SYSTEM)
+                .map(move |d| from(deployment(&format!("system-{s}-{d}"), s, &image(s))))
+        })
+        .collect();
+    let stores = Stores {
+        systems: store((0..SYSTEMS).map(|i| from(system(i))).collect()),
+        assessments: store(
+            (0..SYSTEMS)
+                .map(|i| from(serde_json::to_value(assessment(i, &key)).unwrap()))
+                .collect(),
+        ),
+        bindings: store(vec![from(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
+            "metadata": {"name": "approvals", "namespace": NS},
+            "spec": {"enforcement": "Enforce", "controls": [{"id": "A.6.2.5", "params": {"approverGroups": ["risk"]}}]}
+        }))]),
+        cluster_bindings: store(Vec::new()),
+        namespaces: store(vec![from(json!({"metadata": {"name": NS}}))]),
+        deployments: store(deployments),
+        stateful_sets: store(Vec::new()),
+        daemon_sets: store(Vec::new()),
+        jobs: store(Vec::new()),
+        cron_jobs: store(Vec::new()),
+        pods: store(Vec::new()),
+        inference_services: reflector::store::Writer::<DynamicObject>::new(kserve::api_resource())
+            .as_reader(),
+    };
+    let (_, leader) = tokio::sync::watch::channel(false);
+    Arc::new(Webhook {
+        ctx: Arc::new(Context {
+            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
+            client,
+            stores,
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key,
+            metrics: Arc::new(Metrics::default()),
+            synced: AtomicBool::new(true),
+            leader,
+            controllers: true,
+        }),
+        settings: Settings::default(),
+    })
+}
+
+/// A Deployment CREATE review as the API server sends it.
+fn review(object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": object.pointer("/metadata/name").cloned().unwrap(),
+            "namespace": NS, "operation": "CREATE",
+            "userInfo": {"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]},
+            "object": object, "oldObject": null, "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
+        }
+    }))
+    .unwrap()
+}
+
+async fn post(app: axum::Router, body: Vec<u8>) -> Value {
+    let response = app
+        .oneshot(
+            Request::post("/validate/workloads")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let app = rt.block_on(async { router(hook()) });
+    let cases = [
+        (
+            "allow: an approved image of a registered system",
+            review(deployment("system-3-new", 3, &image(3))),
+            true,
+        ),
+        (
+            "deny: an image no approved assessment covers (Enforce)",
+            review(deployment(
+                "system-3-new",
+                3,
+                "registry.example.com/credit/model-x@sha256:abababababababababababababababababababababababababababababababab",
+            )),
+            false,
+        ),
+        (
+            "allow: an ordinary app (no system label, not a model server)",
+            review(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": NS, "labels": {"app": "web"}},
+                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                        "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}
+            })),
+            true,
+        ),
+    ];
+    for (name, body, allowed) in cases {
+        let answer = rt.block_on(post(app.clone(), body.clone()));
+        assert_eq!(
+            answer.pointer("/response/allowed"),
+            Some(&json!(allowed)),
+            "{name}: {answer:#}"
+        );
+        c.bench_function(&format!("admission/Deployment CREATE, {name}"), |b| {
+            b.iter(|| rt.block_on(post(app.clone(), std::hint::black_box(body.clone()))))
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

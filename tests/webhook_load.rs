@@ -1,0 +1,615 @@
+//! A load run of the admission webhook, not a test: `aims run` as its own process on a local
+//! control plane, with a namespace of 20 AISystems (each with a signed, approved RiskAssessment)
+//! and 200 Deployments, called directly over HTTPS with keep-alive connections. Prints
+//!
+//! * the maximum throughput (reviews/s) with 1 to 64 concurrent connections;
+//! * at a fixed 1,000 reviews/s for 10 s (open loop): the client's p50/p99 latency and the
+//!   server's p50/p99 from the operator's `aims_admission_duration_seconds` histogram;
+//! * through the API server: the latency of creating Deployments with no admission, with an
+//!   equivalent ValidatingAdmissionPolicy (CEL), and with the webhook registered.
+//!
+//! Figures go to BENCHMARKS.md.
+//!
+//! `cargo test --release --test webhook_load -- --ignored --nocapture`
+
+mod support;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use aims_operator::{
+    admission::certs::{CA_CRT, SECRET_NAME as TLS_SECRET},
+    api::{AISystem, Approval, ControlBinding, Decision, RiskAssessment},
+    controller::key::{SECRET_KEY, SECRET_NAME},
+    engine::approval::{self, EntryRef, SigningKey},
+};
+use aims_testenv::{ControlPlane, Options};
+use futures::{StreamExt, stream};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Secret},
+};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, PostParams},
+};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use serde_json::{Value, json};
+use support::{apply, eventually, kubectl, ok, operator::Operator};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+};
+use tokio_rustls::{TlsConnector, client::TlsStream};
+
+const OPERATOR_NS: &str = "aims-system";
+const NS: &str = "bench";
+const SYSTEMS: usize = 20;
+const DEPLOYMENTS_PER_SYSTEM: usize = 10;
+const RATE: u64 = 1_000;
+const RATE_SECONDS: u64 = 10;
+const API_CREATES: usize = 200;
+const UNAPPROVED: &str = "registry.example.com/bench/unapproved:1";
+
+fn image(i: usize) -> String {
+    format!("registry.example.com/bench/model-{i}@sha256:{:064x}", i + 1)
+}
+
+fn deployment(name: &str, system: usize, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS, "labels": {"aims.dev/system": format!("system-{system}"), "app": name}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": "server", "image": image,
+                    "args": ["--port=8080", "--model-dir=/models"],
+                    "ports": [{"containerPort": 8080}],
+                    "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}
+                }]}}
+        }
+    })
+}
+
+async fn create<K>(api: Api<K>, value: Value) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(value).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap()
+}
+
+/// The records: an Enforce binding of A.6.2.5, 20 systems, each with an assessment approved by a
+/// member of `risk` (signed with the operator's key), and 10 Deployments per system.
+async fn populate(client: &Client) {
+    create(
+        Api::<Namespace>::all(client.clone()),
+        json!({"metadata": {"name": NS}}),
+    )
+    .await;
+    create(
+        Api::<ControlBinding>::namespaced(client.clone(), NS),
+        json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
+            "metadata": {"name": "approvals", "namespace": NS},
+            "spec": {"enforcement": "Enforce", "controls": [{"id": "A.6.2.5", "params": {"approverGroups": ["risk"]}}]}
+        }),
+    )
+    .await;
+    let secret = eventually(Duration::from_secs(30), "the signing key", || async {
+        Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
+            .get(SECRET_NAME)
+            .await
+            .ok()
+    })
+    .await;
+    let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
+    for i in 0..SYSTEMS {
+        let system = format!("system-{i}");
+        create(
+            Api::<AISystem>::namespaced(client.clone(), NS),
+            json!({
+                "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+                "metadata": {"name": system, "namespace": NS},
+                "spec": {"purpose": "bench", "riskTier": "Limited", "owner": {"name": "o", "contact": "c"}, "team": "t",
+                         "oversight": {"overseers": [{"name": "olga"}]},
+                         "models": [{"name": "m", "version": "1", "artifact": {"image": image(i)}}]}
+            }),
+        )
+        .await;
+        let name = format!("{system}-v1");
+        let mut ra: RiskAssessment = serde_json::from_value(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"systemRef": {"name": system}, "scope": {"artifacts": [{"image": image(i)}]},
+                     "risks": [{"id": "R1", "title": "t", "source": "Robustness", "likelihood": 2, "severity": 2, "treatment": "Mitigate"}],
+                     "impactAssessment": {"affectedGroups": ["users"], "completedOn": "2026-11-01"},
+                     "submittedBy": "o", "validFor": "365d"}
+        }))
+        .unwrap();
+        let entry = Approval {
+            decision: Decision::Approve,
+            comment: None,
+            stamp: None,
+        };
+        let stamp = approval::stamp(
+            &key,
+            EntryRef {
+                namespace: NS,
+                name: &name,
+                index: 0,
+            },
+            &entry,
+            "rita",
+            &["risk".into()],
+            jiff::Timestamp::now(),
+            &approval::content_hash(&ra.spec),
+        );
+        ra.spec.approvals.push(Approval {
+            stamp: Some(stamp),
+            ..entry
+        });
+        Api::<RiskAssessment>::namespaced(client.clone(), NS)
+            .create(&PostParams::default(), &ra)
+            .await
+            .unwrap();
+    }
+    let work: Vec<(usize, usize)> = (0..SYSTEMS)
+        .flat_map(|s| (0..DEPLOYMENTS_PER_SYSTEM).map(move |d| (s, d)))
+        .collect();
+    stream::iter(work)
+        .for_each_concurrent(16, |(s, d)| {
+            let api = Api::<Deployment>::namespaced(client.clone(), NS);
+            async move {
+                create(api, deployment(&format!("system-{s}-{d}"), s, &image(s))).await;
+            }
+        })
+        .await;
+}
+
+/// A Deployment CREATE review as the API server sends it.
+fn review(object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": object.pointer("/metadata/name").cloned().unwrap(),
+            "namespace": NS, "operation": "CREATE",
+            "userInfo": {"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]},
+            "object": object, "oldObject": null, "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
+        }
+    }))
+    .unwrap()
+}
+
+/// One keep-alive HTTPS connection to the webhook, speaking just enough HTTP/1.1.
+struct Conn {
+    stream: BufReader<TlsStream<TcpStream>>,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(tls: &TlsConnector, addr: &str) -> Self {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        let stream = tls.connect(name, tcp).await.unwrap();
+        Self {
+            stream: BufReader::new(stream),
+            line: String::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Posts one review to `/validate/workloads`; returns whether it was allowed.
+    async fn post(&mut self, request: &[u8]) -> bool {
+        self.stream.get_mut().write_all(request).await.unwrap();
+        self.stream.get_mut().flush().await.unwrap();
+        let mut length = 0;
+        let mut first = true;
+        loop {
+            self.line.clear();
+            self.stream.read_line(&mut self.line).await.unwrap();
+            let line = self.line.trim_end();
+            if first {
+                assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+                first = false;
+            } else if line.is_empty() {
+                break;
+            } else if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body).await.unwrap();
+        let answer: Value = serde_json::from_slice(&self.body).unwrap();
+        answer.pointer("/response/allowed") == Some(&json!(true))
+    }
+}
+
+fn http_request(body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST /validate/workloads?timeout=5s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+async fn connector(client: &Client) -> TlsConnector {
+    let secret = Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
+        .get(TLS_SECRET)
+        .await
+        .unwrap();
+    let ca = secret.data.unwrap()[CA_CRT].0.clone();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&ca) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The `workloads` webhook's cumulative duration histogram: (upper bound in seconds, count).
+fn histogram(op: &Operator) -> Vec<(f64, f64)> {
+    let (_, body) = op.get("/metrics").unwrap();
+    let mut buckets: Vec<(f64, f64)> = body
+        .lines()
+        .filter(|l| {
+            l.starts_with("aims_admission_duration_seconds_bucket")
+                && l.contains("webhook=\"workloads\"")
+        })
+        .map(|l| {
+            let le = l.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            (le, l.rsplit(' ').next().unwrap().parse().unwrap())
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The `p` quantile of the observations between two snapshots of the histogram, interpolated
+/// linearly within its bucket (as Prometheus' `histogram_quantile` does).
+fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
+    let counts: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let was = before
+                .iter()
+                .find(|(b, _)| b == le)
+                .map_or(0.0, |(_, n)| *n);
+            (*le, n - was)
+        })
+        .collect();
+    let total = counts.last().unwrap().1;
+    let rank = p * total;
+    let mut lower = (0.0, 0.0);
+    for &(le, n) in &counts {
+        if n >= rank {
+            if le.is_infinite() {
+                return lower.0;
+            }
+            return lower.0 + (le - lower.0) * (rank - lower.1) / (n - lower.1).max(1.0);
+        }
+        lower = (le, n);
+    }
+    lower.0
+}
+
+/// Runs `connections` closed-loop clients for `seconds`; returns reviews per second.
+async fn throughput(tls: &TlsConnector, addr: &str, request: &[u8], connections: usize) -> f64 {
+    let seconds = 5;
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let mut conn = Conn::open(tls, addr).await;
+        let request = request.to_vec();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                assert!(conn.post(&request).await);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let start = Instant::now();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Sends `RATE` reviews a second for `RATE_SECONDS` on a pool of keep-alive connections, each
+/// at its scheduled time whatever the previous ones did; returns each one's latency from its
+/// scheduled time to the end of its answer (so a stall counts against every request it delays).
+async fn open_loop(tls: &TlsConnector, addr: &str, request: &[u8]) -> Vec<Duration> {
+    let pool_size = 64;
+    let (give, take) = async_pool(pool_size);
+    for _ in 0..pool_size {
+        give.send(Conn::open(tls, addr).await).await.unwrap();
+    }
+    let request: Arc<[u8]> = request.into();
+    let total = RATE * RATE_SECONDS;
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let at = start + Duration::from_micros(i * 1_000_000 / RATE);
+        tokio::time::sleep_until(at).await;
+        let (give, take, request) = (give.clone(), take.clone(), request.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = take.lock().await.recv().await.unwrap();
+            assert!(conn.post(&request).await);
+            let latency = at.elapsed();
+            give.send(conn).await.unwrap();
+            latency
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await.unwrap());
+    }
+    latencies.sort();
+    latencies
+}
+
+type Pool = (
+    tokio::sync::mpsc::Sender<Conn>,
+    Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Conn>>>,
+);
+
+fn async_pool(size: usize) -> Pool {
+    let (tx, rx) = tokio::sync::mpsc::channel(size);
+    (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+}
+
+/// Creates `API_CREATES` Deployments one after another in `NS`, named `{prefix}-{i}`; returns
+/// each create's latency.
+async fn api_creates(client: &Client, prefix: &str) -> Vec<Duration> {
+    let api = Api::<Deployment>::namespaced(client.clone(), NS);
+    let mut latencies = Vec::with_capacity(API_CREATES);
+    for i in 0..API_CREATES {
+        let s = i % SYSTEMS;
+        let d: Deployment =
+            serde_json::from_value(deployment(&format!("{prefix}-{i}"), s, &image(s))).unwrap();
+        let t = Instant::now();
+        api.create(&PostParams::default(), &d).await.unwrap();
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    latencies
+}
+
+/// A ValidatingAdmissionPolicy equivalent to the image check: a Deployment labelled with a
+/// system may only run the images that system's approved assessment covers.
+fn policy() -> String {
+    let images: Vec<String> = (0..SYSTEMS).map(|i| format!("'{}'", image(i))).collect();
+    format!(
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: aims-images}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: >-
+        !has(object.metadata.labels) || !('aims.dev/system' in object.metadata.labels) ||
+        object.spec.template.spec.containers.all(c, c.image in [{}])
+      message: the image is not covered by an approved risk assessment
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: aims-images}}
+spec:
+  policyName: aims-images
+  validationActions: [Deny]
+"#,
+        images.join(", ")
+    )
+}
+
+/// Whether a server-side dry run of a Deployment of system-0 running `image` in `NS` is admitted.
+fn dry_run(cp: &ControlPlane, image: &str) -> bool {
+    use std::io::Write;
+    let manifest = serde_json::to_string(&deployment("probe", 0, image)).unwrap();
+    let mut child = cp
+        .kubectl()
+        .args(["create", "--dry-run=server", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    out.status.success()
+}
+
+/// Waits until the approved image is admitted and an unapproved one is `denied` (or admitted,
+/// when not).
+fn wait_admission(cp: &ControlPlane, denied: bool) {
+    let start = Instant::now();
+    while !(dry_run(cp, &image(0)) && dry_run(cp, UNAPPROVED) != denied) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "admission never settled (unapproved images denied: {denied})"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn summary(latencies: &[Duration]) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run that prints figures; run it explicitly"]
+async fn webhook_load() {
+    // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the API
+    // server's part measures admission, not the cluster's own controllers.
+    let cp = ControlPlane::start_with(Options {
+        controller_manager: false,
+        ..Options::default()
+    })
+    .unwrap();
+    support::install_crds(&cp, false);
+    let client = cp.client().await;
+    let op = Operator::start(&cp, OPERATOR_NS, "webhook-load-operator");
+    populate(&client).await;
+    let tls = connector(&client).await;
+    let addr = op.webhook_url().trim_start_matches("https://").to_owned();
+
+    let allowed = http_request(&review(deployment("system-3-new", 3, &image(3))));
+    let denied = http_request(&review(deployment("system-3-new", 3, UNAPPROVED)));
+    // Wait until the operator's stores hold the records: the approved image is admitted.
+    let mut conn = Conn::open(&tls, &addr).await;
+    let start = Instant::now();
+    while !conn.post(&allowed).await {
+        assert!(start.elapsed() < Duration::from_secs(60), "never admitted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !conn.post(&denied).await,
+        "the unapproved image is admitted"
+    );
+    // Warm up.
+    for _ in 0..2_000 {
+        conn.post(&allowed).await;
+    }
+    drop(conn);
+
+    for connections in [1, 4, 16, 64] {
+        let rate = throughput(&tls, &addr, &allowed, connections).await;
+        println!("throughput, {connections} keep-alive connections: {rate:.0} reviews/s");
+    }
+
+    let before = histogram(&op);
+    let latencies = open_loop(&tls, &addr, &allowed).await;
+    let after = histogram(&op);
+    println!(
+        "{RATE} reviews/s for {RATE_SECONDS} s ({} reviews), client: {}",
+        latencies.len(),
+        summary(&latencies)
+    );
+    println!(
+        "  server (aims_admission_duration_seconds): p50 {:.3} ms, p99 {:.3} ms",
+        server_quantile(&before, &after, 0.5) * 1e3,
+        server_quantile(&before, &after, 0.99) * 1e3
+    );
+    println!(
+        "  buckets (le seconds, count): {:?}",
+        after
+            .iter()
+            .map(|(le, n)| (
+                *le,
+                n - before
+                    .iter()
+                    .find(|(b, _)| b == le)
+                    .map_or(0.0, |(_, n)| *n)
+            ))
+            .collect::<Vec<_>>()
+    );
+
+    // Through the API server: the same creates with no admission, with a CEL policy, and with the
+    // webhook.
+    let none = api_creates(&client, "none").await;
+    println!(
+        "API server, {API_CREATES} creates, no admission: {}",
+        summary(&none)
+    );
+
+    ok(apply(&cp, &policy()));
+    wait_admission(&cp, true);
+    let cel = api_creates(&client, "cel").await;
+    println!(
+        "API server, {API_CREATES} creates, ValidatingAdmissionPolicy: {}",
+        summary(&cel)
+    );
+    ok(kubectl(
+        &cp,
+        &[
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            "aims-images",
+        ],
+    ));
+    wait_admission(&cp, false);
+
+    let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args([
+            "webhook-config",
+            "--url",
+            &op.webhook_url(),
+            "--namespace",
+            OPERATOR_NS,
+        ])
+        .output()
+        .unwrap());
+    ok(apply(&cp, &config));
+    wait_admission(&cp, true);
+    let hook = api_creates(&client, "webhook").await;
+    println!(
+        "API server, {API_CREATES} creates, webhook: {}",
+        summary(&hook)
+    );
+    let ratio = |a: &[Duration], p: f64| {
+        percentile(a, p).as_secs_f64() / percentile(&none, p).as_secs_f64()
+    };
+    println!(
+        "ratios to no admission: CEL p50 {:.2}, p99 {:.2}; webhook p50 {:.2}, p99 {:.2}",
+        ratio(&cel, 0.5),
+        ratio(&cel, 0.99),
+        ratio(&hook, 0.5),
+        ratio(&hook, 0.99)
+    );
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(NS, &DeleteParams::default())
+        .await;
+}
