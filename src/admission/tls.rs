@@ -185,6 +185,10 @@ pub async fn serve_on(
                 }
             },
         };
+        // Answers are small and latency is what counts: no Nagle delay between TLS records.
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
         let watcher = graceful.watcher();

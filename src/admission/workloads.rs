@@ -17,7 +17,7 @@ use crate::{
             workload::{self, Cluster, Decision, Request},
         },
         approval::Trust,
-        evaluate::Verdict,
+        evaluate::{Verdict, belongs, labels_belong},
         workload::{WorkloadFacts, WorkloadKind},
     },
 };
@@ -70,8 +70,16 @@ pub fn decide(
         .collect();
     let (namespaced, cluster) = stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
-    let assessments = stores.assessments_in(namespace);
-    let workloads = stores.workloads_in(namespace);
+    // Only the workloads of the system this one joins are read: evaluating it needs no others.
+    let (workloads, assessments) = match systems.iter().find(|s| belongs(s, new)) {
+        Some(system) => (
+            stores.workloads_where(namespace, |labels, pod_labels| {
+                labels_belong(system, labels, pod_labels)
+            }),
+            stores.assessments_of(system),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let labels = stores.namespace_labels(namespace);
     workload::admit(
         &Request {

@@ -9,7 +9,10 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Pod},
 };
 use kube::{
-    Client, ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store,
+    Client, ResourceExt,
+    api::{DynamicObject, ObjectMeta},
+    core::DeserializeGuard,
+    runtime::reflector::Store,
 };
 
 use super::metrics::Metrics;
@@ -39,6 +42,9 @@ pub type StoredBindings = (
     Vec<Arc<Guarded<ControlBinding>>>,
     Vec<Arc<Guarded<ClusterControlBinding>>>,
 );
+
+/// Whether a workload with these labels (its own, its pod template's) is wanted.
+type LabelFilter = dyn Fn(&BTreeMap<String, String>, &BTreeMap<String, String>) -> bool;
 
 /// The reflector stores the engine's inputs come from.
 #[derive(Clone)]
@@ -105,6 +111,19 @@ impl Stores {
             .collect()
     }
 
+    /// The RiskAssessments of `system`.
+    pub fn assessments_of(&self, system: &AISystem) -> Vec<RiskAssessment> {
+        let name = system.name_any();
+        in_namespace(&self.assessments, system.namespace().as_deref())
+            .filter_map(|a| {
+                a.0.as_ref()
+                    .ok()
+                    .filter(|ra| ra.spec.system_ref.name == name)
+                    .cloned()
+            })
+            .collect()
+    }
+
     /// Every binding, namespaced and cluster-wide, held while the caller borrows them.
     pub fn bindings(&self) -> StoredBindings {
         (self.bindings.state(), self.cluster_bindings.state())
@@ -120,35 +139,99 @@ impl Stores {
         self.workloads(Some(namespace))
     }
 
+    /// The facts of the governed workloads of `namespace` whose labels (their own and their pod
+    /// template's) `keep` accepts. Only those are read in full: the webhook asks for one system's
+    /// workloads without paying for the rest of the namespace.
+    pub fn workloads_where(
+        &self,
+        namespace: &str,
+        keep: impl Fn(&BTreeMap<String, String>, &BTreeMap<String, String>) -> bool,
+    ) -> Vec<WorkloadFacts> {
+        self.select(Some(namespace), &keep)
+    }
+
     /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
     /// Jobs a CronJob owns are left out: their owner is the workload.
     fn workloads(&self, namespace: Option<&str>) -> Vec<WorkloadFacts> {
+        self.select(namespace, &|_, _| true)
+    }
+
+    fn select(
+        &self,
+        namespace: Option<&str>,
+        keep: &LabelFilter,
+    ) -> Vec<WorkloadFacts> {
+        let none = BTreeMap::new();
+        let kept = |meta: &ObjectMeta, template: Option<&ObjectMeta>| {
+            keep(
+                meta.labels.as_ref().unwrap_or(&none),
+                template.and_then(|t| t.labels.as_ref()).unwrap_or(&none),
+            )
+        };
         let mut out = Vec::new();
         out.extend(
-            in_namespace(&self.deployments, namespace).map(|d| WorkloadFacts::from_deployment(&d)),
+            in_namespace(&self.deployments, namespace)
+                .filter(|d| {
+                    kept(
+                        &d.metadata,
+                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
+                    )
+                })
+                .map(|d| WorkloadFacts::from_deployment(&d)),
         );
         out.extend(
             in_namespace(&self.stateful_sets, namespace)
+                .filter(|d| {
+                    kept(
+                        &d.metadata,
+                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
+                    )
+                })
                 .map(|s| WorkloadFacts::from_stateful_set(&s)),
         );
         out.extend(
-            in_namespace(&self.daemon_sets, namespace).map(|d| WorkloadFacts::from_daemon_set(&d)),
+            in_namespace(&self.daemon_sets, namespace)
+                .filter(|d| {
+                    kept(
+                        &d.metadata,
+                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
+                    )
+                })
+                .map(|d| WorkloadFacts::from_daemon_set(&d)),
         );
         out.extend(
-            in_namespace(&self.cron_jobs, namespace).map(|c| WorkloadFacts::from_cron_job(&c)),
+            in_namespace(&self.cron_jobs, namespace)
+                .filter(|c| {
+                    kept(
+                        &c.metadata,
+                        c.spec
+                            .as_ref()
+                            .and_then(|s| s.job_template.spec.as_ref())
+                            .and_then(|s| s.template.metadata.as_ref()),
+                    )
+                })
+                .map(|c| WorkloadFacts::from_cron_job(&c)),
         );
         out.extend(
             in_namespace(&self.jobs, namespace)
+                .filter(|j| {
+                    kept(
+                        &j.metadata,
+                        j.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
+                    )
+                })
                 .map(|j| WorkloadFacts::from_job(&j))
                 .filter(|f| !f.controlled),
         );
         out.extend(
             in_namespace(&self.pods, namespace)
+                .filter(|p| kept(&p.metadata, Some(&p.metadata)))
                 .map(|p| WorkloadFacts::from_pod(&p))
                 .filter(|f| !f.controlled),
         );
         out.extend(
             in_namespace(&self.inference_services, namespace)
+                .filter(|o| kept(&o.metadata, None))
                 .filter_map(|o| inference_service_facts(&o)),
         );
         out

@@ -202,16 +202,28 @@ impl Evaluation {
 /// Whether workload `w` belongs to `system`: same namespace, and the `aims.dev/system` label names
 /// the system or the system's `workloadSelector` matches the workload's (or its pods') labels.
 pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
-    if system.namespace().as_deref().unwrap_or_default() != w.namespace {
-        return false;
-    }
+    system.namespace().as_deref().unwrap_or_default() == w.namespace
+        && labels_belong(system, &w.labels, &w.pod_labels)
+}
+
+/// Whether a workload of the system's namespace with these labels (its own, and its pod
+/// template's) belongs to `system`: the part of [`belongs`] that reads labels only, so a caller can
+/// skip reading the rest of a workload that does not.
+pub fn labels_belong(
+    system: &AISystem,
+    labels: &BTreeMap<String, String>,
+    pod_labels: &BTreeMap<String, String>,
+) -> bool {
     let name = system.name_any();
-    w.system_label() == Some(name.as_str())
+    let label = labels
+        .get(crate::api::SYSTEM_LABEL)
+        .or_else(|| pod_labels.get(crate::api::SYSTEM_LABEL));
+    label.map(String::as_str) == Some(name.as_str())
         || system
             .spec
             .workload_selector
             .as_ref()
-            .is_some_and(|s| selector::matches(s, &w.labels) || selector::matches(s, &w.pod_labels))
+            .is_some_and(|s| selector::matches(s, labels) || selector::matches(s, pod_labels))
 }
 
 /// A model workload that belongs to no AISystem, with why it looks like one.
