@@ -44,7 +44,7 @@ pub type StoredBindings = (
 );
 
 /// Whether a workload with these labels (its own, its pod template's) is wanted.
-type LabelFilter = dyn Fn(&BTreeMap<String, String>, &BTreeMap<String, String>) -> bool;
+type LabelFilter<'a> = dyn Fn(&BTreeMap<String, String>, &BTreeMap<String, String>) -> bool + 'a;
 
 /// The reflector stores the engine's inputs come from.
 #[derive(Clone)]
@@ -156,11 +156,7 @@ impl Stores {
         self.select(namespace, &|_, _| true)
     }
 
-    fn select(
-        &self,
-        namespace: Option<&str>,
-        keep: &LabelFilter,
-    ) -> Vec<WorkloadFacts> {
+    fn select(&self, namespace: Option<&str>, keep: &LabelFilter<'_>) -> Vec<WorkloadFacts> {
         let none = BTreeMap::new();
         let kept = |meta: &ObjectMeta, template: Option<&ObjectMeta>| {
             keep(
