@@ -369,6 +369,34 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     assert!(
         op.metric("aims_admission_requests_total{webhook=\"workloads\",verdict=\"deny\"}") >= 2.0
     );
+
+    // The new digest is assessed (the submitter edits the scope, which makes the approval Stale)
+    // and approved again by a reviewer: then it is admitted.
+    let scope = format!(
+        r#"[{{"op":"add","path":"/spec/scope/artifacts/-","value":{{"image":"{NEW_IMAGE}"}}}}]"#
+    );
+    ok(patch_assessment(
+        cp,
+        ns,
+        "admin",
+        &["system:masters"],
+        &scope,
+    ));
+    let again = r#"[{"op":"add","path":"/spec/approvals/-","value":{"decision":"Approve","comment":"new model version reviewed"}}]"#;
+    ok(patch_assessment(
+        cp,
+        ns,
+        "alice",
+        &["aims:reviewers"],
+        again,
+    ));
+    eventually(WAIT, "the new digest to be admitted", || async {
+        apply(cp, &deployment(ns, NEW_IMAGE))
+            .status
+            .success()
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
