@@ -90,15 +90,25 @@ macro_rules! trim_status {
         })*
     };
 }
-trim_status!(
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    Job,
-    CronJob,
-    Pod,
-    Namespace
-);
+trim_status!(Deployment, StatefulSet, DaemonSet, Job, CronJob, Namespace);
+
+/// A Pod a controller owns is never a workload of its own (its owner is), so only the metadata
+/// that says so is kept; a bare Pod keeps its spec.
+impl Trim for Pod {
+    fn trim(&mut self) {
+        self.status = None;
+        let controlled = self
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.controller == Some(true));
+        if controlled {
+            self.spec = None;
+            self.metadata.annotations = None;
+        }
+    }
+}
 impl<K> Trim for Guarded<K> {}
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
