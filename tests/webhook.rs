@@ -10,8 +10,8 @@ use aims_operator::api::{AssessmentState, RiskAssessment};
 use aims_testenv::ControlPlane;
 use kube::Api;
 use support::{
-    apply, cluster, eventually, install_crds, kubectl, namespace, ok, operator::Operator, stderr,
-    stdout,
+    apply, cluster, eventually, install_crds, kubectl, kubectl_stdin, namespace, ok,
+    operator::Operator, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
@@ -61,7 +61,7 @@ fn register(cp: &ControlPlane, op: &Operator) {
     let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
     let start = std::time::Instant::now();
     loop {
-        let stamped = stdin_kubectl(
+        let stamped = kubectl_stdin(
             cp,
             &[
                 "create",
@@ -98,30 +98,17 @@ fn register(cp: &ControlPlane, op: &Operator) {
     }
 }
 
-/// kubectl with `input` on standard input.
-fn stdin_kubectl(cp: &ControlPlane, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = cp
-        .kubectl()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kubectl");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(input.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("wait for kubectl")
-}
-
 /// Applies the records of [`records`] and waits until the operator's stores hold them: the
 /// binding's status counts the system, and the webhook answers from the same stores.
 async fn apply_records(cp: &ControlPlane, ns: &str, enforcement: &str) {
     ok(apply(cp, &records(ns, enforcement)));
+    wait_stores_hold_records(cp, ns).await;
+}
+
+/// Waits until the operator's stores hold the records of `ns`: the binding's status counts the
+/// system, and the webhook answers from the same stores.
+async fn wait_stores_hold_records(cp: &ControlPlane, ns: &str) {
+    let jsonpath = "jsonpath={.status.matchedSystems}";
     eventually(WAIT, "the binding to count the system", || async {
         let out = kubectl(
             cp,
@@ -132,11 +119,28 @@ async fn apply_records(cp: &ControlPlane, ns: &str, enforcement: &str) {
                 "controlbinding",
                 "approvals",
                 "-o",
-                "jsonpath={.status.matchedSystems}",
+                jsonpath,
             ],
         );
         (stdout(&out) == "1").then_some(())
     })
+    .await;
+}
+
+/// Waits until Deployment `scorer` of `ns` asks for `replicas`.
+async fn wait_replicas(cp: &ControlPlane, ns: &str, replicas: &str) {
+    let jsonpath = "jsonpath={.spec.replicas}";
+    eventually(
+        WAIT,
+        &format!("scorer to have {replicas} replicas"),
+        || async {
+            let out = kubectl(
+                cp,
+                &["-n", ns, "get", "deployment", "scorer", "-o", jsonpath],
+            );
+            (stdout(&out) == replicas).then_some(())
+        },
+    )
     .await;
 }
 
@@ -305,10 +309,10 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
         )
         .replacen("name: scorer,", "name: scorer-glass,", 1);
     refused(
-        &stdin_kubectl(cp, &["apply", "-f", "-", "--as=dev"], &glass),
+        &kubectl_stdin(cp, &["apply", "-f", "-", "--as=dev"], &glass),
         "break-glass not honoured: dev is not in the group aims:break-glass",
     );
-    let out = stdin_kubectl(
+    let out = kubectl_stdin(
         cp,
         &[
             "apply",
@@ -509,22 +513,7 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
             "--as=olga",
         ],
     ));
-    eventually(WAIT, "the deployment to be scaled to zero", || async {
-        let out = kubectl(
-            cp,
-            &[
-                "-n",
-                ns,
-                "get",
-                "deployment",
-                "scorer",
-                "-o",
-                "jsonpath={.spec.replicas}",
-            ],
-        );
-        (stdout(&out) == "0").then_some(())
-    })
-    .await;
+    wait_replicas(cp, ns, "0").await;
     let out = kubectl(
         cp,
         &["-n", ns, "scale", "deployment", "scorer", "--replicas=2"],
@@ -565,28 +554,12 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
             "--as=olga",
         ],
     ));
-    eventually(WAIT, "the deployment to be restored", || async {
-        let out = kubectl(
-            cp,
-            &[
-                "-n",
-                ns,
-                "get",
-                "deployment",
-                "scorer",
-                "-o",
-                "jsonpath={.spec.replicas}",
-            ],
-        );
-        (stdout(&out) == "1").then_some(())
-    })
-    .await;
+    wait_replicas(cp, ns, "1").await;
 }
 
 /// With the webhook process (a webhook-only replica) stopped, kube-system and the operator's
 /// namespace still admit, and an approval written while the webhook was not registered counts for
-/// nothing. On a control plane of
-/// its own, as it stops the operator.
+/// nothing. On a control plane of its own, as it stops the operator.
 #[tokio::test]
 async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_count() {
     let cp = ControlPlane::start().expect("start a control plane");
@@ -613,22 +586,7 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
         (state(&api).await == Some(AssessmentState::PendingApproval)).then_some(())
     })
     .await;
-    eventually(WAIT, "the binding to count the system", || async {
-        let out = kubectl(
-            &cp,
-            &[
-                "-n",
-                ns,
-                "get",
-                "controlbinding",
-                "approvals",
-                "-o",
-                "jsonpath={.status.matchedSystems}",
-            ],
-        );
-        (stdout(&out) == "1").then_some(())
-    })
-    .await;
+    wait_stores_hold_records(&cp, ns).await;
     refused(&apply(&cp, &deployment(ns, IMAGE)), "A.6.2.5 (Enforce)");
 
     assert_eq!(op.writes(), 0.0, "a webhook-only replica writes no status");

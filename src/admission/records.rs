@@ -186,14 +186,7 @@ fn typed<K: DeserializeOwned>(
     req: &AdmissionRequest<DynamicObject>,
 ) -> Result<(K, Option<K>), String> {
     let read = |object: &DynamicObject| -> Result<K, String> {
-        let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-        if let (Some(meta), Some(ns)) = (
-            value.get_mut("metadata").and_then(Value::as_object_mut),
-            req.namespace.as_ref(),
-        ) {
-            meta.entry("namespace")
-                .or_insert_with(|| Value::String(ns.clone()));
-        }
+        let value = review::object_json(req, object)?;
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             format!(

@@ -50,6 +50,23 @@ pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Unreadable
         .map_err(|_| fail("request: missing".to_owned()))
 }
 
+/// The JSON of one of the request's objects, with the request's namespace filled in where the
+/// object names none (a create may leave it out).
+pub fn object_json(
+    req: &AdmissionRequest<DynamicObject>,
+    object: &DynamicObject,
+) -> Result<Value, String> {
+    let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    if let (Some(meta), Some(ns)) = (
+        value.get_mut("metadata").and_then(Value::as_object_mut),
+        req.namespace.as_ref(),
+    ) {
+        meta.entry("namespace")
+            .or_insert_with(|| Value::String(ns.clone()));
+    }
+    Ok(value)
+}
+
 /// The answer to a body that could not be read: a denial carrying the uid when there was one.
 pub fn unreadable(e: &Unreadable) -> AdmissionResponse {
     let mut response = AdmissionResponse::invalid(e);

@@ -123,16 +123,7 @@ fn facts(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Result<Option
         let Some(object) = object else {
             return Ok(None);
         };
-        let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-        // A create may carry no namespace in the object; the request has it.
-        if value.pointer("/metadata/namespace").is_none()
-            && let (Some(meta), Some(ns)) = (
-                value.get_mut("metadata").and_then(Value::as_object_mut),
-                req.namespace.as_ref(),
-            )
-        {
-            meta.insert("namespace".to_owned(), Value::String(ns.clone()));
-        }
+        let value = review::object_json(req, object)?;
         WorkloadFacts::from_json(kind, value)
             .map(Some)
             .map_err(|e| format!("cannot read the {kind}: {e}"))

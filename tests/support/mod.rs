@@ -62,9 +62,14 @@ pub fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
 
 /// `kubectl apply -f -` with `manifest` on standard input.
 pub fn apply(cp: &ControlPlane, manifest: &str) -> Output {
+    kubectl_stdin(cp, &["apply", "-f", "-"], manifest)
+}
+
+/// kubectl with `input` on standard input.
+pub fn kubectl_stdin(cp: &ControlPlane, args: &[&str], input: &str) -> Output {
     let mut child = cp
         .kubectl()
-        .args(["apply", "-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -74,8 +79,8 @@ pub fn apply(cp: &ControlPlane, manifest: &str) -> Output {
         .stdin
         .take()
         .expect("stdin is piped")
-        .write_all(manifest.as_bytes())
-        .expect("write the manifest");
+        .write_all(input.as_bytes())
+        .expect("write to kubectl");
     child.wait_with_output().expect("wait for kubectl")
 }
 
