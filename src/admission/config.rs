@@ -7,7 +7,12 @@
 //!   DaemonSets and their scale, Jobs, CronJobs, Pods not owned by a controller, KServe
 //!   InferenceServices, outside kube-system, kube-node-lease, the operator's namespace and any
 //!   namespaces the user excludes (so the operator can never lock the cluster or itself out).
-//! * `records.aims.dev` (validating, [`VALIDATE_RECORDS_PATH`]): the aims records.
+//! * `records.aims.dev` (validating, [`VALIDATE_RECORDS_PATH`]): AISystems and RiskAssessments
+//!   (approvals, stamps, who may clear a halt).
+//! * `bindings.aims.dev` (validating, [`VALIDATE_RECORDS_PATH`]): ControlBindings and
+//!   ClusterControlBindings (unknown control ids). Its failure policy is always `Ignore`: it only
+//!   catches typos, which the binding controllers report in status too, and a chart can install
+//!   default bindings before the operator serves.
 //! * `riskassessments.aims.dev` (mutating, [`MUTATE_RISKASSESSMENTS_PATH`]): stamps approvals.
 //!
 //! All have `sideEffects: None` and `admissionReviewVersions: [v1]`. The CA bundle is left empty:
@@ -35,6 +40,8 @@ pub const MUTATE_RISKASSESSMENTS_PATH: &str = "/mutate/riskassessments";
 pub const WORKLOADS_WEBHOOK: &str = "workloads.aims.dev";
 /// The name of the records webhook.
 pub const RECORDS_WEBHOOK: &str = "records.aims.dev";
+/// The name of the bindings webhook.
+pub const BINDINGS_WEBHOOK: &str = "bindings.aims.dev";
 /// The name of the RiskAssessment stamping webhook.
 pub const RISKASSESSMENTS_WEBHOOK: &str = "riskassessments.aims.dev";
 
@@ -168,13 +175,19 @@ pub fn configurations(
             ValidatingWebhook {
                 name: RECORDS_WEBHOOK.to_owned(),
                 client_config: client_config(target, VALIDATE_RECORDS_PATH),
+                rules: Some(vec![aims_rule(&["aisystems", "riskassessments"])]),
+                namespace_selector: Some(not_in_namespaces(system_namespaces())),
+                ..validating_webhook(opts)
+            },
+            ValidatingWebhook {
+                name: BINDINGS_WEBHOOK.to_owned(),
+                client_config: client_config(target, VALIDATE_RECORDS_PATH),
                 rules: Some(vec![aims_rule(&[
-                    "aisystems",
-                    "riskassessments",
                     "controlbindings",
                     "clustercontrolbindings",
                 ])]),
                 namespace_selector: Some(not_in_namespaces(system_namespaces())),
+                failure_policy: Some(FailurePolicy::Ignore.as_str().to_owned()),
                 ..validating_webhook(opts)
             },
         ]),
@@ -322,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn three_webhooks_on_their_paths() {
+    fn four_webhooks_on_their_paths() {
         let (validating, mutating) = configurations(&service(), &Options::new("aims-system"));
         assert_eq!(
             validating.metadata.name.as_deref(),
@@ -348,6 +361,7 @@ mod tests {
             [
                 (WORKLOADS_WEBHOOK, VALIDATE_WORKLOADS_PATH),
                 (RECORDS_WEBHOOK, VALIDATE_RECORDS_PATH),
+                (BINDINGS_WEBHOOK, VALIDATE_RECORDS_PATH),
                 (RISKASSESSMENTS_WEBHOOK, MUTATE_RISKASSESSMENTS_PATH),
             ]
             .map(|(n, p)| (n.to_owned(), Some(p.to_owned())))
@@ -392,6 +406,7 @@ mod tests {
             urls,
             [
                 "https://127.0.0.1:8443/validate/workloads",
+                "https://127.0.0.1:8443/validate/records",
                 "https://127.0.0.1:8443/validate/records",
                 "https://127.0.0.1:8443/mutate/riskassessments",
             ]
@@ -451,10 +466,36 @@ mod tests {
         assert_eq!(m.admission_review_versions, ["v1"]);
         assert_eq!(m.failure_policy.as_deref(), Some("Ignore"));
         assert_eq!(m.reinvocation_policy.as_deref(), Some("Never"));
+        let (default, mutating) = configurations(&service(), &Options::new("aims-system"));
+        let policies: Vec<(String, Option<String>)> = default
+            .webhooks
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.name, w.failure_policy))
+            .chain(
+                mutating
+                    .webhooks
+                    .unwrap()
+                    .into_iter()
+                    .map(|w| (w.name, w.failure_policy)),
+            )
+            .collect();
+        // Typo checks on bindings fail open; everything that guards a decision fails closed.
+        assert_eq!(
+            policies,
+            [
+                (WORKLOADS_WEBHOOK, "Fail"),
+                (RECORDS_WEBHOOK, "Fail"),
+                (BINDINGS_WEBHOOK, "Ignore"),
+                (RISKASSESSMENTS_WEBHOOK, "Fail"),
+            ]
+            .map(|(n, p)| (n.to_owned(), Some(p.to_owned())))
+        );
         let (default, _) = configurations(&service(), &Options::new("aims-system"));
-        let w = &default.webhooks.unwrap()[0];
-        assert_eq!(w.failure_policy.as_deref(), Some("Fail"));
-        assert_eq!(w.timeout_seconds, Some(DEFAULT_TIMEOUT_SECONDS));
+        assert_eq!(
+            default.webhooks.unwrap()[0].timeout_seconds,
+            Some(DEFAULT_TIMEOUT_SECONDS)
+        );
     }
 
     #[test]
@@ -495,6 +536,11 @@ mod tests {
             [
                 "aims.dev/v1alpha1/aisystems *",
                 "aims.dev/v1alpha1/riskassessments *",
+            ]
+        );
+        assert_eq!(
+            flat(webhooks[2].rules.as_ref().unwrap()),
+            [
                 "aims.dev/v1alpha1/controlbindings *",
                 "aims.dev/v1alpha1/clustercontrolbindings *",
             ]

@@ -154,8 +154,7 @@ pub fn controller(
     leader: tokio::sync::watch::Receiver<bool>,
     controllers: bool,
 ) -> (Controller<Guarded<AISystem>>, Arc<Context>) {
-    let systems_api: Api<Guarded<AISystem>> = Api::all(client.clone());
-    let controller = Controller::new(systems_api, watcher::Config::default());
+    let controller = super::controller_of(Api::<Guarded<AISystem>>::all(client.clone()));
     let systems = controller.store();
 
     let (assessments, assessment_stream) =

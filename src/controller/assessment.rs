@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{Controller, controller::Action, reflector::ObjectRef, watcher},
+    runtime::{Controller, controller::Action, reflector::ObjectRef},
 };
 use serde_json::json;
 
@@ -27,14 +27,10 @@ use crate::{
 
 /// Builds the RiskAssessment controller; it also reacts to changes of the system it refers to.
 pub fn controller(client: Client) -> Controller<Guarded<RiskAssessment>> {
-    let controller = Controller::new(
-        Api::<Guarded<RiskAssessment>>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = super::controller_of(Api::<Guarded<RiskAssessment>>::all(client.clone()));
     let assessments = controller.store();
-    controller.watches(
-        Api::<Guarded<AISystem>>::all(client),
-        watcher::Config::default(),
+    controller.watches_stream(
+        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
         move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();

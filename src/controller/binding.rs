@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{Controller, controller::Action, reflector::ObjectRef, watcher},
+    runtime::{Controller, controller::Action, reflector::ObjectRef},
 };
 use serde_json::json;
 
@@ -30,14 +30,10 @@ const MAX_SYSTEMS: usize = 50;
 
 /// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it.
 pub fn namespaced(client: Client) -> Controller<Guarded<ControlBinding>> {
-    let controller = Controller::new(
-        Api::<Guarded<ControlBinding>>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = super::controller_of(Api::<Guarded<ControlBinding>>::all(client.clone()));
     let bindings = controller.store();
-    controller.watches(
-        Api::<Guarded<AISystem>>::all(client),
-        watcher::Config::default(),
+    controller.watches_stream(
+        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
         move |s: Guarded<AISystem>| {
             let ns = s.namespace();
             bindings
@@ -52,14 +48,11 @@ pub fn namespaced(client: Client) -> Controller<Guarded<ControlBinding>> {
 
 /// The ClusterControlBinding controller; a change to any AISystem re-tallies every one.
 pub fn cluster(client: Client) -> Controller<Guarded<ClusterControlBinding>> {
-    let controller = Controller::new(
-        Api::<Guarded<ClusterControlBinding>>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller =
+        super::controller_of(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
     let bindings = controller.store();
-    controller.watches(
-        Api::<Guarded<AISystem>>::all(client),
-        watcher::Config::default(),
+    controller.watches_stream(
+        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
         move |_: Guarded<AISystem>| {
             bindings
                 .state()

@@ -76,22 +76,60 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// Waits until every store has seen its first full list.
-    pub async fn wait_until_ready(&self) {
-        let _ = futures::join!(
-            self.systems.wait_until_ready(),
-            self.assessments.wait_until_ready(),
-            self.bindings.wait_until_ready(),
-            self.cluster_bindings.wait_until_ready(),
-            self.namespaces.wait_until_ready(),
-            self.deployments.wait_until_ready(),
-            self.stateful_sets.wait_until_ready(),
-            self.daemon_sets.wait_until_ready(),
-            self.jobs.wait_until_ready(),
-            self.cron_jobs.wait_until_ready(),
-            self.pods.wait_until_ready(),
-        );
-        // InferenceServices are not waited for: KServe may never be installed.
+    /// Waits until every store has seen its first full list, logging the ones still listing every
+    /// `every` so a watch that never completes is named rather than silent.
+    pub async fn wait_until_ready(&self, every: std::time::Duration) {
+        let pending = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let track = |name: &'static str, ready: futures::future::BoxFuture<'static, ()>| {
+            pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name);
+            let pending = &pending;
+            async move {
+                ready.await;
+                pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(name);
+            }
+        };
+        fn ready<K>(store: &Store<K>) -> futures::future::BoxFuture<'static, ()>
+        where
+            K: kube::Resource + Clone + Send + Sync + 'static,
+            K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+        {
+            let store = store.clone();
+            Box::pin(async move {
+                // An error means the writer is gone: the process is shutting down.
+                let _ = store.wait_until_ready().await;
+            })
+        }
+        let all = futures::future::join_all([
+            track("AISystems", ready(&self.systems)),
+            track("RiskAssessments", ready(&self.assessments)),
+            track("ControlBindings", ready(&self.bindings)),
+            track("ClusterControlBindings", ready(&self.cluster_bindings)),
+            track("Namespaces", ready(&self.namespaces)),
+            track("Deployments", ready(&self.deployments)),
+            track("StatefulSets", ready(&self.stateful_sets)),
+            track("DaemonSets", ready(&self.daemon_sets)),
+            track("Jobs", ready(&self.jobs)),
+            track("CronJobs", ready(&self.cron_jobs)),
+            track("Pods", ready(&self.pods)),
+        ]);
+        // InferenceServices are not waited for here: KServe may never be installed.
+        tokio::pin!(all);
+        loop {
+            tokio::select! {
+                _ = &mut all => return,
+                () = tokio::time::sleep(every) => {
+                    let waiting: Vec<_> =
+                        pending.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+                    tracing::info!(?waiting, "stores still listing");
+                }
+            }
+        }
     }
 
     /// The labels of a namespace.

@@ -209,7 +209,9 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let ready_metrics = metrics.clone();
     tokio::spawn(async move {
-        ctx.stores.wait_until_ready().await;
+        ctx.stores
+            .wait_until_ready(std::time::Duration::from_secs(10))
+            .await;
         // With KServe installed, InferenceServices are workloads too: a status computed before
         // they are listed would be written twice.
         if super::kserve::established(&ctx.client).await {

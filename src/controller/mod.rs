@@ -136,13 +136,13 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let systems = systems
         .graceful_shutdown_on(shutdown())
         .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(report);
     let mut tasks = vec![systems.map(|()| Ok(())).boxed(), server.boxed()];
     if config.controllers {
         let assessments = assessment::controller(client.clone())
             .graceful_shutdown_on(shutdown())
             .run(assessment::reconcile, assessment::error_policy, ctx.clone())
-            .for_each(|_| async {});
+            .for_each(report);
         let bindings = binding::namespaced(client.clone())
             .graceful_shutdown_on(shutdown())
             .run(
@@ -150,7 +150,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
                 binding::error_policy,
                 ctx.clone(),
             )
-            .for_each(|_| async {});
+            .for_each(report);
         let cluster_bindings = binding::cluster(client.clone())
             .graceful_shutdown_on(shutdown())
             .run(
@@ -158,7 +158,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
                 binding::error_policy,
                 ctx.clone(),
             )
-            .for_each(|_| async {});
+            .for_each(report);
         tasks.extend([
             assessments.map(|()| Ok(())).boxed(),
             bindings.map(|()| Ok(())).boxed(),
@@ -198,6 +198,74 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         tracing::warn!("the Lease was not released in time; a successor waits for it to expire");
     }
     result
+}
+
+/// A controller of `K` (every namespace) whose own watch backs off by itself, as every stream
+/// given to [`Controller::watches_stream`] must.
+///
+/// kube's controllers also pause all their trigger streams together whenever any one of them fails,
+/// with one backoff that grows across streams and resets only after two quiet minutes. At start,
+/// a few failed lists (kinds just installed) thus stalled every watch, and so readiness, for
+/// minutes. Here each watch backs off alone and the controller never pauses the others.
+pub fn controller_of<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (store, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(|o| o.meta_mut().managed_fields = None),
+    )
+    .applied_objects();
+    kube::runtime::Controller::for_stream(stream, store).trigger_backoff(NoPause)
+}
+
+/// The watch of every object of `K`, backing off on its own, as a trigger stream.
+pub fn watch_all<K>(
+    api: kube::Api<K>,
+) -> impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    use kube::runtime::{WatchStreamExt, watcher};
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+}
+
+/// A controller backoff that never pauses: each trigger stream backs off on its own.
+struct NoPause;
+
+impl Iterator for NoPause {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(std::time::Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for NoPause {
+    fn reset(&mut self) {}
+}
+
+/// Logs a watch that failed (it is retried with backoff); failed reconciles are logged by the
+/// controllers' error policies.
+fn report<T, E: std::error::Error>(
+    result: Result<T, kube::runtime::controller::Error<E, kube::runtime::watcher::Error>>,
+) -> futures::future::Ready<()> {
+    if let Err(kube::runtime::controller::Error::QueueError(error)) = result {
+        tracing::warn!(%error, "watch failed; retrying");
+    }
+    futures::future::ready(())
 }
 
 async fn wait_for_signal() {
