@@ -1,50 +1,355 @@
-//! The Helm chart installs the very CRD files in `crds/` (its `crds/` is a link to them), with the
-//! real `helm`, on a control plane of its own.
+//! The Helm chart, with the real `helm` on a control plane of its own: it lints, refuses wrong
+//! values by name, installs the generated CRDs (its `crds/` is a link to them), the default
+//! bindings and webhook configurations that match `aims webhook-config`; and the operator, running
+//! with only the rights the chart grants, governs through them while everything else is refused.
 
 mod support;
 
+use std::time::Duration;
+
+use aims_operator::api::AISystem;
 use aims_testenv::ControlPlane;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use support::{ok, repo, stdout};
+use k8s_openapi::{
+    api::{authentication::v1::SelfSubjectReview, core::v1::Secret},
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{Api, api::PostParams};
+use serde_json::Value;
+use support::{
+    apply, eventually, kubectl, ok,
+    operator::{Operator, as_chart_service_account, chart_service_account, free_port},
+    repo, stderr, stdout,
+};
 
-#[test]
-fn helm_lint_and_install_put_the_generated_crds_in_place() {
-    let cp = ControlPlane::start().expect("start a control plane");
-    let helm = |args: &[&str]| {
-        cp.helm()
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("run helm")
-    };
+const NS: &str = "aims-system";
 
-    ok(helm(&["lint", "--strict", "charts/aims-operator"]));
-    ok(helm(&[
-        "install",
+fn helm(cp: &ControlPlane, args: &[&str]) -> std::process::Output {
+    cp.helm()
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run helm")
+}
+
+/// Parses a YAML stream into its documents, skipping empty ones.
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .expect("YAML")
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+/// `aims webhook-config` with `args`, and the chart's webhooks.yaml with `values`, as documents.
+fn both_configurations(
+    cp: &ControlPlane,
+    args: &[&str],
+    values: &[&str],
+) -> (Vec<Value>, Vec<Value>) {
+    let printed = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .arg("webhook-config")
+        .args(args)
+        .output()
+        .unwrap());
+    let mut template = vec![
+        "template",
         "aims",
         "charts/aims-operator",
         "--namespace",
-        "aims-system",
-        "--create-namespace",
-        "--wait",
-    ]));
+        NS,
+    ];
+    template.extend(["--show-only", "templates/webhooks.yaml"]);
+    for v in values {
+        template.extend(["--set", v]);
+    }
+    let rendered = ok(helm(cp, &template));
+    (documents(&printed), documents(&rendered))
+}
 
+fn assert_same_webhooks(printed: &[Value], rendered: &[Value]) {
+    let key = |d: &Value| (d["kind"].to_string(), d["metadata"]["name"].to_string());
+    let mut printed: Vec<&Value> = printed.iter().collect();
+    let mut rendered: Vec<&Value> = rendered.iter().collect();
+    printed.sort_by_key(|d| key(d));
+    rendered.sort_by_key(|d| key(d));
+    assert_eq!(printed.len(), 2);
+    assert_eq!(
+        printed.iter().map(|d| key(d)).collect::<Vec<_>>(),
+        rendered.iter().map(|d| key(d)).collect::<Vec<_>>()
+    );
+    for (p, r) in printed.iter().zip(&rendered) {
+        assert_eq!(
+            p["webhooks"], r["webhooks"],
+            "the chart's {} differs from `aims webhook-config`",
+            p["kind"]
+        );
+    }
+}
+
+/// Whether the chart's ServiceAccount may do `verb` on `resource` (with `kubectl auth can-i`).
+fn can(cp: &ControlPlane, args: &[&str]) -> bool {
+    let mut full = vec!["auth", "can-i"];
+    full.extend_from_slice(args);
+    let sa = chart_service_account(NS);
+    full.extend(["--as", &sa]);
+    let out = kubectl(cp, &full);
+    match stdout(&out).trim() {
+        "yes" => true,
+        "no" => false,
+        _ => panic!("kubectl auth can-i {args:?}: {}", stderr(&out)),
+    }
+}
+
+#[tokio::test]
+async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_grants() {
+    let cp = ControlPlane::start().expect("start a control plane");
+    ok(helm(&cp, &["lint", "--strict", "charts/aims-operator"]));
+
+    // The chart's webhook configurations are the ones the operator's code generates.
+    let (printed, rendered) = both_configurations(
+        &cp,
+        &["--service", "aims-operator-webhook", "--namespace", NS],
+        &[],
+    );
+    assert_same_webhooks(&printed, &rendered);
+    let (printed, rendered) = both_configurations(
+        &cp,
+        &[
+            "--url",
+            "https://127.0.0.1:9443",
+            "--namespace",
+            NS,
+            "--failure-policy",
+            "ignore",
+            "--timeout",
+            "3",
+            "--exclude-namespace",
+            "monitoring",
+        ],
+        &[
+            "webhook.url=https://127.0.0.1:9443",
+            "webhook.failurePolicy=Ignore",
+            "webhook.timeoutSeconds=3",
+            "webhook.excludedNamespaces={monitoring}",
+        ],
+    );
+    assert_same_webhooks(&printed, &rendered);
+
+    // A wrong value fails the install, naming it, and installs nothing.
+    for (value, named) in [
+        ("replica=3", "'replica' not allowed"),
+        ("webhook.timeoutSeconds=soon", "/webhook/timeoutSeconds"),
+        (
+            "defaultBindings.highRisk.enforcement=Enforced",
+            "/defaultBindings/highRisk/enforcement",
+        ),
+        ("unregisteredPolicy=deny", "/unregisteredPolicy"),
+    ] {
+        let out = helm(
+            &cp,
+            &[
+                "install",
+                "wrong",
+                "charts/aims-operator",
+                "--namespace",
+                NS,
+                "--create-namespace",
+                "--set",
+                value,
+            ],
+        );
+        assert!(!out.status.success(), "{value} was accepted");
+        assert!(stderr(&out).contains(named), "{value}: {}", stderr(&out));
+    }
+    assert!(!ok(helm(&cp, &["list", "-A", "-q"])).contains("wrong"));
+
+    // Installed with the webhook pointed at an operator outside the cluster, as `make demo` does.
+    let webhook = format!("127.0.0.1:{}", free_port());
+    ok(helm(
+        &cp,
+        &[
+            "install",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+            "--create-namespace",
+            "--set",
+            &format!("webhook.url=https://{webhook}"),
+        ],
+    ));
     for crd in aims_operator::crds::all() {
         let name = crd.metadata.name.clone().unwrap();
         support::wait_established(&cp, &[&format!("crd/{name}")]);
         // What the chart installed is what the types generate.
-        let live = stdout(
-            &cp.kubectl()
-                .args(["get", "crd", &name, "-o", "json"])
-                .output()
-                .unwrap(),
-        );
+        let live = ok(kubectl(&cp, &["get", "crd", &name, "-o", "json"]));
         let live: CustomResourceDefinition = serde_json::from_str(&live).unwrap();
         assert!(
             live.spec.versions == crd.spec.versions,
             "{name} as installed by helm differs from the types"
         );
     }
-    let status = ok(helm(&["status", "aims", "--namespace", "aims-system"]));
+    let status = ok(helm(&cp, &["status", "aims", "--namespace", NS]));
     assert!(status.contains("STATUS: deployed"), "{status}");
+    assert!(status.contains("BREAK-GLASS RUNBOOK"), "{status}");
+    // The default bindings went in before any operator served: their webhook fails open.
+    let bindings = ok(kubectl(
+        &cp,
+        &["get", "clustercontrolbindings", "-o", "name"],
+    ));
+    assert!(
+        bindings.contains("aims-minimal") && bindings.contains("aims-eu-ai-act-high-risk"),
+        "{bindings}"
+    );
+
+    // No wildcard anywhere in the chart's RBAC.
+    let rbac = ok(helm(
+        &cp,
+        &[
+            "template",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+            "--show-only",
+            "templates/rbac.yaml",
+        ],
+    ));
+    for doc in documents(&rbac) {
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for field in ["apiGroups", "resources", "verbs", "resourceNames"] {
+                for v in rule[field].as_array().into_iter().flatten() {
+                    assert_ne!(v, "*", "a wildcard in {field} of {rule}");
+                }
+            }
+        }
+    }
+
+    // The operator, as the chart's ServiceAccount, serving where the chart's webhooks point.
+    let op = Operator::start_serving(&cp, NS, "operator", &[], &webhook);
+    op.wait_webhooks_answer(&cp);
+
+    // Its client is that ServiceAccount, and cannot read Secrets outside its namespace.
+    let kubeconfig = as_chart_service_account(&cp, NS);
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let as_operator = kube::Client::try_from(config).unwrap();
+    let review: SelfSubjectReview = Api::all(as_operator.clone())
+        .create(&PostParams::default(), &serde_json::from_value(serde_json::json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}
+        })).unwrap())
+        .await
+        .unwrap();
+    let user = review.status.unwrap().user_info.unwrap();
+    assert_eq!(
+        user.username.as_deref(),
+        Some(chart_service_account(NS).as_str())
+    );
+    match Api::<Secret>::namespaced(as_operator, "default")
+        .list(&Default::default())
+        .await
+    {
+        Err(kube::Error::Api(e)) => assert_eq!(e.code, 403, "{e:?}"),
+        other => panic!("the operator listed Secrets in default: {other:?}"),
+    }
+
+    // Least privilege: what the chart grants, and what it does not.
+    for (allowed, args) in [
+        (true, vec!["get", "secret/aims-webhook-tls", "-n", NS]),
+        (
+            true,
+            vec!["patch", "deployments", "--subresource=scale", "-n", "hr"],
+        ),
+        (
+            true,
+            vec!["patch", "statefulsets", "--subresource=scale", "-n", "hr"],
+        ),
+        (true, vec!["patch", "cronjobs", "-n", "hr"]),
+        (
+            true,
+            vec!["patch", "aisystems", "--subresource=status", "-n", "hr"],
+        ),
+        (true, vec!["list", "deployments", "-A"]),
+        (false, vec!["get", "secrets", "-n", "default"]),
+        (false, vec!["list", "secrets", "-A"]),
+        (false, vec!["get", "secret/someone-elses", "-n", NS]),
+        (false, vec!["patch", "deployments", "-n", "hr"]),
+        (false, vec!["update", "deployments", "-n", "hr"]),
+        (false, vec!["patch", "statefulsets", "-n", "hr"]),
+        (false, vec!["patch", "daemonsets", "-n", "hr"]),
+        (false, vec!["patch", "jobs", "-n", "hr"]),
+        (false, vec!["create", "pods", "-n", "hr"]),
+        (false, vec!["delete", "pods", "-n", "hr"]),
+        (false, vec!["patch", "aisystems", "-n", "hr"]),
+        (false, vec!["patch", "riskassessments", "-n", "hr"]),
+        (false, vec!["delete", "clustercontrolbindings"]),
+        (
+            false,
+            vec!["patch", "validatingwebhookconfiguration/someone-elses"],
+        ),
+        (
+            false,
+            vec!["get", "customresourcedefinition/aisystems.aims.dev"],
+        ),
+    ] {
+        assert_eq!(can(&cp, &args), allowed, "can-i {args:?}");
+    }
+
+    // It governs: a High-risk system's unapproved Deployment is denied through the chart's
+    // configuration by the chart's default binding, and the binding's status is written.
+    ok(apply(
+        &cp,
+        &std::fs::read_to_string(repo().join("examples/00-namespaces.yaml")).unwrap(),
+    ));
+    ok(kubectl(
+        &cp,
+        &["apply", "-f", "examples/cv-screening/aisystem.yaml"],
+    ));
+    let client = cp.client().await;
+    let systems: Api<AISystem> = Api::namespaced(client, "hr");
+    eventually(Duration::from_secs(30), "the system evaluated", || async {
+        systems.get_status("cv-screening").await.ok()?.status?.phase
+    })
+    .await;
+    let denied = kubectl(
+        &cp,
+        &["apply", "-f", "examples/cv-screening/deployment.yaml"],
+    );
+    assert!(
+        !denied.status.success(),
+        "an unapproved Deployment was admitted"
+    );
+    let message = stderr(&denied);
+    assert!(
+        message.contains("aims-eu-ai-act-high-risk") || message.contains("A.6.2.5"),
+        "{message}"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the high-risk binding's status",
+        || async {
+            let out = kubectl(
+                &cp,
+                &[
+                    "get",
+                    "clustercontrolbinding",
+                    "aims-eu-ai-act-high-risk",
+                    "-o",
+                    "jsonpath={.status.matchedSystems}",
+                ],
+            );
+            (stdout(&out).trim() == "1").then_some(())
+        },
+    )
+    .await;
+
+    assert!(
+        op.forbidden().is_empty(),
+        "refused calls:\n{}",
+        op.forbidden().join("\n")
+    );
 }

@@ -135,7 +135,12 @@ async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
     })
     .await;
     let writes = |op: &Operator| op.metric("aims_status_writes_total{controller=\"aisystem\"}");
-    let (wa, wb) = (writes(&a), writes(&b));
+    // The status can be read back a moment before the writer counts its write.
+    let (wa, wb) = eventually(Duration::from_secs(10), "a write to be counted", || {
+        let counts = (writes(&a), writes(&b));
+        async move { (counts.0 + counts.1 > 0.0).then_some(counts) }
+    })
+    .await;
     assert!(
         (wa > 0.0) != (wb > 0.0),
         "exactly one replica writes: a={wa} b={wb}"
@@ -151,7 +156,15 @@ async fn of_two_replicas_one_writes_and_the_other_takes_over_when_it_stops() {
         || evaluated("second"),
     )
     .await;
-    assert!(writes(&follower) > 0.0);
+    eventually(
+        Duration::from_secs(10),
+        "the new leader's write counted",
+        || {
+            let counted = writes(&follower) > 0.0;
+            async move { counted.then_some(()) }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -55,47 +55,7 @@ fn register(cp: &ControlPlane, op: &Operator) {
         .output()
         .unwrap());
     ok(apply(cp, &config));
-    namespace(cp, "webhook-probe");
-    // A dry run through the validating webhook, and one through the mutating webhook that must come
-    // back stamped: the API server has loaded both configurations with the operator's CA.
-    let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
-    let start = std::time::Instant::now();
-    loop {
-        let stamped = kubectl_stdin(
-            cp,
-            &[
-                "create",
-                "--dry-run=server",
-                "-o",
-                "jsonpath={.spec.submittedBy}",
-                "-f",
-                "-",
-            ],
-            probe_ra,
-        );
-        let out = kubectl(
-            cp,
-            &[
-                "create",
-                "deployment",
-                "probe",
-                "--image=nginx",
-                "-n",
-                "webhook-probe",
-                "--dry-run=server",
-            ],
-        );
-        if out.status.success() && stdout(&stamped) == "admin" {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the API server never reached the webhook: {}\n{}",
-            stderr(&out),
-            op.logs()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    op.wait_webhooks_answer(cp);
 }
 
 /// Applies the records of [`records`] and waits until the operator's stores hold them: the

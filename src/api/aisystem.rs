@@ -388,6 +388,18 @@ pub enum Phase {
     Halted,
 }
 
+impl Phase {
+    /// The phase as it is written in status.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Compliant => "Compliant",
+            Self::NonCompliant => "NonCompliant",
+            Self::Pending => "Pending",
+            Self::Halted => "Halted",
+        }
+    }
+}
+
 /// The approval an AI system runs under.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

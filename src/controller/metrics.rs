@@ -29,6 +29,12 @@ struct NamespaceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    namespace: String,
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AdmissionLabels {
     webhook: &'static str,
     verdict: &'static str,
@@ -53,6 +59,7 @@ pub struct Metrics {
     status_writes: Family<ControllerLabel, Counter>,
     duration: Family<ControllerLabel, Histogram>,
     unregistered: Family<NamespaceLabel, Gauge>,
+    systems: Family<PhaseLabels, Gauge>,
     admissions: Family<AdmissionLabels, Counter>,
     admission_duration: Family<WebhookLabel, Histogram>,
     ready: AtomicBool,
@@ -91,6 +98,12 @@ impl Default for Metrics {
             "Workloads that look like model serving but belong to no AISystem",
             unregistered.clone(),
         );
+        let systems = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "systems",
+            "AISystems by namespace and compliance phase (Unknown: not evaluated yet)",
+            systems.clone(),
+        );
         let admissions = Family::<AdmissionLabels, Counter>::default();
         registry.register(
             "admission_requests",
@@ -116,6 +129,7 @@ impl Default for Metrics {
             status_writes,
             duration,
             unregistered,
+            systems,
             ready: AtomicBool::new(false),
         }
     }
@@ -176,6 +190,23 @@ impl Metrics {
             self.unregistered
                 .get_or_create(&NamespaceLabel {
                     namespace: namespace.to_owned(),
+                })
+                .set(n);
+        }
+    }
+
+    /// Sets the AISystem counts from each system's namespace and phase.
+    pub fn set_systems<'a>(&self, systems: impl Iterator<Item = (&'a str, &'static str)>) {
+        let mut counts = std::collections::BTreeMap::<(&str, &'static str), i64>::new();
+        for key in systems {
+            *counts.entry(key).or_default() += 1;
+        }
+        self.systems.clear();
+        for ((namespace, phase), n) in counts {
+            self.systems
+                .get_or_create(&PhaseLabels {
+                    namespace: namespace.to_owned(),
+                    phase,
                 })
                 .set(n);
         }
@@ -243,4 +274,61 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric families the operator exports, from the `# TYPE` lines.
+    fn families(m: &Metrics) -> Vec<String> {
+        m.render()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_metric_the_dashboard_queries_is_exported() {
+        let dashboard = include_str!("../../charts/aims-operator/files/dashboard.json");
+        // Families without a sample are not rendered: give each one.
+        let m = Metrics::default();
+        drop(m.reconcile_timer("aisystem"));
+        m.reconcile_error("aisystem", "kube");
+        m.status_write("aisystem");
+        m.set_unregistered(["hr"].into_iter());
+        m.set_systems([("hr", "Compliant")].into_iter());
+        m.admission("workloads", "deny", 0.001);
+        let exported = families(&m);
+        let queried = regex::Regex::new(r"aims_[a-z_]+").unwrap();
+        let mut seen = 0;
+        for name in queried.find_iter(dashboard).map(|m| m.as_str()) {
+            let family = ["_bucket", "_total"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            assert!(
+                exported.iter().any(|e| e == family),
+                "the dashboard queries {name}, which the operator does not export: {exported:?}"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 8, "the dashboard queries only {seen} metrics");
+    }
+
+    #[test]
+    fn systems_are_counted_by_namespace_and_phase() {
+        let m = Metrics::default();
+        m.set_systems([("hr", "Compliant"), ("hr", "Compliant"), ("hr", "Halted")].into_iter());
+        let text = m.render();
+        assert!(
+            text.contains(r#"aims_systems{namespace="hr",phase="Compliant"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"aims_systems{namespace="hr",phase="Halted"} 1"#));
+        m.set_systems([("hr", "Pending")].into_iter());
+        assert!(!m.render().contains(r#"phase="Compliant""#));
+    }
 }

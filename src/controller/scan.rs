@@ -1,6 +1,6 @@
 //! Unregistered model workloads ("shadow AI"): found by the engine's detection in the reflector
 //! stores, counted per namespace in a metric, and reported once per workload as a Warning Event on
-//! the workload itself.
+//! the workload itself. The same periodic pass counts systems by namespace and phase.
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
@@ -35,6 +35,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
 async fn scan_once(ctx: &Context, reported: &mut BTreeSet<String>) {
     let systems = ctx.stores.systems.state();
     let system_refs: Vec<_> = super::context::readable(&systems).collect();
+    ctx.metrics.set_systems(system_refs.iter().map(|s| {
+        let phase = s.status.as_ref().and_then(|st| st.phase.as_ref());
+        (
+            s.metadata.namespace.as_deref().unwrap_or_default(),
+            phase.map_or("Unknown", |p| p.as_str()),
+        )
+    }));
     let workloads = ctx.stores.all_workloads();
     let found = evaluate::unregistered(&system_refs, &workloads, &ctx.detector);
     ctx.metrics

@@ -1,5 +1,9 @@
 //! The operator as its own process (`aims run`), the way it runs in a cluster, pointed at a test
 //! control plane; stopped with SIGTERM when dropped.
+//!
+//! It runs with exactly the rights the Helm chart grants: the chart's ServiceAccount and RBAC are
+//! applied, and the operator's kubeconfig impersonates that ServiceAccount. Every scenario that
+//! starts an operator thus also proves the chart's RBAC sufficient.
 
 use std::{
     io::{Read, Write},
@@ -18,7 +22,51 @@ pub struct Operator {
     log: std::path::PathBuf,
 }
 
-fn free_port() -> u16 {
+/// The user the chart's ServiceAccount authenticates as.
+pub fn chart_service_account(namespace: &str) -> String {
+    format!("system:serviceaccount:{namespace}:aims-operator")
+}
+
+/// Applies the chart's ServiceAccount and RBAC for an operator in `namespace` (as `helm install`
+/// would) and writes a kubeconfig that impersonates that ServiceAccount, with the groups its
+/// token would carry. Returns the kubeconfig's path.
+pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path::PathBuf {
+    let rbac = super::ok(
+        cp.helm()
+            .args([
+                "template",
+                "aims",
+                "charts/aims-operator",
+                "--namespace",
+                namespace,
+            ])
+            .args(["--show-only", "templates/serviceaccount.yaml"])
+            .args(["--show-only", "templates/rbac.yaml"])
+            .current_dir(super::repo())
+            .output()
+            .expect("run helm"),
+    );
+    super::ok(super::kubectl_stdin(cp, &["apply", "-f", "-"], &rbac));
+
+    let mut config = kube::config::Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
+    for named in &mut config.auth_infos {
+        let user = named.auth_info.get_or_insert_with(Default::default);
+        user.impersonate = Some(chart_service_account(namespace));
+        user.impersonate_groups = Some(vec![
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+        ]);
+    }
+    let path = cp
+        .dir()
+        .join(format!("kubeconfig-aims-operator-{namespace}"));
+    // JSON is YAML too.
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    path
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,19 +83,32 @@ impl Operator {
 
     /// [`Operator::start`] with more arguments for `aims run`.
     pub fn start_with(cp: &ControlPlane, namespace: &str, log_name: &str, extra: &[&str]) -> Self {
+        let webhook = format!("127.0.0.1:{}", free_port());
+        Self::start_serving(cp, namespace, log_name, extra, &webhook)
+    }
+
+    /// [`Operator::start_with`] with the webhook served on `webhook` (`127.0.0.1:PORT`).
+    pub fn start_serving(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+        webhook: &str,
+    ) -> Self {
         let _ = cp
             .kubectl()
             .args(["create", "namespace", namespace])
             .output();
+        let kubeconfig = as_chart_service_account(cp, namespace);
         let metrics = format!("127.0.0.1:{}", free_port());
-        let webhook = format!("127.0.0.1:{}", free_port());
+        let webhook = webhook.to_owned();
         let log = cp.dir().join(format!("{log_name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
         cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
             .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"])
             .args(extra)
-            .env("KUBECONFIG", cp.kubeconfig())
+            .env("KUBECONFIG", &kubeconfig)
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "info,aims_operator=debug")
             .stdin(Stdio::null())
@@ -128,6 +189,60 @@ impl Operator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the API server calls this operator's webhooks with its CA: a dry-run Deployment
+    /// is admitted through the validating configuration, and a dry-run RiskAssessment comes back
+    /// stamped through the mutating one (the API server loads the two separately).
+    pub fn wait_webhooks_answer(&self, cp: &ControlPlane) {
+        super::namespace(cp, "webhook-probe");
+        let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
+        let start = Instant::now();
+        loop {
+            let stamped = super::kubectl_stdin(
+                cp,
+                &[
+                    "create",
+                    "--dry-run=server",
+                    "-o",
+                    "jsonpath={.spec.submittedBy}",
+                    "-f",
+                    "-",
+                ],
+                probe_ra,
+            );
+            let out = super::kubectl(
+                cp,
+                &[
+                    "create",
+                    "deployment",
+                    "probe",
+                    "--image=nginx",
+                    "-n",
+                    "webhook-probe",
+                    "--dry-run=server",
+                ],
+            );
+            if out.status.success() && super::stdout(&stamped) == "admin" {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the API server never reached the webhook: {}\n{}",
+                super::stderr(&out),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// The log lines of API calls the API server refused for want of rights.
+    pub fn forbidden(&self) -> Vec<String> {
+        self.logs()
+            .lines()
+            .filter(|l| l.contains("forbidden") || l.contains("Forbidden"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Stops the operator with SIGTERM and returns whether it exited cleanly.
     pub fn stop(mut self) -> bool {
         self.terminate()
@@ -156,6 +271,14 @@ impl Drop for Operator {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             self.terminate();
+        }
+        // The chart's RBAC must suffice for whatever the test made the operator do.
+        let forbidden = self.forbidden();
+        if !std::thread::panicking() && !forbidden.is_empty() {
+            panic!(
+                "the API server refused the operator calls the chart's RBAC should allow:\n{}",
+                forbidden.join("\n")
+            );
         }
     }
 }
