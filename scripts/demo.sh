@@ -36,30 +36,38 @@ else
   target/debug/aims-testenv up "$dir" >/dev/null
 fi
 
-echo "installing the aims CRDs"
+# The chart, as a platform team installs it, with two differences for a machine without nodes: no
+# operator Pods (the operator runs below as a local process, as the chart's ServiceAccount), and the
+# webhooks call it at a local URL. The examples bring their own cluster bindings.
+metrics=127.0.0.1:18080
+webhook=127.0.0.1:18443
+chart=(charts/aims-operator --namespace aims-system --create-namespace --set replicas=0
+  --set defaultBindings.minimal.enabled=false --set defaultBindings.highRisk.enabled=false)
+echo "installing the chart (CRDs, ServiceAccount, RBAC), the webhooks off for now"
+stop_operator
+helm upgrade --install aims "${chart[@]}" --set webhook.enabled=false >/dev/null
+# helm installs CRDs only once: a reused control plane gets today's.
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 # KServe is not installed here: a schema-less stand-in lets the InferenceService example apply.
 kubectl get crd inferenceservices.serving.kserve.io >/dev/null 2>&1 ||
   kubectl apply -f tests/fixtures/kserve-inferenceservice-crd.yaml >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
-# A second `make demo` finds the webhook of the first registered while its operator is stopped.
-kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration aims-operator \
-  --ignore-not-found >/dev/null
-
+# Applied before the webhooks exist, as workloads that predate the operator would be.
 echo "applying examples/"
 kubectl apply --recursive -f examples/ >/dev/null
 
-# The operator runs as a local process, as its chart runs it in a cluster.
-stop_operator
-kubectl create namespace aims-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-metrics=127.0.0.1:18080
-webhook=127.0.0.1:18443
-setsid nohup target/debug/aims run --namespace aims-system --metrics-addr "$metrics" \
-  --webhook-addr "$webhook" --webhook-host 127.0.0.1 \
+# The operator with the chart's arguments and only the chart's rights: its kubeconfig impersonates
+# the chart's ServiceAccount (`act-as` is how `kubectl config set` spells the `as` field).
+kubectl config view --raw >"$dir/kubeconfig-operator"
+kubectl --kubeconfig "$dir/kubeconfig-operator" config set users.admin.act-as \
+  system:serviceaccount:aims-system:aims-operator >/dev/null
+KUBECONFIG="$dir/kubeconfig-operator" RUST_LOG=info setsid nohup target/debug/aims run \
+  --namespace aims-system --metrics-addr "$metrics" --log-format json \
+  --webhook-addr "$webhook" --webhook-service aims-operator-webhook --webhook-host 127.0.0.1 \
   >"$dir/operator.log" 2>&1 </dev/null &
 echo $! >"$dir/operator.pid"
-echo "starting the operator (log: $dir/operator.log, metrics: http://$metrics/metrics)"
+echo "starting the operator as the chart's ServiceAccount (log: $dir/operator.log, metrics: http://$metrics/metrics)"
 for _ in $(seq 1 100); do
   curl -sf "http://$metrics/readyz" >/dev/null 2>&1 && break
   sleep 0.2
@@ -70,10 +78,9 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
-# The API server calls the webhook at its local URL; the operator publishes its own CA into the
-# configurations. Examples applied above were admitted before the webhook existed.
-echo "registering the admission webhook at https://$webhook"
-target/debug/aims webhook-config --url "https://$webhook" --namespace aims-system | kubectl apply -f - >/dev/null
+# The chart's webhook configurations, calling the local operator; it publishes its own CA into them.
+echo "registering the admission webhooks at https://$webhook"
+helm upgrade aims "${chart[@]}" --set webhook.url="https://$webhook" >/dev/null
 for _ in $(seq 1 100); do
   kubectl -n hr scale deployment cv-ranker --replicas=1 --dry-run=server >/dev/null 2>&1 && break
   sleep 0.2
