@@ -10,9 +10,12 @@ use std::{
 
 use aims_testenv::ControlPlane;
 
+use super::{apply, kubectl, kubectl_stdin, namespace, ok, stderr, stdout};
+
 /// A running `aims run`.
 pub struct Operator {
     child: Child,
+    namespace: String,
     metrics: String,
     webhook: String,
     log: std::path::PathBuf,
@@ -57,6 +60,7 @@ impl Operator {
         let child = aims_testenv::spawn_tied(cmd).expect("start aims run");
         let mut op = Self {
             child,
+            namespace: namespace.to_owned(),
             metrics,
             webhook,
             log,
@@ -111,6 +115,63 @@ impl Operator {
             .filter(|l| l.starts_with("aims_status_writes_total"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    /// Registers the operator's webhooks (`aims webhook-config --url`) on `cp` and waits until the API server reaches them over
+    /// TLS with the CA the operator published.
+    pub fn register_webhooks(&self, cp: &ControlPlane) {
+        let config = ok(Command::new(env!("CARGO_BIN_EXE_aims"))
+            .args([
+                "webhook-config",
+                "--url",
+                &self.webhook_url(),
+                "--namespace",
+                &self.namespace,
+            ])
+            .output()
+            .unwrap());
+        ok(apply(cp, &config));
+        namespace(cp, "webhook-probe");
+        // A dry run through the validating webhook, and one through the mutating webhook that must
+        // come back stamped: the API server has loaded both configurations with the operator's CA.
+        let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
+        let start = Instant::now();
+        loop {
+            let stamped = kubectl_stdin(
+                cp,
+                &[
+                    "create",
+                    "--dry-run=server",
+                    "-o",
+                    "jsonpath={.spec.submittedBy}",
+                    "-f",
+                    "-",
+                ],
+                probe_ra,
+            );
+            let out = kubectl(
+                cp,
+                &[
+                    "create",
+                    "deployment",
+                    "probe",
+                    "--image=nginx",
+                    "-n",
+                    "webhook-probe",
+                    "--dry-run=server",
+                ],
+            );
+            if out.status.success() && stdout(&stamped) == "admin" {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the API server never reached the webhook: {}\n{}",
+                stderr(&out),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// The webhook's base URL.
