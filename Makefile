@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 DEMO_DIR := .aims-demo
 
-.PHONY: demo down test lint crds controlplane
+.PHONY: demo down test lint crds controlplane install
 
 ## demo: start a local control plane, install the CRDs, apply examples/, show their status
 demo: controlplane
@@ -25,6 +25,13 @@ lint:
 ## crds: regenerate crds/ from the Rust types
 crds:
 	cargo run --quiet --locked --bin aims -- crds --output-dir crds
+
+## install: install aims with cargo and link it as kubectl-aims beside it, so `kubectl aims` runs it
+install:
+	cargo install --path . --locked
+	bin="$${CARGO_INSTALL_ROOT:-$${CARGO_HOME:-$$HOME/.cargo}}/bin"; \
+	ln -sf aims "$$bin/kubectl-aims"; \
+	echo "installed $$bin/aims and $$bin/kubectl-aims (kubectl aims --help)"
 
 ## controlplane: build (once, then cached) kube-apiserver, kube-controller-manager, kubectl and helm
 controlplane:

@@ -2,15 +2,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = aims_operator::cli::Cli::parse();
+    // Named after how it was started: `kubectl aims` when kubectl runs it as the plugin.
+    let cli = aims_operator::cli::Cli::parse_invoked(std::env::args_os());
     match aims_operator::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(2)
+            err.exit_code()
         }
     }
 }

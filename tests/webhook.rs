@@ -11,12 +11,13 @@ use aims_testenv::ControlPlane;
 use kube::Api;
 use support::{
     apply, cluster, eventually, install_crds, kubectl, kubectl_stdin, namespace, ok,
-    operator::Operator, stderr, stdout,
+    operator::Operator,
+    records::{IMAGE, apply_records, records, wait_stores_hold_records},
+    stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
 const WAIT: Duration = Duration::from_secs(30);
-const IMAGE: &str = "registry.example.com/credit/scorer@sha256:5555555555555555555555555555555555555555555555555555555555555555";
 const NEW_IMAGE: &str = "registry.example.com/credit/scorer@sha256:6666666666666666666666666666666666666666666666666666666666666666";
 
 /// Lets the test users read and change RiskAssessments and AISystems, and manage Deployments:
@@ -41,52 +42,6 @@ subjects:
   - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:authenticated"}
 "#;
 
-/// Registers the operator's webhooks on `cp` and waits until the API server reaches them over
-/// TLS with the CA the operator published.
-fn register(cp: &ControlPlane, op: &Operator) {
-    let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args([
-            "webhook-config",
-            "--url",
-            &op.webhook_url(),
-            "--namespace",
-            OPERATOR_NS,
-        ])
-        .output()
-        .unwrap());
-    ok(apply(cp, &config));
-    op.wait_webhooks_answer(cp);
-}
-
-/// Applies the records of [`records`] and waits until the operator's stores hold them: the
-/// binding's status counts the system, and the webhook answers from the same stores.
-async fn apply_records(cp: &ControlPlane, ns: &str, enforcement: &str) {
-    ok(apply(cp, &records(ns, enforcement)));
-    wait_stores_hold_records(cp, ns).await;
-}
-
-/// Waits until the operator's stores hold the records of `ns`: the binding's status counts the
-/// system, and the webhook answers from the same stores.
-async fn wait_stores_hold_records(cp: &ControlPlane, ns: &str) {
-    let jsonpath = "jsonpath={.status.matchedSystems}";
-    eventually(WAIT, "the binding to count the system", || async {
-        let out = kubectl(
-            cp,
-            &[
-                "-n",
-                ns,
-                "get",
-                "controlbinding",
-                "approvals",
-                "-o",
-                jsonpath,
-            ],
-        );
-        (stdout(&out) == "1").then_some(())
-    })
-    .await;
-}
-
 /// Waits until Deployment `scorer` of `ns` asks for `replicas`.
 async fn wait_replicas(cp: &ControlPlane, ns: &str, replicas: &str) {
     let jsonpath = "jsonpath={.spec.replicas}";
@@ -110,50 +65,9 @@ fn operator() -> &'static Operator {
         let cp = cluster();
         ok(apply(cp, RBAC));
         let op = Operator::start(cp, OPERATOR_NS, "operator");
-        register(cp, &op);
+        op.register_webhooks(cp);
         op
     })
-}
-
-/// A Limited system whose deployments need one approval from `aims:reviewers` at `enforcement`,
-/// and its assessment, in namespace `ns`.
-fn records(ns: &str, enforcement: &str) -> String {
-    format!(
-        r#"
-apiVersion: aims.dev/v1alpha1
-kind: ControlBinding
-metadata: {{name: approvals, namespace: {ns}}}
-spec:
-  enforcement: {enforcement}
-  controls:
-    - id: A.6.2.5
-      params: {{approverGroups: ["aims:reviewers"]}}
----
-apiVersion: aims.dev/v1alpha1
-kind: AISystem
-metadata: {{name: scoring, namespace: {ns}}}
-spec:
-  purpose: Score loan applications.
-  riskTier: Limited
-  owner: {{name: sam, contact: sam@example.com}}
-  oversight:
-    overseers: [{{name: olga}}]
----
-apiVersion: aims.dev/v1alpha1
-kind: RiskAssessment
-metadata: {{name: scoring-v1, namespace: {ns}}}
-spec:
-  systemRef: {{name: scoring}}
-  scope:
-    artifacts: [{{image: "{IMAGE}"}}]
-  risks:
-    - {{id: R1, title: Bias, source: Fairness, likelihood: 2, severity: 2, treatment: Mitigate}}
-  impactAssessment:
-    affectedGroups: [Applicants]
-    completedOn: "2026-10-30"
-  validFor: 30d
-"#
-    )
 }
 
 fn deployment(ns: &str, image: &str) -> String {
@@ -539,7 +453,7 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
     // The controllers in one process, the webhook in a webhook-only replica beside it.
     let controllers = Operator::start_with(&cp, OPERATOR_NS, "controllers", &["--no-webhook"]);
     let op = Operator::start_with(&cp, OPERATOR_NS, "webhook", &["--webhook-only"]);
-    register(&cp, &op);
+    op.register_webhooks(&cp);
     let client = cp.client().await;
     let api: Api<RiskAssessment> = Api::namespaced(client, ns);
     eventually(WAIT, "the assessment's status", || async {

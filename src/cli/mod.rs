@@ -1,12 +1,21 @@
 //! The `aims` command line: argument parsing and dispatch to the subcommands.
 
+pub mod approve;
 pub mod check;
+pub mod cluster;
+pub mod halt;
 mod render;
 pub mod scan;
+pub mod status;
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{
+    ffi::{OsStr, OsString},
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{
     admission::config::{FailurePolicy, Options as WebhookOptions, Target},
@@ -21,24 +30,150 @@ use crate::{
 
 /// aims: ISO/IEC 42001 and EU AI Act governance for AI workloads on Kubernetes.
 #[derive(Debug, Parser)]
-#[command(name = "aims", version, about, long_about = None)]
+#[command(
+    name = "aims",
+    version,
+    about,
+    long_about = None,
+    after_help = "As a kubectl plugin: put it on PATH as kubectl-aims (`make install` does), then\n  kubectl aims status -A"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How the binary names itself when kubectl runs it as a plugin: kubectl runs `kubectl aims ...`
+/// as the executable `kubectl-aims` found on PATH.
+pub const PLUGIN_NAME: &str = "kubectl aims";
+
+/// The plugin's file name.
+const PLUGIN_FILE: &str = "kubectl-aims";
+
+/// The name to show in help and usage for a process started as `argv0`: [`PLUGIN_NAME`] when the
+/// file is named `kubectl-aims` (a link or a copy on PATH), else `aims`.
+pub fn invoked_name(argv0: Option<&OsStr>) -> &'static str {
+    let stem = argv0.map(Path::new).and_then(Path::file_stem);
+    if stem.is_some_and(|s| s == PLUGIN_FILE) {
+        PLUGIN_NAME
+    } else {
+        "aims"
+    }
+}
+
+impl Cli {
+    /// The command line, showing itself as `name` in usage lines; as the plugin, the examples of
+    /// every subcommand read `kubectl aims ...` too.
+    pub fn command_named(name: &str) -> clap::Command {
+        let mut command = Self::command().bin_name(name);
+        if name == PLUGIN_NAME {
+            // Already the plugin: no need to say how to become one.
+            command = command.after_help(clap::builder::Resettable::Reset);
+            let names: Vec<String> = command
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            for sub in names {
+                command = command.mut_subcommand(sub, |c| {
+                    let help = c.get_after_help().map(|h| as_plugin(&h.to_string()));
+                    match help {
+                        Some(help) => c.after_help(help),
+                        None => c,
+                    }
+                });
+            }
+        }
+        command
+    }
+
+    /// Parses `args` (the first being the program, as in `std::env::args_os`), naming itself after
+    /// it; prints help, version or a usage error and exits as clap does.
+    pub fn parse_invoked(args: impl IntoIterator<Item = OsString>) -> Self {
+        let args: Vec<OsString> = args.into_iter().collect();
+        let mut command = Self::command_named(invoked_name(args.first().map(OsString::as_os_str)));
+        let matches = command
+            .try_get_matches_from_mut(args)
+            .unwrap_or_else(|e| e.exit());
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+    }
+}
+
+/// Example lines as the plugin runs them: `aims check -f dir/` becomes
+/// `kubectl aims check -f dir/`, also after a pipe; lines that already say `kubectl aims` stay.
+fn as_plugin(help: &str) -> String {
+    help.lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            let (lead, rest) = line.split_at(indent);
+            let rest = match rest.strip_prefix("aims ") {
+                Some(tail) if indent > 0 => format!("{PLUGIN_NAME} {tail}"),
+                _ => rest.to_owned(),
+            };
+            format!(
+                "{lead}{}",
+                rest.replace("| aims ", &format!("| {PLUGIN_NAME} "))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the CustomResourceDefinitions of the aims API as YAML.
+    /// Show the AISystems of a namespace: tier, phase, and the controls they miss.
+    ///
+    /// Reads the status the operator writes. MISSING lists the ids of the failing controls, worst
+    /// first; `kubectl describe aisystem NAME` says what each needs. Without -n, the namespace of
+    /// the current kubeconfig context.
     #[command(
-        after_help = "Examples:\n  aims crds | kubectl apply --server-side -f -\n  aims crds --output-dir crds/"
+        after_help = "Examples:\n  kubectl aims status\n  kubectl aims status -n credit\n  kubectl aims status -A"
     )]
-    Crds {
-        /// Write one file per CRD into this directory instead of printing them.
-        #[arg(long, value_name = "DIR")]
-        output_dir: Option<PathBuf>,
+    Status(status::StatusArgs),
+    /// Approve a RiskAssessment: append your decision to its spec.approvals.
+    ///
+    /// The operator's admission webhook stamps the entry with your user and groups, the time and
+    /// the hash of the content you approved, and signs it; it refuses the entry if you are not in
+    /// an approver group, or submitted or edited the assessment. The approval covers exactly the
+    /// content as it is now: if the assessment changed since it was read, nothing is written.
+    #[command(
+        after_help = "Examples:\n  kubectl aims approve credit-scoring-v3 -n credit\n  kubectl aims approve credit-scoring-v3 -n credit --comment \"residual risks within appetite\""
+    )]
+    Approve(approve::ApproveArgs),
+    /// Reject a RiskAssessment: append your decision, with why, to its spec.approvals.
+    ///
+    /// Stamped and checked like an approval. A rejection stands until the assessed content
+    /// changes.
+    #[command(
+        after_help = "Examples:\n  kubectl aims reject cv-screening-v2 -n hr --comment \"no fundamental rights impact assessment\""
+    )]
+    Reject(approve::RejectArgs),
+    /// Halt an AISystem: the stop button (EU AI Act Art. 14(4)(e)).
+    ///
+    /// Sets spec.oversight.halt, with the reason. The operator scales the system's Deployments and
+    /// StatefulSets to zero, suspends its CronJobs, stops its InferenceServices, and its webhook
+    /// denies new or scaled-up workloads until an overseer resumes it.
+    #[command(
+        after_help = "Examples:\n  kubectl aims halt product-recommender -n shop --reason \"drift under investigation\""
+    )]
+    Halt(halt::HaltArgs),
+    /// Resume a halted AISystem; the operator restores what the halt stopped.
+    ///
+    /// Only an overseer named in spec.oversight.overseers may resume a system. Clears
+    /// spec.oversight.halt and haltReason.
+    #[command(
+        after_help = "Examples:\n  kubectl aims resume product-recommender -n shop\n  kubectl aims resume product-recommender -n shop --reason \"retrained; drift back within bounds\""
+    )]
+    Resume(halt::ResumeArgs),
+    /// List the unregistered model workloads of a live cluster, with why each looks like one.
+    ///
+    /// A workload is listed when it looks like model serving (a KServe InferenceService, a known
+    /// serving image, an accelerator request, a model URI) and belongs to no AISystem.
+    #[command(after_help = "Examples:\n  aims scan\n  aims scan -o json | jq '.[].workload'")]
+    Scan {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
+        output: ScanFormat,
     },
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
@@ -50,15 +185,14 @@ pub enum Command {
         after_help = "Examples:\n  aims check -f examples/\n  kustomize build overlays/prod | aims check -f -\n  aims check -f manifests/ --output junit > aims.xml"
     )]
     Check(check::CheckArgs),
-    /// List the unregistered model workloads of a live cluster, with why each looks like one.
-    ///
-    /// A workload is listed when it looks like model serving (a KServe InferenceService, a known
-    /// serving image, an accelerator request, a model URI) and belongs to no AISystem.
-    #[command(after_help = "Examples:\n  aims scan\n  aims scan -o json | jq '.[].workload'")]
-    Scan {
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
-        output: ScanFormat,
+    /// Print the CustomResourceDefinitions of the aims API as YAML.
+    #[command(
+        after_help = "Examples:\n  aims crds | kubectl apply --server-side -f -\n  aims crds --output-dir crds/"
+    )]
+    Crds {
+        /// Write one file per CRD into this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
     },
     /// Print the operator's admission webhook configurations as YAML, to apply with kubectl.
     ///
@@ -199,6 +333,20 @@ pub enum Error {
     /// Manifests could not be read.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Input(Vec<manifests::LoadError>),
+    /// A command that talks to the cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+}
+
+impl Error {
+    /// The process's exit status for this error: 1 when the cluster said no (or could not be
+    /// reached), 2 when the command could not run at all (unreadable input, a broken setup).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Cluster(_) => ExitCode::from(1),
+            _ => ExitCode::from(2),
+        }
+    }
 }
 
 /// Runs the command and says how the process should exit.
@@ -215,6 +363,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Check(args) => return run_check(&args),
         Command::Run(args) => run_operator(args)?,
         Command::Scan { output } => run_scan(output)?,
+        Command::Status(args) => on_cluster(|c| async move { status::run(&c, args).await })?,
+        Command::Approve(args) => {
+            on_cluster(|c| async move { approve::run(&c, args.into()).await })?;
+        }
+        Command::Reject(args) => {
+            on_cluster(|c| async move { approve::run(&c, args.into()).await })?;
+        }
+        Command::Halt(args) => on_cluster(|c| async move { halt::halt(&c, args).await })?,
+        Command::Resume(args) => on_cluster(|c| async move { halt::resume(&c, args).await })?,
         Command::WebhookConfig(args) => {
             let target = match (args.url, args.service) {
                 (Some(url), _) => Target::Url(url),
@@ -238,22 +395,34 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_scan(output: ScanFormat) -> Result<(), Error> {
+/// Connects to the cluster of the kubeconfig, runs `command` and prints what it returns.
+fn on_cluster<F, Fut>(command: F) -> Result<(), Error>
+where
+    F: FnOnce(cluster::Cluster) -> Fut,
+    Fut: Future<Output = Result<String, cluster::ClusterError>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rows = runtime.block_on(async {
-        let client = kube::Client::try_default().await?;
-        scan::scan(&client, &Detector::default()).await
-    })?;
-    let text = match output {
-        ScanFormat::Table => scan::table(&rows),
-        ScanFormat::Json => {
-            serde_json::to_string_pretty(&rows).map_err(std::io::Error::other)? + "\n"
-        }
-    };
+    let text = runtime.block_on(async { command(cluster::Cluster::connect().await?).await })?;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
+}
+
+fn run_scan(output: ScanFormat) -> Result<(), Error> {
+    on_cluster(|c| async move {
+        let rows = scan::scan(&c.client, &Detector::default())
+            .await
+            .map_err(|e| c.classify(e, cluster::Target::list("aisystem", None)))?;
+        Ok(match output {
+            ScanFormat::Table => scan::table(&rows),
+            ScanFormat::Json => {
+                serde_json::to_string_pretty(&rows)
+                    .map_err(|e| cluster::ClusterError::Unexpected(e.to_string()))?
+                    + "\n"
+            }
+        })
+    })
 }
 
 fn default_identity() -> String {
@@ -326,4 +495,115 @@ fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `args` print for `--help` (or any other early exit).
+    fn help(args: &[&str]) -> String {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let name = invoked_name(args.first().map(OsString::as_os_str));
+        Cli::command_named(name)
+            .try_get_matches_from(args)
+            .expect_err("help exits early")
+            .render()
+            .to_string()
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        Cli::command_named(PLUGIN_NAME).debug_assert();
+    }
+
+    #[test]
+    fn named_after_argv0() {
+        for (argv0, name) in [
+            ("kubectl-aims", PLUGIN_NAME),
+            ("/home/me/.cargo/bin/kubectl-aims", PLUGIN_NAME),
+            ("/usr/local/bin/kubectl-aims.exe", PLUGIN_NAME),
+            ("aims", "aims"),
+            ("./target/debug/aims", "aims"),
+            ("/usr/bin/kubectl-aims-dev", "aims"),
+            ("kubectl", "aims"),
+        ] {
+            assert_eq!(invoked_name(Some(OsStr::new(argv0))), name, "{argv0}");
+        }
+        assert_eq!(invoked_name(None), "aims");
+    }
+
+    #[test]
+    fn as_the_plugin_usage_and_examples_say_kubectl_aims() {
+        let text = help(&["/usr/local/bin/kubectl-aims", "status", "--help"]);
+        assert!(
+            text.contains("Usage: kubectl aims status [OPTIONS]"),
+            "{text}"
+        );
+        let text = help(&["kubectl-aims", "check", "--help"]);
+        assert!(
+            text.contains("Usage: kubectl aims check [OPTIONS]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  kubectl aims check -f examples/\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kustomize build overlays/prod | kubectl aims check -f -"),
+            "{text}"
+        );
+        let text = help(&["kubectl-aims", "scan", "--help"]);
+        assert!(
+            text.contains("\n  kubectl aims scan -o json | jq"),
+            "{text}"
+        );
+        let text = help(&["kubectl-aims", "--help"]);
+        assert!(text.contains("Usage: kubectl aims <COMMAND>"), "{text}");
+        assert!(!text.contains("As a kubectl plugin"), "{text}");
+        assert!(help(&["aims", "--help"]).contains("As a kubectl plugin"));
+    }
+
+    #[test]
+    fn as_aims_usage_says_aims() {
+        let text = help(&["./target/debug/aims", "check", "--help"]);
+        assert!(text.contains("Usage: aims check [OPTIONS]"), "{text}");
+        assert!(text.contains("\n  aims check -f examples/\n"), "{text}");
+    }
+
+    #[test]
+    fn examples_are_rewritten_only_where_they_run_aims() {
+        assert_eq!(
+            as_plugin(
+                "Examples:\n  aims crds | kubectl apply -f -\n  kubectl aims status\n  kubectl delete x aims\naims is not an example"
+            ),
+            "Examples:\n  kubectl aims crds | kubectl apply -f -\n  kubectl aims status\n  kubectl delete x aims\naims is not an example"
+        );
+    }
+
+    #[test]
+    fn reject_needs_a_comment_and_halt_a_reason() {
+        let parse = |args: &[&str]| Cli::command_named("aims").try_get_matches_from(args);
+        assert!(parse(&["aims", "reject", "ra"]).is_err());
+        assert!(parse(&["aims", "reject", "ra", "--comment", ""]).is_err());
+        assert!(parse(&["aims", "reject", "ra", "--comment", "why"]).is_ok());
+        assert!(parse(&["aims", "approve", "ra"]).is_ok());
+        assert!(parse(&["aims", "halt", "s"]).is_err());
+        assert!(parse(&["aims", "halt", "s", "--reason", "drift"]).is_ok());
+        assert!(parse(&["aims", "resume", "s"]).is_ok());
+        assert!(parse(&["aims", "status", "-A", "-n", "x"]).is_err());
+    }
+
+    #[test]
+    fn parses_as_the_plugin() {
+        let cli = Cli::parse_invoked(["kubectl-aims", "status", "-A"].map(OsString::from));
+        assert!(matches!(
+            cli.command,
+            Command::Status(status::StatusArgs {
+                all_namespaces: true,
+                namespace: None
+            })
+        ));
+    }
 }

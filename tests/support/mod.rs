@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod operator;
+pub mod records;
 
 use std::{
     io::Write,

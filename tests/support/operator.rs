@@ -14,9 +14,12 @@ use std::{
 
 use aims_testenv::ControlPlane;
 
+use super::{apply, kubectl, kubectl_stdin, namespace, ok, stderr, stdout};
+
 /// A running `aims run`.
 pub struct Operator {
     child: Child,
+    namespace: String,
     metrics: String,
     webhook: String,
     log: std::path::PathBuf,
@@ -31,22 +34,21 @@ pub fn chart_service_account(namespace: &str) -> String {
 /// would) and writes a kubeconfig that impersonates that ServiceAccount, with the groups its
 /// token would carry. Returns the kubeconfig's path.
 pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path::PathBuf {
-    let rbac = super::ok(
-        cp.helm()
-            .args([
-                "template",
-                "aims",
-                "charts/aims-operator",
-                "--namespace",
-                namespace,
-            ])
-            .args(["--show-only", "templates/serviceaccount.yaml"])
-            .args(["--show-only", "templates/rbac.yaml"])
-            .current_dir(super::repo())
-            .output()
-            .expect("run helm"),
-    );
-    super::ok(super::kubectl_stdin(cp, &["apply", "-f", "-"], &rbac));
+    let rbac = ok(cp
+        .helm()
+        .args([
+            "template",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            namespace,
+        ])
+        .args(["--show-only", "templates/serviceaccount.yaml"])
+        .args(["--show-only", "templates/rbac.yaml"])
+        .current_dir(super::repo())
+        .output()
+        .expect("run helm"));
+    ok(kubectl_stdin(cp, &["apply", "-f", "-"], &rbac));
 
     let mut config = kube::config::Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
     for named in &mut config.auth_infos {
@@ -118,6 +120,7 @@ impl Operator {
         let child = aims_testenv::spawn_tied(cmd).expect("start aims run");
         let mut op = Self {
             child,
+            namespace: namespace.to_owned(),
             metrics,
             webhook,
             log,
@@ -174,6 +177,23 @@ impl Operator {
             .sum()
     }
 
+    /// Registers the operator's webhooks (`aims webhook-config --url`) on `cp` and waits until the API server reaches them over
+    /// TLS with the CA the operator published.
+    pub fn register_webhooks(&self, cp: &ControlPlane) {
+        let config = ok(Command::new(env!("CARGO_BIN_EXE_aims"))
+            .args([
+                "webhook-config",
+                "--url",
+                &self.webhook_url(),
+                "--namespace",
+                &self.namespace,
+            ])
+            .output()
+            .unwrap());
+        ok(apply(cp, &config));
+        self.wait_webhooks_answer(cp);
+    }
+
     /// The webhook's base URL.
     pub fn webhook_url(&self) -> String {
         format!("https://{}", self.webhook)
@@ -193,11 +213,11 @@ impl Operator {
     /// is admitted through the validating configuration, and a dry-run RiskAssessment comes back
     /// stamped through the mutating one (the API server loads the two separately).
     pub fn wait_webhooks_answer(&self, cp: &ControlPlane) {
-        super::namespace(cp, "webhook-probe");
+        namespace(cp, "webhook-probe");
         let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
         let start = Instant::now();
         loop {
-            let stamped = super::kubectl_stdin(
+            let stamped = kubectl_stdin(
                 cp,
                 &[
                     "create",
@@ -209,7 +229,7 @@ impl Operator {
                 ],
                 probe_ra,
             );
-            let out = super::kubectl(
+            let out = kubectl(
                 cp,
                 &[
                     "create",
@@ -221,13 +241,13 @@ impl Operator {
                     "--dry-run=server",
                 ],
             );
-            if out.status.success() && super::stdout(&stamped) == "admin" {
+            if out.status.success() && stdout(&stamped) == "admin" {
                 return;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "the API server never reached the webhook: {}\n{}",
-                super::stderr(&out),
+                stderr(&out),
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(250));

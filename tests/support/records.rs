@@ -1,0 +1,83 @@
+//! The records the admission tests share: a Limited system whose workloads need one approval from
+//! `aims:reviewers`, its assessment, and the binding that asks for the approval.
+
+use std::time::Duration;
+
+use aims_testenv::ControlPlane;
+
+use super::{apply, eventually, kubectl, ok, stdout};
+
+/// The image the assessment covers.
+pub const IMAGE: &str = "registry.example.com/credit/scorer@sha256:5555555555555555555555555555555555555555555555555555555555555555";
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Applies the records of [`records`] and waits until the operator's stores hold them: the
+/// binding's status counts the system, and the webhook answers from the same stores.
+pub async fn apply_records(cp: &ControlPlane, ns: &str, enforcement: &str) {
+    ok(apply(cp, &records(ns, enforcement)));
+    wait_stores_hold_records(cp, ns).await;
+}
+
+/// Waits until the operator's stores hold the records of `ns`: the binding's status counts the
+/// system, and the webhook answers from the same stores.
+pub async fn wait_stores_hold_records(cp: &ControlPlane, ns: &str) {
+    let jsonpath = "jsonpath={.status.matchedSystems}";
+    eventually(WAIT, "the binding to count the system", || async {
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "get",
+                "controlbinding",
+                "approvals",
+                "-o",
+                jsonpath,
+            ],
+        );
+        (stdout(&out) == "1").then_some(())
+    })
+    .await;
+}
+
+/// A Limited system whose deployments need one approval from `aims:reviewers` at `enforcement`,
+/// and its assessment, in namespace `ns`.
+pub fn records(ns: &str, enforcement: &str) -> String {
+    format!(
+        r#"
+apiVersion: aims.dev/v1alpha1
+kind: ControlBinding
+metadata: {{name: approvals, namespace: {ns}}}
+spec:
+  enforcement: {enforcement}
+  controls:
+    - id: A.6.2.5
+      params: {{approverGroups: ["aims:reviewers"]}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: scoring, namespace: {ns}}}
+spec:
+  purpose: Score loan applications.
+  riskTier: Limited
+  owner: {{name: sam, contact: sam@example.com}}
+  oversight:
+    overseers: [{{name: olga}}]
+---
+apiVersion: aims.dev/v1alpha1
+kind: RiskAssessment
+metadata: {{name: scoring-v1, namespace: {ns}}}
+spec:
+  systemRef: {{name: scoring}}
+  scope:
+    artifacts: [{{image: "{IMAGE}"}}]
+  risks:
+    - {{id: R1, title: Bias, source: Fairness, likelihood: 2, severity: 2, treatment: Mitigate}}
+  impactAssessment:
+    affectedGroups: [Applicants]
+    completedOn: "2026-10-30"
+  validFor: 30d
+"#
+    )
+}
