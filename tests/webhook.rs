@@ -371,6 +371,24 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     namespace(cp, ns);
     apply_records(cp, ns, "Audit").await;
     ok(apply(cp, &deployment(ns, IMAGE)));
+    // The system then fails an enforced control (it is not approved): scaling up is denied...
+    ok(apply(cp, &records(ns, "Enforce")));
+    eventually(WAIT, "the binding to be enforced", || async {
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "scale",
+                "deployment",
+                "scorer",
+                "--replicas=2",
+                "--dry-run=server",
+            ],
+        );
+        stderr(&out).contains("A.6.2.5 (Enforce)").then_some(())
+    })
+    .await;
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift under investigation"}}}"#;
     ok(kubectl(
         cp,
@@ -428,7 +446,13 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
             "--as=olga",
         ],
     ));
+    // ...but the resume restores what ran before the halt, and no more.
     wait_replicas(cp, ns, "1").await;
+    let out = kubectl(
+        cp,
+        &["-n", ns, "scale", "deployment", "scorer", "--replicas=2"],
+    );
+    refused(&out, "A.6.2.5 (Enforce)");
 }
 
 /// With the webhook process (a webhook-only replica) stopped, kube-system and the operator's

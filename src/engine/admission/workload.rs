@@ -16,7 +16,7 @@ use crate::{
         catalog::Catalog,
         detect::{Detection, Detector},
         evaluate::{self, Finding, Inputs, Verdict, belongs},
-        workload::{KSERVE_STOP, WorkloadFacts},
+        workload::{KSERVE_STOP, WorkloadFacts, WorkloadKind},
     },
 };
 
@@ -291,6 +291,12 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         return decision;
     };
     decision.system = Some(system.name_any());
+    if req.old.is_some_and(|old| restores_halt(system, old, w)) {
+        decision.reasons.push(Reason::note(
+            "restores what ran before the system's halt, which an overseer has cleared",
+        ));
+        return decision;
+    }
 
     let mut workloads: Vec<WorkloadFacts> = cluster
         .workloads
@@ -378,6 +384,39 @@ fn only_stops(old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
     let stop = KSERVE_STOP;
     let not_started = !is_true(&old.annotations, stop) || is_true(&new.annotations, stop);
     fewer && not_resumed && not_started && decisive(old) == decisive(new)
+}
+
+/// Whether an update only brings a workload back to what the system's status recorded when it was
+/// halted, now that the halt is cleared: the controller carrying out an overseer's resume. Without
+/// this, resuming a system that fails an enforced control would be refused by its own webhook.
+fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
+    if system.spec.oversight.as_ref().is_some_and(|o| o.halt) {
+        return false;
+    }
+    let name = new.display_name();
+    let Some(recorded) = system
+        .status
+        .as_ref()
+        .and_then(|s| s.halted_workloads.iter().find(|h| h.workload == name))
+    else {
+        return false;
+    };
+    let stop = KSERVE_STOP;
+    let back = match new.kind {
+        WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
+            old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
+        }
+        WorkloadKind::CronJob => {
+            old.suspended == Some(true)
+                && new.suspended.unwrap_or(false) == recorded.suspended.unwrap_or(false)
+        }
+        WorkloadKind::InferenceService => {
+            is_true(&old.annotations, stop)
+                && is_true(&new.annotations, stop) == recorded.suspended.unwrap_or(false)
+        }
+        WorkloadKind::DaemonSet | WorkloadKind::Job | WorkloadKind::Pod => false,
+    };
+    back && decisive(old) == decisive(new)
 }
 
 fn is_true(annotations: &BTreeMap<String, String>, key: &str) -> bool {
@@ -502,7 +541,9 @@ mod tests {
                 "owner": {"name": "ana"},
                 "oversight": {"halt": halt, "haltReason": if halt { json!("drift") } else { json!(null) },
                               "overseers": [{"name": "olga"}]}
-            }
+            },
+            // What the controller recorded when it halted the system (kept until it has resumed).
+            "status": {"haltedWorkloads": [{"workload": "Deployment/scorer", "replicas": 3}]}
         }))
         .unwrap();
         if !halt {
@@ -649,6 +690,50 @@ mod tests {
                 verdict: Verdict::Deny,
                 break_glass: false,
                 says: "halted",
+            },
+            Case {
+                name: "a resume restores exactly the recorded replicas, despite failing controls",
+                halt: false,
+                workload: d("scorer", 3),
+                old: Some(d("scorer", 0)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Allow,
+                break_glass: false,
+                says: "",
+            },
+            Case {
+                name: "a resume is no way to scale beyond what was recorded",
+                halt: false,
+                workload: d("scorer", 4),
+                old: Some(d("scorer", 0)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "A.6.2.5",
+            },
+            Case {
+                name: "the recorded replicas are denied while the halt holds",
+                halt: true,
+                workload: d("scorer", 3),
+                old: Some(d("scorer", 0)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "halted",
+            },
+            Case {
+                name: "a workload the halt did not record is not restored past its controls",
+                halt: false,
+                workload: d("other", 3),
+                old: Some(d("other", 0)),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "A.6.2.5",
             },
             Case {
                 name: "the halt's own scale-down is admitted",
