@@ -98,7 +98,6 @@ const ADMIN: Identity = Identity {
     groups: &[],
 };
 const ALICE: Identity = as_user("alice", &["aims:reviewers"]);
-const CAROL: Identity = as_user("carol", &["aims:reviewers"]);
 /// The admin who created the assessments, in the reviewers' group: still its submitter.
 const SUBMITTER: Identity = as_user("admin", &["aims:reviewers"]);
 const BOB: Identity = as_user("bob", &["developers"]);
@@ -273,10 +272,11 @@ async fn a_reviewer_approves_through_kubectl_aims_and_others_are_refused_plainly
     let compliant = wait_phase(cp, ns, "Compliant").await;
     assert_eq!(compliant[3], "-", "nothing missing: {compliant:?}");
 
-    // A later decision is appended to the list.
+    // A later decision is appended to the list; kubectl's --as and --as-group work as they do
+    // for kubectl (the admin may impersonate).
     let said = ok(aims(
         cp,
-        CAROL,
+        ADMIN,
         &[
             "reject",
             "scoring-v1",
@@ -284,6 +284,10 @@ async fn a_reviewer_approves_through_kubectl_aims_and_others_are_refused_plainly
             ns,
             "--comment",
             "R1 needs a fairness test",
+            "--as",
+            "carol",
+            "--as-group",
+            "aims:reviewers",
         ],
     ));
     assert!(said.contains(": rejection recorded\n"), "{said}");

@@ -26,6 +26,9 @@ pub struct ApproveArgs {
     /// Why you approve, recorded with your decision.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: Option<String>,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub connect: super::cluster::ConnectArgs,
 }
 
 /// Options of `aims reject`.
@@ -40,6 +43,9 @@ pub struct RejectArgs {
     /// Why you reject it: what has to change before it can be approved.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: String,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub connect: super::cluster::ConnectArgs,
 }
 
 /// One decision to record.

@@ -9,6 +9,21 @@ use std::{
 
 use kube::{Api, Client, Resource};
 
+/// How to reach the cluster and as whom: kubectl's flags of the same names. (`kubectl aims ...`
+/// receives its own arguments only, so the plugin takes these itself.)
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConnectArgs {
+    /// The kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// Act as this user (impersonation; you need the right to impersonate).
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Act as a member of this group too. Repeatable; needs --as.
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user")]
+    pub as_groups: Vec<String>,
+}
+
 /// What went wrong talking to the cluster. Each says what happened in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -126,10 +141,23 @@ impl Cluster {
     /// Reads the kubeconfig (KUBECONFIG, then ~/.kube/config, then the in-cluster service
     /// account), honouring its context's namespace and its user's impersonation (`as`,
     /// `as-groups`). Nothing is sent to the server yet.
-    pub async fn connect() -> Result<Self, ClusterError> {
-        let config = kube::Config::infer()
+    pub async fn connect(how: &ConnectArgs) -> Result<Self, ClusterError> {
+        let mut config = match &how.context {
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| ClusterError::NoConfig(no_config(&e)))?,
+            Some(context) => kube::Config::from_kubeconfig(&kube::config::KubeConfigOptions {
+                context: Some(context.clone()),
+                ..Default::default()
+            })
             .await
-            .map_err(|e| ClusterError::NoConfig(no_config(&e)))?;
+            .map_err(|e| ClusterError::NoConfig(chain(&e)))?,
+        };
+        if let Some(user) = &how.as_user {
+            config.auth_info.impersonate = Some(user.clone());
+            config.auth_info.impersonate_groups =
+                (!how.as_groups.is_empty()).then(|| how.as_groups.clone());
+        }
         let server = config.cluster_url.to_string();
         let server = server.trim_end_matches('/').to_owned();
         let client = Client::try_from(config).map_err(|e| ClusterError::BadConfig(chain(&e)))?;

@@ -28,6 +28,9 @@ pub struct HaltArgs {
     /// Why: kept in spec.oversight.haltReason while the system is halted.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: String,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub connect: super::cluster::ConnectArgs,
 }
 
 /// Options of `aims resume`.
@@ -42,6 +45,9 @@ pub struct ResumeArgs {
     /// Why it may run again: kept in the annotation aims.dev/resume-reason.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: Option<String>,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub connect: super::cluster::ConnectArgs,
 }
 
 /// The merge patch that halts a system for `reason`. It drops the reason of an earlier resume,

@@ -174,6 +174,9 @@ pub enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
         output: ScanFormat,
+        /// How to reach the cluster.
+        #[command(flatten)]
+        connect: cluster::ConnectArgs,
     },
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
@@ -362,16 +365,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Check(args) => return run_check(&args),
         Command::Run(args) => run_operator(args)?,
-        Command::Scan { output } => run_scan(output)?,
-        Command::Status(args) => on_cluster(|c| async move { status::run(&c, args).await })?,
-        Command::Approve(args) => {
-            on_cluster(|c| async move { approve::run(&c, args.into()).await })?;
-        }
-        Command::Reject(args) => {
-            on_cluster(|c| async move { approve::run(&c, args.into()).await })?;
-        }
-        Command::Halt(args) => on_cluster(|c| async move { halt::halt(&c, args).await })?,
-        Command::Resume(args) => on_cluster(|c| async move { halt::resume(&c, args).await })?,
+        Command::Scan { output, connect } => run_scan(&connect, output)?,
+        Command::Status(args) => on_cluster(&args.connect.clone(), |c| async move {
+            status::run(&c, args).await
+        })?,
+        Command::Approve(args) => on_cluster(&args.connect.clone(), |c| async move {
+            approve::run(&c, args.into()).await
+        })?,
+        Command::Reject(args) => on_cluster(&args.connect.clone(), |c| async move {
+            approve::run(&c, args.into()).await
+        })?,
+        Command::Halt(args) => on_cluster(&args.connect.clone(), |c| async move {
+            halt::halt(&c, args).await
+        })?,
+        Command::Resume(args) => on_cluster(&args.connect.clone(), |c| async move {
+            halt::resume(&c, args).await
+        })?,
         Command::WebhookConfig(args) => {
             let target = match (args.url, args.service) {
                 (Some(url), _) => Target::Url(url),
@@ -396,7 +405,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 /// Connects to the cluster of the kubeconfig, runs `command` and prints what it returns.
-fn on_cluster<F, Fut>(command: F) -> Result<(), Error>
+fn on_cluster<F, Fut>(how: &cluster::ConnectArgs, command: F) -> Result<(), Error>
 where
     F: FnOnce(cluster::Cluster) -> Fut,
     Fut: Future<Output = Result<String, cluster::ClusterError>>,
@@ -404,13 +413,13 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let text = runtime.block_on(async { command(cluster::Cluster::connect().await?).await })?;
+    let text = runtime.block_on(async { command(cluster::Cluster::connect(how).await?).await })?;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
 }
 
-fn run_scan(output: ScanFormat) -> Result<(), Error> {
-    on_cluster(|c| async move {
+fn run_scan(how: &cluster::ConnectArgs, output: ScanFormat) -> Result<(), Error> {
+    on_cluster(how, |c| async move {
         let rows = scan::scan(&c.client, &Detector::default())
             .await
             .map_err(|e| c.classify(e, cluster::Target::list("aisystem", None)))?;
@@ -596,13 +605,44 @@ mod tests {
     }
 
     #[test]
+    fn takes_kubectl_s_identity_flags() {
+        let cli = Cli::parse_invoked(
+            [
+                "kubectl-aims",
+                "approve",
+                "ra",
+                "--as",
+                "alice",
+                "--as-group",
+                "a",
+                "--as-group",
+                "b",
+            ]
+            .map(OsString::from),
+        );
+        let Command::Approve(args) = cli.command else {
+            panic!("not approve")
+        };
+        assert_eq!(args.connect.as_user.as_deref(), Some("alice"));
+        assert_eq!(args.connect.as_groups, ["a", "b"]);
+        let refused = Cli::command_named(PLUGIN_NAME).try_get_matches_from([
+            "kubectl-aims",
+            "status",
+            "--as-group",
+            "a",
+        ]);
+        assert!(refused.is_err(), "--as-group without --as");
+    }
+
+    #[test]
     fn parses_as_the_plugin() {
         let cli = Cli::parse_invoked(["kubectl-aims", "status", "-A"].map(OsString::from));
         assert!(matches!(
             cli.command,
             Command::Status(status::StatusArgs {
                 all_namespaces: true,
-                namespace: None
+                namespace: None,
+                ..
             })
         ));
     }

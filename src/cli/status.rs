@@ -15,6 +15,9 @@ pub struct StatusArgs {
     /// Every namespace.
     #[arg(short = 'A', long, conflicts_with = "namespace")]
     pub all_namespaces: bool,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub connect: super::cluster::ConnectArgs,
 }
 
 /// One row of the table.
