@@ -26,15 +26,20 @@ fi
 
 bin=$(bash tests/controlplane/build.sh)
 cargo build --quiet --locked --bins --workspace
+target=${CARGO_TARGET_DIR:-target}
 export KUBECONFIG="$PWD/$dir/kubeconfig" PATH="$bin:$PATH" NO_PROXY=127.0.0.1,localhost
 if [ -f "$dir/kube-apiserver.pid" ] && kubectl get --raw /readyz >/dev/null 2>&1; then
   echo "reusing the local control plane in $dir"
 else
-  [ -d "$dir" ] && target/debug/aims-testenv down "$dir" >/dev/null 2>&1 || true
+  [ -d "$dir" ] && "$target/debug/aims-testenv" down "$dir" >/dev/null 2>&1 || true
   rm -rf "$dir"
   echo "starting etcd, kube-apiserver and kube-controller-manager"
-  target/debug/aims-testenv up "$dir" >/dev/null
+  "$target/debug/aims-testenv" up "$dir" >/dev/null
 fi
+# `kubectl aims`: kubectl finds the plugin as kubectl-aims on PATH.
+mkdir -p "$dir/bin"
+ln -sf "$(cd "$target/debug" && pwd)/aims" "$dir/bin/kubectl-aims"
+export PATH="$PWD/$dir/bin:$PATH"
 
 # The chart, as a platform team installs it, with two differences for a machine without nodes: no
 # operator Pods (the operator runs below as a local process, as the chart's ServiceAccount), and the
@@ -62,7 +67,7 @@ kubectl apply --recursive -f examples/ >/dev/null
 kubectl config view --raw >"$dir/kubeconfig-operator"
 kubectl --kubeconfig "$dir/kubeconfig-operator" config set users.admin.act-as \
   system:serviceaccount:aims-system:aims-operator >/dev/null
-KUBECONFIG="$dir/kubeconfig-operator" RUST_LOG=info setsid nohup target/debug/aims run \
+KUBECONFIG="$dir/kubeconfig-operator" RUST_LOG=info setsid nohup "$target/debug/aims" run \
   --namespace aims-system --metrics-addr "$metrics" --log-format json \
   --webhook-addr "$webhook" --webhook-service aims-operator-webhook --webhook-host 127.0.0.1 \
   >"$dir/operator.log" 2>&1 </dev/null &
@@ -94,9 +99,10 @@ echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
 kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true
 cat <<MSG
 
-The control plane runs in the background. To use kubectl (v$(kubectl version --client -o json | sed -n 's/.*"gitVersion": "v\([^"]*\)".*/\1/p' | head -1), matching the server) with it:
+The control plane runs in the background. To use kubectl (v$(kubectl version --client -o json | sed -n 's/.*"gitVersion": "v\([^"]*\)".*/\1/p' | head -1), matching the server, and
+kubectl aims) with it:
 
-  export KUBECONFIG=$PWD/$dir/kubeconfig PATH=$bin:\$PATH
+  export KUBECONFIG=$PWD/$dir/kubeconfig PATH=$PWD/$dir/bin:$bin:\$PATH
 
 Stop it with: make down
 MSG

@@ -1662,7 +1662,7 @@ pub(crate) mod on_api_server {
                     .map(|w| w.client_config.ca_bundle.clone()),
             )
             .collect();
-        assert_eq!(bundles.len(), 3);
+        assert_eq!(bundles.len(), 4);
         for got in bundles {
             assert_eq!(got, Some(ByteString(bundle.as_bytes().to_vec())));
         }
