@@ -6,7 +6,6 @@
 mod support;
 
 use std::{
-    ffi::OsString,
     net::TcpListener,
     path::{Path, PathBuf},
     process::Output,
@@ -70,22 +69,6 @@ fn operator() -> &'static Operator {
     })
 }
 
-/// PATH with a directory first that holds `kubectl-aims`, a link to the aims binary: how the
-/// plugin is installed.
-fn plugin_path(cp: &ControlPlane) -> &'static OsString {
-    static PATH: OnceLock<OsString> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = cp.dir().join("plugin-bin");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_aims"), dir.join("kubectl-aims")).unwrap();
-        let mut paths = vec![dir];
-        paths.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        std::env::join_paths(paths).unwrap()
-    })
-}
-
 /// Who runs a command: a kubeconfig user acting as `user` in `groups`, or the admin.
 #[derive(Clone, Copy)]
 struct Identity {
@@ -144,7 +127,7 @@ fn write_atomically(path: &Path, text: &str) -> PathBuf {
 /// `kubectl aims ARGS` with `kubeconfig`, through the real kubectl.
 fn aims_with(cp: &ControlPlane, kubeconfig: &Path, args: &[&str]) -> Output {
     cp.kubectl()
-        .env("PATH", plugin_path(cp))
+        .env("PATH", support::plugin_path(cp))
         .env("KUBECONFIG", kubeconfig)
         .arg("aims")
         .args(args)

@@ -85,6 +85,28 @@ pub fn kubectl_stdin(cp: &ControlPlane, args: &[&str], input: &str) -> Output {
     child.wait_with_output().expect("wait for kubectl")
 }
 
+/// PATH with, first, a directory holding `kubectl-aims` (a link to the aims binary, which is how
+/// the plugin is installed), then the control plane's `kubectl` and `helm`, then the PATH of the
+/// test.
+pub fn plugin_path(cp: &ControlPlane) -> std::ffi::OsString {
+    let dir = cp.dir().join("plugin-bin");
+    let link = dir.join("kubectl-aims");
+    if !link.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        match std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_aims"), &link) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                panic!("link kubectl-aims: {e}")
+            }
+            _ => {}
+        }
+    }
+    let mut paths = vec![dir, cp.bin_dir().to_owned()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
 /// Creates a namespace for one test.
 pub fn namespace(cp: &ControlPlane, name: &str) {
     let out = kubectl(cp, &["create", "namespace", name]);
