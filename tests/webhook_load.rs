@@ -595,6 +595,19 @@ async fn webhook_load() {
     ok(apply(&cp, &config));
     wait_admission(&cp, true);
     let hook = api_creates(&client, "webhook").await;
+    // Whether the API server kept its connections to the webhook: TCP sockets on the webhook's
+    // port by state (TIME-WAIT ones are connections closed during the creates).
+    let port = addr.rsplit(':').next().unwrap_or_default();
+    let sockets = std::process::Command::new("ss")
+        .args(["-tanH", &format!("( sport = :{port} )")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut states = std::collections::BTreeMap::<&str, usize>::new();
+    for state in sockets.lines().filter_map(|l| l.split_whitespace().next()) {
+        *states.entry(state).or_default() += 1;
+    }
+    println!("webhook sockets after the creates, by state: {states:?}");
     println!(
         "API server, {API_CREATES} creates, webhook: {}",
         summary(&hook)
