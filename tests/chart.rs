@@ -135,6 +135,74 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
     );
     assert_same_webhooks(&printed, &rendered);
 
+    // The optional parts render, and switched off they are gone.
+    let kinds = |values: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "template",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+        ];
+        for v in values {
+            args.extend(["--set", v]);
+        }
+        documents(&ok(helm(&cp, &args)))
+            .iter()
+            .map(|d| {
+                if d["kind"] == "ConfigMap" {
+                    let json = d["data"]["aims-operator.json"].as_str().unwrap();
+                    let dashboard: Value =
+                        serde_json::from_str(json).expect("the dashboard is JSON");
+                    assert_eq!(dashboard["uid"], "aims-operator");
+                }
+                format!(
+                    "{}/{}",
+                    d["kind"].as_str().unwrap(),
+                    d["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let all = kinds(&[
+        "metrics.serviceMonitor.enabled=true",
+        "grafanaDashboard.enabled=true",
+    ]);
+    for expected in [
+        "Deployment/aims-operator",
+        "PodDisruptionBudget/aims-operator",
+        "ServiceMonitor/aims-operator",
+        "ConfigMap/aims-operator-dashboard",
+        "ValidatingWebhookConfiguration/aims-operator",
+        "MutatingWebhookConfiguration/aims-operator",
+        "Service/aims-operator-webhook",
+        "ClusterControlBinding/aims-minimal",
+        "ClusterControlBinding/aims-eu-ai-act-high-risk",
+    ] {
+        assert!(
+            all.iter().any(|k| k == expected),
+            "{expected} missing from {all:?}"
+        );
+    }
+    let fewer = kinds(&[
+        "webhook.enabled=false",
+        "podDisruptionBudget.enabled=false",
+        "defaultBindings.minimal.enabled=false",
+        "defaultBindings.highRisk.enabled=false",
+    ]);
+    for gone in [
+        "WebhookConfiguration",
+        "PodDisruptionBudget",
+        "ClusterControlBinding",
+        "ServiceMonitor",
+        "aims-operator-webhook",
+    ] {
+        assert!(
+            !fewer.iter().any(|k| k.contains(gone)),
+            "{gone} still in {fewer:?}"
+        );
+    }
+
     // A wrong value fails the install, naming it, and installs nothing.
     for (value, named) in [
         ("replica=3", "'replica' not allowed"),
