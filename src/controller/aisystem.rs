@@ -29,6 +29,7 @@ use super::{
     halt, kserve,
     metrics::Metrics,
     status,
+    trim::Trim,
 };
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
@@ -72,44 +73,6 @@ where
     .touched_objects();
     (store, stream)
 }
-
-/// Drops what no decision reads before an object is stored: a workload's or namespace's status
-/// (workload facts come from the spec). aims objects keep their status: it is the previous status
-/// the next one is computed from.
-pub trait Trim {
-    /// Drops the unneeded parts.
-    fn trim(&mut self) {}
-}
-
-macro_rules! trim_status {
-    ($($kind:ty),*) => {
-        $(impl Trim for $kind {
-            fn trim(&mut self) {
-                self.status = None;
-            }
-        })*
-    };
-}
-trim_status!(Deployment, StatefulSet, DaemonSet, Job, CronJob, Namespace);
-
-/// A Pod a controller owns is never a workload of its own (its owner is), so only the metadata
-/// that says so is kept; a bare Pod keeps its spec.
-impl Trim for Pod {
-    fn trim(&mut self) {
-        self.status = None;
-        let controlled = self
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|r| r.controller == Some(true));
-        if controlled {
-            self.spec = None;
-            self.metadata.annotations = None;
-        }
-    }
-}
-impl<K> Trim for Guarded<K> {}
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
 fn systems_of(

@@ -13,6 +13,7 @@ pub mod kserve;
 pub mod metrics;
 mod scan;
 pub mod status;
+pub mod trim;
 
 use std::{net::SocketAddr, sync::Arc};
 
