@@ -249,4 +249,16 @@ async fn load() {
         "operator reconciles: {}",
         op.metric("aims_reconciles_total{controller=\"aisystem\"}")
     );
+    for controller in ["aisystem", "binding"] {
+        let sum = op.metric(&format!(
+            "aims_reconcile_duration_seconds_sum{{controller=\"{controller}\"}}"
+        ));
+        let count = op.metric(&format!(
+            "aims_reconcile_duration_seconds_count{{controller=\"{controller}\"}}"
+        ));
+        println!(
+            "{controller} reconciles: {count}, mean {:.2} ms",
+            sum / count.max(1.0) * 1e3
+        );
+    }
 }
