@@ -798,49 +798,42 @@ pub async fn publish_ca_bundle(
     ca_bundle_pem: &str,
 ) -> Result<(), CertsError> {
     let bundle = ByteString(ca_bundle_pem.as_bytes().to_vec());
-    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    if let Some(found) = validating.get_opt(configuration).await? {
-        let webhooks = found
-            .webhooks
+    apply_ca_bundle::<ValidatingWebhookConfiguration>(client, configuration, &bundle, |c| {
+        c.webhooks
             .unwrap_or_default()
             .into_iter()
             .map(|w| (w.name, w.client_config.ca_bundle))
-            .collect();
-        apply_ca_bundle(&validating, configuration, webhooks, &bundle).await?;
-    } else {
-        tracing::debug!(
-            configuration,
-            "no ValidatingWebhookConfiguration to publish the CA to yet"
-        );
-    }
-    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    if let Some(found) = mutating.get_opt(configuration).await? {
-        let webhooks = found
-            .webhooks
+            .collect()
+    })
+    .await?;
+    apply_ca_bundle::<MutatingWebhookConfiguration>(client, configuration, &bundle, |c| {
+        c.webhooks
             .unwrap_or_default()
             .into_iter()
             .map(|w| (w.name, w.client_config.ca_bundle))
-            .collect();
-        apply_ca_bundle(&mutating, configuration, webhooks, &bundle).await?;
-    } else {
-        tracing::debug!(
-            configuration,
-            "no MutatingWebhookConfiguration to publish the CA to yet"
-        );
-    }
-    Ok(())
+            .collect()
+    })
+    .await
 }
 
-/// Applies `bundle` to the named webhooks of one configuration, unless they all have it.
+/// Applies `bundle` to every webhook of the configuration of kind `K` named `name`, unless they
+/// all have it; `webhooks` lists a configuration's webhooks by name with their bundle. A
+/// configuration that does not exist (yet) is skipped.
 async fn apply_ca_bundle<K>(
-    api: &Api<K>,
+    client: &Client,
     name: &str,
-    webhooks: Vec<(String, Option<ByteString>)>,
     bundle: &ByteString,
+    webhooks: fn(K) -> Vec<(String, Option<ByteString>)>,
 ) -> Result<(), CertsError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
 {
+    let api: Api<K> = Api::all(client.clone());
+    let Some(found) = api.get_opt(name).await? else {
+        tracing::debug!(configuration = name, kind = %K::kind(&()), "no webhook configuration to publish the CA to yet");
+        return Ok(());
+    };
+    let webhooks = webhooks(found);
     if webhooks
         .iter()
         .all(|(_, have)| have.as_ref() == Some(bundle))
