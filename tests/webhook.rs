@@ -118,6 +118,25 @@ fn patch_assessment(
 /// The first approval entry (JSON patch cannot append to a list that is not there yet).
 const APPROVE: &str = r#"[{"op":"add","path":"/spec/approvals","value":[{"decision":"Approve","comment":"risks are treated"}]}]"#;
 
+/// Merge-patches AISystem `scoring` of `ns` with `body`, as user `who`.
+fn patch_scoring(cp: &ControlPlane, ns: &str, body: &str, who: &str) -> Output {
+    kubectl(
+        cp,
+        &[
+            "-n",
+            ns,
+            "patch",
+            "aisystem",
+            "scoring",
+            "--type",
+            "merge",
+            "-p",
+            body,
+            &format!("--as={who}"),
+        ],
+    )
+}
+
 fn refused(out: &Output, says: &str) {
     assert!(
         !out.status.success(),
@@ -390,21 +409,7 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     })
     .await;
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift under investigation"}}}"#;
-    ok(kubectl(
-        cp,
-        &[
-            "-n",
-            ns,
-            "patch",
-            "aisystem",
-            "scoring",
-            "--type",
-            "merge",
-            "-p",
-            halt,
-            "--as=olga",
-        ],
-    ));
+    ok(patch_scoring(cp, ns, halt, "olga"));
     wait_replicas(cp, ns, "0").await;
     let out = kubectl(
         cp,
@@ -413,39 +418,8 @@ async fn only_an_overseer_clears_a_halt_and_a_halt_denies_scale_ups() {
     refused(&out, "halted by an overseer (drift under investigation)");
 
     let resume = r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#;
-    refused(
-        &kubectl(
-            cp,
-            &[
-                "-n",
-                ns,
-                "patch",
-                "aisystem",
-                "scoring",
-                "--type",
-                "merge",
-                "-p",
-                resume,
-                "--as=mallory",
-            ],
-        ),
-        "olga",
-    );
-    ok(kubectl(
-        cp,
-        &[
-            "-n",
-            ns,
-            "patch",
-            "aisystem",
-            "scoring",
-            "--type",
-            "merge",
-            "-p",
-            resume,
-            "--as=olga",
-        ],
-    ));
+    refused(&patch_scoring(cp, ns, resume, "mallory"), "olga");
+    ok(patch_scoring(cp, ns, resume, "olga"));
     // ...but the resume restores what ran before the halt, and no more.
     wait_replicas(cp, ns, "1").await;
     let out = kubectl(
