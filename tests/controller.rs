@@ -151,21 +151,19 @@ async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_asses
     let systems: Api<AISystem> = Api::namespaced(client.clone(), ns);
 
     // Registered and assessed, not approved: Pending, and the status says what is missing.
-    let status = eventually(WAIT, "bot Pending with its Deployment denied", || async {
+    // The three objects arrive in any order, so the status may first say that no
+    // assessment exists; wait for the one that has seen it.
+    let status = eventually(WAIT, "bot Pending, awaiting approval", || async {
         let status = systems.get_status("bot").await.ok()?.status?;
-        let seen =
-            status.phase == Some(Phase::Pending) && status.workloads.as_ref()?.summary == "0/1";
+        let seen = status.phase == Some(Phase::Pending)
+            && status.workloads.as_ref()?.summary == "0/1"
+            && status
+                .findings
+                .iter()
+                .any(|f| f.control == "A.6.2.5" && f.message.contains("awaits approval"));
         seen.then_some(status)
     })
     .await;
-    assert!(
-        status
-            .findings
-            .iter()
-            .any(|f| f.control == "A.6.2.5" && f.message.contains("awaits approval")),
-        "{:#?}",
-        status.findings
-    );
     let approved = status
         .conditions
         .iter()
