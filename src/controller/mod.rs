@@ -245,8 +245,17 @@ where
         + Sync
         + 'static,
 {
-    kube::runtime::Controller::for_stream(stream, store).trigger_backoff(NoPause)
+    kube::runtime::Controller::for_stream(stream, store)
+        .trigger_backoff(NoPause)
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
 }
+
+/// How many reconciles of one controller run at once. Unbounded, a start on a large cluster ran
+/// every object's reconcile together: each held its evaluation in memory and opened its own
+/// connection for its status write, which set the operator's peak memory. A reconcile is a few
+/// milliseconds of evaluation and one write, so a few at a time keep two cores and the API server
+/// busy.
+pub const CONCURRENCY: u16 = 8;
 
 /// The watch of every object of `K`, backing off on its own, as a trigger stream.
 pub fn watch_all<K>(
