@@ -60,6 +60,54 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
+    let (store, stream) = reflect_events(api);
+    (store, stream.touched_objects())
+}
+
+/// [`reflect`] for a kind whose status the systems' evaluation does not read: the store keeps
+/// every update, the trigger stream skips those of the status alone.
+fn reflect_specs<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
+)
+where
+    K: Resource
+        + Trim
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, stream) = reflect_events(api);
+    (
+        store,
+        super::without_status_updates(stream).touched_objects(),
+    )
+}
+
+/// The reflected watch events of `K`, trimmed, and their store.
+fn reflect_events<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+)
+where
+    K: Resource
+        + Trim
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
     let (store, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
@@ -69,8 +117,7 @@ where
                 o.meta_mut().managed_fields = None;
                 o.trim();
             }),
-    )
-    .touched_objects();
+    );
     (store, stream)
 }
 
@@ -121,10 +168,11 @@ pub fn controller(
     let systems = controller.store();
 
     let (assessments, assessment_stream) =
-        reflect(Api::<Guarded<RiskAssessment>>::all(client.clone()));
-    let (bindings, binding_stream) = reflect(Api::<Guarded<ControlBinding>>::all(client.clone()));
+        reflect_specs(Api::<Guarded<RiskAssessment>>::all(client.clone()));
+    let (bindings, binding_stream) =
+        reflect_specs(Api::<Guarded<ControlBinding>>::all(client.clone()));
     let (cluster_bindings, cluster_binding_stream) =
-        reflect(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
+        reflect_specs(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
     let (namespaces, namespace_stream) = reflect(Api::<Namespace>::all(client.clone()));
     let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
     let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
@@ -243,7 +291,21 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
     let namespace = system.namespace().unwrap_or_default();
-    let (evaluation, workloads) = ctx.evaluate(system, now);
+    // Off the async workers, like every evaluation of many workloads.
+    let evaluated = super::off_runtime({
+        let (ctx, guard) = (ctx.clone(), guard.clone());
+        move || {
+            guard
+                .0
+                .as_ref()
+                .ok()
+                .map(|system| ctx.evaluate(system, now))
+        }
+    })
+    .await?;
+    let Some((evaluation, workloads)) = evaluated else {
+        return Ok(Action::await_change());
+    };
 
     // The stop button: while halted, the system's workloads are stopped; on resume, restored.
     let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);

@@ -25,12 +25,13 @@ use crate::{
     },
 };
 
-/// Builds the RiskAssessment controller; it also reacts to changes of the system it refers to.
+/// Builds the RiskAssessment controller; it also reacts to changes of the spec, labels or
+/// annotations of the system it refers to (its approval policy depends on them, not on its status).
 pub fn controller(client: Client) -> Controller<Guarded<RiskAssessment>> {
     let controller = super::controller_of(Api::<Guarded<RiskAssessment>>::all(client.clone()));
     let assessments = controller.store();
     controller.watches_stream(
-        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
+        super::watch_specs(Api::<Guarded<AISystem>>::all(client)),
         move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();

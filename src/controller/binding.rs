@@ -73,13 +73,8 @@ pub async fn reconcile_namespaced(
     }
     match &guard.0 {
         Ok(b) => {
-            write(
-                &ctx,
-                b,
-                Binding::Namespaced(b),
-                Api::namespaced(ctx.client.clone(), &b.namespace().unwrap_or_default()),
-            )
-            .await
+            let api = Api::namespaced(ctx.client.clone(), &b.namespace().unwrap_or_default());
+            write(ctx, guard, |b| Binding::Namespaced(b), api).await
         }
         Err(invalid) => Ok(super::aisystem::unreadable::<ControlBinding>(&ctx, invalid).await),
     }
@@ -94,17 +89,21 @@ pub async fn reconcile_cluster(
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     match &guard.0 {
-        Ok(b) => write(&ctx, b, Binding::Cluster(b), Api::all(ctx.client.clone())).await,
+        Ok(_) => {
+            let api = Api::all(ctx.client.clone());
+            write(ctx, guard, |b| Binding::Cluster(b), api).await
+        }
         Err(invalid) => {
             Ok(super::aisystem::unreadable::<ClusterControlBinding>(&ctx, invalid).await)
         }
     }
 }
 
+/// Tallies a readable binding (`as_binding` names its kind) and writes its status if it changed.
 async fn write<K>(
-    ctx: &Context,
-    object: &K,
-    binding: Binding<'_>,
+    ctx: Arc<Context>,
+    guard: Arc<Guarded<K>>,
+    as_binding: fn(&K) -> Binding<'_>,
     api: Api<K>,
 ) -> Result<Action, Error>
 where
@@ -112,10 +111,49 @@ where
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
-        + HasStatus,
+        + HasStatus
+        + Send
+        + Sync
+        + 'static,
 {
     let _timer = ctx.metrics.reconcile_timer("binding");
     let now = Timestamp::now();
+    // Evaluating every selected system takes milliseconds per hundred systems: off the async
+    // workers, which serve the webhook and the watches meanwhile.
+    let new = super::off_runtime({
+        let (ctx, guard) = (ctx.clone(), guard.clone());
+        move || {
+            guard
+                .0
+                .as_ref()
+                .ok()
+                .map(|object| tally_status(&ctx, object, as_binding(object), now))
+        }
+    })
+    .await?;
+    let (Some(new), Ok(object)) = (new, &guard.0) else {
+        return Ok(Action::await_change());
+    };
+    if object.status() != Some(&new) {
+        let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new});
+        api.patch_status(
+            &object.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        ctx.metrics.status_write("binding");
+    }
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// A binding's status: the systems it selects, evaluated, and how many satisfy each control.
+fn tally_status<K: Resource + HasStatus>(
+    ctx: &Context,
+    object: &K,
+    binding: Binding<'_>,
+    now: Timestamp,
+) -> ControlBindingStatus {
     let systems = ctx.stores.systems.state();
     let mut evaluated = Vec::new();
     for system in readable(&systems) {
@@ -165,17 +203,7 @@ where
         object.meta().generation,
         now,
     );
-    if previous != Some(&new) {
-        let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new});
-        api.patch_status(
-            &object.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        ctx.metrics.status_write("binding");
-    }
-    Ok(Action::requeue(Duration::from_secs(600)))
+    new
 }
 
 /// The two binding kinds share a status type.

@@ -47,6 +47,9 @@ pub enum Error {
     /// The admission webhook failed.
     #[error("admission webhook: {0}")]
     Webhook(String),
+    /// Work handed to the blocking pool was dropped: the runtime is shutting down.
+    #[error("shutting down")]
+    Stopped,
 }
 
 impl Error {
@@ -59,6 +62,7 @@ impl Error {
             Self::Serialize(_) => "serialize",
             Self::Server(_) => "server",
             Self::Webhook(_) => "webhook",
+            Self::Stopped => "stopped",
         }
     }
 }
@@ -201,6 +205,19 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     result
 }
 
+/// Runs CPU-bound work (evaluating many systems) on tokio's blocking pool, so that it never holds
+/// up the async workers that serve the webhook and drive the watches. A panic in `work` is
+/// resumed here.
+pub async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(Error::Stopped),
+    }
+}
+
 /// A controller of `K` (every namespace) whose own watch backs off by itself, as every stream
 /// given to [`Controller::watches_stream`] must.
 ///
@@ -268,6 +285,65 @@ where
     watcher(api, watcher::Config::default())
         .default_backoff()
         .touched_objects()
+}
+
+/// The watch of every object of `K`, backing off on its own, as a trigger stream that skips
+/// updates of its status alone; see [`without_status_updates`].
+pub fn watch_specs<K>(
+    api: kube::Api<K>,
+) -> impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send,
+{
+    use kube::runtime::{WatchStreamExt, watcher};
+    without_status_updates(watcher(api, watcher::Config::default()).default_backoff())
+        .touched_objects()
+}
+
+/// Drops the watch events of `K` that change neither its generation (its spec), labels nor
+/// annotations: the updates of its status alone. New and deleted objects always pass.
+///
+/// For triggers whose mapper reads no status: the statuses the operator writes back would
+/// otherwise each start another round of reconciles that change nothing (a binding's tally
+/// re-evaluated every system it selects).
+pub fn without_status_updates<K, S>(stream: S) -> impl futures::Stream<Item = S::Item>
+where
+    K: kube::Resource,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    S: futures::Stream<
+            Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>,
+        >,
+{
+    use kube::runtime::{reflector::ObjectRef, watcher::Event};
+    let mut seen = std::collections::HashMap::<ObjectRef<K>, u64>::new();
+    stream.filter(move |event| {
+        let keep = match event {
+            Ok(Event::Apply(o) | Event::InitApply(o)) => {
+                seen.insert(ObjectRef::from_obj(o), spec_version(o)) != Some(spec_version(o))
+            }
+            Ok(Event::Delete(o)) => {
+                seen.remove(&ObjectRef::from_obj(o));
+                true
+            }
+            Ok(Event::Init) => {
+                // A new list follows: it sees every object again.
+                seen.clear();
+                true
+            }
+            Ok(Event::InitDone) | Err(_) => true,
+        };
+        futures::future::ready(keep)
+    })
+}
+
+/// A hash of what a status write leaves unchanged: generation, labels and annotations.
+fn spec_version<K: kube::Resource>(o: &K) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let meta = o.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (meta.generation, &meta.labels, &meta.annotations).hash(&mut h);
+    h.finish()
 }
 
 /// A controller backoff that never pauses: each trigger stream backs off on its own.
@@ -360,6 +436,67 @@ mod tests {
             start.elapsed() < Duration::from_secs(1),
             "the object waited {:?}",
             start.elapsed()
+        );
+    }
+
+    /// A ConfigMap named `name` at `generation`, with `labels`, and some status-like data that
+    /// stands for what a status write changes.
+    fn object(name: &str, generation: i64, labels: &[(&str, &str)], data: &str) -> ConfigMap {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "default", "generation": generation,
+                         "labels": labels.iter().copied().collect::<std::collections::BTreeMap<_, _>>()},
+            "data": {"status": data}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn status_updates_alone_are_dropped_and_every_other_change_passes() {
+        use watcher::Event::{Apply, Delete, Init, InitApply, InitDone};
+        let a = |generation, labels: &[(&str, &str)], data| object("a", generation, labels, data);
+        let cases: Vec<(&str, watcher::Event<ConfigMap>, bool)> = vec![
+            ("the list begins", Init, true),
+            ("listed", InitApply(a(1, &[], "x")), true),
+            ("the list ends", InitDone, true),
+            ("status alone", Apply(a(1, &[], "y")), false),
+            ("status alone again", Apply(a(1, &[], "z")), false),
+            ("new generation (spec)", Apply(a(2, &[], "z")), true),
+            ("new label", Apply(a(2, &[("team", "t")], "z")), true),
+            (
+                "deleted, unchanged",
+                Delete(a(2, &[("team", "t")], "z")),
+                true,
+            ),
+            ("created again", Apply(a(2, &[("team", "t")], "z")), true),
+            ("another object", Apply(object("b", 1, &[], "x")), true),
+            ("a new list", Init, true),
+            (
+                "listed again, unchanged",
+                InitApply(a(2, &[("team", "t")], "z")),
+                true,
+            ),
+        ];
+        let events = cases
+            .iter()
+            .map(|(_, e, _)| Ok(e.clone()))
+            .collect::<Vec<_>>();
+        let kept: Vec<_> = super::without_status_updates(futures::stream::iter(events))
+            .map(|e| format!("{:?}", e.unwrap()))
+            .collect()
+            .await;
+        let want: Vec<_> = cases
+            .iter()
+            .filter(|(_, _, keep)| *keep)
+            .map(|(_, e, _)| format!("{e:?}"))
+            .collect();
+        assert_eq!(
+            kept,
+            want,
+            "dropped wrongly or kept wrongly among: {:?}",
+            cases
+                .iter()
+                .map(|(name, _, keep)| (name, keep))
+                .collect::<Vec<_>>()
         );
     }
 }
