@@ -291,21 +291,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
     let namespace = system.namespace().unwrap_or_default();
-    // Off the async workers, like every evaluation of many workloads.
-    let evaluated = super::off_runtime({
-        let (ctx, guard) = (ctx.clone(), guard.clone());
-        move || {
-            guard
-                .0
-                .as_ref()
-                .ok()
-                .map(|system| ctx.evaluate(system, now))
-        }
-    })
-    .await?;
-    let Some((evaluation, workloads)) = evaluated else {
-        return Ok(Action::await_change());
-    };
+    let (evaluation, workloads) = ctx.evaluate(system, now);
 
     // The stop button: while halted, the system's workloads are stopped; on resume, restored.
     let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);
