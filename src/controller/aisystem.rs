@@ -156,6 +156,46 @@ fn all_in(
         .collect()
 }
 
+/// The AISystem watch's events, shared with the controllers that AISystems trigger, so that
+/// AISystems are watched (and every status write decoded) once rather than once per controller.
+#[derive(Clone)]
+pub struct SystemEvents(tokio::sync::broadcast::Sender<watcher::Event<Guarded<AISystem>>>);
+
+impl SystemEvents {
+    /// Events a slow subscriber may fall behind by before it misses some (it then waits for the
+    /// next event or its periodic requeue, and says so in the log).
+    const CAPACITY: usize = 1024;
+
+    fn new() -> Self {
+        Self(tokio::sync::broadcast::channel(Self::CAPACITY).0)
+    }
+
+    fn send(&self, event: &watcher::Event<Guarded<AISystem>>) {
+        // No subscribers (a webhook-only replica) is not an error.
+        let _ = self.0.send(event.clone());
+    }
+
+    /// A new subscriber's stream of the events sent from now on, as a watch stream.
+    pub fn subscribe(
+        &self,
+    ) -> impl futures::Stream<Item = Result<watcher::Event<Guarded<AISystem>>, watcher::Error>>
+    + Send
+    + 'static {
+        use tokio::sync::broadcast::error::RecvError;
+        futures::stream::unfold(self.0.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => return Some((Ok(event), rx)),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a controller fell behind the AISystem watch");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
 /// Builds the AISystem controller and the context every controller shares.
 pub fn controller(
     client: Client,
@@ -163,9 +203,20 @@ pub fn controller(
     metrics: Arc<Metrics>,
     leader: tokio::sync::watch::Receiver<bool>,
     controllers: bool,
-) -> (Controller<Guarded<AISystem>>, Arc<Context>) {
-    let controller = super::controller_of(Api::<Guarded<AISystem>>::all(client.clone()));
-    let systems = controller.store();
+) -> (Controller<Guarded<AISystem>>, Arc<Context>, SystemEvents) {
+    // One watch of AISystems: its events also go to the other controllers (`SystemEvents`).
+    let (systems, system_events) = reflect_events(Api::<Guarded<AISystem>>::all(client.clone()));
+    let fanout = SystemEvents::new();
+    let system_stream = {
+        let fanout = fanout.clone();
+        futures::StreamExt::inspect(system_events, move |event| {
+            if let Ok(event) = event {
+                fanout.send(event);
+            }
+        })
+        .applied_objects()
+    };
+    let controller = super::controller_for_stream(system_stream, systems.clone());
 
     let (assessments, assessment_stream) =
         reflect_specs(Api::<Guarded<RiskAssessment>>::all(client.clone()));
@@ -269,7 +320,7 @@ pub fn controller(
         leader,
         controllers,
     });
-    (controller, ctx)
+    (controller, ctx, fanout)
 }
 
 /// Evaluates one system and writes its status.

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{Controller, controller::Action, reflector::ObjectRef},
+    runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
 };
 use serde_json::json;
 
@@ -27,11 +27,14 @@ use crate::{
 
 /// Builds the RiskAssessment controller; it also reacts to changes of the spec, labels or
 /// annotations of the system it refers to (its approval policy depends on them, not on its status).
-pub fn controller(client: Client) -> Controller<Guarded<RiskAssessment>> {
-    let controller = super::controller_of(Api::<Guarded<RiskAssessment>>::all(client.clone()));
+pub fn controller(
+    client: Client,
+    systems: &super::aisystem::SystemEvents,
+) -> Controller<Guarded<RiskAssessment>> {
+    let controller = super::controller_of(Api::<Guarded<RiskAssessment>>::all(client));
     let assessments = controller.store();
     controller.watches_stream(
-        super::watch_specs(Api::<Guarded<AISystem>>::all(client)),
+        super::without_status_updates(systems.subscribe()).touched_objects(),
         move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();

@@ -8,12 +8,13 @@ use jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{Controller, controller::Action, reflector::ObjectRef},
+    runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
 };
 use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
+    aisystem::SystemEvents,
     context::{Context, Guarded, readable},
     status,
 };
@@ -29,11 +30,11 @@ use crate::{
 const MAX_SYSTEMS: usize = 50;
 
 /// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it.
-pub fn namespaced(client: Client) -> Controller<Guarded<ControlBinding>> {
-    let controller = super::controller_of(Api::<Guarded<ControlBinding>>::all(client.clone()));
+pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<ControlBinding>> {
+    let controller = super::controller_of(Api::<Guarded<ControlBinding>>::all(client));
     let bindings = controller.store();
     controller.watches_stream(
-        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
+        systems.subscribe().touched_objects(),
         move |s: Guarded<AISystem>| {
             let ns = s.namespace();
             bindings
@@ -47,12 +48,14 @@ pub fn namespaced(client: Client) -> Controller<Guarded<ControlBinding>> {
 }
 
 /// The ClusterControlBinding controller; a change to any AISystem re-tallies every one.
-pub fn cluster(client: Client) -> Controller<Guarded<ClusterControlBinding>> {
-    let controller =
-        super::controller_of(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
+pub fn cluster(
+    client: Client,
+    systems: &SystemEvents,
+) -> Controller<Guarded<ClusterControlBinding>> {
+    let controller = super::controller_of(Api::<Guarded<ClusterControlBinding>>::all(client));
     let bindings = controller.store();
     controller.watches_stream(
-        super::watch_all(Api::<Guarded<AISystem>>::all(client)),
+        systems.subscribe().touched_objects(),
         move |_: Guarded<AISystem>| {
             bindings
                 .state()

@@ -117,7 +117,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     } else {
         (watch::channel(false).1, None)
     };
-    let (systems, ctx) = aisystem::controller(
+    let (systems, ctx, system_events) = aisystem::controller(
         client.clone(),
         key,
         metrics.clone(),
@@ -144,11 +144,11 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .for_each(report);
     let mut tasks = vec![systems.map(|()| Ok(())).boxed(), server.boxed()];
     if config.controllers {
-        let assessments = assessment::controller(client.clone())
+        let assessments = assessment::controller(client.clone(), &system_events)
             .graceful_shutdown_on(shutdown())
             .run(assessment::reconcile, assessment::error_policy, ctx.clone())
             .for_each(report);
-        let bindings = binding::namespaced(client.clone())
+        let bindings = binding::namespaced(client.clone(), &system_events)
             .graceful_shutdown_on(shutdown())
             .run(
                 binding::reconcile_namespaced,
@@ -156,7 +156,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
                 ctx.clone(),
             )
             .for_each(report);
-        let cluster_bindings = binding::cluster(client.clone())
+        let cluster_bindings = binding::cluster(client.clone(), &system_events)
             .graceful_shutdown_on(shutdown())
             .run(
                 binding::reconcile_cluster,
@@ -249,7 +249,7 @@ where
 
 /// A controller driven by `stream` (which backs off on its own) that never pauses its trigger
 /// streams for one stream's error; see [`controller_of`].
-fn controller_for_stream<K>(
+pub(crate) fn controller_for_stream<K>(
     stream: impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
     store: kube::runtime::reflector::Store<K>,
 ) -> kube::runtime::Controller<K>
@@ -273,33 +273,6 @@ where
 /// milliseconds of evaluation and one write, so a few at a time keep two cores and the API server
 /// busy.
 pub const CONCURRENCY: u16 = 8;
-
-/// The watch of every object of `K`, backing off on its own, as a trigger stream.
-pub fn watch_all<K>(
-    api: kube::Api<K>,
-) -> impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
-    use kube::runtime::{WatchStreamExt, watcher};
-    watcher(api, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-}
-
-/// The watch of every object of `K`, backing off on its own, as a trigger stream that skips
-/// updates of its status alone; see [`without_status_updates`].
-pub fn watch_specs<K>(
-    api: kube::Api<K>,
-) -> impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send,
-{
-    use kube::runtime::{WatchStreamExt, watcher};
-    without_status_updates(watcher(api, watcher::Config::default()).default_backoff())
-        .touched_objects()
-}
 
 /// Drops the watch events of `K` that change neither its generation (its spec), labels nor
 /// annotations: the updates of its status alone. New and deleted objects always pass.
