@@ -17,7 +17,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType, Recorder, Reporter},
-        reflector::{self, ObjectRef, Store},
+        reflector::{ObjectRef, Store},
         watcher,
     },
 };
@@ -29,7 +29,6 @@ use super::{
     halt, kserve,
     metrics::Metrics,
     status,
-    trim::Trim,
 };
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
@@ -42,83 +41,31 @@ use crate::{
 /// How often a system is evaluated when nothing triggers it sooner.
 const RESYNC: Duration = Duration::from_secs(600);
 
-/// A reflected watch stream of `K` that keeps what decisions need, and its store.
-fn reflect<K>(
+/// A reflected watch of `K` that keeps what decisions need: its store, and a trigger stream of
+/// every object touched.
+fn reflect<K: super::Watched + super::trim::Trim>(
     api: Api<K>,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
-)
-where
-    K: Resource
-        + Trim
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (store, stream) = reflect_events(api);
-    (store, stream.touched_objects())
+) {
+    let (store, events) = super::reflect_events(api);
+    (store, events.touched_objects())
 }
 
 /// [`reflect`] for a kind whose status the systems' evaluation does not read: the store keeps
 /// every update, the trigger stream skips those of the status alone.
-fn reflect_specs<K>(
+fn reflect_specs<K: super::Watched + super::trim::Trim>(
     api: Api<K>,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
-)
-where
-    K: Resource
-        + Trim
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (store, stream) = reflect_events(api);
+) {
+    let (store, events) = super::reflect_events(api);
     (
         store,
-        super::without_status_updates(stream).touched_objects(),
+        super::without_status_updates(events).touched_objects(),
     )
-}
-
-/// The reflected watch events of `K`, trimmed, and their store.
-fn reflect_events<K>(
-    api: Api<K>,
-) -> (
-    Store<K>,
-    impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-)
-where
-    K: Resource
-        + Trim
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (store, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(|o| {
-                o.meta_mut().managed_fields = None;
-                o.trim();
-            }),
-    );
-    (store, stream)
 }
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
@@ -205,7 +152,8 @@ pub fn controller(
     controllers: bool,
 ) -> (Controller<Guarded<AISystem>>, Arc<Context>, SystemEvents) {
     // One watch of AISystems: its events also go to the other controllers (`SystemEvents`).
-    let (systems, system_events) = reflect_events(Api::<Guarded<AISystem>>::all(client.clone()));
+    let (systems, system_events) =
+        super::reflect_events(Api::<Guarded<AISystem>>::all(client.clone()));
     let fanout = SystemEvents::new();
     let system_stream = {
         let fanout = fanout.clone();
@@ -505,4 +453,54 @@ pub fn error_policy(system: Arc<Guarded<AISystem>>, err: &Error, ctx: Arc<Contex
     tracing::warn!(system = %system.name_any(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_error("aisystem", err.label());
     Action::requeue(Duration::from_secs(15))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use kube::runtime::watcher::Event;
+
+    use super::{Guarded, SystemEvents};
+
+    fn system(name: &str) -> Event<Guarded<super::AISystem>> {
+        Event::Apply(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn name(event: &Event<Guarded<super::AISystem>>) -> String {
+        match event {
+            Event::Apply(o) => kube::ResourceExt::name_any(o),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_gets_every_event_and_one_that_fell_behind_goes_on() {
+        let events = SystemEvents::new();
+        let mut fast = Box::pin(events.subscribe());
+        let slow = events.subscribe();
+        let total = SystemEvents::CAPACITY + 10;
+        let mut seen = Vec::new();
+        for i in 0..total {
+            events.send(&system(&format!("s{i}")));
+            // The fast subscriber keeps up; the slow one reads nothing until the end.
+            seen.push(name(&fast.next().await.unwrap().unwrap()));
+        }
+        events.send(&system("last"));
+        drop(events);
+        seen.extend(fast.map(|e| name(&e.unwrap())).collect::<Vec<_>>().await);
+        assert_eq!(seen.len(), total + 1);
+        assert_eq!(seen.first().map(String::as_str), Some("s0"));
+
+        // The slow one missed the oldest events, not the newest, and its stream did not end there.
+        let seen: Vec<_> = slow.map(|e| name(&e.unwrap())).collect().await;
+        assert_eq!(seen.len(), SystemEvents::CAPACITY);
+        assert_eq!(seen.last().map(String::as_str), Some("last"));
+    }
 }

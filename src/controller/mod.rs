@@ -219,52 +219,74 @@ pub async fn off_runtime<T: Send + 'static>(
 }
 
 /// A controller of `K` (every namespace) whose own watch backs off by itself, as every stream
-/// given to [`Controller::watches_stream`] must.
+/// given to [`kube::runtime::Controller::watches_stream`] must.
 ///
 /// kube's controllers also pause all their trigger streams together whenever any one of them fails,
 /// with one backoff that grows across streams and resets only after two quiet minutes. At start,
 /// a few failed lists (kinds just installed) thus stalled every watch, and so readiness, for
 /// minutes. Here each watch backs off alone and the controller never pauses the others.
-pub fn controller_of<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    use kube::runtime::{WatchStreamExt, reflector, watcher};
-    let (store, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(|o| o.meta_mut().managed_fields = None),
-    )
-    .applied_objects();
-    controller_for_stream(stream, store)
+pub fn controller_of<K: Watched + trim::Trim>(api: kube::Api<K>) -> kube::runtime::Controller<K> {
+    use kube::runtime::WatchStreamExt;
+    let (store, events) = reflect_events(api);
+    controller_for_stream(events.applied_objects(), store)
 }
 
 /// A controller driven by `stream` (which backs off on its own) that never pauses its trigger
 /// streams for one stream's error; see [`controller_of`].
-pub(crate) fn controller_for_stream<K>(
+pub(crate) fn controller_for_stream<K: Watched>(
     stream: impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
     store: kube::runtime::reflector::Store<K>,
-) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
+) -> kube::runtime::Controller<K> {
+    kube::runtime::Controller::for_stream(stream, store)
+        .trigger_backoff(NoPause)
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
+}
+
+/// What a watched kind must be: what kube's reflectors and controllers need of it.
+pub trait Watched:
+    kube::Resource<DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: kube::Resource<DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
-    kube::runtime::Controller::for_stream(stream, store)
-        .trigger_backoff(NoPause)
-        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
+}
+
+/// The reflected watch events of `K`, backing off on their own, with managed fields and what
+/// [`Trim`](trim::Trim) drops removed before the store keeps them; and the store.
+pub fn reflect_events<K: Watched + trim::Trim>(
+    api: kube::Api<K>,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>>
+    + Send
+    + 'static,
+) {
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (store, writer) = reflector::store();
+    let events = reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(|o| {
+                o.meta_mut().managed_fields = None;
+                o.trim();
+            }),
+    );
+    (store, events)
 }
 
 /// How many reconciles of one controller run at once. Unbounded, a start on a large cluster ran
@@ -470,6 +492,48 @@ mod tests {
                 .iter()
                 .map(|(name, _, keep)| (name, keep))
                 .collect::<Vec<_>>()
+        );
+    }
+
+    /// Thirty objects listed at once are reconciled at most `CONCURRENCY` at a time (kube's
+    /// default would run all thirty together). Time is tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn reconciles_run_a_few_at_a_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let objects = (0..30).map(|i| {
+            Ok(watcher::Event::InitApply(object(
+                &format!("cm-{i}"),
+                1,
+                &[],
+                "x",
+            )))
+        });
+        let list = std::iter::once(Ok(watcher::Event::Init))
+            .chain(objects)
+            .chain(std::iter::once(Ok(watcher::Event::InitDone)));
+        let events = futures::stream::iter(list).chain(futures::stream::pending());
+        let (store, writer) = reflector::store();
+        let stream = reflector(writer, events).applied_objects();
+        // (running now, most at once)
+        let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let run = controller_for_stream(stream, store)
+            .run(
+                |_: Arc<ConfigMap>, counts: Arc<(AtomicUsize, AtomicUsize)>| async move {
+                    let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    counts.1.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    counts.0.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(Action::await_change())
+                },
+                |_, _, _| Action::await_change(),
+                counts.clone(),
+            )
+            .filter_map(|r| futures::future::ready(r.ok()));
+        let done: Vec<_> = Box::pin(run).take(30).collect().await;
+        assert_eq!(done.len(), 30);
+        assert_eq!(
+            counts.1.load(Ordering::SeqCst),
+            usize::from(super::CONCURRENCY)
         );
     }
 }
