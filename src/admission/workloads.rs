@@ -17,7 +17,7 @@ use crate::{
             workload::{self, Cluster, Decision, Request},
         },
         approval::Trust,
-        evaluate::{Verdict, belongs, labels_belong},
+        evaluate::{Verdict, belongs},
         workload::{WorkloadFacts, WorkloadKind},
     },
 };
@@ -70,16 +70,11 @@ pub fn decide(
         .collect();
     let (namespaced, cluster) = stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
-    // Only the workloads of the system this one joins are read: evaluating it needs no others.
-    let (workloads, assessments) = match systems.iter().find(|s| belongs(s, new)) {
-        Some(system) => (
-            stores.workloads_where(namespace, |labels, pod_labels| {
-                labels_belong(system, labels, pod_labels)
-            }),
-            stores.assessments_of(system),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let assessments = systems
+        .iter()
+        .find(|s| belongs(s, new))
+        .map(|system| stores.assessments_of(system))
+        .unwrap_or_default();
     let labels = stores.namespace_labels(namespace);
     workload::admit(
         &Request {
@@ -92,7 +87,6 @@ pub fn decide(
             namespace_labels: &labels,
             assessments: &assessments,
             bindings: &bindings,
-            workloads: &workloads,
             catalog: &hook.ctx.catalog,
             trust: Trust::Verify(&hook.ctx.key),
             detector: &hook.ctx.detector,

@@ -298,12 +298,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let recorded = previous
         .map(|s| s.halted_workloads.as_slice())
         .unwrap_or_default();
-    let own: Vec<WorkloadFacts> = workloads
-        .iter()
-        .filter(|w| belongs(system, w))
-        .cloned()
-        .collect();
-    let plan = halt::plan(halted, &own, recorded);
+    let plan = halt::plan(halted, &workloads, recorded);
     let new = status::system_status(
         previous,
         &evaluation,

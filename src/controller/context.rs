@@ -172,20 +172,14 @@ impl Stores {
         self.workloads(None)
     }
 
-    /// The facts of every governed workload of a namespace.
-    pub fn workloads_in(&self, namespace: &str) -> Vec<WorkloadFacts> {
-        self.workloads(Some(namespace))
-    }
-
-    /// The facts of the governed workloads of `namespace` whose labels (their own and their pod
-    /// template's) `keep` accepts. Only those are read in full: the webhook asks for one system's
-    /// workloads without paying for the rest of the namespace.
-    pub fn workloads_where(
-        &self,
-        namespace: &str,
-        keep: impl Fn(&BTreeMap<String, String>, &BTreeMap<String, String>) -> bool,
-    ) -> Vec<WorkloadFacts> {
-        self.select(Some(namespace), &keep)
+    /// The facts of the governed workloads of `system` (in its namespace, labelled for it or
+    /// selected by its `workloadSelector`). Only those are read in full: a system's evaluation
+    /// does not pay for the rest of its namespace.
+    pub fn workloads_of(&self, system: &AISystem) -> Vec<WorkloadFacts> {
+        let namespace = system.namespace().unwrap_or_default();
+        self.select(Some(&namespace), &|labels, pod_labels| {
+            evaluate::labels_belong(system, labels, pod_labels)
+        })
     }
 
     /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
@@ -335,7 +329,7 @@ pub struct Context {
 
 impl Context {
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the
-    /// operator's key. Also gives back the workloads of the system's namespace.
+    /// operator's key. Also gives back the system's workloads.
     pub fn evaluate(
         &self,
         system: &AISystem,
@@ -345,7 +339,7 @@ impl Context {
         let (namespaced, cluster) = self.stores.bindings();
         let bindings = as_bindings(&namespaced, &cluster);
         let assessments = self.stores.assessments_in(&namespace);
-        let workloads = self.stores.workloads_in(&namespace);
+        let workloads = self.stores.workloads_of(system);
         let labels = self.stores.namespace_labels(&namespace);
         let evaluation = evaluate::evaluate(&Inputs {
             system,

@@ -636,7 +636,10 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::api::Enforcement;
+    use crate::{
+        api::Enforcement,
+        engine::admission::workload::{BREAK_GLASS_REASON, BREAK_GLASS_TICKET, BREAK_GLASS_UNTIL},
+    };
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
@@ -688,6 +691,55 @@ mod properties {
             }
             if let Some(next) = e.next_review_at {
                 prop_assert!(next > w.now);
+            }
+        }
+
+        /// A workload's verdict and reasons read the system, its records and that workload alone:
+        /// the same whether it is evaluated with the system's other workloads or on its own (the
+        /// webhook evaluates only the workload under review).
+        #[test]
+        fn verdicts_do_not_depend_on_other_workloads(
+            approvers in 0usize..3,
+            halt in any::<bool>(),
+            assessed in any::<bool>(),
+            images in prop::collection::vec(prop::sample::select(vec![IMAGE, OTHER_IMAGE, "registry.example.com/credit/scorer:latest"]), 1..4),
+            glass in prop::collection::vec(prop::option::of(-2i64..3), 3),
+            enforcement in prop::sample::select(vec!["Enforce", "Warn", "Audit"]),
+        ) {
+            let mut w = World::new();
+            w.system["spec"]["oversight"]["halt"] = json!(halt);
+            w.approvers = ["ana", "ben"][..approvers].to_vec();
+            if !assessed {
+                w.assessment = None;
+            }
+            w.platform["spec"]["enforcement"] = json!(enforcement);
+            w.workloads = images
+                .iter()
+                .zip(&glass)
+                .enumerate()
+                .map(|(i, (image, hours))| {
+                    let mut d = deployment(&format!("scorer-{i}"), image, json!({"aims.dev/system": "credit"}));
+                    if let Some(hours) = hours {
+                        d["metadata"]["annotations"] = json!({
+                            BREAK_GLASS_TICKET: "INC-1",
+                            BREAK_GLASS_REASON: "outage",
+                            BREAK_GLASS_UNTIL: (now() + hours.hours()).to_string(),
+                        });
+                    }
+                    d
+                })
+                .collect();
+            let together = w.evaluate();
+            prop_assert_eq!(together.workloads.len(), images.len());
+            for (alone_workload, verdict) in w.workloads.clone().into_iter().zip(&together.workloads) {
+                let mut alone = World::new();
+                alone.workloads = vec![alone_workload];
+                alone.system = w.system.clone();
+                alone.approvers = w.approvers.clone();
+                alone.assessment = w.assessment.clone();
+                alone.platform = w.platform.clone();
+                let e = alone.evaluate();
+                prop_assert_eq!(&e.workloads[0], verdict);
             }
         }
     }

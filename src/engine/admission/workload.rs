@@ -251,8 +251,6 @@ pub struct Cluster<'a> {
     pub assessments: &'a [RiskAssessment],
     /// Every binding.
     pub bindings: &'a [Binding<'a>],
-    /// The governed workloads of the namespace as stored (the requested one is replaced).
-    pub workloads: &'a [WorkloadFacts],
     /// The catalog.
     pub catalog: &'a Catalog,
     /// How approval signatures are checked.
@@ -298,19 +296,14 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         return decision;
     }
 
-    let mut workloads: Vec<WorkloadFacts> = cluster
-        .workloads
-        .iter()
-        .filter(|o| !(o.kind == w.kind && o.name == w.name))
-        .cloned()
-        .collect();
-    workloads.push(w.clone());
+    // A workload's verdict reads the system and the workload alone (the engine's
+    // `verdicts_do_not_depend_on_other_workloads`), so the system's other workloads are not read.
     let evaluation = evaluate::evaluate(&Inputs {
         system,
         namespace_labels: cluster.namespace_labels,
         assessments: cluster.assessments,
         bindings: cluster.bindings,
-        workloads: &workloads,
+        workloads: std::slice::from_ref(w),
         catalog: cluster.catalog,
         trust: cluster.trust,
         now: cluster.now,
@@ -887,7 +880,6 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
             let groups: Vec<String> = case.groups.iter().map(|g| (*g).to_owned()).collect();
-            let stored: Vec<WorkloadFacts> = case.old.iter().cloned().collect();
             let decision = admit(
                 &Request {
                     workload: &case.workload,
@@ -902,7 +894,6 @@ mod tests {
                     namespace_labels: &labels,
                     assessments: &[],
                     bindings: &bindings,
-                    workloads: &stored,
                     catalog: &catalog,
                     trust: Trust::AsWritten,
                     detector: &detector,
