@@ -6,13 +6,18 @@
 //! * at a fixed 1,000 reviews/s for 10 s (open loop): the client's p50/p99 latency and the
 //!   server's p50/p99 from the operator's `aims_admission_duration_seconds` histogram;
 //! * through the API server: the latency of creating Deployments with no admission, with an
-//!   equivalent ValidatingAdmissionPolicy (CEL), and with the webhook registered. The three kinds
-//!   of create take turns (each admission path selects its own objects by a label), so a drift
-//!   of the shared machine during the run falls on all three alike.
+//!   equivalent ValidatingAdmissionPolicy (CEL), with a trivial webhook that allows everything
+//!   (the same TLS server, no decision: the floor of any webhook on this machine), and with the
+//!   operator's webhook registered. The kinds of create take turns (each admission path selects
+//!   its own objects by a label), so a drift of the shared machine during the run falls on all
+//!   alike.
 //!
 //! Figures go to BENCHMARKS.md.
 //!
 //! `cargo test --release --test webhook_load -- --ignored --nocapture`
+//!
+//! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
+//! creates: the same decisions, without the controllers' status writes competing for the machine.
 
 mod support;
 
@@ -65,11 +70,12 @@ fn image(i: usize) -> String {
     format!("registry.example.com/bench/model-{i}@sha256:{:064x}", i + 1)
 }
 
-/// The label that routes a create through one admission path: `none`, `cel` or `webhook`.
+/// The label that routes a create through one admission path: `none`, `cel`, `allow-all` or
+/// `webhook`.
 const PATH_LABEL: &str = "bench.aims.dev/admission";
 
-/// The three admission paths compared, in the order of the first round.
-const PATHS: [&str; 3] = ["none", "cel", "webhook"];
+/// The admission paths compared, in the order of the first round.
+const PATHS: [&str; 4] = ["none", "cel", "allow-all", "webhook"];
 
 fn deployment(name: &str, system: usize, image: &str) -> Value {
     routed(name, system, image, "none")
@@ -412,9 +418,9 @@ fn async_pool(size: usize) -> Pool {
 
 /// Creates `API_CREATES` Deployments per admission path one after another in `NS`, the paths
 /// taking turns (the order rotates each round); returns each path's create latencies, sorted.
-async fn api_creates(client: &Client) -> [Vec<Duration>; 3] {
+async fn api_creates(client: &Client) -> [Vec<Duration>; 4] {
     let api = Api::<Deployment>::namespaced(client.clone(), NS);
-    let mut latencies: [Vec<Duration>; 3] = Default::default();
+    let mut latencies: [Vec<Duration>; 4] = Default::default();
     for i in 0..API_CREATES {
         let s = i % SYSTEMS;
         for turn in 0..PATHS.len() {
@@ -493,13 +499,15 @@ fn dry_run(cp: &ControlPlane, image: &str, path: &str) -> bool {
     out.status.success()
 }
 
-/// Waits until every path admits the approved image and each path but `none` denies an
-/// unapproved one.
-fn wait_admission(cp: &ControlPlane) {
+/// Waits until every path admits the approved image, `cel` and `webhook` deny an unapproved one,
+/// and the allow-all webhook has been called.
+fn wait_admission(cp: &ControlPlane, allow_all_calls: &AtomicU64) {
     let start = Instant::now();
     while !PATHS.iter().all(|path| {
-        dry_run(cp, &image(0), path) && dry_run(cp, UNAPPROVED, path) == (*path == "none")
-    }) {
+        dry_run(cp, &image(0), path)
+            && dry_run(cp, UNAPPROVED, path) == matches!(*path, "none" | "allow-all")
+    }) || allow_all_calls.load(Ordering::Relaxed) == 0
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "admission never settled"
@@ -529,6 +537,73 @@ fn webhook_call_seconds(cp: &ControlPlane) -> (f64, f64, f64) {
         value("count", ""),
         value("bucket", "le=\"0.005\""),
     )
+}
+
+/// The CPU time the API server has used so far (`process_cpu_seconds_total`).
+fn apiserver_cpu_seconds(cp: &ControlPlane) -> f64 {
+    ok(kubectl(cp, &["get", "--raw", "/metrics"]))
+        .lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A webhook that allows every review, served with the operator's certificate by the same TLS
+/// server on a free port: what any webhook costs the API server here, with no decision behind it.
+/// Registered for the creates labelled `allow-all`; counts its calls.
+async fn allow_all_webhook(client: &Client) -> Arc<AtomicU64> {
+    use aims_operator::admission::{
+        certs::{TLS_CRT, TLS_KEY},
+        tls::{CertResolver, serve_on},
+    };
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let secret = Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
+        .get(TLS_SECRET)
+        .await
+        .unwrap();
+    let data = secret.data.unwrap();
+    let pem = |key: &str| String::from_utf8(data[key].0.clone()).unwrap();
+    let resolver = Arc::new(CertResolver::from_pem(&pem(TLS_CRT), &pem(TLS_KEY)).unwrap());
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = calls.clone();
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let review: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let answer = json!({
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "response": {"uid": review.pointer("/request/uid"), "allowed": true}
+            });
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    answer.to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    tokio::spawn(serve_on(listener, resolver, router, std::future::pending()));
+    let ca = data[CA_CRT].0.clone();
+    let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": "bench-allow-all"},
+        "webhooks": [{
+            "name": "allow-all.bench.aims.dev",
+            "clientConfig": {"url": url, "caBundle": k8s_openapi::ByteString(ca)},
+            "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"]}],
+            "objectSelector": {"matchLabels": {PATH_LABEL: "allow-all"}},
+            "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 5
+        }]
+    }))
+    .unwrap();
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+    calls
 }
 
 /// Narrows the registered workloads webhook to the creates labelled for the `webhook` path. A
@@ -572,6 +647,15 @@ async fn webhook_load() {
     let client = cp.client().await;
     let op = Operator::start(&cp, OPERATOR_NS, "webhook-load-operator");
     populate(&client).await;
+    // With AIMS_LOAD_WEBHOOK_ONLY=1 a webhook-only replica takes over once the records are in: no
+    // controllers, so no status writes compete with the creates.
+    let op = if std::env::var_os("AIMS_LOAD_WEBHOOK_ONLY").is_some() {
+        let only = Operator::start_with(&cp, OPERATOR_NS, "webhook-only", &["--webhook-only"]);
+        drop(op);
+        only
+    } else {
+        op
+    };
     let tls = connector(&client).await;
     let addr = op.webhook_url().trim_start_matches("https://").to_owned();
 
@@ -642,11 +726,16 @@ async fn webhook_load() {
         .unwrap());
     ok(apply(&cp, &config));
     select_webhook_path(&client).await;
-    wait_admission(&cp);
+    let allow_all_calls = allow_all_webhook(&client).await;
+    wait_admission(&cp, &allow_all_calls);
     let seen_before = webhook_call_seconds(&cp);
-    let [none, cel, hook] = api_creates(&client).await;
+    let handled_before = histogram(&op);
+    let (cpu_before, writes_before) = (apiserver_cpu_seconds(&cp), op.writes());
+    let [none, cel, allow_all, hook] = api_creates(&client).await;
     let seen_after = webhook_call_seconds(&cp);
-    for (path, latencies) in PATHS.iter().zip([&none, &cel, &hook]) {
+    let handled_after = histogram(&op);
+    let (cpu_after, writes_after) = (apiserver_cpu_seconds(&cp), op.writes());
+    for (path, latencies) in PATHS.iter().zip([&none, &cel, &allow_all, &hook]) {
         println!(
             "API server, {API_CREATES} creates, {path}: {}",
             summary(latencies)
@@ -658,6 +747,16 @@ async fn webhook_load() {
         (seen_after.0 - seen_before.0) / calls.max(1.0) * 1e3,
         calls,
         (seen_after.2 - seen_before.2) / calls.max(1.0) * 100.0
+    );
+    println!(
+        "  the webhook's own timing of those calls (aims_admission_duration_seconds): p50 {:.3} ms, p99 {:.3} ms",
+        server_quantile(&handled_before, &handled_after, 0.5) * 1e3,
+        server_quantile(&handled_before, &handled_after, 0.99) * 1e3
+    );
+    println!(
+        "  during the creates: API server CPU {:.2} s; the operator's status writes {}",
+        cpu_after - cpu_before,
+        writes_after - writes_before
     );
     // Whether the API server kept its connections to the webhook: TCP sockets on the webhook's
     // port by state (TIME-WAIT ones are connections closed during the creates).
@@ -676,13 +775,25 @@ async fn webhook_load() {
         percentile(a, p).as_secs_f64() / percentile(&none, p).as_secs_f64()
     };
     println!(
-        "ratios to no admission: CEL p50 {:.2}, p99 {:.2}; webhook p50 {:.2}, p99 {:.2}",
+        "ratios to no admission: CEL p50 {:.2}, p99 {:.2}; allow-all webhook p50 {:.2}, p99 {:.2}; webhook p50 {:.2}, p99 {:.2}",
         ratio(&cel, 0.5),
         ratio(&cel, 0.99),
+        ratio(&allow_all, 0.5),
+        ratio(&allow_all, 0.99),
         ratio(&hook, 0.5),
         ratio(&hook, 0.99)
     );
+    println!(
+        "the operator's webhook over the allow-all one: p50 {:+.2} ms",
+        (percentile(&hook, 0.5).as_secs_f64() - percentile(&allow_all, 0.5).as_secs_f64()) * 1e3
+    );
     let _ = Api::<Namespace>::all(client.clone())
         .delete(NS, &DeleteParams::default())
+        .await;
+    let _ =
+        Api::<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration>::all(
+            client.clone(),
+        )
+        .delete("bench-allow-all", &DeleteParams::default())
         .await;
 }
