@@ -12,7 +12,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DynamicObject, Patch, PatchParams},
+    api::DynamicObject,
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -21,7 +21,6 @@ use kube::{
         watcher,
     },
 };
-use serde_json::json;
 
 use super::{
     Error, FIELD_MANAGER,
@@ -313,14 +312,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     }
     if previous != Some(&new) {
         let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch = json!({"apiVersion": "aims.dev/v1alpha1", "kind": "AISystem", "status": new});
-        api.patch_status(
-            &system.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        ctx.metrics.status_write("aisystem");
+        super::write_status(&ctx, "aisystem", &api, &system.name_any(), &new).await?;
         for notice in status::notices(previous, &new) {
             let type_ = if notice.warning {
                 EventType::Warning

@@ -7,13 +7,11 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{
     Api, Client, ResourceExt,
-    api::{Patch, PatchParams},
     runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
 };
-use serde_json::json;
 
 use super::{
-    Error, FIELD_MANAGER,
+    Error,
     context::{Context, Guarded, as_bindings},
     status,
 };
@@ -94,15 +92,7 @@ pub async fn reconcile(
     );
     if previous != Some(&new) {
         let api: Api<RiskAssessment> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch =
-            json!({"apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment", "status": new});
-        api.patch_status(
-            &ra.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        ctx.metrics.status_write("riskassessment");
+        super::write_status(&ctx, "riskassessment", &api, &ra.name_any(), &new).await?;
     }
     Ok(super::aisystem::requeue_at(verdict.next_change(), now))
 }

@@ -7,13 +7,11 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{Patch, PatchParams},
     runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
 };
-use serde_json::json;
 
 use super::{
-    Error, FIELD_MANAGER,
+    Error,
     aisystem::SystemEvents,
     context::{Context, Guarded, readable},
     status,
@@ -138,14 +136,7 @@ where
         return Ok(Action::await_change());
     };
     if object.status() != Some(&new) {
-        let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": new});
-        api.patch_status(
-            &object.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        ctx.metrics.status_write("binding");
+        super::write_status(&ctx, "binding", &api, &object.name_any(), &new).await?;
     }
     Ok(Action::requeue(Duration::from_secs(600)))
 }

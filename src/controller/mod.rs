@@ -26,6 +26,35 @@ pub use context::Context;
 /// The field manager of every status the operator writes.
 pub const FIELD_MANAGER: &str = "aims-operator";
 
+/// Writes `status` as the whole status of the object `name` by server-side apply, under the
+/// operator's field manager (forced: the operator alone writes these statuses), and counts the
+/// write for `controller`.
+pub async fn write_status<K>(
+    ctx: &Context,
+    controller: &'static str,
+    api: &kube::Api<K>,
+    name: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    use kube::api::{Patch, PatchParams};
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    ctx.metrics.status_write(controller);
+    Ok(())
+}
+
 /// Errors of the controllers, each with a stable label for metrics and logs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
