@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use aims_operator::{
-    admission::review,
+    admission::{review, workloads},
     engine::{
         admission::{
             Requester,
@@ -14,7 +14,6 @@ use aims_operator::{
         approval::Trust,
         catalog::Catalog,
         detect::Detector,
-        workload::{WorkloadFacts, WorkloadKind},
     },
 };
 use libfuzzer_sys::fuzz_target;
@@ -22,16 +21,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let answer = match review::decode(data) {
         Ok(req) => {
-            let api_version = format!("{}/{}", req.kind.group, req.kind.version);
-            let kind = WorkloadKind::from_type(&api_version, &req.kind.kind)
-                .unwrap_or(WorkloadKind::Deployment);
-            let read = |o: &Option<kube::core::DynamicObject>| {
-                o.as_ref()
-                    .and_then(|o| serde_json::to_value(o).ok())
-                    .and_then(|v| WorkloadFacts::from_json(kind, v).ok())
-            };
-            if let Some(new) = read(&req.object) {
-                let old = read(&req.old_object);
+            if let Ok(Some((new, old))) = workloads::read_facts(&req) {
                 let catalog = Catalog::builtin();
                 let detector = Detector::default();
                 let labels = BTreeMap::new();
@@ -50,7 +40,6 @@ fuzz_target!(|data: &[u8]| {
                         namespace_labels: &labels,
                         assessments: &[],
                         bindings: &[],
-                        workloads: &[],
                         catalog: &catalog,
                         trust: Trust::AsWritten,
                         detector: &detector,

@@ -3,15 +3,14 @@
 
 use kube::{
     Resource, ResourceExt,
-    api::DynamicObject,
-    core::admission::{AdmissionRequest, Operation},
+    core::admission::Operation,
     runtime::{
         events::{Event, EventType},
         reflector::ObjectRef,
     },
 };
 
-use super::{Outcome, Webhook};
+use super::{Outcome, Webhook, review::Request};
 use crate::engine::evaluate::Verdict;
 
 /// The log target of decision records: `RUST_LOG=aims::decision=info` keeps them.
@@ -44,12 +43,7 @@ fn operation(op: &Operation) -> &'static str {
 
 /// Records one decision and, for a denied workload of a system, publishes an Event on the system
 /// (not for dry runs: they have no side effects).
-pub fn record(
-    hook: &Webhook,
-    webhook: &'static str,
-    req: &AdmissionRequest<DynamicObject>,
-    outcome: &Outcome,
-) {
+pub fn record(hook: &Webhook, webhook: &'static str, req: &Request, outcome: &Outcome) {
     let decision = outcome.decision.as_ref();
     let controls = decision
         .map(|d| d.failing_controls().join(","))

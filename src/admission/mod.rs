@@ -26,10 +26,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use kube::{
-    api::DynamicObject,
-    core::admission::{AdmissionRequest, AdmissionResponse},
-};
+use kube::core::admission::AdmissionResponse;
 
 use crate::{
     controller::Context,
@@ -150,7 +147,7 @@ pub struct Outcome {
 }
 
 /// The paths the webhooks are served on, and their handlers.
-type Handler = fn(&Webhook, &AdmissionRequest<DynamicObject>) -> Outcome;
+type Handler = fn(&Webhook, &review::Request) -> Outcome;
 
 /// The webhook's routes: the three review paths and `/healthz`.
 pub fn router(hook: Arc<Webhook>) -> Router {

@@ -3,15 +3,11 @@
 //! and stamped and signed by the operator; bindings name known controls; only overseers clear a
 //! halt.
 
-use kube::{
-    ResourceExt,
-    api::DynamicObject,
-    core::admission::{AdmissionRequest, AdmissionResponse, Operation},
-};
+use kube::{Resource, ResourceExt, core::admission::Operation};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Outcome, Webhook, review};
+use super::{Outcome, Webhook, review, review::Request};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment, RiskAssessmentSpec},
     controller::context::{as_bindings, readable},
@@ -27,7 +23,7 @@ use crate::{
 const GROUP: &str = "aims.dev";
 
 /// Answers one review of an aims record.
-pub fn validate(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
     if req.kind.group != GROUP || !matches!(req.operation, Operation::Create | Operation::Update) {
         return Outcome::allow(req);
     }
@@ -70,7 +66,7 @@ pub fn validate(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcom
 
 /// Stamps a RiskAssessment: the submitter at create, editors when the content changes, and each
 /// new approval entry with the approver, the time, the content hash and the signature.
-pub fn mutate_assessment(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
     if req.kind.group != GROUP
         || req.kind.kind != "RiskAssessment"
         || !matches!(req.operation, Operation::Create | Operation::Update)
@@ -98,13 +94,14 @@ pub fn mutate_assessment(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) 
         Ok(spec) => spec,
         Err(e) => return Outcome::deny(req, e.to_string()),
     };
-    let raw = req
+    // The object as sent, to tell the fields it leaves out from those it sets to empty.
+    let raw: Value = req
         .object
-        .as_ref()
-        .map(|o| o.data.clone())
+        .as_deref()
+        .and_then(|o| review::read(o).ok())
         .unwrap_or_default();
     let ops = patch(&raw, &new.spec, &stamped);
-    let response = AdmissionResponse::from(req);
+    let response = review::allow(req);
     let response = if ops.is_empty() {
         response
     } else {
@@ -182,40 +179,21 @@ fn policy_for(hook: &Webhook, ra: &RiskAssessment) -> ApprovalPolicy {
 }
 
 /// The request's object and old object as `K`, or a message naming the field that does not read.
-fn typed<K: DeserializeOwned>(
-    req: &AdmissionRequest<DynamicObject>,
-) -> Result<(K, Option<K>), String> {
-    let read = |object: &DynamicObject| -> Result<K, String> {
-        let value = review::object_json(req, object)?;
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            format!(
-                "cannot read the {}: {path}: {}",
-                req.kind.kind,
-                e.into_inner()
-            )
-        })
-    };
-    let new = req
-        .object
-        .as_ref()
-        .ok_or_else(|| "the request carries no object".to_owned())
-        .and_then(&read)?;
-    let old = req.old_object.as_ref().map(read).transpose()?;
-    Ok((new, old))
+fn typed<K: Resource + DeserializeOwned>(req: &Request) -> Result<(K, Option<K>), String> {
+    Ok((req.object()?, req.old_object()?))
 }
 
 impl Outcome {
     /// Admits the request.
-    pub fn allow(req: &AdmissionRequest<DynamicObject>) -> Self {
+    pub fn allow(req: &Request) -> Self {
         Self {
-            response: AdmissionResponse::from(req),
+            response: review::allow(req),
             decision: None,
         }
     }
 
     /// Refuses the request with `message`.
-    pub fn deny(req: &AdmissionRequest<DynamicObject>, message: impl Into<String>) -> Self {
+    pub fn deny(req: &Request, message: impl Into<String>) -> Self {
         Self {
             response: review::deny(req, message),
             decision: None,

@@ -2,14 +2,13 @@
 //! well-formed AdmissionReview: a body that cannot be read is refused with a message that says
 //! where it went wrong, never with a panic.
 
-use kube::{
-    api::DynamicObject,
-    core::{
-        Status,
-        admission::{AdmissionRequest, AdmissionResponse, AdmissionReview},
-    },
+use k8s_openapi::api::authentication::v1::UserInfo;
+use kube::core::{
+    GroupVersionKind, GroupVersionResource, Resource, Status, TypeMeta,
+    admission::{AdmissionResponse, Operation},
 };
-use serde_json::Value;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Value, value::RawValue};
 
 /// The largest body read. The API server's own request limit is 3 MiB and a review carries the
 /// object and the old object; anything larger is not from the API server.
@@ -25,46 +24,142 @@ pub struct Unreadable {
     pub message: String,
 }
 
+/// The request of an `admission.k8s.io/v1` AdmissionReview, as the handlers read it.
+///
+/// Its objects stay JSON text until a handler reads them, straight into the type it needs: a
+/// review is read in one pass, with no intermediate tree of the objects.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    /// The review's `apiVersion` and `kind`, which the answer repeats.
+    #[serde(skip)]
+    pub types: TypeMeta,
+    /// Identifies this admission call; the answer carries it back.
+    pub uid: String,
+    /// The kind of the object under review.
+    pub kind: GroupVersionKind,
+    /// The resource being requested.
+    pub resource: GroupVersionResource,
+    /// The subresource being requested, if any (`scale`, `status`).
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    /// The object's name (empty on a create that generates it).
+    #[serde(default)]
+    pub name: String,
+    /// The object's namespace (none for cluster-scoped kinds).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The operation being performed.
+    pub operation: Operation,
+    /// Who asks.
+    pub user_info: UserInfo,
+    /// The object as it would be stored, as JSON text.
+    #[serde(default)]
+    pub object: Option<Box<RawValue>>,
+    /// The object as it is stored, on an update or delete, as JSON text.
+    #[serde(default)]
+    pub old_object: Option<Box<RawValue>>,
+    /// Whether nothing of this request is persisted.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// An AdmissionReview as it arrives.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    request: Option<Request>,
+}
+
 /// Reads the request of an `admission.k8s.io/v1` AdmissionReview.
-pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Unreadable> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| Unreadable {
+pub fn decode(body: &[u8]) -> Result<Request, Unreadable> {
+    // One pass, straight into the request; a body that does not read is read again, slowly, to
+    // say where it goes wrong.
+    let review: Review = serde_json::from_slice(body).map_err(|_| diagnose(body))?;
+    let mut request = review.request.ok_or_else(|| Unreadable {
         uid: String::new(),
-        message: format!("not JSON: {e}"),
+        message: "request: missing".to_owned(),
     })?;
+    request.types = TypeMeta {
+        api_version: review.api_version,
+        kind: review.kind,
+    };
+    Ok(request)
+}
+
+/// What is wrong with a body that does not read as a review: whether it is JSON at all, else the
+/// path of the first field that does not read; with the request's uid when it has one.
+fn diagnose(body: &[u8]) -> Unreadable {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => {
+            return Unreadable {
+                uid: String::new(),
+                message: format!("not JSON: {e}"),
+            };
+        }
+    };
     let uid = value
         .pointer("/request/uid")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let fail = |message: String| Unreadable {
-        uid: uid.clone(),
-        message,
+    let message = match serde_path_to_error::deserialize::<_, Review>(&value) {
+        Err(e) => format!("{}: {}", e.path(), e.inner()),
+        // The tree reads where the text did not: a case serde_json tells apart only in text.
+        Ok(_) => "not a readable AdmissionReview".to_owned(),
     };
-    let review: AdmissionReview<DynamicObject> =
-        serde_path_to_error::deserialize(&value).map_err(|e| {
-            let path = e.path().to_string();
-            fail(format!("{path}: {}", e.into_inner()))
-        })?;
-    review
-        .try_into()
-        .map_err(|_| fail("request: missing".to_owned()))
+    Unreadable { uid, message }
 }
 
-/// The JSON of one of the request's objects, with the request's namespace filled in where the
-/// object names none (a create may leave it out).
-pub fn object_json(
-    req: &AdmissionRequest<DynamicObject>,
-    object: &DynamicObject,
-) -> Result<Value, String> {
-    let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    if let (Some(meta), Some(ns)) = (
-        value.get_mut("metadata").and_then(Value::as_object_mut),
-        req.namespace.as_ref(),
-    ) {
-        meta.entry("namespace")
-            .or_insert_with(|| Value::String(ns.clone()));
+impl Request {
+    /// The request's object as `K`, with the request's namespace filled in where the object names
+    /// none (a create may leave it out); or a message naming the field that does not read.
+    pub fn object<K: Resource + DeserializeOwned>(&self) -> Result<K, String> {
+        let raw = self
+            .object
+            .as_deref()
+            .ok_or_else(|| "the request carries no object".to_owned())?;
+        self.read(raw)
     }
-    Ok(value)
+
+    /// The request's old object as `K`, when it has one; see [`Request::object`].
+    pub fn old_object<K: Resource + DeserializeOwned>(&self) -> Result<Option<K>, String> {
+        self.old_object
+            .as_deref()
+            .map(|raw| self.read(raw))
+            .transpose()
+    }
+
+    fn read<K: Resource + DeserializeOwned>(&self, raw: &RawValue) -> Result<K, String> {
+        let mut object: K =
+            read(raw).map_err(|e| format!("cannot read the {}: {e}", self.kind.kind))?;
+        if let (None, Some(ns)) = (&object.meta().namespace, &self.namespace) {
+            object.meta_mut().namespace = Some(ns.clone());
+        }
+        Ok(object)
+    }
+}
+
+/// Reads JSON text as `T`; the error names the field that does not read.
+pub fn read<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))
+}
+
+/// Admits the request.
+pub fn allow(req: &Request) -> AdmissionResponse {
+    // `AdmissionResponse` is non-exhaustive: start from kube's blank answer and make it an
+    // admission of this request.
+    let mut response = AdmissionResponse::invalid("");
+    response.types = req.types.clone();
+    response.uid.clone_from(&req.uid);
+    response.allowed = true;
+    response.result = Status::default();
+    response
 }
 
 /// The answer to a body that could not be read: a denial carrying the uid when there was one.
@@ -75,11 +170,8 @@ pub fn unreadable(e: &Unreadable) -> AdmissionResponse {
 }
 
 /// A denial with `message`, code 403.
-pub fn deny(
-    req: &AdmissionRequest<DynamicObject>,
-    message: impl Into<String>,
-) -> AdmissionResponse {
-    let mut response = AdmissionResponse::from(req);
+pub fn deny(req: &Request, message: impl Into<String>) -> AdmissionResponse {
+    let mut response = allow(req);
     response.allowed = false;
     response.result = Status::failure(&message.into(), "Forbidden").with_code(403);
     response
@@ -93,7 +185,8 @@ pub fn encode(response: AdmissionResponse) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -125,6 +218,53 @@ mod tests {
     }
 
     #[test]
+    fn reads_objects_as_their_type_in_the_request_namespace() {
+        let mut update = request();
+        update["operation"] = json!("UPDATE");
+        update["oldObject"] = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "elsewhere"}});
+        let req = decode(&review(update)).unwrap();
+        let new: Deployment = req.object().unwrap();
+        assert_eq!(new.metadata.namespace.as_deref(), Some("shop"), "filled in");
+        let old: Deployment = req.old_object().unwrap().unwrap();
+        assert_eq!(old.metadata.namespace.as_deref(), Some("elsewhere"), "kept");
+
+        let mut wrong = request();
+        wrong["object"]["spec"] = json!({"replicas": "three"});
+        let e = decode(&review(wrong))
+            .unwrap()
+            .object::<Deployment>()
+            .unwrap_err();
+        assert!(
+            e.starts_with("cannot read the Deployment: spec.replicas: invalid type"),
+            "{e}"
+        );
+
+        let mut none = request();
+        none["object"] = Value::Null;
+        let req = decode(&review(none)).unwrap();
+        assert_eq!(
+            req.object::<Deployment>().unwrap_err(),
+            "the request carries no object"
+        );
+        assert!(req.old_object::<Deployment>().unwrap().is_none());
+    }
+
+    #[test]
+    fn answers_carry_the_review_type_and_uid() {
+        let req = decode(&review(request())).unwrap();
+        let allowed: Value = serde_json::from_slice(&encode(allow(&req))).unwrap();
+        assert_eq!(
+            allowed,
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                   "response": {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "allowed": true, "status": {}}})
+        );
+        let denied: Value = serde_json::from_slice(&encode(deny(&req, "no"))).unwrap();
+        assert_eq!(denied["response"]["allowed"], json!(false));
+        assert_eq!(denied["response"]["status"]["code"], json!(403));
+        assert_eq!(denied["response"]["status"]["message"], json!("no"));
+    }
+
+    #[test]
     fn bad_bodies_say_what_is_wrong() {
         let mut wrong_type = request();
         wrong_type["operation"] = json!(7);
@@ -153,6 +293,12 @@ mod tests {
                 "request.operation",
             ),
             ("no uid", review(no_uid), "", "uid"),
+            (
+                "trailing data",
+                [review(request()), b"}".to_vec()].concat(),
+                "",
+                "not JSON",
+            ),
         ];
         for (name, body, uid, says) in table {
             let e = decode(&body).expect_err(name);

@@ -1,12 +1,9 @@
 //! `/validate/workloads`: the engine's verdict for a governed workload being created, updated or
 //! scaled, read from the in-memory stores.
 
-use kube::{
-    ResourceExt,
-    api::DynamicObject,
-    core::admission::{AdmissionRequest, AdmissionResponse, Operation},
-};
-use serde_json::Value;
+use kube::{ResourceExt, core::admission::Operation};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{Outcome, Webhook, review};
 use crate::{
@@ -23,11 +20,16 @@ use crate::{
 };
 
 /// Answers one review of a governed workload.
-pub fn validate(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+pub fn validate(hook: &Webhook, req: &review::Request) -> Outcome {
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Outcome::allow(req);
     }
-    let (new, old) = match facts(hook, req) {
+    let facts = if req.sub_resource.as_deref() == Some("scale") {
+        scale_facts(hook, req)
+    } else {
+        read_facts(req)
+    };
+    let (new, old) = match facts {
         Ok(Some(pair)) => pair,
         Ok(None) => return Outcome::allow(req),
         Err(message) => return Outcome::deny(req, message),
@@ -43,7 +45,7 @@ pub fn validate(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Outcom
             groups: &groups,
         },
     );
-    let mut response = AdmissionResponse::from(req);
+    let mut response = review::allow(req);
     match decision.verdict {
         Verdict::Deny => response = review::deny(req, decision.deny_message()),
         Verdict::Warn => response.warnings = Some(decision.warnings()),
@@ -97,14 +99,12 @@ pub fn decide(
     )
 }
 
-type Facts = (WorkloadFacts, Option<WorkloadFacts>);
+/// The facts of a workload as the request would store it, and as it was (on an update).
+pub type Facts = (WorkloadFacts, Option<WorkloadFacts>);
 
-/// The facts of the workload as the request would store it and as it was. `None` for a kind the
-/// engine does not govern.
-fn facts(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Result<Option<Facts>, String> {
-    if req.sub_resource.as_deref() == Some("scale") {
-        return scale_facts(hook, req);
-    }
+/// The facts of the workload under review, read from the request's objects alone. `None` for a
+/// kind the engine does not govern.
+pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
     let api_version = if req.kind.group.is_empty() {
         req.kind.version.clone()
     } else {
@@ -113,28 +113,31 @@ fn facts(hook: &Webhook, req: &AdmissionRequest<DynamicObject>) -> Result<Option
     let Some(kind) = WorkloadKind::from_type(&api_version, &req.kind.kind) else {
         return Ok(None);
     };
-    let read = |object: &Option<DynamicObject>| -> Result<Option<WorkloadFacts>, String> {
-        let Some(object) = object else {
-            return Ok(None);
-        };
-        let value = review::object_json(req, object)?;
-        WorkloadFacts::from_json(kind, value)
-            .map(Some)
-            .map_err(|e| format!("cannot read the {kind}: {e}"))
+    let read = |raw: &RawValue| -> Result<WorkloadFacts, String> {
+        let mut json = serde_json::Deserializer::from_str(raw.get());
+        let mut facts = WorkloadFacts::read(kind, &mut json)
+            .map_err(|e| format!("cannot read the {kind}: {e}"))?;
+        // A create may leave the namespace out of the object; the request names it.
+        if facts.namespace.is_empty()
+            && let Some(namespace) = &req.namespace
+        {
+            facts.namespace.clone_from(namespace);
+        }
+        Ok(facts)
     };
-    let Some(new) = read(&req.object)? else {
-        return Err("the request carries no object".to_owned());
-    };
-    let old = read(&req.old_object)?;
+    let new = req
+        .object
+        .as_deref()
+        .ok_or("the request carries no object")
+        .map_err(str::to_owned)
+        .and_then(read)?;
+    let old = req.old_object.as_deref().map(read).transpose()?;
     Ok(Some((new, old)))
 }
 
 /// A scale request names a Deployment or StatefulSet and its new replica count: the stored
 /// workload's facts with the replicas of the request.
-fn scale_facts(
-    hook: &Webhook,
-    req: &AdmissionRequest<DynamicObject>,
-) -> Result<Option<Facts>, String> {
+fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, String> {
     let namespace = req.namespace.clone().unwrap_or_default();
     let stored = match req.resource.resource.as_str() {
         "deployments" => hook
@@ -155,12 +158,20 @@ fn scale_facts(
     let Some(stored) = stored else {
         return Ok(None);
     };
-    let replicas = |object: &Option<DynamicObject>| {
+    // The request's objects are Scale objects; only their replica count matters here.
+    #[derive(Deserialize)]
+    struct Scale {
+        spec: ScaleSpec,
+    }
+    #[derive(Deserialize)]
+    struct ScaleSpec {
+        replicas: Option<i32>,
+    }
+    let replicas = |object: &Option<Box<RawValue>>| {
         object
-            .as_ref()
-            .and_then(|o| o.data.pointer("/spec/replicas"))
-            .and_then(Value::as_i64)
-            .and_then(|r| i32::try_from(r).ok())
+            .as_deref()
+            .and_then(|o| review::read::<Scale>(o).ok())
+            .and_then(|s| s.spec.replicas)
     };
     let mut new = stored.clone();
     new.replicas = replicas(&req.object).or(Some(0));

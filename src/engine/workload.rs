@@ -230,9 +230,19 @@ impl WorkloadFacts {
     /// Reads the facts of a governed object given as JSON (as the API server, a YAML file or an
     /// AdmissionReview holds it).
     pub fn from_json(kind: WorkloadKind, object: Value) -> Result<Self, FactsError> {
-        fn typed<T: serde::de::DeserializeOwned>(
+        Self::read(kind, object)
+    }
+
+    /// Reads the facts of a governed object from any serde source: a parsed [`Value`], or JSON
+    /// text read straight into the kind's type (`&mut serde_json::Deserializer`), as the webhook
+    /// does.
+    pub fn read<'de, D: serde::Deserializer<'de>>(
+        kind: WorkloadKind,
+        object: D,
+    ) -> Result<Self, FactsError> {
+        fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
             kind: WorkloadKind,
-            object: Value,
+            object: D,
         ) -> Result<T, FactsError> {
             serde_path_to_error::deserialize(object).map_err(|e| FactsError::Shape {
                 kind,
@@ -247,7 +257,9 @@ impl WorkloadFacts {
             WorkloadKind::Job => Self::from_job(&typed(kind, object)?),
             WorkloadKind::CronJob => Self::from_cron_job(&typed(kind, object)?),
             WorkloadKind::Pod => Self::from_pod(&typed(kind, object)?),
-            WorkloadKind::InferenceService => Self::from_inference_service(&object)?,
+            WorkloadKind::InferenceService => {
+                Self::from_inference_service(&typed::<Value, _>(kind, object)?)?
+            }
         })
     }
 
