@@ -7,7 +7,8 @@
 //!   server's p50/p99 from the operator's `aims_admission_duration_seconds` histogram;
 //! * through the API server: the latency of creating Deployments with no admission, with an
 //!   equivalent ValidatingAdmissionPolicy (CEL), with a trivial webhook that allows everything
-//!   (the same TLS server, no decision: the floor of any webhook on this machine), and with the
+//!   (the same TLS server in a process of its own, no decision: the floor of any webhook on this
+//!   machine), and with the
 //!   operator's webhook registered. The kinds of create take turns (each admission path selects
 //!   its own objects by a label), so a drift of the shared machine during the run falls on all
 //!   alike.
@@ -501,12 +502,12 @@ fn dry_run(cp: &ControlPlane, image: &str, path: &str) -> bool {
 
 /// Waits until every path admits the approved image, `cel` and `webhook` deny an unapproved one,
 /// and the allow-all webhook has been called.
-fn wait_admission(cp: &ControlPlane, allow_all_calls: &AtomicU64) {
+fn wait_admission(cp: &ControlPlane, allow_all: &AllowAll) {
     let start = Instant::now();
     while !PATHS.iter().all(|path| {
         dry_run(cp, &image(0), path)
             && dry_run(cp, UNAPPROVED, path) == matches!(*path, "none" | "allow-all")
-    }) || allow_all_calls.load(Ordering::Relaxed) == 0
+    }) || !allow_all.called.load(Ordering::Relaxed)
     {
         assert!(
             start.elapsed() < Duration::from_secs(60),
@@ -563,14 +564,32 @@ fn process_cpu_seconds(pid: u32) -> f64 {
         .map_or(0.0, |(u, s)| (u + s) / 100.0)
 }
 
-/// A webhook that allows every review, served with the operator's certificate by the same TLS
-/// server on a free port: what any webhook costs the API server here, with no decision behind it.
-/// Registered for the creates labelled `allow-all`; counts its calls.
-async fn allow_all_webhook(client: &Client) -> Arc<AtomicU64> {
-    use aims_operator::admission::{
-        certs::{TLS_CRT, TLS_KEY},
-        tls::{CertResolver, serve_on},
-    };
+/// The environment variables that hand [`allow_all_server`] its serving certificate and key.
+const ALLOW_ALL_CERT: &str = "AIMS_LOAD_ALLOW_ALL_CERT";
+const ALLOW_ALL_KEY: &str = "AIMS_LOAD_ALLOW_ALL_KEY";
+
+/// A webhook that allows every review: what any webhook costs the API server here, with no
+/// decision behind it. Served with the operator's certificate by the same TLS server
+/// (`admission::tls::serve_on`), in its own process as the operator is ([`allow_all_server`], this
+/// load run's binary started again): served from the load run's process, it ran on code and data
+/// the run's own client had just warmed, and came out faster than any webhook in a process of
+/// its own. Registered for the creates labelled `allow-all`.
+struct AllowAll {
+    child: std::process::Child,
+    /// Whether the API server has called it yet.
+    called: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for AllowAll {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn allow_all_webhook(client: &Client) -> AllowAll {
+    use std::io::BufRead;
+
     use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
     let secret = Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
         .get(TLS_SECRET)
@@ -578,29 +597,31 @@ async fn allow_all_webhook(client: &Client) -> Arc<AtomicU64> {
         .unwrap();
     let data = secret.data.unwrap();
     let pem = |key: &str| String::from_utf8(data[key].0.clone()).unwrap();
-    let resolver = Arc::new(CertResolver::from_pem(&pem(TLS_CRT), &pem(TLS_KEY)).unwrap());
-    let calls = Arc::new(AtomicU64::new(0));
-    let counted = calls.clone();
-    let router = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            counted.fetch_add(1, Ordering::Relaxed);
-            let review: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let answer = json!({
-                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                "response": {"uid": review.pointer("/request/uid"), "allowed": true}
-            });
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    answer.to_string(),
-                )
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["allow_all_server", "--exact", "--ignored", "--nocapture"])
+        .env(
+            ALLOW_ALL_CERT,
+            pem(aims_operator::admission::certs::TLS_CRT),
+        )
+        .env(ALLOW_ALL_KEY, pem(aims_operator::admission::certs::TLS_KEY))
+        .stdout(std::process::Stdio::piped());
+    let mut child = aims_testenv::spawn_tied(cmd).unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let called = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let seen = called.clone();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("allow-all serving ") {
+                let _ = url_tx.send(url.to_owned());
+            } else if line == "allow-all called" {
+                seen.store(true, Ordering::Relaxed);
             }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://{}/", listener.local_addr().unwrap());
-    tokio::spawn(serve_on(listener, resolver, router, std::future::pending()));
+        }
+    });
+    let url = url_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the allow-all webhook never started");
     let ca = data[CA_CRT].0.clone();
     let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
         "metadata": {"name": "bench-allow-all"},
@@ -618,7 +639,47 @@ async fn allow_all_webhook(client: &Client) -> Arc<AtomicU64> {
         .create(&PostParams::default(), &config)
         .await
         .unwrap();
-    calls
+    AllowAll { child, called }
+}
+
+/// The allow-all webhook's process (see [`AllowAll`]): serves until killed, when the load run
+/// starts it with a certificate; otherwise returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the allow-all webhook of webhook_load, which starts it as its own process"]
+async fn allow_all_server() {
+    use aims_operator::admission::tls::{CertResolver, serve_on};
+    let (Ok(cert), Ok(key)) = (std::env::var(ALLOW_ALL_CERT), std::env::var(ALLOW_ALL_KEY)) else {
+        return;
+    };
+    let resolver = Arc::new(CertResolver::from_pem(&cert, &key).unwrap());
+    let called = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            if !called.swap(true, Ordering::Relaxed) {
+                println!("allow-all called");
+            }
+            let review: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let answer = json!({
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "response": {"uid": review.pointer("/request/uid"), "allowed": true}
+            });
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    answer.to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!(
+        "allow-all serving https://{}/",
+        listener.local_addr().unwrap()
+    );
+    serve_on(listener, resolver, router, std::future::pending())
+        .await
+        .unwrap();
 }
 
 /// Narrows the registered workloads webhook to the creates labelled for the `webhook` path. A
@@ -741,8 +802,8 @@ async fn webhook_load() {
         .unwrap());
     ok(apply(&cp, &config));
     select_webhook_path(&client).await;
-    let allow_all_calls = allow_all_webhook(&client).await;
-    wait_admission(&cp, &allow_all_calls);
+    let floor = allow_all_webhook(&client).await;
+    wait_admission(&cp, &floor);
     let seen_before = webhook_call_seconds(&cp);
     let handled_before = histogram(&op);
     let (cpu_before, writes_before) = (apiserver_cpu_seconds(&cp), op.writes());
