@@ -32,7 +32,7 @@ use std::{
 
 use aims_operator::{
     admission::{
-        certs::{CA_CRT, SECRET_NAME as TLS_SECRET},
+        certs::{CA_CRT, SECRET_NAME as TLS_SECRET, TLS_CRT, TLS_KEY},
         config::CONFIGURATION_NAME,
     },
     api::{AISystem, Approval, ControlBinding, Decision, RiskAssessment},
@@ -587,6 +587,7 @@ impl Drop for AllowAll {
     }
 }
 
+/// Starts the [`AllowAll`] webhook and registers it.
 async fn allow_all_webhook(client: &Client) -> AllowAll {
     use std::io::BufRead;
 
@@ -599,11 +600,8 @@ async fn allow_all_webhook(client: &Client) -> AllowAll {
     let pem = |key: &str| String::from_utf8(data[key].0.clone()).unwrap();
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(["allow_all_server", "--exact", "--ignored", "--nocapture"])
-        .env(
-            ALLOW_ALL_CERT,
-            pem(aims_operator::admission::certs::TLS_CRT),
-        )
-        .env(ALLOW_ALL_KEY, pem(aims_operator::admission::certs::TLS_KEY))
+        .env(ALLOW_ALL_CERT, pem(TLS_CRT))
+        .env(ALLOW_ALL_KEY, pem(TLS_KEY))
         .stdout(std::process::Stdio::piped());
     let mut child = aims_testenv::spawn_tied(cmd).unwrap();
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());

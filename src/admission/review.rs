@@ -78,7 +78,7 @@ struct Review {
 pub fn decode(body: &[u8]) -> Result<Request, Unreadable> {
     // One pass, straight into the request; a body that does not read is read again, slowly, to
     // say where it goes wrong.
-    let review: Review = serde_json::from_slice(body).map_err(|_| diagnose(body))?;
+    let review: Review = serde_json::from_slice(body).map_err(|e| diagnose(body, &e))?;
     let mut request = review.request.ok_or_else(|| Unreadable {
         uid: String::new(),
         message: "request: missing".to_owned(),
@@ -90,9 +90,10 @@ pub fn decode(body: &[u8]) -> Result<Request, Unreadable> {
     Ok(request)
 }
 
-/// What is wrong with a body that does not read as a review: whether it is JSON at all, else the
-/// path of the first field that does not read; with the request's uid when it has one.
-fn diagnose(body: &[u8]) -> Unreadable {
+/// What is wrong with a body that does not read as a review (`error`, from reading it in one
+/// pass): whether it is JSON at all, else the path of the first field that does not read; with the
+/// request's uid when it has one.
+fn diagnose(body: &[u8], error: &serde_json::Error) -> Unreadable {
     let value: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => {
@@ -109,8 +110,8 @@ fn diagnose(body: &[u8]) -> Unreadable {
         .to_owned();
     let message = match serde_path_to_error::deserialize::<_, Review>(&value) {
         Err(e) => format!("{}: {}", e.path(), e.inner()),
-        // The tree reads where the text did not: a case serde_json tells apart only in text.
-        Ok(_) => "not a readable AdmissionReview".to_owned(),
+        // A field given twice: the tree keeps one, so only the text says so.
+        Ok(_) => error.to_string(),
     };
     Unreadable { uid, message }
 }
@@ -119,11 +120,14 @@ impl Request {
     /// The request's object as `K`, with the request's namespace filled in where the object names
     /// none (a create may leave it out); or a message naming the field that does not read.
     pub fn object<K: Resource + DeserializeOwned>(&self) -> Result<K, String> {
-        let raw = self
-            .object
+        self.read(self.object_text()?)
+    }
+
+    /// The request's object as JSON text, or a message saying it carries none.
+    pub fn object_text(&self) -> Result<&RawValue, String> {
+        self.object
             .as_deref()
-            .ok_or_else(|| "the request carries no object".to_owned())?;
-        self.read(raw)
+            .ok_or_else(|| "the request carries no object".to_owned())
     }
 
     /// The request's old object as `K`, when it has one; see [`Request::object`].
@@ -293,6 +297,15 @@ mod tests {
                 "request.operation",
             ),
             ("no uid", review(no_uid), "", "uid"),
+            (
+                "a field twice",
+                String::from_utf8(review(request()))
+                    .unwrap()
+                    .replacen(r#""request":{"#, r#""request":{"uid":"first","#, 1)
+                    .into_bytes(),
+                "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "duplicate field `uid`",
+            ),
             (
                 "trailing data",
                 [review(request()), b"}".to_vec()].concat(),

@@ -125,12 +125,7 @@ pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
         }
         Ok(facts)
     };
-    let new = req
-        .object
-        .as_deref()
-        .ok_or("the request carries no object")
-        .map_err(str::to_owned)
-        .and_then(read)?;
+    let new = read(req.object_text()?)?;
     let old = req.old_object.as_deref().map(read).transpose()?;
     Ok(Some((new, old)))
 }
