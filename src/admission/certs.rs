@@ -1508,7 +1508,7 @@ mod tests {
 /// Against a real API server (the test environment's control plane).
 #[cfg(test)]
 pub(crate) mod on_api_server {
-    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::LabelSelector};
 
     use super::*;
     use crate::admission::config::{Options, Target, configurations};
@@ -1624,6 +1624,19 @@ pub(crate) mod on_api_server {
         );
         validating.metadata.name = Some(name.clone());
         mutating.metadata.name = Some(name.clone());
+        // Nothing in the shared control plane carries this label: the webhooks, which point at
+        // no server, never stand in the way of other tests, even if this one fails before it
+        // deletes them.
+        let nothing = LabelSelector {
+            match_labels: Some([("aims.dev/test-matches-nothing".to_owned(), name.clone())].into()),
+            ..Default::default()
+        };
+        for w in validating.webhooks.iter_mut().flatten() {
+            w.object_selector = Some(nothing.clone());
+        }
+        for w in mutating.webhooks.iter_mut().flatten() {
+            w.object_selector = Some(nothing.clone());
+        }
         let validating_api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
         let mutating_api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
         validating_api
@@ -1655,12 +1668,12 @@ pub(crate) mod on_api_server {
                     .map(|w| w.client_config.ca_bundle.clone()),
             )
             .collect();
-        assert_eq!(bundles.len(), 4);
+        assert_eq!(bundles.len(), 5);
         for got in bundles {
             assert_eq!(got, Some(ByteString(bundle.as_bytes().to_vec())));
         }
         // The apply touched only caBundle: the rest is as created.
-        let webhook = &live_v.webhooks.as_ref().unwrap()[0];
+        let webhook = &live_v.webhooks.as_ref().unwrap()[1];
         assert_eq!(webhook.side_effects, "None");
         assert!(webhook.match_conditions.is_some());
         assert!(

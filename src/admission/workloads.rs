@@ -114,8 +114,9 @@ pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
         return Ok(None);
     };
     let read = |raw: &RawValue| -> Result<WorkloadFacts, String> {
-        let mut json = serde_json::Deserializer::from_str(raw.get());
-        let mut facts = WorkloadFacts::read(kind, &mut json)
+        // The API server has validated the object against its schema: only the fields the facts
+        // come from are read.
+        let mut facts = WorkloadFacts::from_validated_json(kind, raw.get())
             .map_err(|e| format!("cannot read the {kind}: {e}"))?;
         // A create may leave the namespace out of the object; the request names it.
         if facts.namespace.is_empty()

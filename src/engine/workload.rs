@@ -19,6 +19,8 @@ use serde_json::Value;
 
 use crate::api::SYSTEM_LABEL;
 
+mod fields;
+
 /// The kinds of workload the engine governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum WorkloadKind {
@@ -227,22 +229,14 @@ impl WorkloadFacts {
         self.containers.iter().map(|c| &c.image)
     }
 
-    /// Reads the facts of a governed object given as JSON (as the API server, a YAML file or an
-    /// AdmissionReview holds it).
+    /// Reads the facts of a governed object given as JSON (a YAML file, the API server's list),
+    /// checking every field of the object against the kind's schema, so a mistyped field anywhere
+    /// is reported with its path. For an object the API server has validated already, see
+    /// [`WorkloadFacts::from_validated_json`].
     pub fn from_json(kind: WorkloadKind, object: Value) -> Result<Self, FactsError> {
-        Self::read(kind, object)
-    }
-
-    /// Reads the facts of a governed object from any serde source: a parsed [`Value`], or JSON
-    /// text read straight into the kind's type (`&mut serde_json::Deserializer`), as the webhook
-    /// does.
-    pub fn read<'de, D: serde::Deserializer<'de>>(
-        kind: WorkloadKind,
-        object: D,
-    ) -> Result<Self, FactsError> {
-        fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+        fn typed<T: serde::de::DeserializeOwned>(
             kind: WorkloadKind,
-            object: D,
+            object: Value,
         ) -> Result<T, FactsError> {
             serde_path_to_error::deserialize(object).map_err(|e| FactsError::Shape {
                 kind,
@@ -257,9 +251,7 @@ impl WorkloadFacts {
             WorkloadKind::Job => Self::from_job(&typed(kind, object)?),
             WorkloadKind::CronJob => Self::from_cron_job(&typed(kind, object)?),
             WorkloadKind::Pod => Self::from_pod(&typed(kind, object)?),
-            WorkloadKind::InferenceService => {
-                Self::from_inference_service(&typed::<Value, _>(kind, object)?)?
-            }
+            WorkloadKind::InferenceService => Self::from_inference_service(&object)?,
         })
     }
 
