@@ -187,6 +187,7 @@ fn hook() -> Arc<Webhook> {
             synced: AtomicBool::new(true),
             leader,
             controllers: true,
+            pacer: Default::default(),
         }),
         settings: Settings::default(),
     })

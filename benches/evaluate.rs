@@ -141,7 +141,7 @@ fn bench(c: &mut Criterion) {
         let inputs = Inputs {
             system: &system,
             namespace_labels: &labels,
-            assessments: &assessments,
+            assessments: &assessments.iter().collect::<Vec<_>>(),
             bindings: &bindings,
             workloads: &facts,
             catalog: &catalog,

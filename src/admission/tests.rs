@@ -114,6 +114,7 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
             synced: AtomicBool::new(synced),
             leader,
             controllers: true,
+            pacer: Default::default(),
         }),
         settings: Settings::default(),
     })

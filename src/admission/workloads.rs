@@ -72,11 +72,12 @@ pub fn decide(
         .collect();
     let (namespaced, cluster) = stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
-    let assessments = systems
+    let stored = systems
         .iter()
         .find(|s| belongs(s, new))
         .map(|system| stores.assessments_of(system))
         .unwrap_or_default();
+    let assessments: Vec<_> = readable(&stored).collect();
     let labels = stores.namespace_labels(namespace);
     workload::admit(
         &Request {

@@ -185,6 +185,7 @@ pub fn check(
         .collect();
     let no_labels = BTreeMap::new();
 
+    let assessments: Vec<&RiskAssessment> = inv.assessments.iter().collect();
     let mut systems = Vec::new();
     let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
     for system in &inv.systems {
@@ -192,7 +193,7 @@ pub fn check(
         let evaluation = evaluate::evaluate(&Inputs {
             system,
             namespace_labels: inv.namespaces.get(&namespace).unwrap_or(&no_labels),
-            assessments: &inv.assessments,
+            assessments: &assessments,
             bindings: &bindings,
             workloads: &inv.workloads,
             catalog,

@@ -2,7 +2,10 @@
 //! namespace or its workloads change, and at its next expiry; writes the status; emits Events on
 //! transitions a person cares about.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use jiff::Timestamp;
 use k8s_openapi::api::{
@@ -266,6 +269,7 @@ pub fn controller(
         synced: Default::default(),
         leader,
         controllers,
+        pacer: Default::default(),
     });
     (controller, ctx, fanout)
 }
@@ -286,9 +290,18 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
         Ok(system) => system,
         Err(invalid) => return Ok(unreadable::<AISystem>(&ctx, invalid).await),
     };
+    let namespace = system.namespace().unwrap_or_default();
+    let name = system.name_any();
+    // Only what the system watches changed (its own spec is as its status was computed from):
+    // at most one evaluation per interval.
+    let spec_seen =
+        system.status.as_ref().and_then(|s| s.observed_generation) == system.metadata.generation;
+    if spec_seen && let Some(wait) = ctx.pacer.wait(&namespace, &name, Instant::now()) {
+        return Ok(Action::requeue(wait));
+    }
+    ctx.pacer.evaluated(&namespace, &name, Instant::now());
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
-    let namespace = system.namespace().unwrap_or_default();
     let (evaluation, workloads) = ctx.evaluate(system, now);
 
     // The stop button: while halted, the system's workloads are stopped; on resume, restored.

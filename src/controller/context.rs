@@ -142,23 +142,16 @@ impl Stores {
             .unwrap_or_default()
     }
 
-    /// The RiskAssessments of a namespace.
-    pub fn assessments_in(&self, namespace: &str) -> Vec<RiskAssessment> {
-        in_namespace(&self.assessments, Some(namespace))
-            .filter_map(|a| a.0.as_ref().ok().cloned())
-            .collect()
+    /// The RiskAssessments of a namespace, as stored (see [`readable`]); none is copied.
+    pub fn assessments_in(&self, namespace: &str) -> Vec<Arc<Guarded<RiskAssessment>>> {
+        in_namespace(&self.assessments, Some(namespace)).collect()
     }
 
-    /// The RiskAssessments of `system`.
-    pub fn assessments_of(&self, system: &AISystem) -> Vec<RiskAssessment> {
+    /// The RiskAssessments of `system`, as stored (see [`readable`]); none is copied.
+    pub fn assessments_of(&self, system: &AISystem) -> Vec<Arc<Guarded<RiskAssessment>>> {
         let name = system.name_any();
         in_namespace(&self.assessments, system.namespace().as_deref())
-            .filter_map(|a| {
-                a.0.as_ref()
-                    .ok()
-                    .filter(|ra| ra.spec.system_ref.name == name)
-                    .cloned()
-            })
+            .filter(|a| a.0.as_ref().is_ok_and(|ra| ra.spec.system_ref.name == name))
             .collect()
     }
 
@@ -325,6 +318,8 @@ pub struct Context {
     /// Whether the controllers run here; a webhook-only replica keeps the stores and never
     /// writes.
     pub controllers: bool,
+    /// When each system was last evaluated, to pace evaluations.
+    pub pacer: super::pace::Pacer,
 }
 
 impl Context {
@@ -338,7 +333,8 @@ impl Context {
         let namespace = system.namespace().unwrap_or_default();
         let (namespaced, cluster) = self.stores.bindings();
         let bindings = as_bindings(&namespaced, &cluster);
-        let assessments = self.stores.assessments_in(&namespace);
+        let stored = self.stores.assessments_in(&namespace);
+        let assessments: Vec<&RiskAssessment> = readable(&stored).collect();
         let workloads = self.stores.workloads_of(system);
         let labels = self.stores.namespace_labels(&namespace);
         let evaluation = evaluate::evaluate(&Inputs {

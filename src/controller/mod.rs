@@ -11,6 +11,7 @@ pub mod context;
 pub mod key;
 pub mod kserve;
 pub mod metrics;
+pub mod pace;
 mod scan;
 pub mod status;
 pub mod trim;

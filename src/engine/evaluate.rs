@@ -29,7 +29,7 @@ pub struct Inputs<'a> {
     /// The labels of the system's namespace (for ClusterControlBinding namespace selectors).
     pub namespace_labels: &'a BTreeMap<String, String>,
     /// RiskAssessments of the namespace; those of other systems are ignored.
-    pub assessments: &'a [RiskAssessment],
+    pub assessments: &'a [&'a RiskAssessment],
     /// Every binding; those that do not select the system are ignored.
     pub bindings: &'a [Binding<'a>],
     /// Workloads of the namespace; those of other systems are ignored.
@@ -272,7 +272,7 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
         .filter(|ra| {
             ra.spec.system_ref.name == system.name_any() && ra.namespace() == system.namespace()
         })
-        .map(|ra| Assessed {
+        .map(|&ra| Assessed {
             ra,
             verdict: approval::assess(ra, &policy, inputs.trust, now),
         })

@@ -131,7 +131,7 @@ impl World {
         evaluate(&Inputs {
             system: &system,
             namespace_labels: &Default::default(),
-            assessments: &assessments,
+            assessments: &assessments.iter().collect::<Vec<_>>(),
             bindings: &bindings,
             workloads: &workloads,
             catalog: &catalog,

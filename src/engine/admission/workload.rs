@@ -248,7 +248,7 @@ pub struct Cluster<'a> {
     /// The namespace's labels.
     pub namespace_labels: &'a BTreeMap<String, String>,
     /// The RiskAssessments of the namespace.
-    pub assessments: &'a [RiskAssessment],
+    pub assessments: &'a [&'a RiskAssessment],
     /// Every binding.
     pub bindings: &'a [Binding<'a>],
     /// The catalog.
