@@ -27,7 +27,7 @@ pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
     pairs && expressions
 }
 
-/// Like [`matches`], where an absent selector matches everything.
+/// Like [`matches()`], where an absent selector matches everything.
 pub fn matches_opt(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
     selector.is_none_or(|s| matches(s, labels))
 }
