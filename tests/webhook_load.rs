@@ -322,10 +322,9 @@ fn histogram(op: &Operator) -> Vec<(f64, f64)> {
     buckets
 }
 
-/// The `p` quantile of the observations between two snapshots of the histogram, interpolated
-/// linearly within its bucket (as Prometheus' `histogram_quantile` does).
-fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
-    let counts: Vec<(f64, f64)> = after
+/// The cumulative buckets of the observations between two snapshots of the histogram.
+fn between(before: &[(f64, f64)], after: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after
         .iter()
         .map(|(le, n)| {
             let was = before
@@ -334,7 +333,13 @@ fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
                 .map_or(0.0, |(_, n)| *n);
             (*le, n - was)
         })
-        .collect();
+        .collect()
+}
+
+/// The `p` quantile of the observations between two snapshots of the histogram, interpolated
+/// linearly within its bucket (as Prometheus' `histogram_quantile` does).
+fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
+    let counts = between(before, after);
     let total = counts.last().unwrap().1;
     let rank = p * total;
     let mut lower = (0.0, 0.0);
@@ -348,6 +353,15 @@ fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
         lower = (le, n);
     }
     lower.0
+}
+
+/// The server's p50 and p99 between two snapshots of the histogram, for printing.
+fn server_p50_p99(before: &[(f64, f64)], after: &[(f64, f64)]) -> String {
+    format!(
+        "p50 {:.3} ms, p99 {:.3} ms",
+        server_quantile(before, after, 0.5) * 1e3,
+        server_quantile(before, after, 0.99) * 1e3
+    )
 }
 
 /// Runs `connections` closed-loop clients for `seconds`; returns reviews per second.
@@ -766,22 +780,12 @@ async fn webhook_load() {
         summary(&latencies)
     );
     println!(
-        "  server (aims_admission_duration_seconds): p50 {:.3} ms, p99 {:.3} ms",
-        server_quantile(&before, &after, 0.5) * 1e3,
-        server_quantile(&before, &after, 0.99) * 1e3
+        "  server (aims_admission_duration_seconds): {}",
+        server_p50_p99(&before, &after)
     );
     println!(
         "  buckets (le seconds, count): {:?}",
-        after
-            .iter()
-            .map(|(le, n)| (
-                *le,
-                n - before
-                    .iter()
-                    .find(|(b, _)| b == le)
-                    .map_or(0.0, |(_, n)| *n)
-            ))
-            .collect::<Vec<_>>()
+        between(&before, &after)
     );
 
     // Through the API server: creates with no admission, with a CEL policy, and with the webhook,
@@ -825,9 +829,8 @@ async fn webhook_load() {
         (seen_after.2 - seen_before.2) / calls.max(1.0) * 100.0
     );
     println!(
-        "  the webhook's own timing of those calls (aims_admission_duration_seconds): p50 {:.3} ms, p99 {:.3} ms",
-        server_quantile(&handled_before, &handled_after, 0.5) * 1e3,
-        server_quantile(&handled_before, &handled_after, 0.99) * 1e3
+        "  the webhook's own timing of those calls (aims_admission_duration_seconds): {}",
+        server_p50_p99(&handled_before, &handled_after)
     );
     println!(
         "  during the creates: API server CPU {:.2} s; the operator's CPU {:.2} s ({:.2} ms per create of any path: watch events, reviews, reconciles); the operator's status writes {}",

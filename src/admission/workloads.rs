@@ -1,8 +1,8 @@
 //! `/validate/workloads`: the engine's verdict for a governed workload being created, updated or
 //! scaled, read from the in-memory stores.
 
+use k8s_openapi::api::autoscaling::v1::Scale;
 use kube::{ResourceExt, core::admission::Operation};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Outcome, Webhook, review};
@@ -106,12 +106,7 @@ pub type Facts = (WorkloadFacts, Option<WorkloadFacts>);
 /// The facts of the workload under review, read from the request's objects alone. `None` for a
 /// kind the engine does not govern.
 pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
-    let api_version = if req.kind.group.is_empty() {
-        req.kind.version.clone()
-    } else {
-        format!("{}/{}", req.kind.group, req.kind.version)
-    };
-    let Some(kind) = WorkloadKind::from_type(&api_version, &req.kind.kind) else {
+    let Some(kind) = WorkloadKind::from_group_kind(&req.kind.group, &req.kind.kind) else {
         return Ok(None);
     };
     let read = |raw: &RawValue| -> Result<WorkloadFacts, String> {
@@ -156,19 +151,11 @@ fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, S
         return Ok(None);
     };
     // The request's objects are Scale objects; only their replica count matters here.
-    #[derive(Deserialize)]
-    struct Scale {
-        spec: ScaleSpec,
-    }
-    #[derive(Deserialize)]
-    struct ScaleSpec {
-        replicas: Option<i32>,
-    }
     let replicas = |object: &Option<Box<RawValue>>| {
         object
             .as_deref()
             .and_then(|o| review::read::<Scale>(o).ok())
-            .and_then(|s| s.spec.replicas)
+            .and_then(|s| s.spec?.replicas)
     };
     let mut new = stored.clone();
     new.replicas = replicas(&req.object).or(Some(0));

@@ -292,14 +292,15 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     };
     let namespace = system.namespace().unwrap_or_default();
     let name = system.name_any();
-    // Only what the system watches changed (its own spec is as its status was computed from):
-    // at most one evaluation per interval.
-    let spec_seen =
-        system.status.as_ref().and_then(|s| s.observed_generation) == system.metadata.generation;
-    if spec_seen && let Some(wait) = ctx.pacer.wait(&namespace, &name, Instant::now()) {
+    // At most one evaluation per interval unless the spec changed since the status was computed.
+    let spec_changed =
+        system.status.as_ref().and_then(|s| s.observed_generation) != system.metadata.generation;
+    if let Some(wait) = ctx
+        .pacer
+        .hold(&namespace, &name, spec_changed, Instant::now())
+    {
         return Ok(Action::requeue(wait));
     }
-    ctx.pacer.evaluated(&namespace, &name, Instant::now());
     let _timer = ctx.metrics.reconcile_timer("aisystem");
     let now = Timestamp::now();
     let (evaluation, workloads) = ctx.evaluate(system, now);
@@ -325,7 +326,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     }
     if previous != Some(&new) {
         let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
-        super::write_status(&ctx, "aisystem", &api, &system.name_any(), &new).await?;
+        super::write_status(&ctx, "aisystem", &api, &name, &new).await?;
         for notice in status::notices(previous, &new) {
             let type_ = if notice.warning {
                 EventType::Warning

@@ -5,8 +5,8 @@
 //! Without it, every Deployment created in a system's namespace cost an evaluation and a status
 //! write (the workload counts changed), 4.5 ms of the operator's CPU and about as much of the API
 //! server's per create in a load run. A change of the system's own spec (a halt, new models) is
-//! never paced: the caller evaluates at once when `metadata.generation` is not the one its
-//! status was computed from.
+//! never paced: the caller says whether `metadata.generation` differs from the one its status was
+//! computed from.
 //!
 //! The first change after a quiet interval is evaluated at once (leading edge); changes inside
 //! the interval are evaluated together when it ends (the caller requeues), so the last change of
@@ -47,23 +47,30 @@ impl Pacer {
         }
     }
 
-    /// How long the system must wait before its next evaluation, if it was evaluated less than an
-    /// interval before `now`.
-    pub fn wait(&self, namespace: &str, name: &str, now: Instant) -> Option<Duration> {
-        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let at = *last.get(&(namespace.to_owned(), name.to_owned()))?;
-        let next = at + self.interval;
-        (next > now).then(|| next - now)
-    }
-
-    /// Records an evaluation of the system at `now`.
-    pub fn evaluated(&self, namespace: &str, name: &str, now: Instant) {
+    /// Whether the system may be evaluated at `now`: `None` if so (the evaluation is recorded),
+    /// or how long it must wait. It waits only when its spec has not changed since its status was
+    /// computed (`spec_changed` false) and it was evaluated less than an interval before `now`.
+    pub fn hold(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec_changed: bool,
+        now: Instant,
+    ) -> Option<Duration> {
+        let key = (namespace.to_owned(), name.to_owned());
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if !spec_changed
+            && let Some(next) = last.get(&key).map(|at| *at + self.interval)
+            && next > now
+        {
+            return Some(next - now);
+        }
         if last.len() >= PRUNE_ABOVE {
             let interval = self.interval;
             last.retain(|_, at| now.saturating_duration_since(*at) < interval);
         }
-        last.insert((namespace.to_owned(), name.to_owned()), now);
+        last.insert(key, now);
+        None
     }
 }
 
@@ -72,33 +79,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_evaluation_per_interval_per_system() {
-        let pacer = Pacer::new(Duration::from_secs(1));
-        let t0 = Instant::now();
+    fn one_evaluation_per_interval_per_system_unless_its_spec_changed() {
         let ms = Duration::from_millis;
-        // Never evaluated: at once.
-        assert_eq!(pacer.wait("a", "s", t0), None);
-        pacer.evaluated("a", "s", t0);
+        // (namespace, name, spec changed, time after t0, held for); each case on a pacer that
+        // evaluated a/s at t0.
         let cases = [
-            ("a", "s", ms(0), Some(ms(1000))),
-            ("a", "s", ms(300), Some(ms(700))),
-            ("a", "s", ms(999), Some(ms(1))),
-            ("a", "s", ms(1000), None),
-            ("a", "s", ms(5000), None),
+            ("a", "s", false, ms(0), Some(ms(1000))),
+            ("a", "s", false, ms(300), Some(ms(700))),
+            ("a", "s", false, ms(999), Some(ms(1))),
+            ("a", "s", false, ms(1000), None),
+            ("a", "s", false, ms(5000), None),
+            // A halt or a new model is evaluated at once.
+            ("a", "s", true, ms(300), None),
             // Other systems, and the same name in another namespace, are not held back.
-            ("a", "t", ms(300), None),
-            ("b", "s", ms(300), None),
+            ("a", "t", false, ms(300), None),
+            ("b", "s", false, ms(300), None),
         ];
-        for (namespace, name, after, want) in cases {
+        for (namespace, name, spec_changed, after, want) in cases {
+            let pacer = Pacer::new(Duration::from_secs(1));
+            let t0 = Instant::now();
+            assert_eq!(pacer.hold("a", "s", false, t0), None, "never evaluated");
             assert_eq!(
-                pacer.wait(namespace, name, t0 + after),
+                pacer.hold(namespace, name, spec_changed, t0 + after),
                 want,
-                "{namespace}/{name} after {after:?}"
+                "{namespace}/{name} (spec changed: {spec_changed}) after {after:?}"
             );
         }
-        // Evaluated again when the interval ended: the next interval starts there.
-        pacer.evaluated("a", "s", t0 + ms(1000));
-        assert_eq!(pacer.wait("a", "s", t0 + ms(1500)), Some(ms(500)));
+    }
+
+    #[test]
+    fn the_next_interval_starts_at_the_last_evaluation() {
+        let ms = Duration::from_millis;
+        let pacer = Pacer::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert_eq!(pacer.hold("a", "s", false, t0), None);
+        // Held: not recorded, so the wait does not grow.
+        assert_eq!(pacer.hold("a", "s", false, t0 + ms(400)), Some(ms(600)));
+        assert_eq!(pacer.hold("a", "s", false, t0 + ms(1000)), None);
+        assert_eq!(pacer.hold("a", "s", false, t0 + ms(1500)), Some(ms(500)));
+        // A spec change is evaluated and restarts the interval.
+        assert_eq!(pacer.hold("a", "s", true, t0 + ms(1600)), None);
+        assert_eq!(pacer.hold("a", "s", false, t0 + ms(2100)), Some(ms(500)));
     }
 
     #[test]
@@ -106,10 +127,10 @@ mod tests {
         let pacer = Pacer::new(Duration::from_secs(1));
         let t0 = Instant::now();
         for i in 0..PRUNE_ABOVE {
-            pacer.evaluated("ns", &format!("old-{i}"), t0);
+            pacer.hold("ns", &format!("old-{i}"), false, t0);
         }
-        pacer.evaluated("ns", "recent", t0 + Duration::from_millis(500));
-        pacer.evaluated("ns", "new", t0 + Duration::from_secs(2));
+        pacer.hold("ns", "recent", false, t0 + Duration::from_millis(500));
+        pacer.hold("ns", "new", false, t0 + Duration::from_secs(2));
         let kept = pacer.last.lock().unwrap();
         assert_eq!(kept.len(), 1, "{:?}", kept.keys().collect::<Vec<_>>());
         assert!(kept.contains_key(&("ns".to_owned(), "new".to_owned())));

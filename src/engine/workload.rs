@@ -68,6 +68,11 @@ impl WorkloadKind {
     /// The governed kind of `apiVersion` + `kind`, if it is one.
     pub fn from_type(api_version: &str, kind: &str) -> Option<Self> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        Self::from_group_kind(group, kind)
+    }
+
+    /// The governed kind of API group (`""` for the core group) + `kind`, if it is one.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<Self> {
         match (group, kind) {
             ("apps", "Deployment") => Some(Self::Deployment),
             ("apps", "StatefulSet") => Some(Self::StatefulSet),
@@ -258,25 +263,23 @@ impl WorkloadFacts {
     /// Facts of a Deployment.
     pub fn from_deployment(d: &Deployment) -> Self {
         let spec = d.spec.as_ref();
-        let mut facts = Self::from_template(
+        Self::from_template(
             WorkloadKind::Deployment,
             &d.metadata,
             spec.map(|s| &s.template),
-        );
-        facts.replicas = Some(spec.and_then(|s| s.replicas).unwrap_or(1));
-        facts
+        )
+        .with_replicas(spec.and_then(|s| s.replicas))
     }
 
     /// Facts of a StatefulSet.
     pub fn from_stateful_set(s: &StatefulSet) -> Self {
         let spec = s.spec.as_ref();
-        let mut facts = Self::from_template(
+        Self::from_template(
             WorkloadKind::StatefulSet,
             &s.metadata,
             spec.map(|s| &s.template),
-        );
-        facts.replicas = Some(spec.and_then(|s| s.replicas).unwrap_or(1));
-        facts
+        )
+        .with_replicas(spec.and_then(|s| s.replicas))
     }
 
     /// Facts of a DaemonSet.
@@ -395,6 +398,13 @@ impl WorkloadFacts {
                 .flatten()
                 .any(|o| o.controller == Some(true)),
         }
+    }
+
+    /// The facts with the desired replicas of a Deployment or StatefulSet (1 when unset, as the
+    /// API server defaults it).
+    fn with_replicas(mut self, replicas: Option<i32>) -> Self {
+        self.replicas = Some(replicas.unwrap_or(1));
+        self
     }
 
     fn from_template(

@@ -3,18 +3,15 @@
 //!
 //! A Deployment as the API server sends it carries its managed fields, defaults and status; read
 //! into `k8s_openapi`'s types it costs about six times what these fields alone do, half of it in
-//! `metadata.managedFields`. What is read is moved into the `k8s_openapi` type (the rest left
-//! empty) and its facts taken by the same `WorkloadFacts::from_*` the stores use, so both ways
+//! `metadata.managedFields`. What is read is moved into the `k8s_openapi` types (the rest left
+//! empty) and its facts taken by the same functions that read the stores' objects, so both ways
 //! of reading agree by construction; a test compares them on every kind.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        apps::v1::{
-            DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec,
-        },
-        batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec},
+        batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec},
         core::v1::{Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements},
     },
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
@@ -179,57 +176,21 @@ impl WorkloadFacts {
     /// the kind's schema (an AdmissionReview's object), reading only the fields facts come from.
     /// The same facts as [`WorkloadFacts::from_json`], which checks every field of the object.
     pub fn from_validated_json(kind: WorkloadKind, text: &str) -> Result<Self, FactsError> {
-        let templated = |text| -> Result<(ObjectMeta, Option<i32>, PodTemplateSpec), FactsError> {
-            let object: Object<TemplatedSpec> = parse(kind, text)?;
-            let spec = object.spec.unwrap_or_default();
-            Ok((object.metadata.into(), spec.replicas, spec.template.into()))
-        };
         Ok(match kind {
-            WorkloadKind::Deployment => {
-                let (metadata, replicas, template) = templated(text)?;
-                Self::from_deployment(&Deployment {
-                    metadata,
-                    spec: Some(DeploymentSpec {
-                        replicas,
-                        template,
-                        ..DeploymentSpec::default()
-                    }),
-                    status: None,
-                })
-            }
-            WorkloadKind::StatefulSet => {
-                let (metadata, replicas, template) = templated(text)?;
-                Self::from_stateful_set(&StatefulSet {
-                    metadata,
-                    spec: Some(StatefulSetSpec {
-                        replicas,
-                        template,
-                        ..StatefulSetSpec::default()
-                    }),
-                    status: None,
-                })
-            }
-            WorkloadKind::DaemonSet => {
-                let (metadata, _, template) = templated(text)?;
-                Self::from_daemon_set(&DaemonSet {
-                    metadata,
-                    spec: Some(DaemonSetSpec {
-                        template,
-                        ..DaemonSetSpec::default()
-                    }),
-                    status: None,
-                })
-            }
-            WorkloadKind::Job => {
-                let (metadata, _, template) = templated(text)?;
-                Self::from_job(&Job {
-                    metadata,
-                    spec: Some(JobSpec {
-                        template,
-                        ..JobSpec::default()
-                    }),
-                    status: None,
-                })
+            WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
+            | WorkloadKind::Job => {
+                let object: Object<TemplatedSpec> = parse(kind, text)?;
+                let spec = object.spec.unwrap_or_default();
+                let facts =
+                    Self::from_template(kind, &object.metadata.into(), Some(&spec.template.into()));
+                match kind {
+                    WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
+                        facts.with_replicas(spec.replicas)
+                    }
+                    _ => facts,
+                }
             }
             WorkloadKind::CronJob => {
                 let object: Object<CronJobFields> = parse(kind, text)?;
