@@ -2,7 +2,7 @@
 //! scaled, read from the in-memory stores.
 
 use k8s_openapi::api::autoscaling::v1::Scale;
-use kube::{ResourceExt, core::admission::Operation};
+use kube::core::admission::Operation;
 use serde_json::value::RawValue;
 
 use super::{Outcome, Webhook, review};
@@ -68,7 +68,7 @@ pub fn decide(
     let namespace = new.namespace.as_str();
     let all_systems = stores.systems.state();
     let systems: Vec<_> = readable(&all_systems)
-        .filter(|s| s.namespace().as_deref() == Some(namespace))
+        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
         .collect();
     let (namespaced, cluster) = stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use kube::ResourceExt;
 use serde::Serialize;
 
 use super::{
@@ -202,7 +201,7 @@ impl Evaluation {
 /// Whether workload `w` belongs to `system`: same namespace, and the `aims.dev/system` label names
 /// the system or the system's `workloadSelector` matches the workload's (or its pods') labels.
 pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
-    system.namespace().as_deref().unwrap_or_default() == w.namespace
+    system.metadata.namespace.as_deref().unwrap_or_default() == w.namespace
         && labels_belong(system, &w.labels, &w.pod_labels)
 }
 
@@ -214,11 +213,10 @@ pub fn labels_belong(
     labels: &BTreeMap<String, String>,
     pod_labels: &BTreeMap<String, String>,
 ) -> bool {
-    let name = system.name_any();
     let label = labels
         .get(crate::api::SYSTEM_LABEL)
         .or_else(|| pod_labels.get(crate::api::SYSTEM_LABEL));
-    label.map(String::as_str) == Some(name.as_str())
+    label.is_some_and(|label| system.metadata.name.as_ref() == Some(label))
         || system
             .spec
             .workload_selector
@@ -270,7 +268,8 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
         .assessments
         .iter()
         .filter(|ra| {
-            ra.spec.system_ref.name == system.name_any() && ra.namespace() == system.namespace()
+            system.metadata.name.as_ref() == Some(&ra.spec.system_ref.name)
+                && ra.metadata.namespace == system.metadata.namespace
         })
         .map(|&ra| Assessed {
             ra,
