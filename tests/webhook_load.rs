@@ -534,8 +534,8 @@ fn wait_admission(cp: &ControlPlane, allow_all: &AllowAll) {
     }
 }
 
-/// The API server's timing of its calls to the webhook named `webhook` so far: total seconds, number of
-/// calls, and the number that took at most 5 ms (its smallest bucket).
+/// The API server's timing of its calls to the webhook named `webhook` so far: total seconds,
+/// number of calls, and the number that took at most 5 ms (its smallest bucket).
 fn webhook_call_seconds(cp: &ControlPlane, webhook: &str) -> (f64, f64, f64) {
     let metrics = ok(kubectl(cp, &["get", "--raw", "/metrics"]));
     let name = format!("name=\"{webhook}\"");
