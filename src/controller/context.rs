@@ -135,9 +135,7 @@ impl Stores {
     /// The labels of a namespace.
     pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         self.namespaces
-            .state()
-            .iter()
-            .find(|n| n.name_any() == namespace)
+            .get(&kube::runtime::reflector::ObjectRef::new(namespace))
             .map(|n| n.labels().clone())
             .unwrap_or_default()
     }
@@ -149,8 +147,8 @@ impl Stores {
 
     /// The RiskAssessments of `system`, as stored (see [`readable`]); none is copied.
     pub fn assessments_of(&self, system: &AISystem) -> Vec<Arc<Guarded<RiskAssessment>>> {
-        let name = system.name_any();
-        in_namespace(&self.assessments, system.namespace().as_deref())
+        let name = system.metadata.name.as_deref().unwrap_or_default();
+        in_namespace(&self.assessments, system.metadata.namespace.as_deref())
             .filter(|a| a.0.as_ref().is_ok_and(|ra| ra.spec.system_ref.name == name))
             .collect()
     }
