@@ -281,14 +281,18 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         reasons: Vec::new(),
         break_glass: None,
     };
+    let system = cluster.systems.iter().find(|s| belongs(s, w));
+    decision.system = system.map(|s| s.name_any());
     if req.old.is_some_and(|old| only_stops(old, w)) {
+        decision
+            .reasons
+            .push(Reason::note("only scales down or stops the workload"));
         return decision;
     }
-    let Some(system) = cluster.systems.iter().find(|s| belongs(s, w)) else {
+    let Some(system) = system else {
         unattached(&mut decision, w, cluster);
         return decision;
     };
-    decision.system = Some(system.name_any());
     if req.old.is_some_and(|old| restores_halt(system, old, w)) {
         decision.reasons.push(Reason::note(
             "restores what ran before the system's halt, which an overseer has cleared",
@@ -737,7 +741,7 @@ mod tests {
                 namespace_labels: &[],
                 verdict: Verdict::Allow,
                 break_glass: false,
-                says: "",
+                says: "only scales down or stops the workload",
             },
             Case {
                 name: "break-glass by a member admits with a warning",
@@ -913,10 +917,16 @@ mod tests {
                 "{}: {decision:#?}",
                 case.name
             );
+            // Every decision of a workload of the system names it, for the decision log.
+            if case.workload.system_label() == Some("scoring") {
+                assert_eq!(decision.system.as_deref(), Some("scoring"), "{}", case.name);
+            }
+            let notes: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
             let text = format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 decision.deny_message(),
-                decision.warnings().join("\n")
+                decision.warnings().join("\n"),
+                notes.join("\n")
             );
             assert!(text.contains(case.says), "{}: {text}", case.name);
         }
