@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::{process::Output, sync::OnceLock, time::Duration};
+use std::{collections::BTreeMap, process::Output, sync::OnceLock, time::Duration};
 
 use aims_operator::api::{AssessmentState, RiskAssessment};
 use aims_testenv::ControlPlane;
@@ -148,6 +148,28 @@ fn refused(out: &Output, says: &str) {
         "expected {says:?} in: {}",
         stderr(out)
     );
+}
+
+/// The API server's open watches by resource (`apiserver_longrunning_requests`).
+fn watches(cp: &ControlPlane) -> BTreeMap<String, f64> {
+    let metrics = ok(kubectl(cp, &["get", "--raw", "/metrics"]));
+    let mut watches = BTreeMap::new();
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("apiserver_longrunning_requests{") && l.contains(r#"verb="WATCH""#)
+    }) {
+        let resource = line
+            .split(r#"resource=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default();
+        let count: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        *watches.entry(resource.to_owned()).or_default() += count;
+    }
+    watches
 }
 
 async fn state(api: &Api<RiskAssessment>) -> Option<AssessmentState> {
@@ -450,15 +472,40 @@ async fn a_stopped_webhook_locks_nothing_out_and_unstamped_approvals_do_not_coun
     ));
     // The controllers in one process, the webhook in a webhook-only replica beside it.
     let controllers = Operator::start_with(&cp, OPERATOR_NS, "controllers", &["--no-webhook"]);
-    let op = Operator::start_with(&cp, OPERATOR_NS, "webhook", &["--webhook-only"]);
-    op.register_webhooks(&cp);
     let client = cp.client().await;
     let api: Api<RiskAssessment> = Api::namespaced(client, ns);
     eventually(WAIT, "the assessment's status", || async {
         (state(&api).await == Some(AssessmentState::PendingApproval)).then_some(())
     })
     .await;
+    let watches_before = watches(&cp);
+    let op = Operator::start_with(&cp, OPERATOR_NS, "webhook", &["--webhook-only"]);
+    op.register_webhooks(&cp);
     wait_stores_hold_records(&cp, ns).await;
+    // The replica watches what the webhook reads, not the kinds only the controllers read. (The
+    // aims kinds are left out: kube-controller-manager's garbage collector may start watching
+    // them at any time. Watches that reconnect are waited out.)
+    let expected = [
+        ("namespaces", 1.0),
+        ("deployments", 1.0),
+        ("statefulsets", 1.0),
+        ("pods", 0.0),
+        ("jobs", 0.0),
+        ("cronjobs", 0.0),
+        ("daemonsets", 0.0),
+    ];
+    let count = |w: &BTreeMap<String, f64>, resource| w.get(resource).copied().unwrap_or_default();
+    eventually(WAIT, "the replica's watches", || {
+        let now = watches(&cp);
+        let settled = expected
+            .iter()
+            .all(|(r, more)| count(&now, *r) - count(&watches_before, *r) == *more);
+        if !settled {
+            eprintln!("open watches: before the replica {watches_before:?}, now {now:?}");
+        }
+        async move { settled.then_some(()) }
+    })
+    .await;
     refused(&apply(&cp, &deployment(ns, IMAGE)), "A.6.2.5 (Enforce)");
 
     assert_eq!(op.writes(), 0.0, "a webhook-only replica writes no status");

@@ -20,7 +20,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType, Recorder, Reporter},
-        reflector::{ObjectRef, Store},
+        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
@@ -68,6 +68,37 @@ fn reflect_specs<K: super::Watched + super::trim::Trim>(
         store,
         super::without_status_updates(events).touched_objects(),
     )
+}
+
+/// [`reflect`] when `watched`; otherwise an empty store that is ready at once and a trigger stream
+/// that never yields. A webhook-only replica keeps only the stores the webhook reads.
+fn reflect_if<K: super::Watched + super::trim::Trim>(
+    watched: bool,
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
+) {
+    if watched {
+        let (store, stream) = reflect(api);
+        (store, futures::future::Either::Left(stream))
+    } else {
+        (
+            unwatched(reflector::store::Writer::default()),
+            futures::future::Either::Right(futures::stream::pending()),
+        )
+    }
+}
+
+/// The store of `writer`, marked listed with nothing in it; the writer is not needed after.
+fn unwatched<K>(mut writer: reflector::store::Writer<K>) -> Store<K>
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    writer.apply_watcher_event(&watcher::Event::Init);
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    writer.as_reader()
 }
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
@@ -175,13 +206,26 @@ pub fn controller(
     let (cluster_bindings, cluster_binding_stream) =
         reflect_specs(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
     let (namespaces, namespace_stream) = reflect(Api::<Namespace>::all(client.clone()));
+    // The webhook reads the records, the namespaces, and the Deployments and StatefulSets that
+    // scale requests name; only the controllers read the other kinds, so a webhook-only replica
+    // does not watch them (in a busy cluster, Pods are most of the watch traffic).
     let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
     let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
-    let (daemon_sets, daemon_set_stream) = reflect(Api::<DaemonSet>::all(client.clone()));
-    let (jobs, job_stream) = reflect(Api::<Job>::all(client.clone()));
-    let (cron_jobs, cron_job_stream) = reflect(Api::<CronJob>::all(client.clone()));
-    let (pods, pod_stream) = reflect(Api::<Pod>::all(client.clone()));
-    let (inference_services, inference_service_stream) = kserve::reflect(client.clone());
+    let (daemon_sets, daemon_set_stream) =
+        reflect_if(controllers, Api::<DaemonSet>::all(client.clone()));
+    let (jobs, job_stream) = reflect_if(controllers, Api::<Job>::all(client.clone()));
+    let (cron_jobs, cron_job_stream) = reflect_if(controllers, Api::<CronJob>::all(client.clone()));
+    let (pods, pod_stream) = reflect_if(controllers, Api::<Pod>::all(client.clone()));
+    let (inference_services, inference_service_stream) = if controllers {
+        let (store, stream) = kserve::reflect(client.clone());
+        (store, futures::future::Either::Left(stream))
+    } else {
+        let writer = reflector::store::Writer::new(kserve::api_resource());
+        (
+            unwatched(writer),
+            futures::future::Either::Right(futures::stream::pending()),
+        )
+    };
 
     let s = systems.clone();
     let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
