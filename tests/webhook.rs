@@ -64,7 +64,8 @@ fn operator() -> &'static Operator {
     OPERATOR.get_or_init(|| {
         let cp = cluster();
         ok(apply(cp, RBAC));
-        let op = Operator::start(cp, OPERATOR_NS, "operator");
+        // JSON logs, so that the decision log's records can be read back.
+        let op = Operator::start_with(cp, OPERATOR_NS, "operator", &["--log-format", "json"]);
         op.register_webhooks(cp);
         op
     })
@@ -332,6 +333,62 @@ async fn warn_is_admitted_with_a_warning_that_kubectl_prints() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The decision log's records (target `aims::decision`) of the workload `name` in `ns`.
+fn decisions(op: &Operator, ns: &str, name: &str) -> Vec<serde_json::Value> {
+    op.logs()
+        .lines()
+        .filter(|l| l.contains(r#""target":"aims::decision""#))
+        .inspect(|l| assert_eq!(l.matches(r#""message":"#).count(), 1, "{l}"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["namespace"] == ns && r["name"] == name)
+        .collect()
+}
+
+/// Each decision is one record in the decision log: the request, who made it, the object, its
+/// system, the verdict and the failing controls. An update that only scales a workload down is
+/// admitted without an evaluation, and its record still names the system.
+#[tokio::test]
+async fn each_decision_is_a_record_in_the_decision_log() {
+    let cp = cluster();
+    let op = operator();
+    let ns = "wh-log";
+    namespace(cp, ns);
+    apply_records(cp, ns, "Warn").await;
+    ok(apply(cp, &deployment(ns, IMAGE)));
+    let created = decisions(op, ns, "scorer");
+    let warned = created
+        .iter()
+        .find(|r| r["operation"] == "CREATE")
+        .unwrap_or_else(|| panic!("no record of the create: {created:#?}"));
+    assert_eq!(warned["message"], "admission decision", "{warned}");
+    assert_eq!(warned["webhook"], "workloads", "{warned}");
+    assert_eq!(warned["kind"], "Deployment", "{warned}");
+    assert_eq!(warned["user"], "admin", "{warned}");
+    assert_eq!(warned["system"], "scoring", "{warned}");
+    assert_eq!(warned["verdict"], "warn", "{warned}");
+    assert_eq!(warned["controls"], "A.6.2.5", "{warned}");
+    assert!(
+        warned["uid"].as_str().is_some_and(|u| !u.is_empty()),
+        "{warned}"
+    );
+
+    // Until the webhook's store holds the Deployment, a scale request cannot be read against it;
+    // the scale is repeated until one is.
+    eventually(WAIT, "a scale-down's record naming the system", || async {
+        ok(kubectl(
+            cp,
+            &["-n", ns, "scale", "deployment", "scorer", "--replicas=0"],
+        ));
+        decisions(op, ns, "scorer")
+            .iter()
+            .any(|r| {
+                r["subresource"] == "scale" && r["system"] == "scoring" && r["verdict"] == "allow"
+            })
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

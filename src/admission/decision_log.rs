@@ -66,7 +66,7 @@ pub fn record(hook: &Webhook, webhook: &'static str, req: &Request, outcome: &Ou
         controls,
         break_glass = break_glass.as_deref().unwrap_or_default(),
         dry_run = req.dry_run,
-        message = %outcome.response.result.message,
+        response_message = %outcome.response.result.message,
         "admission decision"
     );
     if req.dry_run || outcome.response.allowed {

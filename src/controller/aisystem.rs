@@ -70,35 +70,34 @@ fn reflect_specs<K: super::Watched + super::trim::Trim>(
     )
 }
 
-/// [`reflect`] when `watched`; otherwise an empty store that is ready at once and a trigger stream
-/// that never yields. A webhook-only replica keeps only the stores the webhook reads.
-fn reflect_if<K: super::Watched + super::trim::Trim>(
+/// `watch()` when `watched`; otherwise the store of `unused`, empty and ready at once, and a
+/// trigger stream that never yields. A webhook-only replica keeps only the stores the webhook
+/// reads.
+fn watch_if<K, S>(
     watched: bool,
-    api: Api<K>,
+    unused: reflector::store::Writer<K>,
+    watch: impl FnOnce() -> (Store<K>, S),
 ) -> (
     Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
-) {
-    if watched {
-        let (store, stream) = reflect(api);
-        (store, futures::future::Either::Left(stream))
-    } else {
-        (
-            unwatched(reflector::store::Writer::default()),
-            futures::future::Either::Right(futures::stream::pending()),
-        )
-    }
-}
-
-/// The store of `writer`, marked listed with nothing in it; the writer is not needed after.
-fn unwatched<K>(mut writer: reflector::store::Writer<K>) -> Store<K>
+    futures::future::Either<S, futures::stream::Pending<S::Item>>,
+)
 where
     K: kube::runtime::reflector::Lookup + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
+    S: futures::Stream,
 {
-    writer.apply_watcher_event(&watcher::Event::Init);
-    writer.apply_watcher_event(&watcher::Event::InitDone);
-    writer.as_reader()
+    if watched {
+        let (store, stream) = watch();
+        (store, futures::future::Either::Left(stream))
+    } else {
+        let mut writer = unused;
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        (
+            writer.as_reader(),
+            futures::future::Either::Right(futures::stream::pending()),
+        )
+    }
 }
 
 /// The systems a workload triggers: the one its label names, and those whose selector matches it.
@@ -211,21 +210,23 @@ pub fn controller(
     // does not watch them (in a busy cluster, Pods are most of the watch traffic).
     let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
     let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
-    let (daemon_sets, daemon_set_stream) =
-        reflect_if(controllers, Api::<DaemonSet>::all(client.clone()));
-    let (jobs, job_stream) = reflect_if(controllers, Api::<Job>::all(client.clone()));
-    let (cron_jobs, cron_job_stream) = reflect_if(controllers, Api::<CronJob>::all(client.clone()));
-    let (pods, pod_stream) = reflect_if(controllers, Api::<Pod>::all(client.clone()));
-    let (inference_services, inference_service_stream) = if controllers {
-        let (store, stream) = kserve::reflect(client.clone());
-        (store, futures::future::Either::Left(stream))
-    } else {
-        let writer = reflector::store::Writer::new(kserve::api_resource());
-        (
-            unwatched(writer),
-            futures::future::Either::Right(futures::stream::pending()),
-        )
-    };
+    let (daemon_sets, daemon_set_stream) = watch_if(controllers, Default::default(), || {
+        reflect(Api::<DaemonSet>::all(client.clone()))
+    });
+    let (jobs, job_stream) = watch_if(controllers, Default::default(), || {
+        reflect(Api::<Job>::all(client.clone()))
+    });
+    let (cron_jobs, cron_job_stream) = watch_if(controllers, Default::default(), || {
+        reflect(Api::<CronJob>::all(client.clone()))
+    });
+    let (pods, pod_stream) = watch_if(controllers, Default::default(), || {
+        reflect(Api::<Pod>::all(client.clone()))
+    });
+    let (inference_services, inference_service_stream) = watch_if(
+        controllers,
+        reflector::store::Writer::new(kserve::api_resource()),
+        || kserve::reflect(client.clone()),
+    );
 
     let s = systems.clone();
     let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
