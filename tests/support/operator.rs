@@ -14,7 +14,7 @@ use std::{
 
 use aims_testenv::ControlPlane;
 
-use super::{apply, kubectl, kubectl_stdin, namespace, ok, stderr, stdout};
+use super::{apply, kubectl_stdin, namespace, ok, stderr, stdout};
 
 /// A running `aims run`.
 pub struct Operator {
@@ -210,11 +210,14 @@ impl Operator {
     }
 
     /// Waits until the API server calls this operator's webhooks with its CA: a dry-run Deployment
-    /// is admitted through the validating configuration, and a dry-run RiskAssessment comes back
-    /// stamped through the mutating one (the API server loads the two separately).
+    /// labelled for a system that does not exist comes back with the validating webhook's warning
+    /// (admitted alone would not tell: a Deployment is admitted before the configuration is
+    /// loaded too), and a dry-run RiskAssessment comes back stamped through the mutating one (the
+    /// API server loads the two separately).
     pub fn wait_webhooks_answer(&self, cp: &ControlPlane) {
         namespace(cp, "webhook-probe");
         let probe_ra = r#"{"apiVersion":"aims.dev/v1alpha1","kind":"RiskAssessment","metadata":{"name":"probe","namespace":"webhook-probe"},"spec":{"systemRef":{"name":"probe"},"scope":{"artifacts":[{"image":"r.example.com/p@sha256:7777777777777777777777777777777777777777777777777777777777777777"}]},"submittedBy":"nobody"}}"#;
+        let probe_deployment = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"probe","namespace":"webhook-probe","labels":{"aims.dev/system":"no-such-system"}},"spec":{"selector":{"matchLabels":{"app":"probe"}},"template":{"metadata":{"labels":{"app":"probe"}},"spec":{"containers":[{"name":"probe","image":"nginx"}]}}}}"#;
         let start = Instant::now();
         loop {
             let stamped = kubectl_stdin(
@@ -229,19 +232,14 @@ impl Operator {
                 ],
                 probe_ra,
             );
-            let out = kubectl(
+            let out = kubectl_stdin(
                 cp,
-                &[
-                    "create",
-                    "deployment",
-                    "probe",
-                    "--image=nginx",
-                    "-n",
-                    "webhook-probe",
-                    "--dry-run=server",
-                ],
+                &["create", "--dry-run=server", "-f", "-"],
+                probe_deployment,
             );
-            if out.status.success() && stdout(&stamped) == "admin" {
+            let warned =
+                stderr(&out).contains("names AISystem no-such-system, which does not exist");
+            if out.status.success() && warned && stdout(&stamped) == "admin" {
                 return;
             }
             assert!(
