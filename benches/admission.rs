@@ -2,6 +2,9 @@
 //! through the axum router (body read, review decoded, verdict from the stores, answer encoded,
 //! metrics and decision log), with stores holding a namespace of 20 AISystems, their 20 signed
 //! RiskAssessments, 200 Deployments and an Enforce ControlBinding. No TLS, no network.
+//!
+//! Also what each create costs the operator's watches: reading the Deployment's watch event, as
+//! the stores keep it, against reading it whole.
 
 use std::sync::{Arc, atomic::AtomicBool};
 
@@ -321,5 +324,40 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// A Deployment's watch event read whole (`k8s_openapi`'s type) and as the stores read it.
+fn watch_event(c: &mut Criterion) {
+    use aims_operator::controller::lean::{Lean, Stored};
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::core::WatchEvent;
+
+    let created = as_sent(deployment("system-3-new", 3, &image(3)));
+    let mut applied = created.clone();
+    // `kubectl apply` keeps a copy of what it applied in an annotation.
+    applied["metadata"]["annotations"] = json!({
+        "kubectl.kubernetes.io/last-applied-configuration": deployment("system-3-new", 3, &image(3)).to_string()
+    });
+    for (name, object) in [("created", created), ("kubectl-applied", applied)] {
+        // As the API server writes it: the type first.
+        let line = format!(r#"{{"type":"ADDED","object":{object}}}"#);
+        c.bench_function(&format!("watch event/Deployment {name}, whole"), |b| {
+            b.iter(|| {
+                let event: WatchEvent<Deployment> =
+                    serde_json::from_str(std::hint::black_box(&line)).unwrap();
+                event
+            })
+        });
+        c.bench_function(&format!("watch event/Deployment {name}, as stored"), |b| {
+            b.iter(|| {
+                let event: WatchEvent<Lean<Deployment>> =
+                    serde_json::from_str(std::hint::black_box(&line)).unwrap();
+                match event {
+                    WatchEvent::Added(d) => Deployment::stored(d),
+                    _ => unreachable!(),
+                }
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench, watch_event);
 criterion_main!(benches);

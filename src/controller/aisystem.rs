@@ -45,25 +45,25 @@ const RESYNC: Duration = Duration::from_secs(600);
 
 /// A reflected watch of `K` that keeps what decisions need: its store, and a trigger stream of
 /// every object touched.
-fn reflect<K: super::Watched + super::trim::Trim>(
-    api: Api<K>,
+fn reflect<K: super::lean::Stored>(
+    client: Client,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
 ) {
-    let (store, events) = super::reflect_events(api);
+    let (store, events) = super::reflect_events(client);
     (store, events.touched_objects())
 }
 
 /// [`reflect`] for a kind whose status the systems' evaluation does not read: the store keeps
 /// every update, the trigger stream skips those of the status alone.
-fn reflect_specs<K: super::Watched + super::trim::Trim>(
-    api: Api<K>,
+fn reflect_specs<K: super::lean::Stored>(
+    client: Client,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
 ) {
-    let (store, events) = super::reflect_events(api);
+    let (store, events) = super::reflect_events(client);
     (
         store,
         super::without_status_updates(events).touched_objects(),
@@ -175,18 +175,114 @@ impl SystemEvents {
     }
 }
 
-/// Builds the AISystem controller and the context every controller shares.
+/// What fills the stores: the AISystem controller, whose trigger streams are the stores' watches;
+/// or, on a webhook-only replica, the watches alone.
+pub enum Driver {
+    /// The AISystem controller, to be run.
+    Controller(Box<Controller<Guarded<AISystem>>>),
+    /// The watches of a webhook-only replica: they fill the stores and trigger nothing. Each
+    /// workload event would otherwise go through the controller's queue to a reconcile that does
+    /// nothing, on the CPU the webhook's calls need.
+    StoresOnly(futures::future::BoxFuture<'static, ()>),
+}
+
+/// Polls a reflected watch for its stores alone, logging its failures (it retries by itself).
+fn drain<T>(
+    stream: impl futures::Stream<Item = Result<T, watcher::Error>> + Send + 'static,
+) -> futures::future::BoxFuture<'static, ()> {
+    use futures::{FutureExt, StreamExt};
+    stream
+        .for_each(|item| {
+            if let Err(error) = item {
+                tracing::warn!(%error, "watch failed; retrying");
+            }
+            futures::future::ready(())
+        })
+        .boxed()
+}
+
+/// Builds the AISystem controller (or, with `controllers` off, the watches alone) and the
+/// context every controller shares.
 pub fn controller(
     client: Client,
     key: SigningKey,
     metrics: Arc<Metrics>,
     leader: tokio::sync::watch::Receiver<bool>,
     controllers: bool,
-) -> (Controller<Guarded<AISystem>>, Arc<Context>, SystemEvents) {
+) -> (Driver, Arc<Context>, SystemEvents) {
     // One watch of AISystems: its events also go to the other controllers (`SystemEvents`).
-    let (systems, system_events) =
-        super::reflect_events(Api::<Guarded<AISystem>>::all(client.clone()));
+    let (systems, system_events) = super::reflect_events::<Guarded<AISystem>>(client.clone());
     let fanout = SystemEvents::new();
+
+    let (assessments, assessment_stream) = reflect_specs::<Guarded<RiskAssessment>>(client.clone());
+    let (bindings, binding_stream) = reflect_specs::<Guarded<ControlBinding>>(client.clone());
+    let (cluster_bindings, cluster_binding_stream) =
+        reflect_specs::<Guarded<ClusterControlBinding>>(client.clone());
+    let (namespaces, namespace_stream) = reflect::<Namespace>(client.clone());
+    // The webhook reads the records, the namespaces, and the Deployments and StatefulSets that
+    // scale requests name; only the controllers read the other kinds, so a webhook-only replica
+    // does not watch them (in a busy cluster, Pods are most of the watch traffic).
+    let (deployments, deployment_stream) = reflect::<Deployment>(client.clone());
+    let (stateful_sets, stateful_set_stream) = reflect::<StatefulSet>(client.clone());
+    let (daemon_sets, daemon_set_stream) = watch_if(controllers, Default::default(), || {
+        reflect::<DaemonSet>(client.clone())
+    });
+    let (jobs, job_stream) = watch_if(controllers, Default::default(), || {
+        reflect::<Job>(client.clone())
+    });
+    let (cron_jobs, cron_job_stream) = watch_if(controllers, Default::default(), || {
+        reflect::<CronJob>(client.clone())
+    });
+    let (pods, pod_stream) = watch_if(controllers, Default::default(), || {
+        reflect::<Pod>(client.clone())
+    });
+    let (inference_services, inference_service_stream) = watch_if(
+        controllers,
+        reflector::store::Writer::new(kserve::api_resource()),
+        || kserve::reflect(client.clone()),
+    );
+
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER)),
+        client,
+        stores: Stores {
+            systems: systems.clone(),
+            assessments,
+            bindings,
+            cluster_bindings,
+            namespaces,
+            deployments,
+            stateful_sets,
+            daemon_sets,
+            jobs,
+            cron_jobs,
+            pods,
+            inference_services,
+        },
+        catalog: Catalog::builtin(),
+        detector: Detector::default(),
+        key,
+        metrics,
+        synced: Default::default(),
+        leader,
+        controllers,
+        pacer: Default::default(),
+    });
+    if !controllers {
+        // The kinds only the controllers read are not watched at all (`watch_if`).
+        let watches = futures::future::join_all([
+            drain(system_events),
+            drain(assessment_stream),
+            drain(binding_stream),
+            drain(cluster_binding_stream),
+            drain(namespace_stream),
+            drain(deployment_stream),
+            drain(stateful_set_stream),
+        ]);
+        let watches = futures::FutureExt::boxed(futures::FutureExt::map(watches, drop));
+        return (Driver::StoresOnly(watches), ctx, fanout);
+    }
+
     let system_stream = {
         let fanout = fanout.clone();
         futures::StreamExt::inspect(system_events, move |event| {
@@ -197,37 +293,6 @@ pub fn controller(
         .applied_objects()
     };
     let controller = super::controller_for_stream(system_stream, systems.clone());
-
-    let (assessments, assessment_stream) =
-        reflect_specs(Api::<Guarded<RiskAssessment>>::all(client.clone()));
-    let (bindings, binding_stream) =
-        reflect_specs(Api::<Guarded<ControlBinding>>::all(client.clone()));
-    let (cluster_bindings, cluster_binding_stream) =
-        reflect_specs(Api::<Guarded<ClusterControlBinding>>::all(client.clone()));
-    let (namespaces, namespace_stream) = reflect(Api::<Namespace>::all(client.clone()));
-    // The webhook reads the records, the namespaces, and the Deployments and StatefulSets that
-    // scale requests name; only the controllers read the other kinds, so a webhook-only replica
-    // does not watch them (in a busy cluster, Pods are most of the watch traffic).
-    let (deployments, deployment_stream) = reflect(Api::<Deployment>::all(client.clone()));
-    let (stateful_sets, stateful_set_stream) = reflect(Api::<StatefulSet>::all(client.clone()));
-    let (daemon_sets, daemon_set_stream) = watch_if(controllers, Default::default(), || {
-        reflect(Api::<DaemonSet>::all(client.clone()))
-    });
-    let (jobs, job_stream) = watch_if(controllers, Default::default(), || {
-        reflect(Api::<Job>::all(client.clone()))
-    });
-    let (cron_jobs, cron_job_stream) = watch_if(controllers, Default::default(), || {
-        reflect(Api::<CronJob>::all(client.clone()))
-    });
-    let (pods, pod_stream) = watch_if(controllers, Default::default(), || {
-        reflect(Api::<Pod>::all(client.clone()))
-    });
-    let (inference_services, inference_service_stream) = watch_if(
-        controllers,
-        reflector::store::Writer::new(kserve::api_resource()),
-        || kserve::reflect(client.clone()),
-    );
-
     let s = systems.clone();
     let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
     let (s1, s2, s3, s4, s5, s6, s7, s8, s9) = (
@@ -290,42 +355,12 @@ pub fn controller(
             all_in(&s9, Some(&n.name_any()))
         });
 
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER)),
-        client,
-        stores: Stores {
-            systems,
-            assessments,
-            bindings,
-            cluster_bindings,
-            namespaces,
-            deployments,
-            stateful_sets,
-            daemon_sets,
-            jobs,
-            cron_jobs,
-            pods,
-            inference_services,
-        },
-        catalog: Catalog::builtin(),
-        detector: Detector::default(),
-        key,
-        metrics,
-        synced: Default::default(),
-        leader,
-        controllers,
-        pacer: Default::default(),
-    });
-    (controller, ctx, fanout)
+    (Driver::Controller(Box::new(controller)), ctx, fanout)
 }
 
 /// Evaluates one system and writes its status.
 #[tracing::instrument(skip_all, fields(system = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
 pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if !ctx.controllers {
-        // A webhook-only replica runs this controller for its stores alone.
-        return Ok(Action::await_change());
-    }
     if !ctx.may_write() {
         // Before the stores sync, a status would be computed from half the cluster; a replica
         // without the Lease leaves writing to the leader.

@@ -29,7 +29,7 @@ pub fn controller(
     client: Client,
     systems: &super::aisystem::SystemEvents,
 ) -> Controller<Guarded<RiskAssessment>> {
-    let controller = super::controller_of(Api::<Guarded<RiskAssessment>>::all(client));
+    let controller = super::controller_of::<Guarded<RiskAssessment>>(client);
     let assessments = controller.store();
     controller.watches_stream(
         super::without_status_updates(systems.subscribe()).touched_objects(),

@@ -29,7 +29,7 @@ const MAX_SYSTEMS: usize = 50;
 
 /// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it.
 pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<ControlBinding>> {
-    let controller = super::controller_of(Api::<Guarded<ControlBinding>>::all(client));
+    let controller = super::controller_of::<Guarded<ControlBinding>>(client);
     let bindings = controller.store();
     controller.watches_stream(
         systems.subscribe().touched_objects(),
@@ -50,7 +50,7 @@ pub fn cluster(
     client: Client,
     systems: &SystemEvents,
 ) -> Controller<Guarded<ClusterControlBinding>> {
-    let controller = super::controller_of(Api::<Guarded<ClusterControlBinding>>::all(client));
+    let controller = super::controller_of::<Guarded<ClusterControlBinding>>(client);
     let bindings = controller.store();
     controller.watches_stream(
         systems.subscribe().touched_objects(),

@@ -10,11 +10,11 @@ mod binding;
 pub mod context;
 pub mod key;
 pub mod kserve;
+pub mod lean;
 pub mod metrics;
 pub mod pace;
 mod scan;
 pub mod status;
-pub mod trim;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -147,7 +147,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     } else {
         (watch::channel(false).1, None)
     };
-    let (systems, ctx, system_events) = aisystem::controller(
+    let (driver, ctx, system_events) = aisystem::controller(
         client.clone(),
         key,
         metrics.clone(),
@@ -167,11 +167,20 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         let _ = shutdown_tx.send(true);
     });
 
-    // The AISystem controller also drives every store, so it runs in webhook-only mode too.
-    let systems = systems
-        .graceful_shutdown_on(shutdown())
-        .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
-        .for_each(report);
+    // The AISystem controller's trigger streams fill every store; a webhook-only replica runs
+    // the watches alone.
+    let systems = match driver {
+        aisystem::Driver::Controller(systems) => systems
+            .graceful_shutdown_on(shutdown())
+            .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
+            .for_each(report)
+            .boxed(),
+        aisystem::Driver::StoresOnly(watches) => {
+            futures::future::select(watches, Box::pin(shutdown()))
+                .map(drop)
+                .boxed()
+        }
+    };
     let mut tasks = vec![systems.map(|()| Ok(())).boxed(), server.boxed()];
     if config.controllers {
         let assessments = assessment::controller(client.clone(), &system_events)
@@ -255,9 +264,9 @@ pub async fn off_runtime<T: Send + 'static>(
 /// with one backoff that grows across streams and resets only after two quiet minutes. At start,
 /// a few failed lists (kinds just installed) thus stalled every watch, and so readiness, for
 /// minutes. Here each watch backs off alone and the controller never pauses the others.
-pub fn controller_of<K: Watched + trim::Trim>(api: kube::Api<K>) -> kube::runtime::Controller<K> {
+pub fn controller_of<K: lean::Stored>(client: Client) -> kube::runtime::Controller<K> {
     use kube::runtime::WatchStreamExt;
-    let (store, events) = reflect_events(api);
+    let (store, events) = reflect_events(client);
     controller_for_stream(events.applied_objects(), store)
 }
 
@@ -295,26 +304,27 @@ impl<K> Watched for K where
 {
 }
 
-/// The reflected watch events of `K`, backing off on their own, with managed fields and what
-/// [`Trim`](trim::Trim) drops removed before the store keeps them; and the store.
-pub fn reflect_events<K: Watched + trim::Trim>(
-    api: kube::Api<K>,
+/// The reflected watch events of `K` in every namespace, backing off on their own, read as
+/// [`Stored`](lean::Stored) says; and the store.
+pub fn reflect_events<K: lean::Stored>(
+    client: Client,
 ) -> (
     kube::runtime::reflector::Store<K>,
     impl futures::Stream<Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>>
     + Send
     + 'static,
 ) {
+    use futures::TryStreamExt;
     use kube::runtime::{WatchStreamExt, reflector, watcher};
     let (store, writer) = reflector::store();
     let events = reflector(
         writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(|o| {
-                o.meta_mut().managed_fields = None;
-                o.trim();
-            }),
+        watcher(
+            kube::Api::<K::Wire>::all(client),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .map_ok(lean::stored::<K>),
     );
     (store, events)
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::api::SYSTEM_LABEL;
 
-mod fields;
+pub mod fields;
 
 /// The kinds of workload the engine governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -11,22 +11,49 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec},
-        core::v1::{Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements},
+        apps::v1::{
+            DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec,
+        },
+        batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec},
+        core::v1::{
+            Container, EnvVar, Namespace, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
+        },
     },
-    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{ObjectMeta, OwnerReference, Time},
+    },
 };
-use serde::{Deserialize, de::DeserializeOwned};
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 use super::{FactsError, WorkloadFacts, WorkloadKind};
 
-/// `metadata`: what identifies the workload, names its system and says whether a controller owns it.
+/// kubectl's copy of the object as last applied: as large as the object, and read by nothing here.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// A kind read from JSON with only what workload facts, and the stores that hold the kind, need:
+/// the rest of the object is skipped without being built.
+pub trait ReadFields: Sized {
+    /// What is read of the object.
+    type Fields: DeserializeOwned;
+    /// The object with what was read, the rest left empty.
+    fn from_fields(fields: Self::Fields) -> Self;
+}
+
+/// `metadata`: what identifies the object, names its system and says whether a controller owns
+/// it. Managed fields and kubectl's last-applied copy are skipped.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct Meta {
     name: Option<String>,
     namespace: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    generation: Option<i64>,
+    creation_timestamp: Option<Time>,
+    deletion_timestamp: Option<Time>,
     labels: Option<BTreeMap<String, String>>,
+    #[serde(deserialize_with = "annotations")]
     annotations: Option<BTreeMap<String, String>>,
     owner_references: Option<Vec<OwnerReference>>,
 }
@@ -36,6 +63,11 @@ impl From<Meta> for ObjectMeta {
         Self {
             name: m.name,
             namespace: m.namespace,
+            uid: m.uid,
+            resource_version: m.resource_version,
+            generation: m.generation,
+            creation_timestamp: m.creation_timestamp,
+            deletion_timestamp: m.deletion_timestamp,
             labels: m.labels,
             annotations: m.annotations,
             owner_references: m.owner_references,
@@ -44,7 +76,62 @@ impl From<Meta> for ObjectMeta {
     }
 }
 
-/// A container: its name, image, command line, environment and resources.
+/// Annotations without [`LAST_APPLIED`], whose value is skipped unread.
+fn annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    Ok(Option::<Annotations>::deserialize(d)?.map(|a| a.0))
+}
+
+struct Annotations(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Annotations {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Annotations;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of strings")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Annotations, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == LAST_APPLIED {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    } else {
+                        out.insert(key, map.next_value()?);
+                    }
+                }
+                Ok(Annotations(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// An environment variable with a literal value; those set from a Secret or a field carry no
+/// text a fact could read, and are skipped.
+#[derive(Deserialize)]
+struct EnvFields {
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// A container's resource requests and limits.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResourceFields {
+    limits: Option<BTreeMap<String, Quantity>>,
+    requests: Option<BTreeMap<String, Quantity>>,
+}
+
+/// A container: its name, image, command line, literal environment and resources.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContainerFields {
@@ -56,9 +143,9 @@ struct ContainerFields {
     #[serde(default)]
     args: Option<Vec<String>>,
     #[serde(default)]
-    env: Option<Vec<EnvVar>>,
+    env: Option<Vec<EnvFields>>,
     #[serde(default)]
-    resources: Option<ResourceRequirements>,
+    resources: Option<ResourceFields>,
 }
 
 impl From<ContainerFields> for Container {
@@ -68,8 +155,22 @@ impl From<ContainerFields> for Container {
             image: c.image,
             command: c.command,
             args: c.args,
-            env: c.env,
-            resources: c.resources,
+            env: c.env.map(|env| {
+                env.into_iter()
+                    .filter_map(|e| {
+                        Some(EnvVar {
+                            name: e.name,
+                            value: Some(e.value?),
+                            value_from: None,
+                        })
+                    })
+                    .collect()
+            }),
+            resources: c.resources.map(|r| ResourceRequirements {
+                limits: r.limits,
+                requests: r.requests,
+                claims: None,
+            }),
             ..Self::default()
         }
     }
@@ -78,11 +179,10 @@ impl From<ContainerFields> for Container {
 fn containers(list: Option<Vec<ContainerFields>>) -> Option<Vec<Container>> {
     list.map(|l| l.into_iter().map(Container::from).collect())
 }
-
 /// A pod spec's containers and init containers.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct PodSpecFields {
+pub struct PodSpecFields {
     containers: Option<Vec<ContainerFields>>,
     init_containers: Option<Vec<ContainerFields>>,
 }
@@ -127,7 +227,7 @@ impl From<Template> for PodTemplateSpec {
 /// and the pod template.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct TemplatedSpec {
+pub struct TemplatedSpec {
     replicas: Option<i32>,
     template: Template,
 }
@@ -135,7 +235,7 @@ struct TemplatedSpec {
 /// A CronJob's spec: whether it is suspended, and its jobs' pod template.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct CronJobFields {
+pub struct CronJobFields {
     suspend: Option<bool>,
     job_template: JobTemplate,
 }
@@ -148,15 +248,128 @@ struct JobTemplate {
 
 /// An object: its metadata and its spec.
 #[derive(Deserialize)]
-struct Object<S> {
+pub struct Object<S> {
     #[serde(default)]
     metadata: Meta,
     spec: Option<S>,
 }
 
-/// Reads `text` as `T`. Where it does not read, it is read again, tracking the path this time
-/// (which costs as much again), to say where.
-fn parse<T: DeserializeOwned>(kind: WorkloadKind, text: &str) -> Result<T, FactsError> {
+impl ReadFields for Deployment {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| DeploymentSpec {
+                replicas: s.replicas,
+                template: s.template.into(),
+                ..DeploymentSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for StatefulSet {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| StatefulSetSpec {
+                replicas: s.replicas,
+                template: s.template.into(),
+                ..StatefulSetSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for DaemonSet {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| DaemonSetSpec {
+                template: s.template.into(),
+                ..DaemonSetSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for Job {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| JobSpec {
+                template: s.template.into(),
+                ..JobSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for CronJob {
+    type Fields = Object<CronJobFields>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| CronJobSpec {
+                suspend: s.suspend,
+                job_template: JobTemplateSpec {
+                    metadata: None,
+                    spec: s.job_template.spec.map(|s| JobSpec {
+                        template: s.template.into(),
+                        ..JobSpec::default()
+                    }),
+                },
+                ..CronJobSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for Pod {
+    type Fields = Object<PodSpecFields>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(PodSpec::from),
+            status: None,
+        }
+    }
+}
+
+/// A Namespace's metadata: its labels decide what happens to unregistered workloads in it.
+impl ReadFields for Namespace {
+    type Fields = Object<serde::de::IgnoredAny>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: None,
+            status: None,
+        }
+    }
+}
+
+/// Reads `text` as `K`'s fields. Where it does not read, it is read again, tracking the path this
+/// time (which costs as much again), to say where.
+fn parse<K: ReadFields>(kind: WorkloadKind, text: &str) -> Result<K, FactsError> {
+    parse_as::<K::Fields>(kind, text).map(K::from_fields)
+}
+
+fn parse_as<T: DeserializeOwned>(kind: WorkloadKind, text: &str) -> Result<T, FactsError> {
     serde_json::from_str(text).map_err(|error| {
         let mut json = serde_json::Deserializer::from_str(text);
         let (path, message) = match serde_path_to_error::deserialize::<_, T>(&mut json) {
@@ -177,51 +390,14 @@ impl WorkloadFacts {
     /// The same facts as [`WorkloadFacts::from_json`], which checks every field of the object.
     pub fn from_validated_json(kind: WorkloadKind, text: &str) -> Result<Self, FactsError> {
         Ok(match kind {
-            WorkloadKind::Deployment
-            | WorkloadKind::StatefulSet
-            | WorkloadKind::DaemonSet
-            | WorkloadKind::Job => {
-                let object: Object<TemplatedSpec> = parse(kind, text)?;
-                let spec = object.spec.unwrap_or_default();
-                let facts =
-                    Self::from_template(kind, &object.metadata.into(), Some(&spec.template.into()));
-                match kind {
-                    WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
-                        facts.with_replicas(spec.replicas)
-                    }
-                    _ => facts,
-                }
-            }
-            WorkloadKind::CronJob => {
-                let object: Object<CronJobFields> = parse(kind, text)?;
-                let spec = object.spec.unwrap_or_default();
-                Self::from_cron_job(&CronJob {
-                    metadata: object.metadata.into(),
-                    spec: Some(CronJobSpec {
-                        suspend: spec.suspend,
-                        job_template: JobTemplateSpec {
-                            metadata: None,
-                            spec: spec.job_template.spec.map(|s| JobSpec {
-                                template: s.template.into(),
-                                ..JobSpec::default()
-                            }),
-                        },
-                        ..CronJobSpec::default()
-                    }),
-                    status: None,
-                })
-            }
-            WorkloadKind::Pod => {
-                let object: Object<PodSpecFields> = parse(kind, text)?;
-                Self::from_pod(&Pod {
-                    metadata: object.metadata.into(),
-                    spec: object.spec.map(PodSpec::from),
-                    status: None,
-                })
-            }
+            WorkloadKind::Deployment => Self::from_deployment(&parse(kind, text)?),
+            WorkloadKind::StatefulSet => Self::from_stateful_set(&parse(kind, text)?),
+            WorkloadKind::DaemonSet => Self::from_daemon_set(&parse(kind, text)?),
+            WorkloadKind::Job => Self::from_job(&parse(kind, text)?),
+            WorkloadKind::CronJob => Self::from_cron_job(&parse(kind, text)?),
+            WorkloadKind::Pod => Self::from_pod(&parse(kind, text)?),
             WorkloadKind::InferenceService => {
-                let object: serde_json::Value = parse(kind, text)?;
-                Self::from_inference_service(&object)?
+                Self::from_inference_service(&parse_as::<serde_json::Value>(kind, text)?)?
             }
         })
     }
