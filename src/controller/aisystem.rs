@@ -29,6 +29,7 @@ use super::{
     Error, FIELD_MANAGER,
     context::{self, Context, Guarded, Stores},
     halt, kserve,
+    lean::Workload,
     metrics::Metrics,
     status,
 };
@@ -222,19 +223,19 @@ pub fn controller(
     // The webhook reads the records, the namespaces, and the Deployments and StatefulSets that
     // scale requests name; only the controllers read the other kinds, so a webhook-only replica
     // does not watch them (in a busy cluster, Pods are most of the watch traffic).
-    let (deployments, deployment_stream) = reflect::<Deployment>(client.clone());
-    let (stateful_sets, stateful_set_stream) = reflect::<StatefulSet>(client.clone());
+    let (deployments, deployment_stream) = reflect::<Workload<Deployment>>(client.clone());
+    let (stateful_sets, stateful_set_stream) = reflect::<Workload<StatefulSet>>(client.clone());
     let (daemon_sets, daemon_set_stream) = watch_if(controllers, Default::default(), || {
-        reflect::<DaemonSet>(client.clone())
+        reflect::<Workload<DaemonSet>>(client.clone())
     });
     let (jobs, job_stream) = watch_if(controllers, Default::default(), || {
-        reflect::<Job>(client.clone())
+        reflect::<Workload<Job>>(client.clone())
     });
     let (cron_jobs, cron_job_stream) = watch_if(controllers, Default::default(), || {
-        reflect::<CronJob>(client.clone())
+        reflect::<Workload<CronJob>>(client.clone())
     });
     let (pods, pod_stream) = watch_if(controllers, Default::default(), || {
-        reflect::<Pod>(client.clone())
+        reflect::<Workload<Pod>>(client.clone())
     });
     let (inference_services, inference_service_stream) = watch_if(
         controllers,
@@ -312,25 +313,21 @@ pub fn controller(
             ra.namespace()
                 .map(|ns| ObjectRef::new(&ra.spec.system_ref.name).within(&ns))
         })
-        .watches_stream(deployment_stream, move |d: Deployment| {
-            s1(WorkloadFacts::from_deployment(&d))
+        .watches_stream(
+            deployment_stream,
+            move |w: Workload<Deployment>| s1(w.facts),
+        )
+        .watches_stream(stateful_set_stream, move |w: Workload<StatefulSet>| {
+            s2(w.facts)
         })
-        .watches_stream(stateful_set_stream, move |x: StatefulSet| {
-            s2(WorkloadFacts::from_stateful_set(&x))
-        })
-        .watches_stream(daemon_set_stream, move |x: DaemonSet| {
-            s3(WorkloadFacts::from_daemon_set(&x))
-        })
-        .watches_stream(job_stream, move |x: Job| s4(WorkloadFacts::from_job(&x)))
-        .watches_stream(cron_job_stream, move |x: CronJob| {
-            s5(WorkloadFacts::from_cron_job(&x))
-        })
-        .watches_stream(pod_stream, move |x: Pod| {
-            let facts = WorkloadFacts::from_pod(&x);
-            if facts.controlled {
+        .watches_stream(daemon_set_stream, move |w: Workload<DaemonSet>| s3(w.facts))
+        .watches_stream(job_stream, move |w: Workload<Job>| s4(w.facts))
+        .watches_stream(cron_job_stream, move |w: Workload<CronJob>| s5(w.facts))
+        .watches_stream(pod_stream, move |w: Workload<Pod>| {
+            if w.facts.controlled {
                 Vec::new()
             } else {
-                s6(facts)
+                s6(w.facts)
             }
         })
         .watches_stream_with(

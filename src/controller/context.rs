@@ -1,5 +1,5 @@
 //! What the controllers share: the client, the reflector stores, the catalog, the detector, the
-//! signing key and the metrics. Stores keep what decisions need: managed fields are stripped.
+//! signing key and the metrics. Stores keep what decisions need (`lean`): workloads as their facts.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -9,13 +9,13 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Pod},
 };
 use kube::{
-    Client, ResourceExt,
-    api::{DynamicObject, ObjectMeta},
-    core::DeserializeGuard,
-    runtime::reflector::Store,
+    Client, ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store,
 };
 
-use super::metrics::Metrics;
+use super::{
+    lean::{Workload, WorkloadObject},
+    metrics::Metrics,
+};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
@@ -60,17 +60,17 @@ pub struct Stores {
     /// Namespaces (for their labels).
     pub namespaces: Store<Namespace>,
     /// Deployments.
-    pub deployments: Store<Deployment>,
+    pub deployments: Store<Workload<Deployment>>,
     /// StatefulSets.
-    pub stateful_sets: Store<StatefulSet>,
+    pub stateful_sets: Store<Workload<StatefulSet>>,
     /// DaemonSets.
-    pub daemon_sets: Store<DaemonSet>,
+    pub daemon_sets: Store<Workload<DaemonSet>>,
     /// Jobs.
-    pub jobs: Store<Job>,
+    pub jobs: Store<Workload<Job>>,
     /// CronJobs.
-    pub cron_jobs: Store<CronJob>,
+    pub cron_jobs: Store<Workload<CronJob>>,
     /// Pods.
-    pub pods: Store<Pod>,
+    pub pods: Store<Workload<Pod>>,
     /// KServe InferenceServices (empty until KServe's CRD exists).
     pub inference_services: Store<DynamicObject>,
 }
@@ -180,77 +180,28 @@ impl Stores {
     }
 
     fn select(&self, namespace: Option<&str>, keep: &LabelFilter<'_>) -> Vec<WorkloadFacts> {
+        fn facts<K: WorkloadObject>(
+            store: &Store<Workload<K>>,
+            namespace: Option<&str>,
+            keep: &LabelFilter<'_>,
+        ) -> impl Iterator<Item = WorkloadFacts> {
+            in_namespace(store, namespace)
+                .filter(|w| keep(&w.facts.labels, &w.facts.pod_labels))
+                .map(|w| w.facts.clone())
+        }
         let none = BTreeMap::new();
-        let kept = |meta: &ObjectMeta, template: Option<&ObjectMeta>| {
-            keep(
-                meta.labels.as_ref().unwrap_or(&none),
-                template.and_then(|t| t.labels.as_ref()).unwrap_or(&none),
-            )
-        };
         let mut out = Vec::new();
-        out.extend(
-            in_namespace(&self.deployments, namespace)
-                .filter(|d| {
-                    kept(
-                        &d.metadata,
-                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
-                    )
-                })
-                .map(|d| WorkloadFacts::from_deployment(&d)),
-        );
-        out.extend(
-            in_namespace(&self.stateful_sets, namespace)
-                .filter(|d| {
-                    kept(
-                        &d.metadata,
-                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
-                    )
-                })
-                .map(|s| WorkloadFacts::from_stateful_set(&s)),
-        );
-        out.extend(
-            in_namespace(&self.daemon_sets, namespace)
-                .filter(|d| {
-                    kept(
-                        &d.metadata,
-                        d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
-                    )
-                })
-                .map(|d| WorkloadFacts::from_daemon_set(&d)),
-        );
-        out.extend(
-            in_namespace(&self.cron_jobs, namespace)
-                .filter(|c| {
-                    kept(
-                        &c.metadata,
-                        c.spec
-                            .as_ref()
-                            .and_then(|s| s.job_template.spec.as_ref())
-                            .and_then(|s| s.template.metadata.as_ref()),
-                    )
-                })
-                .map(|c| WorkloadFacts::from_cron_job(&c)),
-        );
-        out.extend(
-            in_namespace(&self.jobs, namespace)
-                .filter(|j| {
-                    kept(
-                        &j.metadata,
-                        j.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
-                    )
-                })
-                .map(|j| WorkloadFacts::from_job(&j))
-                .filter(|f| !f.controlled),
-        );
-        out.extend(
-            in_namespace(&self.pods, namespace)
-                .filter(|p| kept(&p.metadata, Some(&p.metadata)))
-                .map(|p| WorkloadFacts::from_pod(&p))
-                .filter(|f| !f.controlled),
-        );
+        out.extend(facts(&self.deployments, namespace, keep));
+        out.extend(facts(&self.stateful_sets, namespace, keep));
+        out.extend(facts(&self.daemon_sets, namespace, keep));
+        out.extend(facts(&self.cron_jobs, namespace, keep));
+        // A Job a CronJob owns and a Pod a controller owns are their owner's, not workloads of
+        // their own.
+        out.extend(facts(&self.jobs, namespace, keep).filter(|f| !f.controlled));
+        out.extend(facts(&self.pods, namespace, keep).filter(|f| !f.controlled));
         out.extend(
             in_namespace(&self.inference_services, namespace)
-                .filter(|o| kept(&o.metadata, None))
+                .filter(|o| keep(o.metadata.labels.as_ref().unwrap_or(&none), &none))
                 .filter_map(|o| inference_service_facts(&o)),
         );
         out

@@ -1,12 +1,13 @@
-//! What the reflector stores keep of each object, and how the watches read it. Workloads and
-//! Namespaces are read from the API server's JSON with only what a decision reads
-//! ([`ReadFields`]): their status, managed fields, the parts of pod templates no workload fact
-//! comes from, and kubectl's copy of the whole object in `last-applied-configuration` are skipped
-//! while reading, never built. Workloads are most of the operator's memory and of its watch
-//! traffic. aims objects are read whole: their status is the previous status the next one is
-//! computed from. Tests check that what is kept gives every workload the same facts.
+//! What the reflector stores keep of each object, and how the watches read it. A workload is kept
+//! as its facts ([`Workload`]): read from the API server's JSON with only the fields they come from
+//! ([`ReadFields`]), so its status, managed fields, the rest of its pod template and kubectl's copy
+//! of the whole object in `last-applied-configuration` are skipped while reading, never built.
+//! Workloads are most of the operator's memory and of its watch traffic, and every decision about
+//! them reads their facts. Namespaces keep their metadata. aims objects are read whole: their
+//! status is the previous status the next one is computed from. Tests check that a workload's
+//! stored facts are those of the whole object.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, marker::PhantomData};
 
 use k8s_openapi::{
     api::{
@@ -20,7 +21,7 @@ use kube::runtime::watcher::Event;
 use serde::{Deserialize, Deserializer};
 
 use super::{Watched, context::Guarded};
-use crate::engine::workload::fields::ReadFields;
+use crate::engine::workload::{WorkloadFacts, WorkloadKind, fields::ReadFields};
 
 /// `K` as a watch reads it: with only what [`ReadFields`] reads.
 #[derive(Clone, Debug)]
@@ -88,37 +89,140 @@ where
     }
 }
 
-macro_rules! lean {
-    ($($kind:ty),*) => {$(
-        impl Stored for $kind {
-            type Wire = Lean<Self>;
+/// Namespaces keep their metadata (their labels decide the unregistered-workload policy).
+impl Stored for Namespace {
+    type Wire = Lean<Self>;
 
-            fn stored(wire: Lean<Self>) -> Self {
-                wire.0
+    fn stored(wire: Lean<Self>) -> Self {
+        wire.0
+    }
+}
+
+/// A workload as the stores keep it: what identifies it to its watch and its store, and its facts.
+pub struct Workload<K> {
+    metadata: ObjectMeta,
+    /// What the engine knows of it.
+    pub facts: WorkloadFacts,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for Workload<K> {
+    fn clone(&self) -> Self {
+        Self {
+            metadata: self.metadata.clone(),
+            facts: self.facts.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for Workload<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workload")
+            .field("metadata", &self.metadata)
+            .field("facts", &self.facts)
+            .finish()
+    }
+}
+
+/// A kind whose objects are workloads.
+pub trait WorkloadObject: ReadFields + kube::Resource<DynamicType = ()> {
+    /// The object's facts.
+    fn facts(&self) -> WorkloadFacts;
+}
+
+macro_rules! workload {
+    ($($kind:ty => $facts:path),*) => {$(
+        impl WorkloadObject for $kind {
+            fn facts(&self) -> WorkloadFacts {
+                $facts(self)
             }
         }
     )*};
 }
 
-lean!(Namespace, Deployment, StatefulSet, DaemonSet, Job, CronJob);
+workload!(
+    Deployment => WorkloadFacts::from_deployment,
+    StatefulSet => WorkloadFacts::from_stateful_set,
+    DaemonSet => WorkloadFacts::from_daemon_set,
+    Job => WorkloadFacts::from_job,
+    CronJob => WorkloadFacts::from_cron_job,
+    Pod => WorkloadFacts::from_pod
+);
 
-/// A Pod a controller owns is never a workload of its own (its owner is), so only the metadata
-/// that says so is kept; a bare Pod keeps what its facts come from.
-impl Stored for Pod {
-    type Wire = Lean<Self>;
-
-    fn stored(Lean(mut pod): Lean<Self>) -> Self {
-        let controlled = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|r| r.controller == Some(true));
-        if controlled {
-            pod.spec = None;
-            pod.metadata.annotations = None;
+impl<K: WorkloadObject> Workload<K> {
+    /// What the stores keep of `object`.
+    pub fn new(object: &K) -> Self {
+        let mut facts = object.facts();
+        if facts.controlled && facts.kind == WorkloadKind::Pod {
+            // A Pod a controller owns is never a workload of its own (its owner is): only that
+            // it is owned is kept, and its labels.
+            facts.pod_labels = Default::default();
+            facts.annotations = Default::default();
+            facts.containers = Vec::new();
+            facts.model_uris = Vec::new();
         }
-        pod
+        let meta = object.meta();
+        Self {
+            metadata: ObjectMeta {
+                name: meta.name.clone(),
+                namespace: meta.namespace.clone(),
+                uid: meta.uid.clone(),
+                resource_version: meta.resource_version.clone(),
+                ..ObjectMeta::default()
+            },
+            facts,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<'de, K: WorkloadObject> Deserialize<'de> for Workload<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let object = K::from_fields(K::Fields::deserialize(d)?);
+        Ok(Self::new(&object))
+    }
+}
+
+/// The API's `K`: a watch of `Workload<K>` is a watch of `K`.
+impl<K: kube::Resource> kube::Resource for Workload<K> {
+    type DynamicType = K::DynamicType;
+    type Scope = K::Scope;
+
+    fn kind(dt: &Self::DynamicType) -> Cow<'_, str> {
+        K::kind(dt)
+    }
+
+    fn group(dt: &Self::DynamicType) -> Cow<'_, str> {
+        K::group(dt)
+    }
+
+    fn version(dt: &Self::DynamicType) -> Cow<'_, str> {
+        K::version(dt)
+    }
+
+    fn api_version(dt: &Self::DynamicType) -> Cow<'_, str> {
+        K::api_version(dt)
+    }
+
+    fn plural(dt: &Self::DynamicType) -> Cow<'_, str> {
+        K::plural(dt)
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl<K: WorkloadObject + Send + Sync + 'static> Stored for Workload<K> {
+    type Wire = Self;
+
+    fn stored(wire: Self) -> Self {
+        wire
     }
 }
 
@@ -138,7 +242,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::engine::workload::{WorkloadFacts, fields::LAST_APPLIED};
+    use crate::engine::workload::fields::LAST_APPLIED;
 
     /// A pod template with much that no fact reads: probes, volumes, mounts, security contexts,
     /// env from Secrets, affinity, tolerations, annotations.
@@ -179,58 +283,51 @@ mod tests {
                                LAST_APPLIED: "{\"a whole copy\": true}"}})
     }
 
-    /// `object` read whole, and read as its watch reads it for the store.
-    fn both<K: Stored<Wire = Lean<K>> + ReadFields>(object: &Value) -> (K, K) {
-        let whole = serde_json::from_value(object.clone()).unwrap();
-        let lean = K::stored(serde_json::from_value(object.clone()).unwrap());
-        (whole, lean)
+    /// The facts of `object` read whole, and the workload its watch stores.
+    fn both<K: WorkloadObject + serde::de::DeserializeOwned>(
+        object: &Value,
+    ) -> (WorkloadFacts, Workload<K>) {
+        let whole: K = serde_json::from_value(object.clone()).unwrap();
+        let stored = serde_json::from_value(object.clone()).unwrap();
+        (whole.facts(), stored)
+    }
+
+    /// The facts of `object` read whole, and those its watch stores.
+    fn facts<K: WorkloadObject + serde::de::DeserializeOwned>(
+        object: &Value,
+    ) -> (WorkloadFacts, WorkloadFacts) {
+        let (whole, stored) = both::<K>(object);
+        (whole, stored.facts)
     }
 
     #[test]
-    fn what_is_kept_gives_the_same_workload_facts() {
-        let (d, d2) = both::<Deployment>(&json!({
-            "metadata": meta(),
-            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "scorer"}}, "template": template()},
-            "status": {"replicas": 3}
-        }));
-        let (s, s2) = both::<StatefulSet>(&json!({
-            "metadata": meta(),
-            "spec": {"replicas": 2, "serviceName": "scorer", "selector": {"matchLabels": {"app": "scorer"}},
-                     "template": template(),
-                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]}
-        }));
-        let (ds, ds2) = both::<DaemonSet>(&json!({
-            "metadata": meta(),
-            "spec": {"selector": {"matchLabels": {"app": "scorer"}}, "template": template()}
-        }));
-        let (j, j2) = both::<Job>(&json!({"metadata": meta(), "spec": {"template": template()}}));
-        let (cj, cj2) = both::<CronJob>(&json!({
-            "metadata": meta(),
-            "spec": {"schedule": "0 * * * *", "suspend": true, "jobTemplate": {"spec": {"template": template()}}}
-        }));
-        let mut pod = template();
-        pod["metadata"] = meta();
-        let (p, p2) = both::<Pod>(&pod);
-
+    fn a_stored_workload_has_the_facts_of_the_whole_object() {
         let pairs = [
-            (
-                WorkloadFacts::from_deployment(&d),
-                WorkloadFacts::from_deployment(&d2),
-            ),
-            (
-                WorkloadFacts::from_stateful_set(&s),
-                WorkloadFacts::from_stateful_set(&s2),
-            ),
-            (
-                WorkloadFacts::from_daemon_set(&ds),
-                WorkloadFacts::from_daemon_set(&ds2),
-            ),
-            (WorkloadFacts::from_job(&j), WorkloadFacts::from_job(&j2)),
-            (
-                WorkloadFacts::from_cron_job(&cj),
-                WorkloadFacts::from_cron_job(&cj2),
-            ),
-            (WorkloadFacts::from_pod(&p), WorkloadFacts::from_pod(&p2)),
+            facts::<Deployment>(&json!({
+                "metadata": meta(),
+                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "scorer"}}, "template": template()},
+                "status": {"replicas": 3}
+            })),
+            facts::<StatefulSet>(&json!({
+                "metadata": meta(),
+                "spec": {"replicas": 2, "serviceName": "scorer", "selector": {"matchLabels": {"app": "scorer"}},
+                         "template": template(),
+                         "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]}
+            })),
+            facts::<DaemonSet>(&json!({
+                "metadata": meta(),
+                "spec": {"selector": {"matchLabels": {"app": "scorer"}}, "template": template()}
+            })),
+            facts::<Job>(&json!({"metadata": meta(), "spec": {"template": template()}})),
+            facts::<CronJob>(&json!({
+                "metadata": meta(),
+                "spec": {"schedule": "0 * * * *", "suspend": true, "jobTemplate": {"spec": {"template": template()}}}
+            })),
+            {
+                let mut pod = template();
+                pod["metadata"] = meta();
+                facts::<Pod>(&pod)
+            },
         ];
         for (full, kept) in pairs {
             let mut full = full;
@@ -241,61 +338,47 @@ mod tests {
     }
 
     #[test]
-    fn what_nothing_reads_is_not_kept() {
+    fn a_stored_workload_keeps_what_identifies_it() {
         let mut metadata = meta();
         metadata["uid"] = json!("6f1c1f8e-8d5b-4f57-9f0e-3a1c2b7d9e10");
         metadata["resourceVersion"] = json!("4711");
         metadata["generation"] = json!(2);
         metadata["managedFields"] = json!([{"manager": "kubectl", "operation": "Apply",
             "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]);
-        let (d, t) = both::<Deployment>(&json!({
+        let (_, w) = both::<Deployment>(&json!({
             "metadata": metadata,
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "scorer"}}, "template": template()},
             "status": {"replicas": 3}
         }));
-        let full = serde_json::to_vec(&d).unwrap().len();
-        let kept = serde_json::to_vec(&t).unwrap().len();
-        assert!(kept * 10 < full * 6, "kept {kept} of {full} bytes");
-        // What identifies the object to its watch and store stays.
-        assert_eq!(t.metadata.name, d.metadata.name);
-        assert_eq!(t.metadata.namespace, d.metadata.namespace);
-        assert_eq!(t.metadata.uid, d.metadata.uid);
-        assert_eq!(t.metadata.resource_version.as_deref(), Some("4711"));
-        assert_eq!(t.metadata.generation, Some(2));
-        assert_eq!(t.metadata.labels, d.metadata.labels);
-        assert!(t.status.is_none() && t.metadata.managed_fields.is_none());
-        let annotations = t.metadata.annotations.as_ref().unwrap();
-        assert!(!annotations.contains_key(LAST_APPLIED));
-        assert_eq!(annotations.len(), 2);
-        let spec = t.spec.unwrap();
-        assert_eq!(spec.replicas, Some(3));
-        let template = spec.template;
-        assert!(template.metadata.unwrap().annotations.is_none());
-        let spec = template.spec.unwrap();
-        assert!(spec.volumes.is_none() && spec.affinity.is_none() && spec.tolerations.is_none());
-        let c = &spec.containers[0];
-        assert!(c.readiness_probe.is_none() && c.volume_mounts.is_none());
+        // What the watch and the store read: name, namespace, uid, resourceVersion.
+        let meta = kube::Resource::meta(&w);
+        assert_eq!(meta.name.as_deref(), Some("scorer"));
+        assert_eq!(meta.namespace.as_deref(), Some("credit"));
         assert_eq!(
-            c.env.as_ref().unwrap().len(),
-            1,
-            "only literal values are kept"
+            meta.uid.as_deref(),
+            Some("6f1c1f8e-8d5b-4f57-9f0e-3a1c2b7d9e10")
         );
+        assert_eq!(meta.resource_version.as_deref(), Some("4711"));
+        assert!(meta.labels.is_none() && meta.managed_fields.is_none());
+        assert_eq!(
+            kube::runtime::reflector::ObjectRef::from_obj(&w),
+            kube::runtime::reflector::ObjectRef::new("scorer").within("credit")
+        );
+        assert_eq!(w.facts.replicas, Some(3));
+        assert!(!w.facts.annotations.contains_key(LAST_APPLIED));
+        assert_eq!(w.facts.annotations.len(), 2);
     }
 
     #[test]
-    fn a_pod_a_controller_owns_keeps_its_metadata_only() {
+    fn a_pod_a_controller_owns_keeps_only_that_it_is_owned() {
         let mut pod = template();
         pod["metadata"] = meta();
         pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "name": "scorer-1", "uid": "u", "controller": true}]);
         let (_, p) = both::<Pod>(&pod);
-        assert!(p.spec.is_none() && p.metadata.annotations.is_none());
-        assert_eq!(p.metadata.labels.unwrap()["aims.dev/system"], "scoring");
-        assert!(
-            WorkloadFacts::from_pod(&Pod::default())
-                .containers
-                .is_empty()
-        );
+        assert!(p.facts.controlled);
+        assert!(p.facts.containers.is_empty() && p.facts.annotations.is_empty());
+        assert_eq!(p.facts.labels["aims.dev/system"], "scoring");
     }
 
     #[test]
