@@ -12,10 +12,7 @@ use kube::{
     Client, ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store,
 };
 
-use super::{
-    lean::{Workload, WorkloadObject},
-    metrics::Metrics,
-};
+use super::{lean::Workload, metrics::Metrics};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
@@ -180,7 +177,7 @@ impl Stores {
     }
 
     fn select(&self, namespace: Option<&str>, keep: &LabelFilter<'_>) -> Vec<WorkloadFacts> {
-        fn facts<K: WorkloadObject>(
+        fn facts<K: kube::Resource<DynamicType = ()> + 'static>(
             store: &Store<Workload<K>>,
             namespace: Option<&str>,
             keep: &LabelFilter<'_>,

@@ -3,77 +3,24 @@
 //! ([`ReadFields`]), so its status, managed fields, the rest of its pod template and kubectl's copy
 //! of the whole object in `last-applied-configuration` are skipped while reading, never built.
 //! Workloads are most of the operator's memory and of its watch traffic, and every decision about
-//! them reads their facts. Namespaces keep their metadata. aims objects are read whole: their
+//! them reads their facts. Namespaces keep their metadata. aims objects are kept whole: their
 //! status is the previous status the next one is computed from. Tests check that a workload's
 //! stored facts are those of the whole object.
+//!
+//! [`ReadFields`]: crate::engine::workload::fields::ReadFields
 
 use std::{borrow::Cow, marker::PhantomData};
 
-use k8s_openapi::{
-    api::{
-        apps::v1::{DaemonSet, Deployment, StatefulSet},
-        batch::v1::{CronJob, Job},
-        core::v1::{Namespace, Pod},
-    },
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
-use kube::runtime::watcher::Event;
+use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use serde::{Deserialize, Deserializer};
 
 use super::{Watched, context::Guarded};
-use crate::engine::workload::{WorkloadFacts, WorkloadKind, fields::ReadFields};
+use crate::engine::workload::{WorkloadFacts, WorkloadKind, WorkloadObject, fields::LAST_APPLIED};
 
-/// `K` as a watch reads it: with only what [`ReadFields`] reads.
-#[derive(Clone, Debug)]
-pub struct Lean<K>(pub K);
-
-impl<'de, K: ReadFields> Deserialize<'de> for Lean<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        K::Fields::deserialize(d).map(|fields| Self(K::from_fields(fields)))
-    }
-}
-
-/// The API's `K`: a watch of `Lean<K>` is a watch of `K`.
-impl<K: kube::Resource> kube::Resource for Lean<K> {
-    type DynamicType = K::DynamicType;
-    type Scope = K::Scope;
-
-    fn kind(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::kind(dt)
-    }
-
-    fn group(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::group(dt)
-    }
-
-    fn version(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::version(dt)
-    }
-
-    fn api_version(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::api_version(dt)
-    }
-
-    fn plural(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        self.0.meta()
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        self.0.meta_mut()
-    }
-}
-
-/// A kind the stores keep, and what its watch reads.
+/// A kind the stores keep: what of each object is dropped before it is stored.
 pub trait Stored: Watched {
-    /// What the watch reads: the kind itself, or [`Lean`] of it.
-    type Wire: Watched<DynamicType = Self::DynamicType>;
-
-    /// What the store keeps of what was read.
-    fn stored(wire: Self::Wire) -> Self;
+    /// Drops what no decision reads.
+    fn trim(&mut self) {}
 }
 
 /// aims objects are kept whole but for their managed fields.
@@ -81,24 +28,25 @@ impl<K> Stored for Guarded<K>
 where
     Guarded<K>: Watched,
 {
-    type Wire = Self;
-
-    fn stored(mut wire: Self) -> Self {
-        kube::Resource::meta_mut(&mut wire).managed_fields = None;
-        wire
+    fn trim(&mut self) {
+        kube::Resource::meta_mut(self).managed_fields = None;
     }
 }
 
 /// Namespaces keep their metadata (their labels decide the unregistered-workload policy).
 impl Stored for Namespace {
-    type Wire = Lean<Self>;
-
-    fn stored(wire: Lean<Self>) -> Self {
-        wire.0
+    fn trim(&mut self) {
+        self.spec = None;
+        self.status = None;
+        self.metadata.managed_fields = None;
+        if let Some(annotations) = &mut self.metadata.annotations {
+            annotations.remove(LAST_APPLIED);
+        }
     }
 }
 
-/// A workload as the stores keep it: what identifies it to its watch and its store, and its facts.
+/// A workload as the stores keep it: its name, namespace and resourceVersion (what its watch and
+/// its store read), and its facts.
 pub struct Workload<K> {
     metadata: ObjectMeta,
     /// What the engine knows of it.
@@ -125,32 +73,7 @@ impl<K> std::fmt::Debug for Workload<K> {
     }
 }
 
-/// A kind whose objects are workloads.
-pub trait WorkloadObject: ReadFields + kube::Resource<DynamicType = ()> {
-    /// The object's facts.
-    fn facts(&self) -> WorkloadFacts;
-}
-
-macro_rules! workload {
-    ($($kind:ty => $facts:path),*) => {$(
-        impl WorkloadObject for $kind {
-            fn facts(&self) -> WorkloadFacts {
-                $facts(self)
-            }
-        }
-    )*};
-}
-
-workload!(
-    Deployment => WorkloadFacts::from_deployment,
-    StatefulSet => WorkloadFacts::from_stateful_set,
-    DaemonSet => WorkloadFacts::from_daemon_set,
-    Job => WorkloadFacts::from_job,
-    CronJob => WorkloadFacts::from_cron_job,
-    Pod => WorkloadFacts::from_pod
-);
-
-impl<K: WorkloadObject> Workload<K> {
+impl<K: WorkloadObject + kube::Resource> Workload<K> {
     /// What the stores keep of `object`.
     pub fn new(object: &K) -> Self {
         let mut facts = object.facts();
@@ -167,7 +90,6 @@ impl<K: WorkloadObject> Workload<K> {
             metadata: ObjectMeta {
                 name: meta.name.clone(),
                 namespace: meta.namespace.clone(),
-                uid: meta.uid.clone(),
                 resource_version: meta.resource_version.clone(),
                 ..ObjectMeta::default()
             },
@@ -177,7 +99,8 @@ impl<K: WorkloadObject> Workload<K> {
     }
 }
 
-impl<'de, K: WorkloadObject> Deserialize<'de> for Workload<K> {
+/// Read for the fields facts come from only: the rest is skipped, never built.
+impl<'de, K: WorkloadObject + kube::Resource> Deserialize<'de> for Workload<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let object = K::from_fields(K::Fields::deserialize(d)?);
         Ok(Self::new(&object))
@@ -218,31 +141,23 @@ impl<K: kube::Resource> kube::Resource for Workload<K> {
     }
 }
 
-impl<K: WorkloadObject + Send + Sync + 'static> Stored for Workload<K> {
-    type Wire = Self;
-
-    fn stored(wire: Self) -> Self {
-        wire
-    }
-}
-
-/// A watch event of what was read, as the store keeps it.
-pub fn stored<K: Stored>(event: Event<K::Wire>) -> Event<K> {
-    match event {
-        Event::Apply(o) => Event::Apply(K::stored(o)),
-        Event::Delete(o) => Event::Delete(K::stored(o)),
-        Event::Init => Event::Init,
-        Event::InitApply(o) => Event::InitApply(K::stored(o)),
-        Event::InitDone => Event::InitDone,
-    }
+/// A workload is read as it is kept.
+impl<K> Stored for Workload<K> where
+    K: WorkloadObject + kube::Resource<DynamicType = ()> + Send + Sync + 'static
+{
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
+    use k8s_openapi::api::{
+        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        batch::v1::{CronJob, Job},
+        core::v1::Pod,
+    };
+
     use super::*;
-    use crate::engine::workload::fields::LAST_APPLIED;
 
     /// A pod template with much that no fact reads: probes, volumes, mounts, security contexts,
     /// env from Secrets, affinity, tolerations, annotations.
@@ -284,7 +199,7 @@ mod tests {
     }
 
     /// The facts of `object` read whole, and the workload its watch stores.
-    fn both<K: WorkloadObject + serde::de::DeserializeOwned>(
+    fn both<K: WorkloadObject + kube::Resource + serde::de::DeserializeOwned>(
         object: &Value,
     ) -> (WorkloadFacts, Workload<K>) {
         let whole: K = serde_json::from_value(object.clone()).unwrap();
@@ -293,7 +208,7 @@ mod tests {
     }
 
     /// The facts of `object` read whole, and those its watch stores.
-    fn facts<K: WorkloadObject + serde::de::DeserializeOwned>(
+    fn facts<K: WorkloadObject + kube::Resource + serde::de::DeserializeOwned>(
         object: &Value,
     ) -> (WorkloadFacts, WorkloadFacts) {
         let (whole, stored) = both::<K>(object);
@@ -350,14 +265,10 @@ mod tests {
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "scorer"}}, "template": template()},
             "status": {"replicas": 3}
         }));
-        // What the watch and the store read: name, namespace, uid, resourceVersion.
+        // What the watch and the store read: name, namespace, resourceVersion.
         let meta = kube::Resource::meta(&w);
         assert_eq!(meta.name.as_deref(), Some("scorer"));
         assert_eq!(meta.namespace.as_deref(), Some("credit"));
-        assert_eq!(
-            meta.uid.as_deref(),
-            Some("6f1c1f8e-8d5b-4f57-9f0e-3a1c2b7d9e10")
-        );
         assert_eq!(meta.resource_version.as_deref(), Some("4711"));
         assert!(meta.labels.is_none() && meta.managed_fields.is_none());
         assert_eq!(
@@ -382,26 +293,47 @@ mod tests {
     }
 
     #[test]
-    fn watch_events_read_lean() {
-        let line = json!({"type": "ADDED", "object": {"apiVersion": "v1", "kind": "Namespace",
+    fn a_namespace_keeps_its_metadata() {
+        let mut ns: Namespace = serde_json::from_value(json!({
             "metadata": {"name": "credit", "resourceVersion": "9", "labels": {"team": "risk"},
+                         "annotations": {LAST_APPLIED: "{}", "owner": "risk"},
                          "managedFields": [{"manager": "kubectl"}]},
-            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}})
-        .to_string();
-        let event: kube::core::WatchEvent<Lean<Namespace>> = serde_json::from_str(&line).unwrap();
-        let kube::core::WatchEvent::Added(Lean(ns)) = event else {
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
+        .unwrap();
+        ns.trim();
+        assert_eq!(ns.metadata.resource_version.as_deref(), Some("9"));
+        assert_eq!(ns.metadata.labels.as_ref().unwrap()["team"], "risk");
+        assert_eq!(
+            ns.metadata
+                .annotations
+                .as_ref()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["owner"]
+        );
+        assert!(ns.spec.is_none() && ns.status.is_none() && ns.metadata.managed_fields.is_none());
+    }
+
+    #[test]
+    fn workload_watch_events_read_as_stored() {
+        let mut object = template();
+        object["metadata"] = meta();
+        object["metadata"]["resourceVersion"] = json!("9");
+        let line = format!(r#"{{"type":"MODIFIED","object":{object}}}"#);
+        let event: kube::core::WatchEvent<Workload<Pod>> = serde_json::from_str(&line).unwrap();
+        let kube::core::WatchEvent::Modified(pod) = event else {
             panic!("{line}")
         };
         assert_eq!(
-            kube::ResourceExt::resource_version(&ns).as_deref(),
+            kube::ResourceExt::resource_version(&pod).as_deref(),
             Some("9")
         );
-        assert_eq!(ns.metadata.labels.unwrap()["team"], "risk");
-        assert!(ns.spec.is_none() && ns.status.is_none() && ns.metadata.managed_fields.is_none());
-        let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Namespace", "apiVersion": "v1",
+        assert_eq!(pod.facts.name, "scorer");
+        let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Deployment", "apiVersion": "apps/v1",
             "metadata": {"resourceVersion": "12", "annotations": {"k8s.io/initial-events-end": "true"}}}})
         .to_string();
-        let event: kube::core::WatchEvent<Lean<Namespace>> =
+        let event: kube::core::WatchEvent<Workload<Deployment>> =
             serde_json::from_str(&bookmark).unwrap();
         assert!(
             matches!(event, kube::core::WatchEvent::Bookmark(b) if b.metadata.resource_version == "12")

@@ -304,8 +304,8 @@ impl<K> Watched for K where
 {
 }
 
-/// The reflected watch events of `K` in every namespace, backing off on their own, read as
-/// [`Stored`](lean::Stored) says; and the store.
+/// The reflected watch events of `K` in every namespace, backing off on their own, with what
+/// [`Stored::trim`](lean::Stored::trim) drops removed before the store keeps them; and the store.
 pub fn reflect_events<K: lean::Stored>(
     client: Client,
 ) -> (
@@ -314,17 +314,13 @@ pub fn reflect_events<K: lean::Stored>(
     + Send
     + 'static,
 ) {
-    use futures::TryStreamExt;
     use kube::runtime::{WatchStreamExt, reflector, watcher};
     let (store, writer) = reflector::store();
     let events = reflector(
         writer,
-        watcher(
-            kube::Api::<K::Wire>::all(client),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .map_ok(lean::stored::<K>),
+        watcher(kube::Api::<K>::all(client), watcher::Config::default())
+            .default_backoff()
+            .modify(K::trim),
     );
     (store, events)
 }

@@ -214,6 +214,32 @@ pub enum FactsError {
     },
 }
 
+/// A kind whose objects are governed workloads: what the engine knows of one, read from the
+/// fields ([`fields::ReadFields`]) or from the whole object alike.
+pub trait WorkloadObject: fields::ReadFields {
+    /// The object's facts.
+    fn facts(&self) -> WorkloadFacts;
+}
+
+macro_rules! workload_object {
+    ($($kind:ty => $facts:path),*) => {$(
+        impl WorkloadObject for $kind {
+            fn facts(&self) -> WorkloadFacts {
+                $facts(self)
+            }
+        }
+    )*};
+}
+
+workload_object!(
+    Deployment => WorkloadFacts::from_deployment,
+    StatefulSet => WorkloadFacts::from_stateful_set,
+    DaemonSet => WorkloadFacts::from_daemon_set,
+    Job => WorkloadFacts::from_job,
+    CronJob => WorkloadFacts::from_cron_job,
+    Pod => WorkloadFacts::from_pod
+);
+
 impl WorkloadFacts {
     /// `Kind/name`, as findings and status name workloads.
     pub fn display_name(&self) -> String {

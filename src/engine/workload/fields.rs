@@ -15,13 +15,11 @@ use k8s_openapi::{
             DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec,
         },
         batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec},
-        core::v1::{
-            Container, EnvVar, Namespace, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
-        },
+        core::v1::{Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements},
     },
     apimachinery::pkg::{
         api::resource::Quantity,
-        apis::meta::v1::{ObjectMeta, OwnerReference, Time},
+        apis::meta::v1::{ObjectMeta, OwnerReference},
     },
 };
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
@@ -47,11 +45,7 @@ pub trait ReadFields: Sized {
 struct Meta {
     name: Option<String>,
     namespace: Option<String>,
-    uid: Option<String>,
     resource_version: Option<String>,
-    generation: Option<i64>,
-    creation_timestamp: Option<Time>,
-    deletion_timestamp: Option<Time>,
     labels: Option<BTreeMap<String, String>>,
     #[serde(deserialize_with = "annotations")]
     annotations: Option<BTreeMap<String, String>>,
@@ -63,11 +57,7 @@ impl From<Meta> for ObjectMeta {
         Self {
             name: m.name,
             namespace: m.namespace,
-            uid: m.uid,
             resource_version: m.resource_version,
-            generation: m.generation,
-            creation_timestamp: m.creation_timestamp,
-            deletion_timestamp: m.deletion_timestamp,
             labels: m.labels,
             annotations: m.annotations,
             owner_references: m.owner_references,
@@ -345,19 +335,6 @@ impl ReadFields for Pod {
         Self {
             metadata: o.metadata.into(),
             spec: o.spec.map(PodSpec::from),
-            status: None,
-        }
-    }
-}
-
-/// A Namespace's metadata: its labels decide what happens to unregistered workloads in it.
-impl ReadFields for Namespace {
-    type Fields = Object<serde::de::IgnoredAny>;
-
-    fn from_fields(o: Self::Fields) -> Self {
-        Self {
-            metadata: o.metadata.into(),
-            spec: None,
             status: None,
         }
     }
