@@ -357,11 +357,13 @@ async fn each_decision_is_a_record_in_the_decision_log() {
     namespace(cp, ns);
     apply_records(cp, ns, "Warn").await;
     ok(apply(cp, &deployment(ns, IMAGE)));
-    let created = decisions(op, ns, "scorer");
-    let warned = created
-        .iter()
-        .find(|r| r["operation"] == "CREATE")
-        .unwrap_or_else(|| panic!("no record of the create: {created:#?}"));
+    // The record is written once the answer is on its way.
+    let warned = eventually(WAIT, "a record of the create", || async {
+        decisions(op, ns, "scorer")
+            .into_iter()
+            .find(|r| r["operation"] == "CREATE")
+    })
+    .await;
     assert_eq!(warned["message"], "admission decision", "{warned}");
     assert_eq!(warned["webhook"], "workloads", "{warned}");
     assert_eq!(warned["kind"], "Deployment", "{warned}");

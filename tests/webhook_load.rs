@@ -19,6 +19,8 @@
 //!
 //! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
 //! creates: the same decisions, without the controllers' status writes competing for the machine.
+//! With `AIMS_LOAD_ETCD_FSYNC=1`, etcd syncs each write to disk, as a production etcd does (tests
+//! otherwise run it with `--unsafe-no-fsync`).
 
 mod support;
 
@@ -729,11 +731,21 @@ fn summary(latencies: &[Duration]) -> String {
 async fn webhook_load() {
     // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the API
     // server's part measures admission, not the cluster's own controllers.
+    let etcd_fsync = std::env::var("AIMS_LOAD_ETCD_FSYNC").is_ok_and(|v| v == "1");
     let cp = ControlPlane::start_with(Options {
         controller_manager: false,
+        etcd_fsync,
         ..Options::default()
     })
     .unwrap();
+    println!(
+        "etcd {}",
+        if etcd_fsync {
+            "syncs each write to disk"
+        } else {
+            "does not sync its writes (--unsafe-no-fsync)"
+        }
+    );
     support::install_crds(&cp, false);
     let client = cp.client().await;
     let op = Operator::start(&cp, OPERATOR_NS, "webhook-load-operator");

@@ -3,29 +3,24 @@
 
 use kube::{
     Resource, ResourceExt,
-    core::admission::Operation,
+    core::admission::{AdmissionResponse, Operation},
     runtime::{
         events::{Event, EventType},
         reflector::ObjectRef,
     },
 };
 
-use super::{Outcome, Webhook, review::Request};
-use crate::engine::evaluate::Verdict;
+use super::{Webhook, review::Request};
+use crate::engine::{admission::workload::Decision, evaluate::Verdict};
 
 /// The log target of decision records: `RUST_LOG=aims::decision=info` keeps them.
 pub const TARGET: &str = "aims::decision";
 
 /// `allow`, `warn` or `deny`.
-pub fn verdict(outcome: &Outcome) -> &'static str {
-    if !outcome.response.allowed {
+pub fn verdict(response: &AdmissionResponse) -> &'static str {
+    if !response.allowed {
         "deny"
-    } else if outcome
-        .response
-        .warnings
-        .as_ref()
-        .is_some_and(|w| !w.is_empty())
-    {
+    } else if response.warnings.as_ref().is_some_and(|w| !w.is_empty()) {
         "warn"
     } else {
         "allow"
@@ -41,10 +36,30 @@ fn operation(op: &Operation) -> &'static str {
     }
 }
 
+/// One answered request, as the decision log records it.
+pub struct Answered<'a> {
+    /// The webhook that answered (`workloads`, `records`, `riskassessments`).
+    pub webhook: &'static str,
+    /// The request.
+    pub req: &'a Request,
+    /// The engine's decision, for a governed workload.
+    pub decision: Option<&'a Decision>,
+    /// `allow`, `warn` or `deny` (see [`verdict`]).
+    pub verdict: &'static str,
+    /// The answer's message (why a request is denied).
+    pub message: &'a str,
+}
+
 /// Records one decision and, for a denied workload of a system, publishes an Event on the system
 /// (not for dry runs: they have no side effects).
-pub fn record(hook: &Webhook, webhook: &'static str, req: &Request, outcome: &Outcome) {
-    let decision = outcome.decision.as_ref();
+pub fn record(hook: &Webhook, answered: &Answered<'_>) {
+    let Answered {
+        webhook,
+        req,
+        decision,
+        verdict,
+        message,
+    } = *answered;
     let controls = decision
         .map(|d| d.failing_controls().join(","))
         .unwrap_or_default();
@@ -62,14 +77,14 @@ pub fn record(hook: &Webhook, webhook: &'static str, req: &Request, outcome: &Ou
         namespace = req.namespace.as_deref().unwrap_or_default(),
         name = %req.name,
         system = decision.and_then(|d| d.system.as_deref()).unwrap_or_default(),
-        verdict = verdict(outcome),
+        verdict,
         controls,
         break_glass = break_glass.as_deref().unwrap_or_default(),
         dry_run = req.dry_run,
-        response_message = %outcome.response.result.message,
+        response_message = message,
         "admission decision"
     );
-    if req.dry_run || outcome.response.allowed {
+    if req.dry_run || verdict != "deny" {
         return;
     }
     let Some(decision) = decision.filter(|d| d.verdict == Verdict::Deny) else {

@@ -154,7 +154,7 @@ pub fn router(hook: Arc<Webhook>) -> Router {
     fn route(name: &'static str, handler: Handler) -> axum::routing::MethodRouter<Arc<Webhook>> {
         post(
             move |State(hook): State<Arc<Webhook>>, body: Body| async move {
-                answer(&hook, name, handler, body).await
+                answer(hook, name, handler, body).await
             },
         )
     }
@@ -175,7 +175,7 @@ pub fn router(hook: Arc<Webhook>) -> Router {
         .with_state(hook)
 }
 
-async fn answer(hook: &Webhook, name: &'static str, handler: Handler, body: Body) -> Response {
+async fn answer(hook: Arc<Webhook>, name: &'static str, handler: Handler, body: Body) -> Response {
     let start = Instant::now();
     let bytes: Bytes = match axum::body::to_bytes(body, review::MAX_BODY).await {
         Ok(bytes) => bytes,
@@ -187,27 +187,41 @@ async fn answer(hook: &Webhook, name: &'static str, handler: Handler, body: Body
                     review::MAX_BODY
                 ),
             };
-            return reply(hook, name, "invalid", start, review::unreadable(&e));
+            return reply(&hook, name, "invalid", start, review::unreadable(&e));
         }
     };
     let req = match review::decode(&bytes) {
         Ok(req) => req,
         Err(e) => {
             tracing::warn!(target: decision_log::TARGET, webhook = name, error = %e, "unreadable review");
-            return reply(hook, name, "invalid", start, review::unreadable(&e));
+            return reply(&hook, name, "invalid", start, review::unreadable(&e));
         }
     };
-    let outcome = if hook.ctx.synced() {
-        handler(hook, &req)
+    let Outcome { response, decision } = if hook.ctx.synced() {
+        handler(&hook, &req)
     } else {
         Outcome::deny(
             &req,
             "aims-operator is still loading the cluster's records; retry in a few seconds",
         )
     };
-    decision_log::record(hook, name, &req, &outcome);
-    let verdict = decision_log::verdict(&outcome);
-    reply(hook, name, verdict, start, outcome.response)
+    let verdict = decision_log::verdict(&response);
+    let message = response.result.message.clone();
+    let answer = reply(&hook, name, verdict, start, response);
+    // The record is written once the answer is on its way: this task runs after the connection's,
+    // which writes the answer before it waits for the next request. The API server does not wait
+    // for the log line, and the request is dropped off its path too.
+    tokio::spawn(async move {
+        let answered = decision_log::Answered {
+            webhook: name,
+            req: &req,
+            decision: decision.as_ref(),
+            verdict,
+            message: &message,
+        };
+        decision_log::record(&hook, &answered);
+    });
+    answer
 }
 
 fn reply(

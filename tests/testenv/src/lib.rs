@@ -79,6 +79,10 @@ pub struct Options {
     /// Where to keep data, certificates, logs and the kubeconfig. A fresh temporary directory
     /// when unset.
     pub dir: Option<PathBuf>,
+    /// Have etcd sync each write to disk, as a production etcd does. Off by default: tests and
+    /// the demo trade that durability for speed (`--unsafe-no-fsync`); load runs that compare
+    /// creation latencies turn it on.
+    pub etcd_fsync: bool,
 }
 
 impl Default for Options {
@@ -87,6 +91,7 @@ impl Default for Options {
             controller_manager: true,
             detach: false,
             dir: None,
+            etcd_fsync: false,
         }
     }
 }
@@ -167,10 +172,12 @@ impl ControlPlane {
             &format!("http://127.0.0.1:{peer_port}"),
             "--initial-cluster",
             &format!("aims-testenv=http://127.0.0.1:{peer_port}"),
-            "--unsafe-no-fsync",
             "--log-level",
             "warn",
         ]);
+        if !options.etcd_fsync {
+            etcd.arg("--unsafe-no-fsync");
+        }
         cp.spawn("etcd", etcd)?;
 
         let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
