@@ -280,7 +280,11 @@ async fn post(app: axum::Router, body: Vec<u8>) -> axum::body::Bytes {
         )
         .await
         .unwrap();
-    to_bytes(response.into_body(), usize::MAX).await.unwrap()
+    let answer = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    // The handler writes the decision record in a task of its own once the answer is on its way;
+    // yielding lets this one-thread runtime run it now, within the measured review.
+    tokio::task::yield_now().await;
+    answer
 }
 
 /// Evicts the CPU caches: writes a line of every 64 bytes of a buffer larger than L2 and most of
@@ -297,11 +301,29 @@ fn evict_caches() {
     std::hint::black_box(&*buffer);
 }
 
+/// Bytes of log written: the log goes nowhere, but the bench checks that each review writes its
+/// record.
+static LOGGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A sink that counts what it is given.
+struct CountingSink;
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGGED.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    aims_operator::telemetry::init_with_writer(
-        aims_operator::telemetry::LogFormat::Json,
-        std::io::sink,
-    );
+    use std::sync::atomic::Ordering;
+    aims_operator::telemetry::init_with_writer(aims_operator::telemetry::LogFormat::Json, || {
+        CountingSink
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -334,8 +356,13 @@ fn bench(c: &mut Criterion) {
         ),
     ];
     for (name, body, allowed) in cases {
+        let logged = LOGGED.load(Ordering::Relaxed);
         let answer: Value =
             serde_json::from_slice(&rt.block_on(post(app.clone(), body.clone()))).unwrap();
+        assert!(
+            LOGGED.load(Ordering::Relaxed) > logged,
+            "{name}: no decision record"
+        );
         assert_eq!(
             answer.pointer("/response/allowed"),
             Some(&json!(allowed)),
