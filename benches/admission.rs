@@ -20,13 +20,8 @@ use axum::{
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 use kube::{
-    Client, Resource,
-    api::DynamicObject,
-    runtime::{
-        events::{Recorder, Reporter},
-        reflector::{self, Store},
-        watcher,
-    },
+    Client,
+    runtime::events::{Recorder, Reporter},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -34,7 +29,11 @@ use tower::ServiceExt;
 use aims_operator::{
     admission::{Settings, Webhook, router},
     api::{Approval, Decision, RiskAssessment},
-    controller::{Context, context::Stores, kserve, metrics::Metrics},
+    controller::{
+        Context,
+        context::{Stores, store_of},
+        metrics::Metrics,
+    },
     engine::{
         approval::{self, EntryRef, SigningKey},
         catalog::Catalog,
@@ -51,18 +50,6 @@ fn image(i: usize) -> String {
         "registry.example.com/credit/model-{i}@sha256:{:064x}",
         i + 1
     )
-}
-
-fn store<K>(objects: Vec<K>) -> Store<K>
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, mut writer) = reflector::store();
-    for o in objects {
-        writer.apply_watcher_event(&watcher::Event::Apply(o));
-    }
-    store
 }
 
 fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
@@ -160,27 +147,21 @@ fn hook() -> Arc<Webhook> {
         })
         .collect();
     let stores = Stores {
-        systems: store((0..SYSTEMS).map(|i| from(system(i))).collect()),
-        assessments: store(
+        systems: store_of((0..SYSTEMS).map(|i| from(system(i))).collect()),
+        assessments: store_of(
             (0..SYSTEMS)
                 .map(|i| from(serde_json::to_value(assessment(i, &key)).unwrap()))
                 .collect(),
         ),
-        bindings: store(vec![from(json!({
+        bindings: store_of(vec![from(json!({
             "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
             "metadata": {"name": "approvals", "namespace": NS},
             "spec": {"enforcement": "Enforce", "controls": [{"id": "A.6.2.5", "params": {"approverGroups": ["risk"]}}]}
         }))]),
-        cluster_bindings: store(Vec::new()),
-        namespaces: store(vec![from(json!({"metadata": {"name": NS}}))]),
-        deployments: store(deployments),
-        stateful_sets: store(Vec::new()),
-        daemon_sets: store(Vec::new()),
-        jobs: store(Vec::new()),
-        cron_jobs: store(Vec::new()),
-        pods: store(Vec::new()),
-        inference_services: reflector::store::Writer::<DynamicObject>::new(kserve::api_resource())
-            .as_reader(),
+        cluster_bindings: store_of(Vec::new()),
+        namespaces: store_of(vec![from(json!({"metadata": {"name": NS}}))]),
+        deployments: store_of(deployments),
+        ..Stores::empty()
     };
     let (_, leader) = tokio::sync::watch::channel(false);
     Arc::new(Webhook {

@@ -143,7 +143,7 @@ fn bench(c: &mut Criterion) {
             namespace_labels: &labels,
             assessments: &assessments.iter().collect::<Vec<_>>(),
             bindings: &bindings,
-            workloads: &facts,
+            workloads: &facts.iter().collect::<Vec<_>>(),
             catalog: &catalog,
             trust: Trust::Verify(&key),
             now,

@@ -8,13 +8,8 @@ use axum::{
     http::{Request, StatusCode},
 };
 use kube::{
-    Client, Resource,
-    api::DynamicObject,
-    runtime::{
-        events::{Recorder, Reporter},
-        reflector::{self, Store},
-        watcher,
-    },
+    Client,
+    runtime::events::{Recorder, Reporter},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -22,23 +17,15 @@ use tower::ServiceExt;
 use super::{Settings, Webhook, router};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
-    controller::{Context, context::Stores, kserve, metrics::Metrics},
+    controller::{
+        Context,
+        context::{Stores, store_of},
+        metrics::Metrics,
+    },
     engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
 };
 
 const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
-
-fn store<K>(objects: Vec<K>) -> Store<K>
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, mut writer) = reflector::store();
-    for o in objects {
-        writer.apply_watcher_event(&watcher::Event::Apply(o));
-    }
-    store
-}
 
 fn guarded<K>(v: Value) -> kube::core::DeserializeGuard<K>
 where
@@ -80,26 +67,22 @@ fn binding(enforcement: &str) -> Value {
 fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook> {
     let client = offline_client();
     let stores = Stores {
-        systems: store(systems.into_iter().map(guarded::<AISystem>).collect()),
-        assessments: store(Vec::<kube::core::DeserializeGuard<RiskAssessment>>::new()),
-        bindings: store(
+        systems: store_of(systems.into_iter().map(guarded::<AISystem>).collect()),
+        assessments: store_of(Vec::<kube::core::DeserializeGuard<RiskAssessment>>::new()),
+        bindings: store_of(
             bindings
                 .into_iter()
                 .map(guarded::<ControlBinding>)
                 .collect(),
         ),
-        cluster_bindings: store(Vec::<kube::core::DeserializeGuard<ClusterControlBinding>>::new()),
-        namespaces: store(Vec::new()),
-        deployments: store(vec![
+        cluster_bindings: store_of(
+            Vec::<kube::core::DeserializeGuard<ClusterControlBinding>>::new(),
+        ),
+        namespaces: store_of(Vec::new()),
+        deployments: store_of(vec![
             serde_json::from_value(deployment("scorer", 2)).unwrap(),
         ]),
-        stateful_sets: store(Vec::new()),
-        daemon_sets: store(Vec::new()),
-        jobs: store(Vec::new()),
-        cron_jobs: store(Vec::new()),
-        pods: store(Vec::new()),
-        inference_services: reflector::store::Writer::<DynamicObject>::new(kserve::api_resource())
-            .as_reader(),
+        ..Stores::empty()
     };
     let (_, leader) = tokio::sync::watch::channel(false);
     Arc::new(Webhook {

@@ -137,13 +137,13 @@ fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, S
             .stores
             .deployments
             .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
-            .map(|w| w.facts.clone()),
+            .map(|w| WorkloadFacts::clone(&w.facts)),
         "statefulsets" => hook
             .ctx
             .stores
             .stateful_sets
             .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
-            .map(|w| w.facts.clone()),
+            .map(|w| WorkloadFacts::clone(&w.facts)),
         _ => return Ok(None),
     };
     // Not in the stores yet: it was just created and was admitted then.

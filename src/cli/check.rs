@@ -186,6 +186,7 @@ pub fn check(
     let no_labels = BTreeMap::new();
 
     let assessments: Vec<&RiskAssessment> = inv.assessments.iter().collect();
+    let workloads: Vec<&WorkloadFacts> = inv.workloads.iter().collect();
     let mut systems = Vec::new();
     let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
     for system in &inv.systems {
@@ -195,7 +196,7 @@ pub fn check(
             namespace_labels: inv.namespaces.get(&namespace).unwrap_or(&no_labels),
             assessments: &assessments,
             bindings: &bindings,
-            workloads: &inv.workloads,
+            workloads: &workloads,
             catalog,
             trust: Trust::AsWritten,
             now,

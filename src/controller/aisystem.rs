@@ -295,7 +295,7 @@ pub fn controller(
     };
     let controller = super::controller_for_stream(system_stream, systems.clone());
     let s = systems.clone();
-    let by_workload = move |w: WorkloadFacts| systems_of(&s, &w);
+    let by_workload = move |w: Arc<WorkloadFacts>| systems_of(&s, &w);
     let (s1, s2, s3, s4, s5, s6, s7, s8, s9) = (
         by_workload.clone(),
         by_workload.clone(),

@@ -73,6 +73,28 @@ pub struct Stores {
 }
 
 impl Stores {
+    /// Stores that hold nothing, as after watches that listed an empty cluster: for tests and
+    /// benchmarks, which fill in the kinds they need (`Stores { deployments, ..Stores::empty() }`).
+    pub fn empty() -> Self {
+        Self {
+            systems: store_of(Vec::new()),
+            assessments: store_of(Vec::new()),
+            bindings: store_of(Vec::new()),
+            cluster_bindings: store_of(Vec::new()),
+            namespaces: store_of(Vec::new()),
+            deployments: store_of(Vec::new()),
+            stateful_sets: store_of(Vec::new()),
+            daemon_sets: store_of(Vec::new()),
+            jobs: store_of(Vec::new()),
+            cron_jobs: store_of(Vec::new()),
+            pods: store_of(Vec::new()),
+            inference_services: kube::runtime::reflector::store::Writer::<DynamicObject>::new(
+                super::kserve::api_resource(),
+            )
+            .as_reader(),
+        }
+    }
+
     /// Waits until every store has seen its first full list, logging the ones still listing every
     /// `every` so a watch that never completes is named rather than silent.
     pub async fn wait_until_ready(&self, every: std::time::Duration) {
@@ -155,15 +177,15 @@ impl Stores {
         (self.bindings.state(), self.cluster_bindings.state())
     }
 
-    /// The facts of every governed workload in every namespace.
-    pub fn all_workloads(&self) -> Vec<WorkloadFacts> {
+    /// The facts of every governed workload in every namespace, shared with the stores.
+    pub fn all_workloads(&self) -> Vec<Arc<WorkloadFacts>> {
         self.workloads(None)
     }
 
     /// The facts of the governed workloads of `system` (in its namespace, labelled for it or
     /// selected by its `workloadSelector`). Only those are read in full: a system's evaluation
     /// does not pay for the rest of its namespace.
-    pub fn workloads_of(&self, system: &AISystem) -> Vec<WorkloadFacts> {
+    pub fn workloads_of(&self, system: &AISystem) -> Vec<Arc<WorkloadFacts>> {
         let namespace = system.namespace().unwrap_or_default();
         self.select(Some(&namespace), &|labels, pod_labels| {
             evaluate::labels_belong(system, labels, pod_labels)
@@ -172,16 +194,16 @@ impl Stores {
 
     /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
     /// Jobs a CronJob owns are left out: their owner is the workload.
-    fn workloads(&self, namespace: Option<&str>) -> Vec<WorkloadFacts> {
+    fn workloads(&self, namespace: Option<&str>) -> Vec<Arc<WorkloadFacts>> {
         self.select(namespace, &|_, _| true)
     }
 
-    fn select(&self, namespace: Option<&str>, keep: &LabelFilter<'_>) -> Vec<WorkloadFacts> {
+    fn select(&self, namespace: Option<&str>, keep: &LabelFilter<'_>) -> Vec<Arc<WorkloadFacts>> {
         fn facts<K: kube::Resource<DynamicType = ()> + 'static>(
             store: &Store<Workload<K>>,
             namespace: Option<&str>,
             keep: &LabelFilter<'_>,
-        ) -> impl Iterator<Item = WorkloadFacts> {
+        ) -> impl Iterator<Item = Arc<WorkloadFacts>> {
             in_namespace(store, namespace)
                 .filter(|w| keep(&w.facts.labels, &w.facts.pod_labels))
                 .map(|w| w.facts.clone())
@@ -199,7 +221,8 @@ impl Stores {
         out.extend(
             in_namespace(&self.inference_services, namespace)
                 .filter(|o| keep(o.metadata.labels.as_ref().unwrap_or(&none), &none))
-                .filter_map(|o| inference_service_facts(&o)),
+                .filter_map(|o| inference_service_facts(&o))
+                .map(Arc::new),
         );
         out
     }
@@ -213,6 +236,20 @@ pub fn inference_service_facts(object: &DynamicObject) -> Option<WorkloadFacts> 
         value,
     )
     .ok()
+}
+
+/// A store that holds `objects`, as a watch that listed them would leave it: for tests and
+/// benchmarks that build stores without an API server.
+pub fn store_of<K>(objects: Vec<K>) -> Store<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, mut writer) = kube::runtime::reflector::store();
+    for o in objects {
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(o));
+    }
+    store
 }
 
 /// The objects of `store` in `namespace`, or all of them.
@@ -275,20 +312,21 @@ impl Context {
         &self,
         system: &AISystem,
         now: jiff::Timestamp,
-    ) -> (Evaluation, Vec<WorkloadFacts>) {
+    ) -> (Evaluation, Vec<Arc<WorkloadFacts>>) {
         let namespace = system.namespace().unwrap_or_default();
         let (namespaced, cluster) = self.stores.bindings();
         let bindings = as_bindings(&namespaced, &cluster);
         let stored = self.stores.assessments_in(&namespace);
         let assessments: Vec<&RiskAssessment> = readable(&stored).collect();
         let workloads = self.stores.workloads_of(system);
+        let facts: Vec<&WorkloadFacts> = workloads.iter().map(|w| &**w).collect();
         let labels = self.stores.namespace_labels(&namespace);
         let evaluation = evaluate::evaluate(&Inputs {
             system,
             namespace_labels: &labels,
             assessments: &assessments,
             bindings: &bindings,
-            workloads: &workloads,
+            workloads: &facts,
             catalog: &self.catalog,
             trust: Trust::Verify(&self.key),
             now,

@@ -3,6 +3,8 @@
 //! restored. What to restore is kept in the system's status, so the operator writes only the scale
 //! subresource of Deployments and StatefulSets (and `spec.suspend` of CronJobs), never their specs.
 
+use std::borrow::Borrow;
+
 use kube::{
     Api, Client,
     api::{Patch, PatchParams},
@@ -73,9 +75,13 @@ pub struct Plan {
 /// Halting records each running workload once (the first value seen is the one restored, so a
 /// workload scaled to zero by the halt is not recorded as "zero" again) and stops it. Resuming
 /// restores what was recorded for workloads that still exist, and forgets the rest.
-pub fn plan(halted: bool, workloads: &[WorkloadFacts], recorded: &[HaltedWorkload]) -> Plan {
+pub fn plan<W: Borrow<WorkloadFacts>>(
+    halted: bool,
+    workloads: &[W],
+    recorded: &[HaltedWorkload],
+) -> Plan {
     let mut out = Plan::default();
-    for w in workloads {
+    for w in workloads.iter().map(Borrow::borrow) {
         let name = w.display_name();
         let known = recorded.iter().find(|r| r.workload == name);
         match (w.kind, halted) {

@@ -9,7 +9,7 @@
 //!
 //! [`ReadFields`]: crate::engine::workload::fields::ReadFields
 
-use std::{borrow::Cow, marker::PhantomData};
+use std::{borrow::Cow, marker::PhantomData, sync::Arc};
 
 use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use serde::{Deserialize, Deserializer};
@@ -49,8 +49,8 @@ impl Stored for Namespace {
 /// its store read), and its facts.
 pub struct Workload<K> {
     metadata: ObjectMeta,
-    /// What the engine knows of it.
-    pub facts: WorkloadFacts,
+    /// What the engine knows of it, shared with every evaluation that reads it (none copies it).
+    pub facts: Arc<WorkloadFacts>,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -85,6 +85,12 @@ impl<K: WorkloadObject + kube::Resource> Workload<K> {
             facts.containers = Vec::new();
             facts.model_uris = Vec::new();
         }
+        // Kept for the object's life: no spare capacity from the vectors' growth while reading.
+        facts.containers.shrink_to_fit();
+        for c in &mut facts.containers {
+            c.args_and_env.shrink_to_fit();
+        }
+        facts.model_uris.shrink_to_fit();
         let meta = object.meta();
         Self {
             metadata: ObjectMeta {
@@ -93,7 +99,7 @@ impl<K: WorkloadObject + kube::Resource> Workload<K> {
                 resource_version: meta.resource_version.clone(),
                 ..ObjectMeta::default()
             },
-            facts,
+            facts: Arc::new(facts),
             kind: PhantomData,
         }
     }
@@ -212,7 +218,7 @@ mod tests {
         object: &Value,
     ) -> (WorkloadFacts, WorkloadFacts) {
         let (whole, stored) = both::<K>(object);
-        (whole, stored.facts)
+        (whole, Arc::unwrap_or_clone(stored.facts))
     }
 
     #[test]

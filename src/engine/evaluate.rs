@@ -1,7 +1,7 @@
 //! `evaluate`: one system, its assessments, the bindings, its workloads, the catalog and `now` in;
 //! phase, conditions, findings, a verdict per workload and the next time the answer can change out.
 
-use std::collections::BTreeMap;
+use std::{borrow::Borrow, collections::BTreeMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -32,7 +32,7 @@ pub struct Inputs<'a> {
     /// Every binding; those that do not select the system are ignored.
     pub bindings: &'a [Binding<'a>],
     /// Workloads of the namespace; those of other systems are ignored.
-    pub workloads: &'a [WorkloadFacts],
+    pub workloads: &'a [&'a WorkloadFacts],
     /// The control catalog.
     pub catalog: &'a Catalog,
     /// How approval signatures are checked.
@@ -234,14 +234,15 @@ pub struct Unregistered<'a> {
 }
 
 /// The workloads that look like model serving and belong to none of `systems` (a label naming a
-/// system that does not exist counts as none).
-pub fn unregistered<'a>(
+/// system that does not exist counts as none). The workloads are facts or shared facts (`Arc`).
+pub fn unregistered<'a, W: Borrow<WorkloadFacts>>(
     systems: &[&AISystem],
-    workloads: &'a [WorkloadFacts],
+    workloads: &'a [W],
     detector: &Detector,
 ) -> Vec<Unregistered<'a>> {
     workloads
         .iter()
+        .map(Borrow::borrow)
         .filter(|w| !systems.iter().any(|s| belongs(s, w)))
         .filter_map(|w| {
             detector.detect(w).map(|detection| Unregistered {
@@ -295,6 +296,7 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
     let mut workloads: Vec<&WorkloadFacts> = inputs
         .workloads
         .iter()
+        .copied()
         .filter(|w| belongs(system, w))
         .collect();
     workloads.sort_by_key(|w| (w.kind, &w.name));

@@ -133,7 +133,7 @@ impl World {
             namespace_labels: &Default::default(),
             assessments: &assessments.iter().collect::<Vec<_>>(),
             bindings: &bindings,
-            workloads: &workloads,
+            workloads: &workloads.iter().collect::<Vec<_>>(),
             catalog: &catalog,
             trust: Trust::Verify(&self.verify_with),
             now: self.now,
