@@ -24,6 +24,9 @@ use kube::{
     runtime::events::{Recorder, Reporter},
 };
 use serde_json::{Value, json};
+
+#[path = "../tests/support/api_defaults.rs"]
+mod api_defaults;
 use tower::ServiceExt;
 
 use aims_operator::{
@@ -204,28 +207,7 @@ fn as_sent(mut object: Value) -> Value {
                     "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {},
                     "f:terminationGracePeriodSeconds": {}}}}}
     }]);
-    let spec = &mut object["spec"];
-    spec["progressDeadlineSeconds"] = json!(600);
-    spec["revisionHistoryLimit"] = json!(10);
-    spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
-    let pod = &mut spec["template"]["spec"];
-    pod["dnsPolicy"] = json!("ClusterFirst");
-    pod["restartPolicy"] = json!("Always");
-    pod["schedulerName"] = json!("default-scheduler");
-    pod["securityContext"] = json!({});
-    pod["terminationGracePeriodSeconds"] = json!(30);
-    if let Some(containers) = pod["containers"].as_array_mut() {
-        for c in containers {
-            c["imagePullPolicy"] = json!("IfNotPresent");
-            c["terminationMessagePath"] = json!("/dev/termination-log");
-            c["terminationMessagePolicy"] = json!("File");
-            if let Some(ports) = c["ports"].as_array_mut() {
-                for p in ports {
-                    p["protocol"] = json!("TCP");
-                }
-            }
-        }
-    }
+    api_defaults::fill_deployment_defaults(&mut object);
     object["status"] = json!({});
     object
 }

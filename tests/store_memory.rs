@@ -18,6 +18,9 @@ use kube::{
 };
 use serde_json::{Value, json};
 
+#[path = "support/api_defaults.rs"]
+mod api_defaults;
+
 /// The system allocator, counting the bytes the current thread holds.
 struct Counting;
 
@@ -110,20 +113,7 @@ fn deployment(i: usize, applied: bool) -> Value {
                         "f:env": {}, "f:image": {}, "f:name": {}, "f:ports": {}, "f:readinessProbe": {},
                         "f:resources": {}, "f:volumeMounts": {}}}, "f:volumes": {}}}}}
     }]);
-    let spec = &mut object["spec"];
-    spec["progressDeadlineSeconds"] = json!(600);
-    spec["revisionHistoryLimit"] = json!(10);
-    spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
-    let pod = &mut spec["template"]["spec"];
-    pod["dnsPolicy"] = json!("ClusterFirst");
-    pod["restartPolicy"] = json!("Always");
-    pod["schedulerName"] = json!("default-scheduler");
-    pod["securityContext"] = json!({});
-    pod["terminationGracePeriodSeconds"] = json!(30);
-    let container = &mut pod["containers"][0];
-    container["imagePullPolicy"] = json!("IfNotPresent");
-    container["terminationMessagePath"] = json!("/dev/termination-log");
-    container["terminationMessagePolicy"] = json!("File");
+    api_defaults::fill_deployment_defaults(&mut object);
     object["status"] = json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2,
         "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
             "lastUpdateTime": "2026-11-24T10:00:05Z", "lastTransitionTime": "2026-11-24T10:00:05Z"}]});

@@ -717,6 +717,11 @@ async fn select_webhook_path(client: &Client) {
         .unwrap();
 }
 
+/// Whether the environment variable `name` is `1`.
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
+}
+
 fn summary(latencies: &[Duration]) -> String {
     format!(
         "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -731,7 +736,7 @@ fn summary(latencies: &[Duration]) -> String {
 async fn webhook_load() {
     // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the API
     // server's part measures admission, not the cluster's own controllers.
-    let etcd_fsync = std::env::var("AIMS_LOAD_ETCD_FSYNC").is_ok_and(|v| v == "1");
+    let etcd_fsync = flag("AIMS_LOAD_ETCD_FSYNC");
     let cp = ControlPlane::start_with(Options {
         controller_manager: false,
         etcd_fsync,
@@ -752,7 +757,7 @@ async fn webhook_load() {
     populate(&client).await;
     // With AIMS_LOAD_WEBHOOK_ONLY=1 a webhook-only replica takes over once the records are in: no
     // controllers, so no status writes compete with the creates.
-    let op = if std::env::var_os("AIMS_LOAD_WEBHOOK_ONLY").is_some() {
+    let op = if flag("AIMS_LOAD_WEBHOOK_ONLY") {
         let only = Operator::start_with(&cp, OPERATOR_NS, "webhook-only", &["--webhook-only"]);
         drop(op);
         only

@@ -255,6 +255,17 @@ mod tests {
             full.annotations.remove(LAST_APPLIED);
             assert_eq!(full, kept, "{}", full.display_name());
             assert!(!kept.containers.is_empty() && !kept.model_uris.is_empty());
+            // Kept for the object's life: no spare capacity left from reading.
+            assert_eq!(kept.containers.capacity(), kept.containers.len());
+            assert_eq!(kept.model_uris.capacity(), kept.model_uris.len());
+            for c in &kept.containers {
+                assert_eq!(
+                    c.args_and_env.capacity(),
+                    c.args_and_env.len(),
+                    "{}",
+                    c.name
+                );
+            }
         }
     }
 
