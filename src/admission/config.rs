@@ -188,7 +188,18 @@ pub fn configurations(
             ValidatingWebhook {
                 name: RECORDS_WEBHOOK.to_owned(),
                 client_config: client_config(target, VALIDATE_RECORDS_PATH),
-                rules: Some(vec![aims_rule(&["aisystems", "riskassessments"])]),
+                rules: Some(vec![
+                    // A halted AISystem is not deleted (and so not re-created without its halt).
+                    RuleWithOperations {
+                        operations: Some(vec![
+                            "CREATE".to_owned(),
+                            "UPDATE".to_owned(),
+                            "DELETE".to_owned(),
+                        ]),
+                        ..aims_rule(&["aisystems"])
+                    },
+                    aims_rule(&["riskassessments"]),
+                ]),
                 namespace_selector: Some(not_in_namespaces(system_namespaces())),
                 ..validating_webhook(opts)
             },
@@ -523,7 +534,12 @@ mod tests {
             rules
                 .iter()
                 .flat_map(|r| {
-                    assert_eq!(r.operations.as_deref().unwrap(), ["CREATE", "UPDATE"]);
+                    let operations = r.operations.as_deref().unwrap();
+                    if r.resources.as_deref() == Some(&["aisystems".to_owned()][..]) {
+                        assert_eq!(operations, ["CREATE", "UPDATE", "DELETE"]);
+                    } else {
+                        assert_eq!(operations, ["CREATE", "UPDATE"]);
+                    }
                     let group = &r.api_groups.as_ref().unwrap()[0];
                     let version = &r.api_versions.as_ref().unwrap()[0];
                     let scope = r.scope.clone().unwrap();

@@ -24,7 +24,12 @@ const GROUP: &str = "aims.dev";
 
 /// Answers one review of an aims record.
 pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
-    if req.kind.group != GROUP || !matches!(req.operation, Operation::Create | Operation::Update) {
+    if req.kind.group != GROUP {
+        return Outcome::allow(req);
+    }
+    // Deleting is reviewed for AISystems only: a halted one is not deleted.
+    let delete_of_system = req.operation == Operation::Delete && req.kind.kind == "AISystem";
+    if !delete_of_system && !matches!(req.operation, Operation::Create | Operation::Update) {
         return Outcome::allow(req);
     }
     let user = req.user_info.username.as_deref().unwrap_or_default();
@@ -34,9 +39,18 @@ pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
         groups: &groups,
     };
     let result = match req.kind.kind.as_str() {
-        "AISystem" => typed::<AISystem>(req).and_then(|(new, old)| {
-            system::admit(old.as_ref().map(|o| &o.spec), &new.spec, requester)
-                .map_err(|e| e.to_string())
+        "AISystem" => system_change(req).and_then(|(new, old)| {
+            let approvers = old
+                .as_ref()
+                .map(|old| approval_policy_of(hook, old).approver_groups)
+                .unwrap_or_default();
+            system::admit(
+                old.as_ref().map(|o| &o.spec),
+                new.as_ref().map(|n| &n.spec),
+                requester,
+                &approvers,
+            )
+            .map_err(|e| e.to_string())
         }),
         "RiskAssessment" => typed::<RiskAssessment>(req).and_then(|(new, old)| {
             let policy = policy_for(hook, &new);
@@ -172,10 +186,25 @@ fn policy_for(hook: &Webhook, ra: &RiskAssessment) -> ApprovalPolicy {
     }) else {
         return ApprovalPolicy::default();
     };
+    approval_policy_of(hook, system)
+}
+
+/// The approval policy the bindings set for `system`.
+fn approval_policy_of(hook: &Webhook, system: &AISystem) -> ApprovalPolicy {
+    let namespace = system.namespace().unwrap_or_default();
     let (namespaced, cluster) = hook.ctx.stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
     let labels = hook.ctx.stores.namespace_labels(&namespace);
     approval_policy(&resolve(system, &labels, &bindings, &hook.ctx.catalog))
+}
+
+/// An AISystem review's object (`None` on a delete) and old object.
+fn system_change(req: &Request) -> Result<(Option<AISystem>, Option<AISystem>), String> {
+    let new = match req.operation {
+        Operation::Delete => None,
+        _ => Some(req.object()?),
+    };
+    Ok((new, req.old_object()?))
 }
 
 /// The request's object and old object as `K`, or a message naming the field that does not read.

@@ -14,7 +14,7 @@ use crate::{
             workload::{self, Cluster, Decision, Request},
         },
         approval::Trust,
-        evaluate::{Verdict, belongs},
+        evaluate::{self, Verdict},
         workload::{WorkloadFacts, WorkloadKind},
     },
 };
@@ -72,11 +72,21 @@ pub fn decide(
         .collect();
     let (namespaced, cluster) = stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
-    let stored = systems
+    // The assessments of every system that judges the workload: those it belongs to, and on an
+    // update those it belonged to before.
+    let mut judges = evaluate::claimants(&systems, new);
+    for s in old
+        .map(|old| evaluate::claimants(&systems, old))
+        .unwrap_or_default()
+    {
+        if !judges.iter().any(|j| std::ptr::eq(*j, s)) {
+            judges.push(s);
+        }
+    }
+    let stored: Vec<_> = judges
         .iter()
-        .find(|s| belongs(s, new))
-        .map(|system| stores.assessments_of(system))
-        .unwrap_or_default();
+        .flat_map(|system| stores.assessments_of(system))
+        .collect();
     let assessments: Vec<_> = readable(&stored).collect();
     let labels = stores.namespace_labels(namespace);
     workload::admit(
@@ -146,16 +156,24 @@ fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, S
             .map(|w| WorkloadFacts::clone(&w.facts)),
         _ => return Ok(None),
     };
-    // Not in the stores yet: it was just created and was admitted then.
-    let Some(stored) = stored else {
-        return Ok(None);
-    };
     // The request's objects are Scale objects; only their replica count matters here.
     let replicas = |object: &Option<Box<RawValue>>| {
         object
             .as_deref()
             .and_then(|o| review::read::<Scale>(o).ok())
             .and_then(|s| s.spec?.replicas)
+    };
+    // Not in the stores yet (created a moment ago): what it runs is unknown here, so only a
+    // scale to zero is admitted; admitting any other would let a scale-up right after a create
+    // pass unjudged.
+    let Some(stored) = stored else {
+        if replicas(&req.object).unwrap_or_default() == 0 {
+            return Ok(None);
+        }
+        return Err(format!(
+            "{} {} was created a moment ago and the operator has not seen it yet; retry the scale",
+            req.kind.kind, req.name
+        ));
     };
     let mut new = stored.clone();
     new.replicas = replicas(&req.object).or(Some(0));

@@ -203,8 +203,13 @@ pub fn check(
         });
         let (satisfied, applicable) = evaluation.control_counts();
         for w in &evaluation.workloads {
+            // A workload several systems claim gets the strictest verdict, as in admission.
+            let key = (namespace.clone(), w.workload.clone());
+            if verdicts.get(&key).is_some_and(|r| r.verdict >= w.verdict) {
+                continue;
+            }
             verdicts.insert(
-                (namespace.clone(), w.workload.clone()),
+                key,
                 WorkloadReport {
                     namespace: namespace.clone(),
                     workload: w.workload.clone(),

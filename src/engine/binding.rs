@@ -73,7 +73,7 @@ pub struct Applied<'a> {
     /// The strictest enforcement any selecting binding gives it.
     pub enforcement: Enforcement,
     /// Parameters, one entry per binding that sets them.
-    pub params: Vec<&'a ControlParams>,
+    pub params: Vec<BoundParams<'a>>,
     /// Evidence for an attested control, from every selecting binding.
     pub evidence: Vec<&'a Evidence>,
     /// The bindings (or the rule) that apply it.
@@ -82,27 +82,61 @@ pub struct Applied<'a> {
     explicit: bool,
 }
 
-impl Applied<'_> {
+/// A binding's parameters for a control, and whether the binding is cluster-wide.
+#[derive(Clone, Copy, Debug)]
+pub struct BoundParams<'a> {
+    /// The parameters.
+    pub params: &'a ControlParams,
+    /// Whether they come from a ClusterControlBinding (the platform team's) rather than from a
+    /// ControlBinding of the system's namespace (the team's own).
+    pub cluster: bool,
+}
+
+impl<'a> Applied<'a> {
     /// The longest `minRetentionDays` any binding requires.
     pub fn min_retention_days(&self) -> Option<u32> {
-        self.params
-            .iter()
-            .filter_map(|p| p.min_retention_days)
-            .max()
+        self.all_params().filter_map(|p| p.min_retention_days).max()
     }
 
-    /// Every approver group any binding names: a member of any of them may approve.
+    /// The groups whose members may approve.
+    ///
+    /// Separation of duties: a team's own (namespaced) binding can only narrow what the platform's
+    /// cluster bindings allow. When cluster bindings name approver groups, those are the
+    /// approvers, narrowed to the groups each namespaced binding that names some also names (a
+    /// narrowing that would leave nobody is ignored, never read as "anyone"). A namespaced binding
+    /// adding the team's own group thus adds nobody. Only when no cluster binding names approver
+    /// groups do the namespaced bindings' groups apply (any of them).
     pub fn approver_groups(&self) -> BTreeSet<String> {
-        self.params
+        let groups = |cluster: bool| {
+            self.params
+                .iter()
+                .filter(move |p| p.cluster == cluster && !p.params.approver_groups.is_empty())
+                .map(|p| &p.params.approver_groups)
+        };
+        let platform: BTreeSet<String> = groups(true).flatten().cloned().collect();
+        if platform.is_empty() {
+            return groups(false).flatten().cloned().collect();
+        }
+        let narrowed: BTreeSet<String> = platform
             .iter()
-            .flat_map(|p| p.approver_groups.iter().cloned())
-            .collect()
+            .filter(|g| groups(false).all(|team| team.contains(g)))
+            .cloned()
+            .collect();
+        if narrowed.is_empty() {
+            platform
+        } else {
+            narrowed
+        }
+    }
+
+    /// Every binding's parameters for this control.
+    fn all_params(&self) -> impl Iterator<Item = &'a ControlParams> + '_ {
+        self.params.iter().map(|p| p.params)
     }
 
     /// The most approvals any binding requires (at least 1).
     pub fn min_approvals(&self) -> u8 {
-        self.params
-            .iter()
+        self.all_params()
             .filter_map(|p| p.min_approvals)
             .max()
             .unwrap_or(1)
@@ -110,16 +144,12 @@ impl Applied<'_> {
 
     /// The oversight modes bindings require; the system must declare each.
     pub fn oversight_modes(&self) -> BTreeSet<OversightMode> {
-        self.params
-            .iter()
-            .filter_map(|p| p.oversight_mode)
-            .collect()
+        self.all_params().filter_map(|p| p.oversight_mode).collect()
     }
 
     /// The supplier allowlists bindings set; a model's supplier must be on each.
     pub fn supplier_allowlists(&self) -> impl Iterator<Item = &Vec<String>> {
-        self.params
-            .iter()
+        self.all_params()
             .map(|p| &p.approved_suppliers)
             .filter(|l| !l.is_empty())
     }
@@ -181,6 +211,7 @@ pub fn resolve<'a>(
     {
         let name = binding.display_name();
         let rules = binding.rules();
+        let cluster = matches!(binding, Binding::Cluster(_));
         // Within one binding an entry in `controls` overrides what its profile says; across
         // bindings the strictest enforcement wins.
         let mut own: BTreeMap<&str, (&'a Control, Enforcement, bool)> = BTreeMap::new();
@@ -204,7 +235,11 @@ pub fn resolve<'a>(
         }
         for rule in &rules.controls {
             if let Some(entry) = applied.get_mut(rule.id.as_str()) {
-                entry.params.extend(&rule.params);
+                entry.params.extend(
+                    rule.params
+                        .iter()
+                        .map(|params| BoundParams { params, cluster }),
+                );
                 entry.evidence.extend(&rule.evidence);
             }
         }
@@ -444,6 +479,68 @@ mod tests {
         }
     }
 
+    /// Separation of duties: whatever the team's bindings say, the platform's approver groups are
+    /// the most that can approve.
+    #[test]
+    fn a_team_binding_only_narrows_the_platforms_approvers() {
+        let catalog = Catalog::builtin();
+        let s = system("High", json!({}));
+        let groups = |groups: &[&str]| json!({"controls": [{"id": "A.6.2.5", "params": {"approverGroups": groups}}]});
+        let set = |groups: &[&str]| {
+            groups
+                .iter()
+                .map(|g| (*g).to_owned())
+                .collect::<BTreeSet<_>>()
+        };
+        let table: [(&str, &[&str], &[&[&str]], &[&str]); 6] = [
+            (
+                "the platform's groups alone",
+                &["risk", "audit"],
+                &[],
+                &["risk", "audit"],
+            ),
+            (
+                "the team adds its own group: ignored",
+                &["risk"],
+                &[&["risk", "ml-team"]],
+                &["risk"],
+            ),
+            (
+                "the team names only its own group: the platform's stay",
+                &["risk"],
+                &[&["ml-team"]],
+                &["risk"],
+            ),
+            (
+                "the team narrows to one of the platform's",
+                &["risk", "audit"],
+                &[&["audit"]],
+                &["audit"],
+            ),
+            (
+                "no platform groups: the team's apply",
+                &[],
+                &[&["leads"], &["risk"]],
+                &["leads", "risk"],
+            ),
+            (
+                "nobody names any: anyone (not the submitter)",
+                &[],
+                &[],
+                &[],
+            ),
+        ];
+        for (name, platform, teams, want) in table {
+            let platform = ccb("platform", groups(platform));
+            let teams: Vec<ControlBinding> = teams.iter().map(|t| cb("team", groups(t))).collect();
+            let mut bindings = vec![Binding::Cluster(&platform)];
+            bindings.extend(teams.iter().map(Binding::Namespaced));
+            let result = resolve(&s, &BTreeMap::new(), &bindings, &catalog);
+            let approval = result.get("A.6.2.5").unwrap();
+            assert_eq!(approval.approver_groups(), set(want), "{name}");
+        }
+    }
+
     #[test]
     fn the_strictest_enforcement_wins_and_parameters_merge() {
         let catalog = Catalog::builtin();
@@ -475,7 +572,8 @@ mod tests {
         assert_eq!(approval.min_approvals(), 2);
         assert_eq!(
             approval.approver_groups(),
-            ["leads".to_string(), "risk".to_string()].into()
+            ["risk".to_string()].into(),
+            "the team's binding cannot add its own group to the platform's approvers"
         );
         assert_eq!(
             result.get("A.6.2.8").unwrap().min_retention_days(),

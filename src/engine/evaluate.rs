@@ -198,8 +198,8 @@ impl Evaluation {
     }
 }
 
-/// Whether workload `w` belongs to `system`: same namespace, and the `aims.dev/system` label names
-/// the system or the system's `workloadSelector` matches the workload's (or its pods') labels.
+/// Whether workload `w` belongs to `system`: same namespace, and the system is one of its
+/// claimants (see [`labels_belong`]).
 pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
     system.metadata.namespace.as_deref().unwrap_or_default() == w.namespace
         && labels_belong(system, &w.labels, &w.pod_labels)
@@ -208,20 +208,47 @@ pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
 /// Whether a workload of the system's namespace with these labels (its own, and its pod
 /// template's) belongs to `system`: the part of [`belongs`] that reads labels only, so a caller can
 /// skip reading the rest of a workload that does not.
+///
+/// The label wins: a workload whose labels (or pod template's labels) carry `aims.dev/system`
+/// belongs to the systems they name and to no other, whatever selectors match it, so no
+/// catch-all selector can take a workload away from its system. Only a workload without the label
+/// is claimed by selectors, and an empty `workloadSelector` claims nothing (it would otherwise
+/// claim every workload of the namespace). A workload may still have several claimants (two
+/// label values, or two matching selectors); admission then applies the strictest verdict.
 pub fn labels_belong(
     system: &AISystem,
     labels: &BTreeMap<String, String>,
     pod_labels: &BTreeMap<String, String>,
 ) -> bool {
-    let label = labels
+    let mut named = named_systems(labels, pod_labels).peekable();
+    if named.peek().is_some() {
+        return named.any(|name| system.metadata.name.as_deref() == Some(name));
+    }
+    system
+        .spec
+        .workload_selector
+        .as_ref()
+        .filter(|s| !selector::is_empty(s))
+        .is_some_and(|s| selector::matches(s, labels) || selector::matches(s, pod_labels))
+}
+
+/// The systems the `aims.dev/system` label names: the workload's own label, then its pod
+/// template's when that names another.
+fn named_systems<'a>(
+    labels: &'a BTreeMap<String, String>,
+    pod_labels: &'a BTreeMap<String, String>,
+) -> impl Iterator<Item = &'a str> {
+    let own = labels.get(crate::api::SYSTEM_LABEL).map(String::as_str);
+    let pods = pod_labels
         .get(crate::api::SYSTEM_LABEL)
-        .or_else(|| pod_labels.get(crate::api::SYSTEM_LABEL));
-    label.is_some_and(|label| system.metadata.name.as_ref() == Some(label))
-        || system
-            .spec
-            .workload_selector
-            .as_ref()
-            .is_some_and(|s| selector::matches(s, labels) || selector::matches(s, pod_labels))
+        .map(String::as_str)
+        .filter(|p| Some(*p) != own);
+    own.into_iter().chain(pods)
+}
+
+/// The systems among `systems` that `w` belongs to, in the order given.
+pub fn claimants<'s>(systems: &[&'s AISystem], w: &WorkloadFacts) -> Vec<&'s AISystem> {
+    systems.iter().copied().filter(|s| belongs(s, w)).collect()
 }
 
 /// A model workload that belongs to no AISystem, with why it looks like one.
@@ -253,8 +280,25 @@ pub fn unregistered<'a, W: Borrow<WorkloadFacts>>(
         .collect()
 }
 
-/// Evaluates one system.
+/// Evaluates one system: its records and those of `inputs.workloads` that belong to it.
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
+    let members = inputs
+        .workloads
+        .iter()
+        .copied()
+        .filter(|w| belongs(inputs.system, w))
+        .collect();
+    evaluate_members(inputs, members)
+}
+
+/// Evaluates one system with `w` taken as one of its workloads, whether or not its labels still
+/// say so: the verdict of the system a workload would leave by an update (every other workload of
+/// `inputs` is ignored).
+pub fn evaluate_as_member(inputs: &Inputs, w: &WorkloadFacts) -> Evaluation {
+    evaluate_members(inputs, vec![w])
+}
+
+fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFacts>) -> Evaluation {
     let system = inputs.system;
     let now = inputs.now;
     let applicability = binding::resolve(
@@ -293,12 +337,6 @@ pub fn evaluate(inputs: &Inputs) -> Evaluation {
         now,
     };
 
-    let mut workloads: Vec<&WorkloadFacts> = inputs
-        .workloads
-        .iter()
-        .copied()
-        .filter(|w| belongs(system, w))
-        .collect();
     workloads.sort_by_key(|w| (w.kind, &w.name));
 
     let mut findings = Vec::new();

@@ -27,6 +27,15 @@ pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
     pairs && expressions
 }
 
+/// Whether `selector` has no requirement at all, and so would match every set of labels.
+pub fn is_empty(selector: &LabelSelector) -> bool {
+    selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(|e| e.is_empty())
+}
+
 /// Like [`matches()`], where an absent selector matches everything.
 pub fn matches_opt(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
     selector.is_none_or(|s| matches(s, labels))

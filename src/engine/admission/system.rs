@@ -1,95 +1,187 @@
-//! AISystem changes only overseers may make.
+//! AISystem changes that need the system's authority.
 //!
 //! The stop button is never blocked: anyone allowed to update an AISystem may set
-//! `spec.oversight.halt`. Taking the system out of a halt is the overseers' decision:
+//! `spec.oversight.halt`. What could weaken the system's governance needs its **authority**:
 //!
-//! * clearing a halt (stored `halt` true, requested `halt` false) needs a user named in the
-//!   stored `spec.oversight.overseers`;
-//! * while the system is halted, changing who oversees it (the set of overseer names) needs such
-//!   a user too, or anyone could name themselves an overseer and then clear the halt.
+//! * clearing a halt (stored `halt` true, requested `halt` false);
+//! * changing who oversees it (the set of overseer names), halted or not: otherwise a team member
+//!   could name themselves an overseer while the system runs and clear a later halt;
+//! * lowering its risk tier (Prohibited > High > Limited > Minimal): a lower tier drops the
+//!   bindings and duties of the higher one; raising it is always allowed;
+//! * changing its intended purpose or its out-of-scope uses, which the risk assessment and its
+//!   approval were made against.
 //!
-//! Overseers are read from the stored object, never from the request. Creating an AISystem is
-//! always allowed here, halted or not: there is no earlier halt to protect.
+//! The authority is a user named in the stored `spec.oversight.overseers`; when none is named, a
+//! member of the approver groups that apply to the system (its A.6.2.5 bindings); when neither is
+//! set, anyone (nothing is overseen or approved). Deleting a halted AISystem is refused for
+//! everyone but the namespace controller deleting its whole namespace: a halt must be cleared by
+//! the authority first, so deleting and re-creating the system cannot clear it.
+//!
+//! Everything is read from the stored object, never from the request. Creating an AISystem is
+//! always allowed here, halted or not: there is no earlier record to protect.
 //!
 //! Pure functions: no client, no clock, and no input makes them panic.
 
 use std::collections::BTreeSet;
 
 use super::Requester;
-use crate::api::AISystemSpec;
+use crate::api::{AISystemSpec, RiskTier};
 
-/// Why the webhook refuses an AISystem update. The message is what `kubectl` shows the person:
+/// The user kube-controller-manager deletes a terminating namespace's objects as: a halted system
+/// goes with its namespace (and its workloads).
+pub const NAMESPACE_CONTROLLER: &str = "system:serviceaccount:kube-system:namespace-controller";
+
+/// Who may make the changes of the [module](self) to one stored system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authority {
+    /// The overseers named in the stored system.
+    Overseers(Vec<String>),
+    /// No overseer is named: members of these approver groups.
+    Approvers(BTreeSet<String>),
+    /// Neither is set: anyone.
+    Anyone,
+}
+
+impl Authority {
+    /// The authority over a stored system, given the approver groups its bindings name.
+    pub fn of(stored: &AISystemSpec, approver_groups: &BTreeSet<String>) -> Self {
+        let overseers = overseers(stored);
+        if !overseers.is_empty() {
+            Self::Overseers(overseers)
+        } else if !approver_groups.is_empty() {
+            Self::Approvers(approver_groups.clone())
+        } else {
+            Self::Anyone
+        }
+    }
+
+    fn holds(&self, requester: Requester<'_>) -> bool {
+        match self {
+            Self::Overseers(names) => names.iter().any(|n| n == requester.user),
+            Self::Approvers(groups) => requester.groups.iter().any(|g| groups.contains(g)),
+            Self::Anyone => true,
+        }
+    }
+
+    /// Whom to ask, as a refusal says it.
+    fn ask(&self, to: &str) -> String {
+        match self {
+            Self::Overseers(names) => format!("ask one of {} to {to}", names.join(", ")),
+            Self::Approvers(groups) => format!(
+                "no overseer is named in spec.oversight.overseers, so ask a member of {} (the \
+                 system's approvers) to {to}",
+                groups.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            Self::Anyone => format!("anyone may {to}"),
+        }
+    }
+}
+
+/// Why the webhook refuses an AISystem change. The message is what `kubectl` shows the person:
 /// what is wrong, where (the field path), and who can do it instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// A user who is not an overseer tried to clear a halt.
+    /// A user without the authority tried to clear a halt.
     #[error(
-        "spec.oversight.halt: only an overseer may clear a halt, and {user} is not one; {}",
-        ask(overseers, "set spec.oversight.halt back to false")
+        "spec.oversight.halt: only the system's overseers may clear a halt, and {user} is not one; {}",
+        authority.ask("set spec.oversight.halt back to false")
     )]
     ClearHalt {
         /// The requesting user.
         user: String,
-        /// The overseers named in the stored object.
-        overseers: Vec<String>,
+        /// Who may.
+        authority: Authority,
     },
-    /// A user who is not an overseer tried to change the overseers of a halted system.
+    /// A user without the authority tried to change a governance declaration.
     #[error(
-        "spec.oversight.overseers: while the system is halted only an overseer may change who \
-         oversees it, and {user} is not one; {}",
-        ask(
-            overseers,
-            "make the change, or change the overseers once the halt is cleared"
-        )
+        "{field}: changing {what} needs the system's authority (its overseers), and {user} does \
+         not have it; {}",
+        authority.ask("make the change")
     )]
-    OverseersWhileHalted {
+    Declaration {
+        /// The field path.
+        field: &'static str,
+        /// What the change is, in words.
+        what: &'static str,
         /// The requesting user.
         user: String,
-        /// The overseers named in the stored object.
-        overseers: Vec<String>,
+        /// Who may.
+        authority: Authority,
+    },
+    /// Somebody tried to delete a halted system.
+    #[error(
+        "a halted AISystem cannot be deleted (deleting and re-creating it would clear the halt): \
+         {}, then delete it",
+        authority.ask("clear spec.oversight.halt")
+    )]
+    DeleteHalted {
+        /// Who may clear the halt.
+        authority: Authority,
     },
 }
 
-/// What to tell the person: whom to ask, or that nobody can be asked.
-fn ask(overseers: &[String], to: &str) -> String {
-    if overseers.is_empty() {
-        "no overseer was named in spec.oversight.overseers when the system was halted, so the \
-         halt cannot be cleared by an update: delete the AISystem and create it again with \
-         overseers named"
-            .to_owned()
-    } else {
-        format!("ask one of {} to {to}", overseers.join(", "))
-    }
-}
-
-/// Decides whether `requester` may change an AISystem from `old` (`None` on create) to `new`. See
-/// the [module](self) for the rules.
+/// Decides whether `requester` may change an AISystem from `old` (`None` on create) to `new`
+/// (`None` on delete), where `approver_groups` are the approver groups that apply to the stored
+/// system. See the [module](self) for the rules.
 pub fn admit(
     old: Option<&AISystemSpec>,
-    new: &AISystemSpec,
+    new: Option<&AISystemSpec>,
     requester: Requester<'_>,
+    approver_groups: &BTreeSet<String>,
 ) -> Result<(), Refusal> {
     let Some(old) = old else {
         return Ok(());
     };
-    if !halted(old) {
-        return Ok(());
-    }
-    let overseers = overseers(old);
-    if overseers.iter().any(|name| name == requester.user) {
-        return Ok(());
-    }
-    let refusal = |make: fn(String, Vec<String>) -> Refusal| {
-        Err(make(requester.user.to_owned(), overseers.clone()))
+    let authority = Authority::of(old, approver_groups);
+    let Some(new) = new else {
+        // A namespace being deleted takes the system's workloads with it.
+        return if halted(old) && requester.user != NAMESPACE_CONTROLLER {
+            Err(Refusal::DeleteHalted { authority })
+        } else {
+            Ok(())
+        };
     };
-    if !halted(new) {
-        return refusal(|user, overseers| Refusal::ClearHalt { user, overseers });
+    if authority.holds(requester) {
+        return Ok(());
     }
-    let names = |names: Vec<String>| names.into_iter().collect::<BTreeSet<_>>();
-    if names(overseers.clone()) != names(self::overseers(new)) {
-        return refusal(|user, overseers| Refusal::OverseersWhileHalted { user, overseers });
+    let user = requester.user.to_owned();
+    if halted(old) && !halted(new) {
+        return Err(Refusal::ClearHalt { user, authority });
     }
-    Ok(())
+    let names = |spec: &AISystemSpec| overseers(spec).into_iter().collect::<BTreeSet<_>>();
+    let declaration = if names(old) != names(new) {
+        Some(("spec.oversight.overseers", "who oversees the system"))
+    } else if rank(new.risk_tier) < rank(old.risk_tier) {
+        Some(("spec.riskTier", "the risk tier to a lower one"))
+    } else if old.purpose != new.purpose {
+        Some(("spec.purpose", "the intended purpose"))
+    } else if old.out_of_scope_uses != new.out_of_scope_uses {
+        Some((
+            "spec.outOfScopeUses",
+            "the uses the system must not be put to",
+        ))
+    } else {
+        None
+    };
+    match declaration {
+        Some((field, what)) => Err(Refusal::Declaration {
+            field,
+            what,
+            user,
+            authority,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// How strict a tier is: a higher rank has more duties.
+fn rank(tier: RiskTier) -> u8 {
+    match tier {
+        RiskTier::Minimal => 0,
+        RiskTier::Limited => 1,
+        RiskTier::High => 2,
+        RiskTier::Prohibited => 3,
+    }
 }
 
 fn halted(spec: &AISystemSpec) -> bool {
@@ -116,10 +208,11 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// A system overseen by `olga` and `oscar`, halted or not.
+    /// A High-risk system overseen by `olga` and `oscar`, halted or not.
     fn system(halt: bool) -> AISystemSpec {
         let mut spec: AISystemSpec = serde_json::from_value(json!({
             "purpose": "Scores credit applications",
+            "outOfScopeUses": ["employment decisions"],
             "role": "Deployer",
             "riskTier": "High",
             "highRiskCategory": "EssentialServices",
@@ -162,107 +255,145 @@ mod tests {
         }
     }
 
-    fn clear_refused(user: &str, overseers: &[&str]) -> Result<(), Refusal> {
+    fn overseers_of_olga() -> Authority {
+        Authority::Overseers(strings(&["olga", "oscar"]))
+    }
+
+    fn clear_refused(user: &str, authority: Authority) -> Result<(), Refusal> {
         Err(Refusal::ClearHalt {
             user: user.to_owned(),
-            overseers: strings(overseers),
+            authority,
         })
     }
 
-    fn change_refused(user: &str) -> Result<(), Refusal> {
-        Err(Refusal::OverseersWhileHalted {
-            user: user.to_owned(),
-            overseers: strings(&["olga", "oscar"]),
+    fn declaration_refused(field: &'static str, what: &'static str) -> Result<(), Refusal> {
+        Err(Refusal::Declaration {
+            field,
+            what,
+            user: "mallory".to_owned(),
+            authority: overseers_of_olga(),
         })
     }
 
     type Change = fn(&mut AISystemSpec);
 
     /// A case: its name, the stored spec (`None` for a create), the change the request makes to
-    /// it, the requesting user, and the answer.
+    /// it (`None` for a delete), the requesting user and groups, and the answer.
     type Row<'a> = (
         &'a str,
         Option<&'a AISystemSpec>,
-        Change,
-        &'a str,
+        Option<Change>,
+        (&'a str, &'a [&'a str]),
         Result<(), Refusal>,
     );
 
     #[test]
-    fn only_overseers_take_a_system_out_of_a_halt() {
+    fn only_the_systems_authority_weakens_its_governance() {
         let halted = system(true);
         let running = system(false);
-        let halted_unsupervised = {
-            let mut spec = system(true);
+        let unsupervised = |halt| {
+            let mut spec = system(halt);
             no_overseers(&mut spec);
+            spec.risk_tier = RiskTier::Limited;
             spec
         };
+        let halted_unsupervised = unsupervised(true);
+        let running_unsupervised = unsupervised(false);
         let no_oversight = AISystemSpec {
             oversight: None,
+            risk_tier: RiskTier::Limited,
             ..system(false)
         };
+        let mallory = ("mallory", &[][..]);
+        let olga = ("olga", &[][..]);
+        let reviewer = ("rita", &["aims:reviewers"][..]);
+        let reviewers = || Authority::Approvers(["aims:reviewers".to_owned()].into());
         #[rustfmt::skip]
-        let cases: [Row<'_>; 20] = [
+        let cases: Vec<Row<'_>> = vec![
             // Create: nothing stored to protect.
-            ("create", None, |_| {}, "mallory", Ok(())),
-            ("create halted", None, halt, "mallory", Ok(())),
-            ("create with the halt cleared", None, clear_halt, "mallory", Ok(())),
+            ("create", None, Some(|_| {}), mallory, Ok(())),
+            ("create halted", None, Some(halt), mallory, Ok(())),
             // The stop button.
-            ("anyone halts", Some(&running), halt, "mallory", Ok(())),
-            ("an overseer halts", Some(&running), halt, "olga", Ok(())),
-            ("anyone halts without oversight stored", Some(&no_oversight), halt, "mallory", Ok(())),
-            ("anyone halts and names themselves", Some(&running), |s| {
-                halt(s);
-                add_overseer(s, "mallory");
-            }, "mallory", Ok(())),
-            ("anyone changes overseers while running", Some(&running), no_overseers, "mallory", Ok(())),
+            ("anyone halts", Some(&running), Some(halt), mallory, Ok(())),
+            ("anyone halts without oversight stored", Some(&no_oversight), Some(halt), mallory, Ok(())),
             // Clearing a halt.
-            ("an overseer clears the halt", Some(&halted), clear_halt, "olga", Ok(())),
-            ("another overseer clears the halt", Some(&halted), clear_halt, "oscar", Ok(())),
-            ("a non-overseer clears the halt", Some(&halted), clear_halt, "mallory", clear_refused("mallory", &["olga", "oscar"])),
-            ("by dropping oversight", Some(&halted), |s| s.oversight = None, "mallory", clear_refused("mallory", &["olga", "oscar"])),
-            ("by naming themselves in the same request", Some(&halted), |s| {
+            ("an overseer clears the halt", Some(&halted), Some(clear_halt), olga, Ok(())),
+            ("another overseer clears the halt", Some(&halted), Some(clear_halt), ("oscar", &[]), Ok(())),
+            ("a non-overseer clears the halt", Some(&halted), Some(clear_halt), mallory, clear_refused("mallory", overseers_of_olga())),
+            ("by dropping oversight", Some(&halted), Some(|s| s.oversight = None), mallory, clear_refused("mallory", overseers_of_olga())),
+            ("by naming themselves in the same request", Some(&halted), Some(|s| {
                 clear_halt(s);
                 add_overseer(s, "mallory");
-            }, "mallory", clear_refused("mallory", &["olga", "oscar"])),
-            ("nobody to clear it", Some(&halted_unsupervised), clear_halt, "olga", clear_refused("olga", &[])),
-            // Overseers while halted.
-            ("a non-overseer adds themselves", Some(&halted), |s| add_overseer(s, "mallory"), "mallory", change_refused("mallory")),
-            ("a non-overseer removes them", Some(&halted), no_overseers, "mallory", change_refused("mallory")),
-            ("an overseer adds one", Some(&halted), |s| add_overseer(s, "otto"), "olga", Ok(())),
-            ("reordering is no change", Some(&halted), |s| {
+            }), mallory, clear_refused("mallory", overseers_of_olga())),
+            ("no overseer named: an approver clears it", Some(&halted_unsupervised), Some(clear_halt), reviewer, Ok(())),
+            ("no overseer named: a non-approver does not", Some(&halted_unsupervised), Some(clear_halt), mallory, clear_refused("mallory", reviewers())),
+            // Overseers, halted or not.
+            ("a non-overseer names themselves while running", Some(&running), Some(|s| add_overseer(s, "mallory")), mallory,
+                declaration_refused("spec.oversight.overseers", "who oversees the system")),
+            ("a non-overseer removes them", Some(&running), Some(no_overseers), mallory,
+                declaration_refused("spec.oversight.overseers", "who oversees the system")),
+            ("a non-overseer adds themselves while halted", Some(&halted), Some(|s| add_overseer(s, "mallory")), mallory,
+                declaration_refused("spec.oversight.overseers", "who oversees the system")),
+            ("an overseer adds one", Some(&halted), Some(|s| add_overseer(s, "otto")), olga, Ok(())),
+            ("reordering is no change", Some(&halted), Some(|s| {
                 if let Some(o) = s.oversight.as_mut() {
                     o.overseers.reverse();
                     o.overseers[0].contact = Some("oscar@example.com".into());
                 }
-            }, "mallory", Ok(())),
-            // Other changes while halted.
-            ("a non-overseer edits the reason", Some(&halted), |s| {
+            }), mallory, Ok(())),
+            // The other declarations.
+            ("a non-overseer lowers the tier", Some(&running), Some(|s| s.risk_tier = RiskTier::Minimal), mallory,
+                declaration_refused("spec.riskTier", "the risk tier to a lower one")),
+            ("a non-overseer raises it", Some(&running), Some(|s| s.risk_tier = RiskTier::Prohibited), mallory, Ok(())),
+            ("an overseer lowers it", Some(&running), Some(|s| s.risk_tier = RiskTier::Limited), olga, Ok(())),
+            ("a non-overseer edits the purpose", Some(&running), Some(|s| s.purpose = "Scores loans".into()), mallory,
+                declaration_refused("spec.purpose", "the intended purpose")),
+            ("a non-overseer drops an out-of-scope use", Some(&running), Some(|s| s.out_of_scope_uses.clear()), mallory,
+                declaration_refused("spec.outOfScopeUses", "the uses the system must not be put to")),
+            ("a non-overseer edits the description", Some(&running), Some(|s| s.description = Some("new words".into())), mallory, Ok(())),
+            ("a non-overseer edits the halt reason", Some(&halted), Some(|s| {
                 if let Some(o) = s.oversight.as_mut() {
                     o.halt_reason = Some("still biased".into());
                 }
-            }, "mallory", Ok(())),
-            ("a non-overseer edits the purpose", Some(&halted), |s| s.purpose = "Scores loans".into(), "mallory", Ok(())),
+            }), mallory, Ok(())),
+            ("no overseer or approver: anyone names the first overseer", Some(&running_unsupervised), Some(|s| add_overseer(s, "mallory")), mallory, Ok(())),
+            // Delete.
+            ("a running system is deleted", Some(&running), None, mallory, Ok(())),
+            ("a halted system is not, even by an overseer", Some(&halted), None, olga, Err(Refusal::DeleteHalted { authority: overseers_of_olga() })),
+            ("a halted system goes with its namespace", Some(&halted), None, (NAMESPACE_CONTROLLER, &[]), Ok(())),
         ];
-        for (name, old, change, user, want) in cases {
-            let mut new = old.cloned().unwrap_or_else(|| system(false));
-            change(&mut new);
-            let groups = strings(&["system:authenticated"]);
+        for (name, old, change, (user, groups), want) in cases {
+            let new = change.map(|change| {
+                let mut new = old.cloned().unwrap_or_else(|| system(false));
+                change(&mut new);
+                new
+            });
+            let groups = strings(groups);
             let requester = Requester {
                 user,
                 groups: &groups,
             };
-            assert_eq!(admit(old, &new, requester), want, "{name}");
+            // Only the unsupervised halted system has approvers (an A.6.2.5 binding naming them).
+            let approvers = if old == Some(&halted_unsupervised) {
+                ["aims:reviewers".to_owned()].into()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(
+                admit(old, new.as_ref(), requester, &approvers),
+                want,
+                "{name}"
+            );
         }
     }
 
     #[test]
-    fn refusals_name_the_field_and_the_overseers() {
-        let cases: [(Refusal, &[&str]); 3] = [
+    fn refusals_name_the_field_and_whom_to_ask() {
+        let cases: [(Refusal, &[&str]); 4] = [
             (
                 Refusal::ClearHalt {
                     user: "mallory".into(),
-                    overseers: strings(&["olga", "oscar"]),
+                    authority: overseers_of_olga(),
                 },
                 &[
                     "spec.oversight.halt",
@@ -274,21 +405,24 @@ mod tests {
             (
                 Refusal::ClearHalt {
                     user: "mallory".into(),
-                    overseers: Vec::new(),
+                    authority: Authority::Approvers(["risk".to_owned()].into()),
                 },
-                &["spec.oversight.halt", "no overseer", "create it again"],
+                &["spec.oversight.halt", "no overseer", "a member of risk"],
             ),
             (
-                Refusal::OverseersWhileHalted {
+                Refusal::Declaration {
+                    field: "spec.riskTier",
+                    what: "the risk tier to a lower one",
                     user: "mallory".into(),
-                    overseers: strings(&["olga"]),
+                    authority: overseers_of_olga(),
                 },
-                &[
-                    "spec.oversight.overseers",
-                    "mallory",
-                    "ask one of olga",
-                    "halt is cleared",
-                ],
+                &["spec.riskTier", "mallory", "ask one of olga"],
+            ),
+            (
+                Refusal::DeleteHalted {
+                    authority: overseers_of_olga(),
+                },
+                &["cannot be deleted", "olga", "clear spec.oversight.halt"],
             ),
         ];
         for (refusal, needles) in cases {

@@ -15,7 +15,7 @@ use crate::{
         binding::Binding,
         catalog::Catalog,
         detect::{Detection, Detector},
-        evaluate::{self, Finding, Inputs, Verdict, belongs},
+        evaluate::{self, Finding, Inputs, Verdict},
         workload::{KSERVE_STOP, WorkloadFacts, WorkloadKind},
     },
 };
@@ -271,6 +271,12 @@ pub struct Cluster<'a> {
 /// stopped InferenceService) and changes nothing else the controls look at is always admitted:
 /// neither the controller's halt nor a person reducing harm is ever blocked, and routine updates
 /// by other controllers are not held to controls that the workload's status already reports.
+///
+/// Every system that claims the workload judges it, and the strictest verdict applies: the
+/// systems it belongs to as the request would store it and, on an update, the systems it belonged
+/// to before. A workload leaves a system (by a label or selector change) only when that system
+/// would admit it as it is after the update, so leaving a halted or failing system is denied like a
+/// scale-up of it.
 pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
     let w = req.workload;
     let mut decision = Decision {
@@ -281,28 +287,102 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         reasons: Vec::new(),
         break_glass: None,
     };
-    let system = cluster.systems.iter().find(|s| belongs(s, w));
-    decision.system = system.map(|s| s.name_any());
+    let staying = evaluate::claimants(cluster.systems, w);
+    let leaving: Vec<&AISystem> = req
+        .old
+        .map(|old| evaluate::claimants(cluster.systems, old))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !staying.iter().any(|t| std::ptr::eq(*t, *s)))
+        .collect();
+    decision.system = staying.first().or(leaving.first()).map(|s| s.name_any());
     if req.old.is_some_and(|old| only_stops(old, w)) {
         decision
             .reasons
             .push(Reason::note("only scales down or stops the workload"));
         return decision;
     }
-    let Some(system) = system else {
+    if staying.is_empty() && leaving.is_empty() {
         unattached(&mut decision, w, cluster);
         return decision;
+    }
+    let several = staying.len() + leaving.len() > 1;
+    let judged: Vec<(Judgement, &AISystem, bool)> = staying
+        .iter()
+        .map(|s| (judge(s, false, req, cluster), *s, false))
+        .chain(
+            leaving
+                .iter()
+                .map(|s| (judge(s, true, req, cluster), *s, true)),
+        )
+        .collect();
+    // The strictest verdict decides; among equals, the systems the workload stays in come first.
+    let Some(worst) = judged.iter().map(|(j, _, _)| j.verdict).max() else {
+        return decision;
     };
-    if req.old.is_some_and(|old| restores_halt(system, old, w)) {
-        decision.reasons.push(Reason::note(
+    let (_, primary, _) = judged
+        .iter()
+        .find(|(j, _, _)| j.verdict == worst)
+        .unwrap_or(&judged[0]);
+    decision.system = Some(primary.name_any());
+    decision.verdict = worst;
+    for (judgement, system, left) in judged {
+        let prefix = match (left, several) {
+            (true, _) => Some(format!(
+                "leaving AISystem {} (the update takes the workload out of it, which is judged \
+                 as if it stayed): ",
+                system.name_any()
+            )),
+            (false, true) => Some(format!("AISystem {}: ", system.name_any())),
+            (false, false) => None,
+        };
+        if decision.break_glass.is_none() && judgement.verdict == worst {
+            decision.break_glass = judgement.break_glass;
+        }
+        decision
+            .reasons
+            .extend(judgement.reasons.into_iter().map(|mut r| {
+                if let Some(p) = &prefix {
+                    r.message.insert_str(0, p);
+                }
+                r
+            }));
+    }
+    if several {
+        // What blocks first, worst first within each system.
+        decision
+            .reasons
+            .sort_by_key(|r| std::cmp::Reverse(is_blocking(r)));
+    }
+    decision
+}
+
+/// One system's verdict on the workload under review.
+struct Judgement {
+    verdict: Verdict,
+    reasons: Vec<Reason>,
+    break_glass: Option<BreakGlass>,
+}
+
+/// The verdict of `system` on the workload as the request would store it; `leaving` when the
+/// update takes the workload out of the system, which then judges it as if it stayed.
+fn judge(system: &AISystem, leaving: bool, req: &Request, cluster: &Cluster) -> Judgement {
+    let w = req.workload;
+    let mut judgement = Judgement {
+        verdict: Verdict::Allow,
+        reasons: Vec::new(),
+        break_glass: None,
+    };
+    if !leaving && req.old.is_some_and(|old| restores_halt(system, old, w)) {
+        judgement.reasons.push(Reason::note(
             "restores what ran before the system's halt, which an overseer has cleared",
         ));
-        return decision;
+        return judgement;
     }
 
     // A workload's verdict reads the system and the workload alone (the engine's
     // `verdicts_do_not_depend_on_other_workloads`), so the system's other workloads are not read.
-    let evaluation = evaluate::evaluate(&Inputs {
+    let inputs = Inputs {
         system,
         namespace_labels: cluster.namespace_labels,
         assessments: cluster.assessments,
@@ -311,31 +391,32 @@ pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
         catalog: cluster.catalog,
         trust: cluster.trust,
         now: cluster.now,
-    });
+    };
+    let evaluation = evaluate::evaluate_as_member(&inputs, w);
     let name = w.display_name();
     if let Some(v) = evaluation.workloads.iter().find(|v| v.workload == name) {
-        decision.verdict = v.verdict;
-        decision.reasons = v.reasons.iter().map(Reason::from).collect();
+        judgement.verdict = v.verdict;
+        judgement.reasons = v.reasons.iter().map(Reason::from).collect();
     }
 
     if let Some(bg) = break_glass_of(w) {
-        let why_not = if decision.verdict != Verdict::Deny {
+        let why_not = if judgement.verdict != Verdict::Deny {
             None
         } else {
             break_glass_refusal(system, &bg, req, cluster)
         };
         match (bg, why_not) {
-            (Ok(bg), None) if decision.verdict == Verdict::Deny => {
-                decision.verdict = Verdict::Warn;
-                decision.break_glass = Some(bg);
+            (Ok(bg), None) if judgement.verdict == Verdict::Deny => {
+                judgement.verdict = Verdict::Warn;
+                judgement.break_glass = Some(bg);
             }
-            (_, Some(why_not)) => decision
+            (_, Some(why_not)) => judgement
                 .reasons
                 .push(Reason::note(format!("break-glass not honoured: {why_not}"))),
             _ => {}
         }
     }
-    decision
+    judgement
 }
 
 /// The verdict for a workload that belongs to no AISystem: a label naming a system that does not
@@ -496,12 +577,12 @@ fn break_glass_refusal(
             bg.until, policy.max
         ));
     }
-    // Renewing a break-glass that was already admitted keeps it; starting or changing one needs
-    // a member of the break-glass group.
-    let unchanged = req
-        .old
-        .and_then(break_glass_of)
-        .is_some_and(|old| old.as_ref() == Ok(bg));
+    // A break-glass covers exactly what its member admitted: an update that keeps the same
+    // annotations and changes nothing else a decision reads (images, model URIs, resources, ...)
+    // and does not grow or restart the workload keeps it; anything else needs a member again.
+    let unchanged = req.old.is_some_and(|old| {
+        break_glass_of(old).is_some_and(|o| o.as_ref() == Ok(bg)) && only_stops(old, req.workload)
+    });
     if !unchanged && !req.requester.groups.contains(&policy.group) {
         return Some(format!(
             "{} is not in the group {}, whose members may break the glass",
@@ -581,6 +662,11 @@ mod tests {
             }),
         )
         .unwrap()
+    }
+
+    fn with_image(mut w: WorkloadFacts, image: &str) -> WorkloadFacts {
+        w.containers[0].image = crate::engine::workload::ImageRef::parse(image);
+        w
     }
 
     fn vllm(name: &str) -> WorkloadFacts {
@@ -768,9 +854,45 @@ mod tests {
             Case {
                 name: "break-glass kept as admitted needs no member",
                 halt: false,
-                workload: deployment("scorer", Some("scoring"), 2, glass(2)),
+                workload: deployment("scorer", Some("scoring"), 1, glass(2)),
                 old: Some(deployment("scorer", Some("scoring"), 1, glass(2))),
                 groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Allow,
+                break_glass: false,
+                says: "only scales down or stops the workload",
+            },
+            Case {
+                name: "break-glass covers no more replicas than its member admitted",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 5, glass(2)),
+                old: Some(deployment("scorer", Some("scoring"), 1, glass(2))),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "dev is not in the group aims:break-glass",
+            },
+            Case {
+                name: "break-glass covers no image its member did not admit",
+                halt: false,
+                workload: with_image(
+                    deployment("scorer", Some("scoring"), 1, glass(2)),
+                    "vllm/vllm-openai:v0.9.1",
+                ),
+                old: Some(deployment("scorer", Some("scoring"), 1, glass(2))),
+                groups: &[],
+                namespace_labels: &[],
+                verdict: Verdict::Deny,
+                break_glass: false,
+                says: "dev is not in the group aims:break-glass",
+            },
+            Case {
+                name: "a member may change what break-glass covers",
+                halt: false,
+                workload: deployment("scorer", Some("scoring"), 5, glass(2)),
+                old: Some(deployment("scorer", Some("scoring"), 1, glass(2))),
+                groups: &["aims:break-glass"],
                 namespace_labels: &[],
                 verdict: Verdict::Warn,
                 break_glass: true,
@@ -1026,6 +1148,222 @@ mod tests {
                 shown,
                 "the system is evaluated again when the break-glass ends"
             );
+        }
+    }
+
+    /// A system of the namespace: `approved` ones need no approval (no binding applies A.6.2.5 to
+    /// them), the others are bound by [`enforce_approval`]'s Enforce binding through a label.
+    fn member_system(
+        name: &str,
+        halt: bool,
+        approved: bool,
+        selector: serde_json::Value,
+    ) -> AISystem {
+        let mut s = system(halt);
+        s.metadata.name = Some(name.to_owned());
+        let mut labels = BTreeMap::new();
+        if !approved {
+            labels.insert("approval".to_owned(), "required".to_owned());
+        }
+        s.metadata.labels = Some(labels);
+        s.spec.workload_selector =
+            (!selector.is_null()).then(|| serde_json::from_value(selector).unwrap());
+        s.status = None;
+        s
+    }
+
+    fn labelled(
+        name: &str,
+        system: Option<&str>,
+        pod_system: Option<&str>,
+        replicas: i32,
+    ) -> WorkloadFacts {
+        let mut w = deployment(name, system, replicas, json!({}));
+        w.labels.insert("app".to_owned(), name.to_owned());
+        if let Some(p) = pod_system {
+            w.pod_labels
+                .insert("aims.dev/system".to_owned(), p.to_owned());
+        }
+        w
+    }
+
+    /// Which systems judge a workload, and that the strictest of them decides.
+    #[test]
+    fn membership_decisions() {
+        struct Case {
+            name: &'static str,
+            systems: Vec<AISystem>,
+            workload: WorkloadFacts,
+            old: Option<WorkloadFacts>,
+            verdict: Verdict,
+            system: Option<&'static str>,
+            says: &'static str,
+        }
+        let open = |name| member_system(name, false, true, json!(null));
+        let halted = |name| member_system(name, true, true, json!(null));
+        let failing = |name| member_system(name, false, false, json!(null));
+        let cases = vec![
+            Case {
+                name: "removing the label and scaling up in one update leaves a halted system: denied",
+                systems: vec![halted("scoring")],
+                workload: labelled("scorer", None, None, 3),
+                old: Some(labelled("scorer", Some("scoring"), None, 0)),
+                verdict: Verdict::Deny,
+                system: Some("scoring"),
+                says: "leaving AISystem scoring",
+            },
+            Case {
+                name: "relabelling to another system leaves the halted one: denied",
+                systems: vec![halted("scoring"), open("other")],
+                workload: labelled("scorer", Some("other"), None, 3),
+                old: Some(labelled("scorer", Some("scoring"), None, 0)),
+                verdict: Verdict::Deny,
+                system: Some("scoring"),
+                says: "halted by an overseer",
+            },
+            Case {
+                name: "relabelling out of a failing system: denied",
+                systems: vec![failing("scoring"), open("other")],
+                workload: labelled("scorer", Some("other"), None, 1),
+                old: Some(labelled("scorer", Some("scoring"), None, 1)),
+                verdict: Verdict::Deny,
+                system: Some("scoring"),
+                says: "A.6.2.5",
+            },
+            Case {
+                name: "moving between two systems that both admit it is admitted",
+                systems: vec![open("scoring"), open("other")],
+                workload: labelled("scorer", Some("other"), None, 1),
+                old: Some(labelled("scorer", Some("scoring"), None, 1)),
+                verdict: Verdict::Allow,
+                system: Some("other"),
+                says: "",
+            },
+            Case {
+                name: "the label wins over a catch-all selector",
+                systems: vec![
+                    halted("scoring"),
+                    member_system(
+                        "catch-all",
+                        false,
+                        true,
+                        json!({"matchLabels": {"app": "scorer"}}),
+                    ),
+                ],
+                workload: labelled("scorer", Some("scoring"), None, 3),
+                old: Some(labelled("scorer", Some("scoring"), None, 0)),
+                verdict: Verdict::Deny,
+                system: Some("scoring"),
+                says: "halted by an overseer",
+            },
+            Case {
+                name: "an empty selector claims nothing",
+                systems: vec![member_system("everything", true, true, json!({}))],
+                workload: labelled("web", None, None, 1),
+                old: None,
+                verdict: Verdict::Allow,
+                system: None,
+                says: "",
+            },
+            Case {
+                name: "a selector claims an unlabelled workload",
+                systems: vec![member_system(
+                    "scoring",
+                    true,
+                    true,
+                    json!({"matchLabels": {"app": "web"}}),
+                )],
+                workload: labelled("web", None, None, 1),
+                old: None,
+                verdict: Verdict::Deny,
+                system: Some("scoring"),
+                says: "halted",
+            },
+            Case {
+                name: "two selectors claim it: the strictest verdict applies, whichever comes first",
+                systems: vec![
+                    member_system(
+                        "lenient",
+                        false,
+                        true,
+                        json!({"matchLabels": {"app": "web"}}),
+                    ),
+                    member_system(
+                        "strict",
+                        true,
+                        true,
+                        json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}),
+                    ),
+                ],
+                workload: labelled("web", None, None, 1),
+                old: None,
+                verdict: Verdict::Deny,
+                system: Some("strict"),
+                says: "AISystem strict: halted",
+            },
+            Case {
+                name: "a pod template naming another system makes that system a judge too",
+                systems: vec![open("scoring"), halted("other")],
+                workload: labelled("scorer", Some("scoring"), Some("other"), 1),
+                old: None,
+                verdict: Verdict::Deny,
+                system: Some("other"),
+                says: "halted",
+            },
+        ];
+        let catalog = Catalog::builtin();
+        let detector = Detector::default();
+        let cb: ControlBinding = serde_json::from_value(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "ControlBinding",
+            "metadata": {"name": "approvals", "namespace": "credit"},
+            "spec": {"subjects": {"selector": {"matchLabels": {"approval": "required"}}},
+                     "enforcement": "Enforce", "controls": [{"id": "A.6.2.5"}]}
+        }))
+        .unwrap();
+        let bindings = [Binding::Namespaced(&cb)];
+        let policy = BreakGlassPolicy::default();
+        let labels = BTreeMap::new();
+        for case in cases {
+            let systems: Vec<&AISystem> = case.systems.iter().collect();
+            let decision = admit(
+                &Request {
+                    workload: &case.workload,
+                    old: case.old.as_ref(),
+                    requester: Requester {
+                        user: "dev",
+                        groups: &[],
+                    },
+                },
+                &Cluster {
+                    systems: &systems,
+                    namespace_labels: &labels,
+                    assessments: &[],
+                    bindings: &bindings,
+                    catalog: &catalog,
+                    trust: Trust::AsWritten,
+                    detector: &detector,
+                    unregistered: UnregisteredPolicy::Warn,
+                    break_glass: &policy,
+                    now: now(),
+                },
+            );
+            assert_eq!(
+                decision.verdict, case.verdict,
+                "{}: {decision:#?}",
+                case.name
+            );
+            assert_eq!(
+                decision.system.as_deref(),
+                case.system,
+                "{}: {decision:#?}",
+                case.name
+            );
+            let text = format!(
+                "{}\n{}",
+                decision.deny_message(),
+                decision.warnings().join("\n")
+            );
+            assert!(text.contains(case.says), "{}: {text}", case.name);
         }
     }
 }
