@@ -492,7 +492,9 @@ mod tests {
                 .map(|g| (*g).to_owned())
                 .collect::<BTreeSet<_>>()
         };
-        let table: [(&str, &[&str], &[&[&str]], &[&str]); 6] = [
+        /// A case's name, the platform's groups, each team binding's groups, the approvers.
+        type Row<'a> = (&'a str, &'a [&'a str], &'a [&'a [&'a str]], &'a [&'a str]);
+        let table: [Row<'_>; 6] = [
             (
                 "the platform's groups alone",
                 &["risk", "audit"],
