@@ -433,3 +433,185 @@ async fn break_glass_covers_only_what_its_member_admitted() {
         &["scale", "deployment", "scorer", "--replicas=2"],
     ));
 }
+
+/// The system's other kinds, each with Pods of the system (a bare Pod, a Job, a StatefulSet) or
+/// their controller (a DaemonSet, whose Pods need nodes, and a CronJob).
+fn other_kinds(ns: &str) -> String {
+    let pod = |name: &str| {
+        format!(
+            r#"
+    metadata: {{labels: {{aims.dev/system: scoring, app: {name}}}}}
+    spec:
+      restartPolicy: Never
+      containers: [{{name: c, image: "{IMAGE}", resources: {{requests: {{cpu: 100m}}}}}}]"#
+        )
+    };
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: notebook, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  containers: [{{name: c, image: "{IMAGE}", resources: {{requests: {{cpu: 100m}}}}}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: batch-score, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  parallelism: 2
+  completions: 2
+  template:{job}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: index, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  serviceName: index
+  selector: {{matchLabels: {{app: index}}}}
+  template:{sts}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:{ds}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: nightly, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:{cron}
+"#,
+        job = pod("batch-score"),
+        sts = pod("index").replace("restartPolicy: Never", "restartPolicy: Always"),
+        ds = pod("agent").replace("restartPolicy: Never", "restartPolicy: Always"),
+        cron = pod("nightly").replace("\n    ", "\n          "),
+    )
+}
+
+fn pods(cp: &ControlPlane, ns: &str) -> usize {
+    stdout(&kubectl(cp, &["-n", ns, "get", "pods", "-o", "name"]))
+        .lines()
+        .count()
+}
+
+fn field(cp: &ControlPlane, ns: &str, what: &str, path: &str) -> String {
+    stdout(&kubectl(
+        cp,
+        &["-n", ns, "get", what, "-o", &format!("jsonpath={path}")],
+    ))
+}
+
+/// After a halt no Pod of the system runs, whatever its kind: Deployments and StatefulSets are
+/// scaled to zero, Jobs and CronJobs suspended, DaemonSets parked, bare Pods deleted; the team
+/// cannot start any of them again while the halt holds, and the resume brings back what ran.
+#[tokio::test]
+async fn a_halt_stops_every_pod_of_the_system() {
+    let cp = cluster();
+    let ns = "esc-every-pod";
+    team_namespace(cp, ns, "Audit").await;
+    ok(apply(cp, &deployment(ns, 2, "")));
+    ok(apply(cp, &other_kinds(ns)));
+    // Two of the Deployment, two of the Job, the StatefulSet's one and the bare Pod.
+    eventually(WAIT, "the system's six Pods", || async {
+        (pods(cp, ns) == 6).then_some(())
+    })
+    .await;
+
+    let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift"}}}"#;
+    let halted_at = std::time::Instant::now();
+    ok(as_user(
+        cp,
+        ns,
+        &["--as=olga"],
+        &["patch", "aisystem", "scoring", "--type=merge", "-p", halt],
+    ));
+    eventually(WAIT, "no Pod of the halted system", || async {
+        (pods(cp, ns) == 0).then_some(())
+    })
+    .await;
+    eprintln!(
+        "halt to no Pod of the system: {} ms",
+        halted_at.elapsed().as_millis()
+    );
+    assert_eq!(field(cp, ns, "job/batch-score", "{.spec.suspend}"), "true");
+    assert_eq!(field(cp, ns, "cronjob/nightly", "{.spec.suspend}"), "true");
+    assert_eq!(
+        field(
+            cp,
+            ns,
+            "daemonset/agent",
+            "{.spec.template.spec.nodeSelector.aims\\.dev/halted}"
+        ),
+        "true"
+    );
+
+    // Nothing comes back while the halt holds.
+    for (what, patch) in [
+        ("job/batch-score", r#"{"spec":{"suspend":false}}"#),
+        ("cronjob/nightly", r#"{"spec":{"suspend":false}}"#),
+        (
+            "daemonset/agent",
+            r#"{"spec":{"template":{"spec":{"nodeSelector":{"aims.dev/halted":null}}}}}"#,
+        ),
+    ] {
+        refused(
+            &as_user(
+                cp,
+                ns,
+                &MALLORY,
+                &["patch", what, "--type=merge", "-p", patch],
+            ),
+            "halted by an overseer (drift)",
+        );
+    }
+    refused(
+        &kubectl_apply_as(
+            cp,
+            &format!(
+                r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: notebook-2, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  containers: [{{name: c, image: "{IMAGE}", resources: {{requests: {{cpu: 100m}}}}}}]
+"#
+            ),
+            &MALLORY,
+        ),
+        "halted by an overseer (drift)",
+    );
+
+    // The overseer's resume brings back what ran (the deleted Pod is its owner's to re-create).
+    ok(as_user(
+        cp,
+        ns,
+        &["--as=olga"],
+        &[
+            "patch",
+            "aisystem",
+            "scoring",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#,
+        ],
+    ));
+    eventually(WAIT, "the system's workloads restored", || async {
+        let restored = field(cp, ns, "job/batch-score", "{.spec.suspend}") == "false"
+            && field(cp, ns, "cronjob/nightly", "{.spec.suspend}") == "false"
+            && field(
+                cp,
+                ns,
+                "daemonset/agent",
+                "{.spec.template.spec.nodeSelector}",
+            )
+            .is_empty()
+            && replicas(cp, ns) == "2";
+        restored.then_some(())
+    })
+    .await;
+}

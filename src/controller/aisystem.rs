@@ -388,7 +388,10 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let recorded = previous
         .map(|s| s.halted_workloads.as_slice())
         .unwrap_or_default();
-    let plan = halt::plan(halted, &workloads, recorded);
+    // A CronJob's running Jobs stop with it.
+    let mut targets = workloads;
+    targets.extend(ctx.stores.owned_jobs_of(system));
+    let plan = halt::plan(halted, &targets, recorded);
     let new = status::system_status(
         previous,
         &evaluation,

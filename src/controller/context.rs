@@ -192,6 +192,17 @@ impl Stores {
         })
     }
 
+    /// The Jobs a CronJob of `system` has started (they belong to the system by their labels):
+    /// suspending the CronJob starts no new one, so a halt suspends these too.
+    pub fn owned_jobs_of(&self, system: &AISystem) -> Vec<Arc<WorkloadFacts>> {
+        let namespace = system.namespace().unwrap_or_default();
+        in_namespace(&self.jobs, Some(&namespace))
+            .filter(|w| w.facts.controlled)
+            .filter(|w| evaluate::labels_belong(system, &w.facts.labels, &w.facts.pod_labels))
+            .map(|w| w.facts.clone())
+            .collect()
+    }
+
     /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
     /// Jobs a CronJob owns are left out: their owner is the workload.
     fn workloads(&self, namespace: Option<&str>) -> Vec<Arc<WorkloadFacts>> {

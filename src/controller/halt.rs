@@ -1,7 +1,12 @@
-//! The stop button (EU AI Act Art. 14(4)(e)): while a system is halted its Deployments and
-//! StatefulSets are scaled to zero and its CronJobs suspended; on resume exactly what was there is
-//! restored. What to restore is kept in the system's status, so the operator writes only the scale
-//! subresource of Deployments and StatefulSets (and `spec.suspend` of CronJobs), never their specs.
+//! The stop button (EU AI Act Art. 14(4)(e)): while a system is halted no Pod of it runs, whatever
+//! its kind. Its Deployments and StatefulSets are scaled to zero, its CronJobs and Jobs (those its
+//! CronJobs started too) suspended, its InferenceServices stopped, its DaemonSets parked (their
+//! pods select the node label [`HALT_NODE_LABEL`], which no node carries) and its bare Pods
+//! deleted; on resume exactly what was there is restored (a deleted Pod is not: whoever runs it
+//! creates it again, and the webhook judges that). What to restore is kept in the system's
+//! status, so the operator writes only the scale subresource of Deployments and StatefulSets,
+//! `spec.suspend` of CronJobs and Jobs, KServe's stop annotation and the one node-selector entry of
+//! DaemonSets.
 
 use std::borrow::Borrow;
 
@@ -36,12 +41,28 @@ pub enum Step {
         /// Whether it is to be stopped.
         stop: bool,
     },
-    /// Set a CronJob's `spec.suspend`.
+    /// Set a CronJob's or a Job's `spec.suspend` (a suspended Job's Pods are deleted by the Job
+    /// controller).
     Suspend {
+        /// CronJob or Job.
+        kind: WorkloadKind,
         /// Its name.
         name: String,
         /// The value to set.
         suspend: bool,
+    },
+    /// Park (or unpark) a DaemonSet: add (or remove) [`HALT_NODE_LABEL`] in its pod template's
+    /// `nodeSelector`, so that its pods go away from every node.
+    Park {
+        /// Its name.
+        name: String,
+        /// Whether it is to be parked.
+        park: bool,
+    },
+    /// Delete a Pod no controller owns.
+    Delete {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -55,7 +76,14 @@ impl std::fmt::Display for Step {
             } => write!(f, "{kind}/{name} to {replicas} replicas"),
             Self::Stop { name, stop: true } => write!(f, "InferenceService/{name} stopped"),
             Self::Stop { name, stop: false } => write!(f, "InferenceService/{name} started"),
-            Self::Suspend { name, suspend } => write!(f, "CronJob/{name} suspend={suspend}"),
+            Self::Suspend {
+                kind,
+                name,
+                suspend,
+            } => write!(f, "{kind}/{name} suspend={suspend}"),
+            Self::Park { name, park: true } => write!(f, "DaemonSet/{name} parked"),
+            Self::Park { name, park: false } => write!(f, "DaemonSet/{name} unparked"),
+            Self::Delete { name } => write!(f, "Pod/{name} deleted"),
         }
     }
 }
@@ -126,7 +154,7 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
                     });
                 }
             }
-            (WorkloadKind::CronJob, true) => {
+            (WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet, true) => {
                 let suspended = w.suspended.unwrap_or(false);
                 let remembered = known.cloned().unwrap_or(HaltedWorkload {
                     workload: name,
@@ -134,13 +162,13 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
                     suspended: Some(suspended),
                 });
                 if !suspended {
-                    out.steps.push(Step::Suspend {
-                        name: w.name.clone(),
-                        suspend: true,
-                    });
+                    out.steps.push(stop_step(w, true));
                 }
                 out.recorded.push(remembered);
             }
+            (WorkloadKind::Pod, true) => out.steps.push(Step::Delete {
+                name: w.name.clone(),
+            }),
             (WorkloadKind::Deployment | WorkloadKind::StatefulSet, false) => {
                 if let Some(replicas) = known.and_then(|k| k.replicas)
                     && w.replicas != Some(replicas)
@@ -152,14 +180,11 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
                     });
                 }
             }
-            (WorkloadKind::CronJob, false) => {
+            (WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet, false) => {
                 if let Some(suspended) = known.and_then(|k| k.suspended)
-                    && w.suspended != Some(suspended)
+                    && w.suspended.unwrap_or(false) != suspended
                 {
-                    out.steps.push(Step::Suspend {
-                        name: w.name.clone(),
-                        suspend: suspended,
-                    });
+                    out.steps.push(stop_step(w, suspended));
                 }
             }
             _ => {}
@@ -168,7 +193,20 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
     out
 }
 
-pub use crate::engine::workload::KSERVE_STOP;
+pub use crate::engine::workload::{HALT_NODE_LABEL, KSERVE_STOP};
+
+/// The step that stops (or starts) a CronJob, a Job or a DaemonSet.
+fn stop_step(w: &WorkloadFacts, stop: bool) -> Step {
+    let name = w.name.clone();
+    match w.kind {
+        WorkloadKind::DaemonSet => Step::Park { name, park: stop },
+        kind => Step::Suspend {
+            kind,
+            name,
+            suspend: stop,
+        },
+    }
+}
 
 fn is_stopped(w: &WorkloadFacts) -> bool {
     w.annotations.get(KSERVE_STOP).is_some_and(|v| v == "true")
@@ -177,8 +215,9 @@ fn is_stopped(w: &WorkloadFacts) -> bool {
 /// Carries out the steps in `namespace`.
 pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(), Error> {
     use k8s_openapi::api::{
-        apps::v1::{Deployment, StatefulSet},
-        batch::v1::CronJob,
+        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        batch::v1::{CronJob, Job},
+        core::v1::Pod,
     };
     let pp = PatchParams::default();
     for step in steps {
@@ -213,14 +252,45 @@ pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(
                 )
                 .await?;
             }
-            Step::Suspend { name, suspend } => {
-                Api::<CronJob>::namespaced(client.clone(), namespace)
+            Step::Suspend {
+                kind,
+                name,
+                suspend,
+            } => {
+                let pp = PatchParams::apply(FIELD_MANAGER);
+                let patch = Patch::Merge(json!({"spec": {"suspend": suspend}}));
+                if *kind == WorkloadKind::Job {
+                    Api::<Job>::namespaced(client.clone(), namespace)
+                        .patch(name, &pp, &patch)
+                        .await?;
+                } else {
+                    Api::<CronJob>::namespaced(client.clone(), namespace)
+                        .patch(name, &pp, &patch)
+                        .await?;
+                }
+            }
+            Step::Park { name, park } => {
+                let value = if *park { json!("true") } else { json!(null) };
+                let patch = json!({"spec": {"template": {"spec": {"nodeSelector": {HALT_NODE_LABEL: value}}}}});
+                Api::<DaemonSet>::namespaced(client.clone(), namespace)
                     .patch(
                         name,
                         &PatchParams::apply(FIELD_MANAGER),
-                        &Patch::Merge(json!({"spec": {"suspend": suspend}})),
+                        &Patch::Merge(patch),
                     )
                     .await?;
+            }
+            Step::Delete { name } => {
+                match Api::<Pod>::namespaced(client.clone(), namespace)
+                    .delete(name, &Default::default())
+                    .await
+                {
+                    // Gone already: what the step wanted.
+                    Err(kube::Error::Api(e)) if e.code == 404 => {}
+                    other => {
+                        other?;
+                    }
+                }
             }
         }
     }
@@ -269,6 +339,46 @@ mod tests {
         }
     }
 
+    fn suspend(name: &str, suspend: bool) -> Step {
+        Step::Suspend {
+            kind: WorkloadKind::CronJob,
+            name: name.into(),
+            suspend,
+        }
+    }
+
+    fn job(name: &str, suspend: bool) -> WorkloadFacts {
+        WorkloadFacts::from_json(
+            WorkloadKind::Job,
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "n"},
+                   "spec": {"suspend": suspend, "template": {}}}),
+        )
+        .unwrap()
+    }
+
+    fn daemon_set(name: &str, parked: bool) -> WorkloadFacts {
+        let node_selector = if parked {
+            json!({HALT_NODE_LABEL: "true", "gpu": "a100"})
+        } else {
+            json!({"gpu": "a100"})
+        };
+        WorkloadFacts::from_json(
+            WorkloadKind::DaemonSet,
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "n"},
+                   "spec": {"selector": {}, "template": {"spec": {"nodeSelector": node_selector, "containers": []}}}}),
+        )
+        .unwrap()
+    }
+
+    fn pod(name: &str) -> WorkloadFacts {
+        WorkloadFacts::from_json(
+            WorkloadKind::Pod,
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "n"},
+                   "spec": {"containers": []}}),
+        )
+        .unwrap()
+    }
+
     fn scale(name: &str, replicas: i32) -> Step {
         Step::Scale {
             kind: WorkloadKind::Deployment,
@@ -285,13 +395,7 @@ mod tests {
                 true,
                 vec![deployment("a", 3), cron("c", false)],
                 vec![],
-                vec![
-                    scale("a", 0),
-                    Step::Suspend {
-                        name: "c".into(),
-                        suspend: true,
-                    },
-                ],
+                vec![scale("a", 0), suspend("c", true)],
                 vec![
                     rec("Deployment/a", Some(3), None),
                     rec("CronJob/c", None, Some(false)),
@@ -327,13 +431,7 @@ mod tests {
                     rec("Deployment/a", Some(3), None),
                     rec("CronJob/c", None, Some(false)),
                 ],
-                vec![
-                    scale("a", 3),
-                    Step::Suspend {
-                        name: "c".into(),
-                        suspend: false,
-                    },
-                ],
+                vec![scale("a", 3), suspend("c", false)],
                 vec![],
             ),
             (
@@ -342,6 +440,50 @@ mod tests {
                 vec![cron("c", true)],
                 vec![rec("CronJob/c", None, Some(true))],
                 vec![],
+                vec![],
+            ),
+            (
+                "every kind stops: Jobs suspended, DaemonSets parked, bare Pods deleted",
+                true,
+                vec![job("j", false), daemon_set("d", false), pod("p")],
+                vec![],
+                vec![
+                    Step::Suspend {
+                        kind: WorkloadKind::Job,
+                        name: "j".into(),
+                        suspend: true,
+                    },
+                    Step::Park {
+                        name: "d".into(),
+                        park: true,
+                    },
+                    Step::Delete { name: "p".into() },
+                ],
+                vec![
+                    rec("Job/j", None, Some(false)),
+                    rec("DaemonSet/d", None, Some(false)),
+                ],
+            ),
+            (
+                "and come back as they were; a deleted Pod does not",
+                false,
+                vec![job("j", true), daemon_set("d", true), job("k", true)],
+                vec![
+                    rec("Job/j", None, Some(false)),
+                    rec("DaemonSet/d", None, Some(false)),
+                    rec("Job/k", None, Some(true)),
+                ],
+                vec![
+                    Step::Suspend {
+                        kind: WorkloadKind::Job,
+                        name: "j".into(),
+                        suspend: false,
+                    },
+                    Step::Park {
+                        name: "d".into(),
+                        park: false,
+                    },
+                ],
                 vec![],
             ),
             (

@@ -171,6 +171,11 @@ pub struct ContainerFacts {
 /// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
 pub const KSERVE_STOP: &str = "serving.kserve.io/stop";
 
+/// The node label a halted DaemonSet's pods are made to select. No node carries it, so while it
+/// is in the pod template's `nodeSelector` the DaemonSet runs no pod anywhere; a DaemonSet has no
+/// replicas to scale and no `suspend` to set.
+pub const HALT_NODE_LABEL: &str = "aims.dev/halted";
+
 /// What the engine knows about one workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WorkloadFacts {
@@ -193,7 +198,8 @@ pub struct WorkloadFacts {
     /// Desired replicas, where the kind has them (Deployment, StatefulSet, InferenceService
     /// `minReplicas`).
     pub replicas: Option<i32>,
-    /// Whether a CronJob is suspended.
+    /// Whether it is stopped without being scaled: a CronJob or a Job suspended, a DaemonSet
+    /// parked by a halt (its pods select the node label [`HALT_NODE_LABEL`], which no node has).
     pub suspended: Option<bool>,
     /// Whether a controller owns it (a Pod of a ReplicaSet, a Job of a CronJob).
     pub controlled: bool,
@@ -310,20 +316,23 @@ impl WorkloadFacts {
 
     /// Facts of a DaemonSet.
     pub fn from_daemon_set(d: &DaemonSet) -> Self {
-        Self::from_template(
-            WorkloadKind::DaemonSet,
-            &d.metadata,
-            d.spec.as_ref().map(|s| &s.template),
-        )
+        let template = d.spec.as_ref().map(|s| &s.template);
+        let mut facts = Self::from_template(WorkloadKind::DaemonSet, &d.metadata, template);
+        let parked = template
+            .and_then(|t| t.spec.as_ref())
+            .and_then(|s| s.node_selector.as_ref())
+            .is_some_and(|n| n.contains_key(HALT_NODE_LABEL));
+        facts.suspended = Some(parked);
+        facts
     }
 
     /// Facts of a Job.
     pub fn from_job(j: &Job) -> Self {
-        Self::from_template(
-            WorkloadKind::Job,
-            &j.metadata,
-            j.spec.as_ref().map(|s| &s.template),
-        )
+        let spec = j.spec.as_ref();
+        let mut facts =
+            Self::from_template(WorkloadKind::Job, &j.metadata, spec.map(|s| &s.template));
+        facts.suspended = Some(spec.and_then(|s| s.suspend).unwrap_or(false));
+        facts
     }
 
     /// Facts of a CronJob.

@@ -484,7 +484,7 @@ fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) ->
         WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
             old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
         }
-        WorkloadKind::CronJob => {
+        WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet => {
             old.suspended == Some(true)
                 && new.suspended.unwrap_or(false) == recorded.suspended.unwrap_or(false)
         }
@@ -492,7 +492,7 @@ fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) ->
             is_true(&old.annotations, stop)
                 && is_true(&new.annotations, stop) == recorded.suspended.unwrap_or(false)
         }
-        WorkloadKind::DaemonSet | WorkloadKind::Job | WorkloadKind::Pod => false,
+        WorkloadKind::Pod => false,
     };
     back && decisive(old) == decisive(new)
 }

@@ -175,6 +175,7 @@ fn containers(list: Option<Vec<ContainerFields>>) -> Option<Vec<Container>> {
 pub struct PodSpecFields {
     containers: Option<Vec<ContainerFields>>,
     init_containers: Option<Vec<ContainerFields>>,
+    node_selector: Option<BTreeMap<String, String>>,
 }
 
 impl From<PodSpecFields> for PodSpec {
@@ -182,6 +183,7 @@ impl From<PodSpecFields> for PodSpec {
         Self {
             containers: containers(s.containers).unwrap_or_default(),
             init_containers: containers(s.init_containers),
+            node_selector: s.node_selector,
             ..Self::default()
         }
     }
@@ -219,6 +221,7 @@ impl From<Template> for PodTemplateSpec {
 #[serde(default)]
 pub struct TemplatedSpec {
     replicas: Option<i32>,
+    suspend: Option<bool>,
     template: Template,
 }
 
@@ -298,6 +301,7 @@ impl ReadFields for Job {
         Self {
             metadata: o.metadata.into(),
             spec: o.spec.map(|s| JobSpec {
+                suspend: s.suspend,
                 template: s.template.into(),
                 ..JobSpec::default()
             }),
