@@ -430,3 +430,77 @@ async fn errors_say_what_happened_in_one_line() {
         stderr(&out)
     );
 }
+
+/// Every command takes kubectl's `-n`/`--namespace` and `-A`/`--all-namespaces`: the listing
+/// commands list one namespace (by default the kubeconfig context's) or all of them; the commands
+/// on one named object refuse `-A`, as kubectl does with a name.
+#[tokio::test]
+async fn every_command_takes_the_namespace_flags_the_same_way() {
+    let cp = setup();
+    operator();
+    let (ns, other) = ("plugin-flags", "plugin-flags-other");
+    for (namespace_name, name) in [(ns, "llm-a"), (other, "llm-b")] {
+        namespace(cp, namespace_name);
+        ok(apply(
+            cp,
+            &format!(
+                r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace_name}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: vllm, image: "vllm/vllm-openai:v0.9.1"}}]}}
+"#
+            ),
+        ));
+    }
+    let listed = |out: Output| {
+        let text = ok(out);
+        let mut found: Vec<&str> = ["Deployment/llm-a", "Deployment/llm-b"]
+            .into_iter()
+            .filter(|w| text.contains(w))
+            .collect();
+        found.sort_unstable();
+        found.join(" ")
+    };
+    for flag in ["-n", "--namespace"] {
+        assert_eq!(
+            listed(aims(cp, ADMIN, &["scan", flag, ns])),
+            "Deployment/llm-a"
+        );
+    }
+    // Without -n, the context's namespace.
+    let in_other = kubeconfig(cp, ADMIN, Some(other));
+    assert_eq!(
+        listed(aims_with(cp, &in_other, &["scan"])),
+        "Deployment/llm-b"
+    );
+    for flag in ["-A", "--all-namespaces"] {
+        assert_eq!(
+            listed(aims(cp, ADMIN, &["scan", flag])),
+            "Deployment/llm-a Deployment/llm-b"
+        );
+        ok(aims(cp, ADMIN, &["status", flag]));
+    }
+    ok(aims(cp, ADMIN, &["status", "--namespace", ns]));
+
+    // -n and -A together, and -A with one object's name, are usage errors naming the plugin.
+    for args in [
+        vec!["scan", "-n", ns, "-A"],
+        vec!["status", "-n", ns, "-A"],
+        vec!["halt", "scoring", "-A", "--reason", "r"],
+        vec!["resume", "scoring", "-A"],
+        vec!["approve", "scoring-v1", "-A"],
+        vec!["reject", "scoring-v1", "-A", "--comment", "no"],
+    ] {
+        let out = aims(cp, ADMIN, &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot be used with"), "{args:?}: {err}");
+        assert!(err.contains("Usage: kubectl aims "), "{args:?}: {err}");
+    }
+}
