@@ -570,8 +570,10 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
         let (name, body) = (name.to_owned(), body.to_owned());
         let kind = kind.to_owned();
         async move {
-            let mut pp = PatchParams::default();
-            pp.dry_run = dry_run;
+            let pp = PatchParams {
+                dry_run,
+                ..Default::default()
+            };
             let patch = Patch::Merge(serde_json::from_str::<Value>(&body).unwrap());
             let result = if kind == "deployment" {
                 scales.patch_scale(&name, &pp, &patch).await.map(drop)
