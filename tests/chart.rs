@@ -429,8 +429,23 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
     );
 }
 
-/// What the chart's admission policy says when it refuses one of the operator's writes.
-const POLICY_REFUSES: &str = "ValidatingAdmissionPolicy 'aims-operator-workload-writes' with binding 'aims-operator-workload-writes' denied request";
+/// The chart's admission policies for the operator's workload writes: one for every kind, and one
+/// per kind for its spec.
+const POLICIES: [&str; 4] = [
+    "aims-operator-workload-writes",
+    "aims-operator-cronjob-writes",
+    "aims-operator-job-writes",
+    "aims-operator-inferenceservice-writes",
+];
+
+/// Whether `error` is a refusal by one of the chart's policies.
+fn refused_by_policy(error: &str) -> bool {
+    POLICIES.iter().any(|p| {
+        error.contains(&format!(
+            "ValidatingAdmissionPolicy '{p}' with binding '{p}' denied request"
+        ))
+    })
+}
 
 /// The workloads the operator's writes are tried on: in `ns`, a CronJob, a suspended Job, an
 /// InferenceService and a Deployment.
@@ -590,6 +605,33 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
     })
     .await;
 
+    // Their expressions type-check against the kinds' schemas (a misspelt field would be a warning).
+    for policy in POLICIES {
+        let checked = eventually(
+            Duration::from_secs(30),
+            "the policy type-checked",
+            || async {
+                let out = kubectl(
+                    &cp,
+                    &[
+                        "get",
+                        "validatingadmissionpolicy",
+                        policy,
+                        "-o",
+                        "jsonpath={.status.observedGeneration}/{.status.typeChecking}",
+                    ],
+                );
+                let status = stdout(&out);
+                (!status.starts_with('/')).then_some(status)
+            },
+        )
+        .await;
+        assert!(
+            !checked.contains("expressionWarnings"),
+            "{policy}: {checked}"
+        );
+    }
+
     let stop = |value: &str| {
         format!(r#"{{"metadata":{{"annotations":{{"serving.kserve.io/stop":{value}}}}}}}"#)
     };
@@ -698,7 +740,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
         match write(namespace, target, body, true).await {
             Ok(()) => panic!("{namespace}/{target} {body} was admitted"),
             Err(e) => assert!(
-                e.contains(POLICY_REFUSES) && e.contains(says),
+                refused_by_policy(&e) && e.contains(says),
                 "{namespace}/{target} {body}: expected the policy's refusal saying {says:?}: {e}"
             ),
         }
@@ -724,7 +766,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
     match created {
         Ok(_) => panic!("the operator created a Job"),
         Err(e) => assert!(
-            e.to_string().contains(POLICY_REFUSES) && e.to_string().contains("never creates"),
+            refused_by_policy(&e.to_string()) && e.to_string().contains("never creates"),
             "{e}"
         ),
     }
