@@ -443,3 +443,69 @@ fn approvals_are_append_only_and_the_system_reference_is_fixed() {
     ));
     assert_eq!(count.trim(), "Approve Reject");
 }
+
+/// A future expiry prints as the time it is, not as `<invalid>` (what kubectl prints for a date
+/// column in the future, since it shows a date as an age).
+#[test]
+fn a_future_expiry_prints_as_its_time() {
+    let cp = cluster();
+    let ns = "printed-expiry";
+    namespace(cp, ns);
+    ok(apply(
+        cp,
+        &format!(
+            r#"
+apiVersion: aims.dev/v1alpha1
+kind: AISystem
+metadata: {{name: scorer, namespace: {ns}}}
+spec: {{purpose: Score., riskTier: Minimal, owner: {{name: sam}}}}
+---
+apiVersion: aims.dev/v1alpha1
+kind: RiskAssessment
+metadata: {{name: scorer-v1, namespace: {ns}}}
+spec:
+  systemRef: {{name: scorer}}
+  scope: {{artifacts: [{{image: "registry.example.com/scorer@sha256:5555555555555555555555555555555555555555555555555555555555555555"}}]}}
+  risks:
+    - {{id: R1, title: Bias, source: Fairness, likelihood: 2, severity: 2, treatment: Mitigate}}
+  impactAssessment: {{affectedGroups: [Applicants], completedOn: "2026-10-30"}}
+"#
+        ),
+    ));
+    // No operator runs here: the status is written as the operator would write it.
+    let future = "2099-01-01T00:00:00Z";
+    for (kind, name, status) in [
+        (
+            "aisystem",
+            "scorer",
+            format!(
+                r#"{{"status":{{"approval":{{"assessment":"scorer-v1","expiresAt":"{future}"}}}}}}"#
+            ),
+        ),
+        (
+            "riskassessment",
+            "scorer-v1",
+            format!(r#"{{"status":{{"expiresAt":"{future}"}}}}"#),
+        ),
+    ] {
+        ok(kubectl(
+            cp,
+            &[
+                "-n",
+                ns,
+                "patch",
+                kind,
+                name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &status,
+            ],
+        ));
+        let printed = ok(kubectl(cp, &["-n", ns, "get", kind, name]));
+        assert!(
+            printed.contains(future) && !printed.contains("<invalid>"),
+            "{kind}/{name}:\n{printed}"
+        );
+    }
+}

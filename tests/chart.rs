@@ -9,11 +9,18 @@ use std::time::Duration;
 
 use aims_operator::api::AISystem;
 use aims_testenv::ControlPlane;
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    batch::v1::{CronJob, Job},
+};
 use k8s_openapi::{
     api::{authentication::v1::SelfSubjectReview, core::v1::Secret},
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
-use kube::{Api, api::PostParams};
+use kube::{
+    Api,
+    api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
+};
 use serde_json::Value;
 use support::{
     apply, eventually, kubectl, ok,
@@ -423,4 +430,361 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
         "refused calls:\n{}",
         op.forbidden().join("\n")
     );
+}
+
+/// The chart's admission policies for the operator's workload writes: one for every kind, and one
+/// per kind for its spec.
+const POLICIES: [&str; 4] = [
+    "aims-operator-workload-writes",
+    "aims-operator-cronjob-writes",
+    "aims-operator-job-writes",
+    "aims-operator-inferenceservice-writes",
+];
+
+/// Whether `error` is a refusal by one of the chart's policies.
+fn refused_by_policy(error: &str) -> bool {
+    POLICIES.iter().any(|p| {
+        error.contains(&format!(
+            "ValidatingAdmissionPolicy '{p}' with binding '{p}' denied request"
+        ))
+    })
+}
+
+/// The workloads the operator's writes are tried on: in `ns`, a CronJob, a suspended Job, an
+/// InferenceService and a Deployment.
+fn stop_button_workloads(ns: &str) -> String {
+    let image = "registry.example.com/shop/ranker:1.0";
+    format!(
+        r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: retrain, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{{name: retrain, image: "{image}"}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: backfill, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: backfill, image: "{image}"}}]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: ranker-online
+  namespace: {ns}
+  labels: {{aims.dev/system: ranker}}
+  annotations: {{team: shop}}
+spec:
+  predictor:
+    containers: [{{name: kserve-container, image: "{image}"}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: ranker, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: ranker}}}}
+  template:
+    metadata: {{labels: {{app: ranker}}}}
+    spec: {{containers: [{{name: ranker, image: "{image}"}}]}}
+"#
+    )
+}
+
+/// The RBAC grants the operator `patch` on CronJobs and InferenceServices, which would let it
+/// rewrite their whole spec; the chart's admission policy, enforced by the API server itself
+/// whether or not the operator's webhook answers, lets its ServiceAccount change only what the stop
+/// button needs (a CronJob's or Job's `spec.suspend`, KServe's stop annotation, replicas through
+/// the scale subresource), never create a workload, and never write one in the namespaces the
+/// webhook does not review. A Role granting it more (here `patch` on Jobs) does not widen that.
+#[tokio::test]
+async fn the_operator_may_change_only_what_the_stop_button_needs() {
+    let cp = ControlPlane::start().expect("start a control plane");
+    ok(kubectl(
+        &cp,
+        &[
+            "apply",
+            "-f",
+            "tests/fixtures/kserve-inferenceservice-crd.yaml",
+        ],
+    ));
+    support::wait_established(&cp, &["crd/inferenceservices.serving.kserve.io"]);
+    // The webhook off: nothing here needs the operator to answer, and the policy holds without it.
+    ok(helm(
+        &cp,
+        &[
+            "install",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+            "--create-namespace",
+            "--set",
+            "webhook.enabled=false",
+        ],
+    ));
+    let ns = "shop";
+    ok(kubectl(&cp, &["create", "namespace", ns]));
+    ok(apply(&cp, &stop_button_workloads(ns)));
+    ok(apply(&cp, &stop_button_workloads("kube-system")));
+    // More than the chart grants: the policy still decides what the operator may change.
+    ok(kubectl(
+        &cp,
+        &[
+            "-n",
+            ns,
+            "create",
+            "role",
+            "patch-jobs",
+            "--verb=patch,create",
+            "--resource=jobs",
+        ],
+    ));
+    ok(kubectl(
+        &cp,
+        &[
+            "-n",
+            ns,
+            "create",
+            "rolebinding",
+            "patch-jobs",
+            "--role=patch-jobs",
+            &format!("--serviceaccount={NS}:aims-operator"),
+        ],
+    ));
+
+    // The operator's own client: the chart's ServiceAccount.
+    let kubeconfig = as_chart_service_account(&cp, NS);
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let operator = kube::Client::try_from(config).unwrap();
+    let write = |ns: &str, target: &str, body: &str, dry_run: bool| {
+        let (kind, name) = target.split_once('/').unwrap();
+        let api = Api::<DynamicObject>::namespaced_with(
+            operator.clone(),
+            ns,
+            &match kind {
+                "cronjob" => ApiResource::erase::<CronJob>(&()),
+                "job" => ApiResource::erase::<Job>(&()),
+                _ => aims_operator::controller::kserve::api_resource(),
+            },
+        );
+        let scales = Api::<Deployment>::namespaced(operator.clone(), ns);
+        let (name, body) = (name.to_owned(), body.to_owned());
+        let kind = kind.to_owned();
+        async move {
+            let pp = PatchParams {
+                dry_run,
+                ..Default::default()
+            };
+            let patch = Patch::Merge(serde_json::from_str::<Value>(&body).unwrap());
+            let result = if kind == "deployment" {
+                scales.patch_scale(&name, &pp, &patch).await.map(drop)
+            } else {
+                api.patch(&name, &pp, &patch).await.map(drop)
+            };
+            result.map_err(|e| e.to_string())
+        }
+    };
+    // The API server loads a new policy asynchronously: wait until it refuses.
+    let relabel = r#"{"metadata":{"labels":{"aims.dev/system":"other"}}}"#;
+    eventually(Duration::from_secs(30), "the policy in force", || async {
+        write(ns, "cronjob/retrain", relabel, true).await.err()
+    })
+    .await;
+
+    // Their expressions type-check against the kinds' schemas (a misspelt field would be a warning).
+    for policy in POLICIES {
+        let checked = eventually(
+            Duration::from_secs(30),
+            "the policy type-checked",
+            || async {
+                let out = kubectl(
+                    &cp,
+                    &[
+                        "get",
+                        "validatingadmissionpolicy",
+                        policy,
+                        "-o",
+                        "jsonpath={.status.observedGeneration}/{.status.typeChecking}",
+                    ],
+                );
+                let status = stdout(&out);
+                (!status.starts_with('/')).then_some(status)
+            },
+        )
+        .await;
+        assert!(
+            !checked.contains("expressionWarnings"),
+            "{policy}: {checked}"
+        );
+    }
+
+    let stop = |value: &str| {
+        format!(r#"{{"metadata":{{"annotations":{{"serving.kserve.io/stop":{value}}}}}}}"#)
+    };
+    let to_zero = r#"{"spec":{"replicas":0}}"#;
+    // What the stop button writes is admitted, and done.
+    for (target, body) in [
+        ("cronjob/retrain", r#"{"spec":{"suspend":true}}"#.to_owned()),
+        (
+            "cronjob/retrain",
+            r#"{"spec":{"suspend":false}}"#.to_owned(),
+        ),
+        ("job/backfill", r#"{"spec":{"suspend":false}}"#.to_owned()),
+        ("job/backfill", r#"{"spec":{"suspend":true}}"#.to_owned()),
+        ("inferenceservice/ranker-online", stop(r#""true""#)),
+        ("inferenceservice/ranker-online", stop("null")),
+        ("deployment/ranker", to_zero.to_owned()),
+        ("inferenceservice/ranker-online", stop(r#""true""#)),
+    ] {
+        if let Err(e) = write(ns, target, &body, false).await {
+            panic!("{target} {body} was refused: {e}");
+        }
+    }
+    let stopped = ok(kubectl(
+        &cp,
+        &[
+            "-n",
+            ns,
+            "get",
+            "inferenceservice/ranker-online",
+            "-o",
+            r"jsonpath={.metadata.annotations.serving\.kserve\.io/stop}",
+        ],
+    ));
+    assert_eq!(stopped, "true");
+
+    // Anything else is refused, by the policy, saying why.
+    let image = r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"retrain","image":"vllm/vllm-openai:latest"}]}}}}}}"#;
+    let stop_false = stop(r#""false""#);
+    let stop_true = stop(r#""true""#);
+    let refused = [
+        (
+            ns,
+            "cronjob/retrain",
+            image,
+            "only spec.suspend of a CronJob",
+        ),
+        (
+            ns,
+            "cronjob/retrain",
+            r#"{"spec":{"schedule":"* * * * *","suspend":true}}"#,
+            "only spec.suspend of a CronJob",
+        ),
+        (ns, "cronjob/retrain", relabel, "labels"),
+        (
+            ns,
+            "cronjob/retrain",
+            r#"{"metadata":{"annotations":{"note":"x"}}}"#,
+            "annotations",
+        ),
+        (
+            ns,
+            "job/backfill",
+            r#"{"spec":{"parallelism":5}}"#,
+            "only spec.suspend of a Job",
+        ),
+        (
+            ns,
+            "inferenceservice/ranker-online",
+            r#"{"spec":{"predictor":{"minReplicas":3}}}"#,
+            "an InferenceService's spec",
+        ),
+        (
+            ns,
+            "inferenceservice/ranker-online",
+            r#"{"metadata":{"annotations":{"team":"someone-else"}}}"#,
+            "only the serving.kserve.io/stop annotation",
+        ),
+        (
+            ns,
+            "inferenceservice/ranker-online",
+            &stop_false,
+            "only the serving.kserve.io/stop annotation",
+        ),
+        (ns, "inferenceservice/ranker-online", relabel, "labels"),
+        // Where the webhook reviews nothing, the operator changes nothing.
+        (
+            "kube-system",
+            "cronjob/retrain",
+            r#"{"spec":{"suspend":true}}"#,
+            "no workload in kube-system",
+        ),
+        (
+            "kube-system",
+            "inferenceservice/ranker-online",
+            &stop_true,
+            "no workload in kube-system",
+        ),
+        (
+            "kube-system",
+            "deployment/ranker",
+            to_zero,
+            "no workload in kube-system",
+        ),
+    ];
+    for (namespace, target, body, says) in refused {
+        match write(namespace, target, body, true).await {
+            Ok(()) => panic!("{namespace}/{target} {body} was admitted"),
+            Err(e) => assert!(
+                refused_by_policy(&e) && e.contains(says),
+                "{namespace}/{target} {body}: expected the policy's refusal saying {says:?}: {e}"
+            ),
+        }
+    }
+
+    // Not even a grant to create (the Role above) lets it create a workload.
+    let miner: Value = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "miner", "namespace": ns},
+        "spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "miner", "image": "vllm/vllm-openai:latest"}]}}}
+    });
+    let created = Api::<Job>::namespaced(operator.clone(), ns)
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &serde_json::from_value(miner).unwrap(),
+        )
+        .await;
+    match created {
+        Ok(_) => panic!("the operator created a Job"),
+        Err(e) => assert!(
+            refused_by_policy(&e.to_string()) && e.to_string().contains("never creates"),
+            "{e}"
+        ),
+    }
+
+    // Other users are not concerned: the admin still edits the CronJob's spec.
+    ok(kubectl(
+        &cp,
+        &[
+            "-n",
+            ns,
+            "patch",
+            "cronjob/retrain",
+            "--type=merge",
+            "-p",
+            image,
+        ],
+    ));
 }

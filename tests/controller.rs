@@ -504,7 +504,7 @@ spec:
 
     // `aims scan` lists it, with its reasons, and not the nginx next to it.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args(["scan", "-o", "json"])
+        .args(["scan", "-A", "-o", "json"])
         .env("KUBECONFIG", cp.kubeconfig())
         .output()
         .unwrap();

@@ -47,11 +47,12 @@ use super::{Artifact, DocumentRef, Person, RiskTier, Severity};
         json_path = ".status.workloads.summary",
         description = "Compliant of matched workloads"
     ),
+    // A string, not a date: kubectl prints a date column as an age, and a future time as <invalid>.
     printcolumn(
         name = "Expires",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.approval.expiresAt",
-        description = "When the approval expires"
+        description = "When the approval expires (RFC 3339)"
     ),
     printcolumn(
         name = "Age",

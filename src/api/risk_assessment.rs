@@ -41,11 +41,12 @@ use super::{Artifact, DocumentRef};
         json_path = ".status.state",
         description = "Approval state"
     ),
+    // A string, not a date: kubectl prints a date column as an age, and a future time as <invalid>.
     printcolumn(
         name = "Expires",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.expiresAt",
-        description = "When the approval expires"
+        description = "When the approval expires (RFC 3339)"
     ),
     printcolumn(
         name = "Age",

@@ -20,9 +20,9 @@ pub struct ApproveArgs {
     /// The RiskAssessment to approve.
     #[arg(value_name = "RISKASSESSMENT")]
     pub name: String,
-    /// Its namespace; by default the current kubeconfig context's.
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    /// Its namespace.
+    #[command(flatten)]
+    pub scope: super::cluster::ObjectScope,
     /// Why you approve, recorded with your decision.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: Option<String>,
@@ -37,9 +37,9 @@ pub struct RejectArgs {
     /// The RiskAssessment to reject.
     #[arg(value_name = "RISKASSESSMENT")]
     pub name: String,
-    /// Its namespace; by default the current kubeconfig context's.
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    /// Its namespace.
+    #[command(flatten)]
+    pub scope: super::cluster::ObjectScope,
     /// Why you reject it: what has to change before it can be approved.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: String,
@@ -65,7 +65,7 @@ impl From<ApproveArgs> for Request {
     fn from(a: ApproveArgs) -> Self {
         Self {
             name: a.name,
-            namespace: a.namespace,
+            namespace: a.scope.namespace,
             decision: Decision::Approve,
             comment: a.comment,
         }
@@ -76,7 +76,7 @@ impl From<RejectArgs> for Request {
     fn from(a: RejectArgs) -> Self {
         Self {
             name: a.name,
-            namespace: a.namespace,
+            namespace: a.scope.namespace,
             decision: Decision::Reject,
             comment: Some(a.comment),
         }

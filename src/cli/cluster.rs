@@ -24,6 +24,37 @@ pub struct ConnectArgs {
     pub as_groups: Vec<String>,
 }
 
+/// Where a command that lists works: kubectl's `-n` and `-A`. Without either, the namespace of
+/// the current kubeconfig context.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ListScope {
+    /// The namespace; by default the current kubeconfig context's.
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+}
+
+impl ListScope {
+    /// The one namespace to list in, or `None` for every namespace.
+    pub fn namespace(&self, cluster: &Cluster) -> Option<String> {
+        (!self.all_namespaces).then(|| cluster.namespace(self.namespace.clone()))
+    }
+}
+
+/// The namespace of the one object a command acts on: kubectl's `-n`; `-A` is refused, as
+/// kubectl refuses it with a name, since the object is looked up in one namespace.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ObjectScope {
+    /// Its namespace; by default the current kubeconfig context's.
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Not with a name: an object is looked up in one namespace (give it with -n).
+    #[arg(short = 'A', long, conflicts_with_all = ["name", "namespace"])]
+    pub all_namespaces: bool,
+}
+
 /// What went wrong talking to the cluster. Each says what happened in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

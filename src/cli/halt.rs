@@ -22,9 +22,9 @@ pub struct HaltArgs {
     /// The AISystem to halt.
     #[arg(value_name = "AISYSTEM")]
     pub name: String,
-    /// Its namespace; by default the current kubeconfig context's.
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    /// Its namespace.
+    #[command(flatten)]
+    pub scope: super::cluster::ObjectScope,
     /// Why: kept in spec.oversight.haltReason while the system is halted.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: String,
@@ -39,9 +39,9 @@ pub struct ResumeArgs {
     /// The AISystem to resume.
     #[arg(value_name = "AISYSTEM")]
     pub name: String,
-    /// Its namespace; by default the current kubeconfig context's.
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    /// Its namespace.
+    #[command(flatten)]
+    pub scope: super::cluster::ObjectScope,
     /// Why it may run again: kept in the annotation aims.dev/resume-reason.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: Option<String>,
@@ -131,7 +131,7 @@ pub async fn halt(cluster: &Cluster, args: HaltArgs) -> Result<String, ClusterEr
     set(
         cluster,
         &args.name,
-        args.namespace,
+        args.scope.namespace,
         halt_patch(&args.reason),
         &done,
     )
@@ -147,7 +147,7 @@ pub async fn resume(cluster: &Cluster, args: ResumeArgs) -> Result<String, Clust
     set(
         cluster,
         &args.name,
-        args.namespace,
+        args.scope.namespace,
         resume_patch(args.reason.as_deref()),
         &done,
     )

@@ -169,8 +169,14 @@ pub enum Command {
     ///
     /// A workload is listed when it looks like model serving (a KServe InferenceService, a known
     /// serving image, an accelerator request, a model URI) and belongs to no AISystem.
-    #[command(after_help = "Examples:\n  aims scan\n  aims scan -o json | jq '.[].workload'")]
+    /// Without -n or -A, the namespace of the current kubeconfig context.
+    #[command(
+        after_help = "Examples:\n  aims scan -A\n  aims scan -n research\n  aims scan -A -o json | jq '.[].workload'"
+    )]
     Scan {
+        /// Where: `-n NS`, `-A`, or the current kubeconfig context's namespace.
+        #[command(flatten)]
+        scope: cluster::ListScope,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
         output: ScanFormat,
@@ -365,7 +371,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Check(args) => return run_check(&args),
         Command::Run(args) => run_operator(args)?,
-        Command::Scan { output, connect } => run_scan(&connect, output)?,
+        Command::Scan {
+            scope,
+            output,
+            connect,
+        } => run_scan(&connect, &scope, output)?,
         Command::Status(args) => on_cluster(&args.connect.clone(), |c| async move {
             status::run(&c, args).await
         })?,
@@ -418,11 +428,16 @@ where
     Ok(())
 }
 
-fn run_scan(how: &cluster::ConnectArgs, output: ScanFormat) -> Result<(), Error> {
+fn run_scan(
+    how: &cluster::ConnectArgs,
+    scope: &cluster::ListScope,
+    output: ScanFormat,
+) -> Result<(), Error> {
     on_cluster(how, |c| async move {
-        let rows = scan::scan(&c.client, &Detector::default())
+        let namespace = scope.namespace(&c);
+        let rows = scan::scan(&c.client, namespace.as_deref(), &Detector::default())
             .await
-            .map_err(|e| c.classify(e, cluster::Target::list("aisystem", None)))?;
+            .map_err(|e| c.classify(e, cluster::Target::list("aisystem", namespace.as_deref())))?;
         Ok(match output {
             ScanFormat::Table => scan::table(&rows),
             ScanFormat::Json => {
@@ -565,7 +580,7 @@ mod tests {
         );
         let text = help(&["kubectl-aims", "scan", "--help"]);
         assert!(
-            text.contains("\n  kubectl aims scan -o json | jq"),
+            text.contains("\n  kubectl aims scan -A -o json | jq"),
             "{text}"
         );
         let text = help(&["kubectl-aims", "--help"]);
@@ -640,8 +655,10 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Status(status::StatusArgs {
-                all_namespaces: true,
-                namespace: None,
+                scope: cluster::ListScope {
+                    all_namespaces: true,
+                    namespace: None,
+                },
                 ..
             })
         ));

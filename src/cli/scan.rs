@@ -28,8 +28,21 @@ pub struct Row {
     pub reasons: Vec<String>,
 }
 
+/// The API of `K` in `namespace`, or in every namespace.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 async fn list<K>(
     client: &Client,
+    namespace: Option<&str>,
     facts: impl Fn(&K) -> WorkloadFacts,
 ) -> Result<Vec<WorkloadFacts>, kube::Error>
 where
@@ -39,7 +52,7 @@ where
         + std::fmt::Debug,
     K::DynamicType: Default,
 {
-    Ok(Api::<K>::all(client.clone())
+    Ok(api::<K>(client, namespace)
         .list(&ListParams::default())
         .await?
         .iter()
@@ -47,35 +60,41 @@ where
         .collect())
 }
 
-/// Lists every governed workload of the cluster and returns those that look like model serving
-/// and belong to no AISystem. InferenceServices are included when KServe's CRD is installed.
-pub async fn scan(client: &Client, detector: &Detector) -> Result<Vec<Row>, kube::Error> {
-    let systems = Api::<AISystem>::all(client.clone())
+/// Lists every governed workload of `namespace` (of the cluster when `None`) and returns those
+/// that look like model serving and belong to no AISystem. InferenceServices are included when
+/// KServe's CRD is installed.
+pub async fn scan(
+    client: &Client,
+    namespace: Option<&str>,
+    detector: &Detector,
+) -> Result<Vec<Row>, kube::Error> {
+    let systems = api::<AISystem>(client, namespace)
         .list(&ListParams::default())
         .await?
         .items;
     let mut workloads = Vec::new();
-    workloads.extend(list(client, WorkloadFacts::from_deployment).await?);
-    workloads.extend(list(client, WorkloadFacts::from_stateful_set).await?);
-    workloads.extend(list(client, WorkloadFacts::from_daemon_set).await?);
-    workloads.extend(list(client, WorkloadFacts::from_cron_job).await?);
+    workloads.extend(list(client, namespace, WorkloadFacts::from_deployment).await?);
+    workloads.extend(list(client, namespace, WorkloadFacts::from_stateful_set).await?);
+    workloads.extend(list(client, namespace, WorkloadFacts::from_daemon_set).await?);
+    workloads.extend(list(client, namespace, WorkloadFacts::from_cron_job).await?);
     workloads.extend(
-        list(client, WorkloadFacts::from_job)
+        list(client, namespace, WorkloadFacts::from_job)
             .await?
             .into_iter()
             .filter(|w| !w.controlled),
     );
     workloads.extend(
-        list(client, WorkloadFacts::from_pod)
+        list(client, namespace, WorkloadFacts::from_pod)
             .await?
             .into_iter()
             .filter(|w| !w.controlled),
     );
     let isvc = crate::controller::kserve::api_resource();
-    match Api::<DynamicObject>::all_with(client.clone(), &isvc)
-        .list(&ListParams::default())
-        .await
-    {
+    let isvcs = match namespace {
+        Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &isvc),
+        None => Api::<DynamicObject>::all_with(client.clone(), &isvc),
+    };
+    match isvcs.list(&ListParams::default()).await {
         Ok(list) => {
             for object in list {
                 let value = serde_json::to_value(&object).unwrap_or_default();

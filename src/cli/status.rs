@@ -9,12 +9,9 @@ use crate::api::{AISystem, AISystemStatus, Phase};
 /// Options of `aims status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The namespace; by default the current kubeconfig context's.
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// Every namespace.
-    #[arg(short = 'A', long, conflicts_with = "namespace")]
-    pub all_namespaces: bool,
+    /// Where: `-n NS`, `-A`, or the current kubeconfig context's namespace.
+    #[command(flatten)]
+    pub scope: super::cluster::ListScope,
     /// How to reach the cluster.
     #[command(flatten)]
     pub connect: super::cluster::ConnectArgs,
@@ -136,11 +133,10 @@ pub fn table(systems: &[AISystem], all_namespaces: bool, scope: &str) -> String 
 
 /// Lists the systems and renders the table.
 pub async fn run(cluster: &Cluster, args: StatusArgs) -> Result<String, ClusterError> {
-    let (api, namespace) = if args.all_namespaces {
-        (Api::<AISystem>::all(cluster.client.clone()), None)
-    } else {
-        let ns = cluster.namespace(args.namespace);
-        (cluster.api::<AISystem>(&ns), Some(ns))
+    let namespace = args.scope.namespace(cluster);
+    let api = match &namespace {
+        None => Api::<AISystem>::all(cluster.client.clone()),
+        Some(ns) => cluster.api::<AISystem>(ns),
     };
     let systems = api
         .list(&ListParams::default())
@@ -151,7 +147,7 @@ pub async fn run(cluster: &Cluster, args: StatusArgs) -> Result<String, ClusterE
         || "in any namespace".to_owned(),
         |ns| format!("in namespace {ns:?}"),
     );
-    Ok(table(&systems, args.all_namespaces, &scope))
+    Ok(table(&systems, args.scope.all_namespaces, &scope))
 }
 
 #[cfg(test)]

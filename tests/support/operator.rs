@@ -1,9 +1,10 @@
 //! The operator as its own process (`aims run`), the way it runs in a cluster, pointed at a test
 //! control plane; stopped with SIGTERM when dropped.
 //!
-//! It runs with exactly the rights the Helm chart grants: the chart's ServiceAccount and RBAC are
-//! applied, and the operator's kubeconfig impersonates that ServiceAccount. Every scenario that
-//! starts an operator thus also proves the chart's RBAC sufficient.
+//! It runs with exactly the rights the Helm chart grants: the chart's ServiceAccount, RBAC and the
+//! admission policy that narrows its workload writes are applied, and the operator's kubeconfig
+//! impersonates that ServiceAccount. Every scenario that starts an operator thus also proves the
+//! chart's RBAC and policy sufficient.
 
 use std::{
     io::{Read, Write},
@@ -30,9 +31,9 @@ pub fn chart_service_account(namespace: &str) -> String {
     format!("system:serviceaccount:{namespace}:aims-operator")
 }
 
-/// Applies the chart's ServiceAccount and RBAC for an operator in `namespace` (as `helm install`
-/// would) and writes a kubeconfig that impersonates that ServiceAccount, with the groups its
-/// token would carry. Returns the kubeconfig's path.
+/// Applies the chart's ServiceAccount, RBAC and workload-writes admission policy for an operator
+/// in `namespace` (as `helm install` would) and writes a kubeconfig that impersonates that
+/// ServiceAccount, with the groups its token would carry. Returns the kubeconfig's path.
 pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path::PathBuf {
     let rbac = ok(cp
         .helm()
@@ -45,6 +46,7 @@ pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path
         ])
         .args(["--show-only", "templates/serviceaccount.yaml"])
         .args(["--show-only", "templates/rbac.yaml"])
+        .args(["--show-only", "templates/workload-writes-policy.yaml"])
         .current_dir(super::repo())
         .output()
         .expect("run helm"));
