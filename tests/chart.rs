@@ -10,16 +10,19 @@ use std::time::Duration;
 use aims_operator::api::AISystem;
 use aims_testenv::ControlPlane;
 use k8s_openapi::api::{
-    apps::v1::Deployment,
+    apps::v1::{DaemonSet, Deployment},
     batch::v1::{CronJob, Job},
 };
 use k8s_openapi::{
-    api::{authentication::v1::SelfSubjectReview, core::v1::Secret},
+    api::{
+        authentication::v1::SelfSubjectReview,
+        core::v1::{Pod, Secret},
+    },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Api,
-    api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
+    api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
 };
 use serde_json::Value;
 use support::{
@@ -434,11 +437,13 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
 
 /// The chart's admission policies for the operator's workload writes: one for every kind, and one
 /// per kind for its spec.
-const POLICIES: [&str; 4] = [
+const POLICIES: [&str; 6] = [
     "aims-operator-workload-writes",
     "aims-operator-cronjob-writes",
     "aims-operator-job-writes",
     "aims-operator-inferenceservice-writes",
+    "aims-operator-daemonset-writes",
+    "aims-operator-pod-deletes",
 ];
 
 /// Whether `error` is a refusal by one of the chart's policies.
@@ -498,6 +503,32 @@ spec:
   template:
     metadata: {{labels: {{app: ranker}}}}
     spec: {{containers: [{{name: ranker, image: "{image}"}}]}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      nodeSelector: {{accelerator: a100}}
+      containers: [{{name: agent, image: "{image}"}}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: warm, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: warm}}}}
+  template:
+    metadata: {{labels: {{app: warm}}}}
+    spec: {{containers: [{{name: warm, image: "{image}"}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: notebook, namespace: {ns}, labels: {{aims.dev/system: ranker}}}}
+spec: {{containers: [{{name: notebook, image: "{image}"}}]}}
 "#
     )
 }
@@ -581,6 +612,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             &match kind {
                 "cronjob" => ApiResource::erase::<CronJob>(&()),
                 "job" => ApiResource::erase::<Job>(&()),
+                "daemonset" => ApiResource::erase::<DaemonSet>(&()),
                 _ => aims_operator::controller::kserve::api_resource(),
             },
         );
@@ -639,6 +671,11 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
         format!(r#"{{"metadata":{{"annotations":{{"serving.kserve.io/stop":{value}}}}}}}"#)
     };
     let to_zero = r#"{"spec":{"replicas":0}}"#;
+    let park = |value: &str| {
+        format!(
+            r#"{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"aims.dev/halted":{value}}}}}}}}}}}"#
+        )
+    };
     // What the stop button writes is admitted, and done.
     for (target, body) in [
         ("cronjob/retrain", r#"{"spec":{"suspend":true}}"#.to_owned()),
@@ -652,6 +689,9 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
         ("inferenceservice/ranker-online", stop("null")),
         ("deployment/ranker", to_zero.to_owned()),
         ("inferenceservice/ranker-online", stop(r#""true""#)),
+        ("daemonset/agent", park(r#""true""#)),
+        ("daemonset/agent", park("null")),
+        ("daemonset/agent", park(r#""true""#)),
     ] {
         if let Err(e) = write(ns, target, &body, false).await {
             panic!("{target} {body} was refused: {e}");
@@ -674,6 +714,8 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
     let image = r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"retrain","image":"vllm/vllm-openai:latest"}]}}}}}}"#;
     let stop_false = stop(r#""false""#);
     let stop_true = stop(r#""true""#);
+    let park_false = park(r#""false""#);
+    let park_true = park(r#""true""#);
     let refused = [
         (
             ns,
@@ -719,6 +761,25 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             "only the serving.kserve.io/stop annotation",
         ),
         (ns, "inferenceservice/ranker-online", relabel, "labels"),
+        (
+            ns,
+            "daemonset/agent",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"agent","image":"vllm/vllm-openai:latest"}]}}}}"#,
+            "only the aims.dev/halted entry of a DaemonSet's pod template",
+        ),
+        (
+            ns,
+            "daemonset/agent",
+            r#"{"spec":{"template":{"spec":{"nodeSelector":{"accelerator":null}}}}}"#,
+            "only the aims.dev/halted entry of a DaemonSet's nodeSelector",
+        ),
+        (
+            ns,
+            "daemonset/agent",
+            &park_false,
+            "only the aims.dev/halted entry of a DaemonSet's nodeSelector",
+        ),
+        (ns, "daemonset/agent", relabel, "labels"),
         // Where the webhook reviews nothing, the operator changes nothing.
         (
             "kube-system",
@@ -738,6 +799,12 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             to_zero,
             "no workload in kube-system",
         ),
+        (
+            "kube-system",
+            "daemonset/agent",
+            &park_true,
+            "no workload in kube-system",
+        ),
     ];
     for (namespace, target, body, says) in refused {
         match write(namespace, target, body, true).await {
@@ -745,6 +812,55 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             Err(e) => assert!(
                 refused_by_policy(&e) && e.contains(says),
                 "{namespace}/{target} {body}: expected the policy's refusal saying {says:?}: {e}"
+            ),
+        }
+    }
+
+    // It deletes a bare Pod, and no Pod a controller owns (a halt stops those through their owner).
+    let delete = |ns: &str, name: &str| {
+        let api = Api::<Pod>::namespaced(operator.clone(), ns);
+        let name = name.to_owned();
+        async move {
+            api.delete(
+                &name,
+                &DeleteParams {
+                    dry_run: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+        }
+    };
+    if let Err(e) = delete(ns, "notebook").await {
+        panic!("deleting the bare Pod was refused: {e}");
+    }
+    let owned = eventually(
+        Duration::from_secs(30),
+        "a Pod of the ReplicaSet",
+        || async {
+            let out = kubectl(
+                &cp,
+                &["-n", ns, "get", "pods", "-l", "app=warm", "-o", "name"],
+            );
+            stdout(&out)
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("pod/"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    for (namespace, name, says) in [
+        (ns, owned.as_str(), "only Pods no controller owns"),
+        ("kube-system", "notebook", "no Pod in kube-system"),
+    ] {
+        match delete(namespace, name).await {
+            Ok(()) => panic!("the operator deleted {namespace}/{name}"),
+            Err(e) => assert!(
+                refused_by_policy(&e) && e.contains(says),
+                "{namespace}/{name}: expected the policy's refusal saying {says:?}: {e}"
             ),
         }
     }
