@@ -4,9 +4,14 @@
 //!
 //! Memory stays bounded whatever the clients do: at most [`Limits::max_connections`] connections
 //! are served (more are closed at once), each buffers at most [`Limits::max_header_bytes`] before
-//! its request's body is read, and bodies are read only against a budget of
-//! [`Limits::body_budget`] bytes shared by every request. A request waits for its share of the
-//! budget, reads its body and gets its answer within [`Limits::request_timeout`], or is cut off.
+//! its request's body is read, and bodies are read only against a budget of bytes shared by every
+//! request. A request waits for its share of the budget, reads its body and gets its answer
+//! within [`Limits::request_timeout`], or is cut off.
+//!
+//! The budget has two pools, so that a few large bodies cannot hold up the many small ones real
+//! reviews are (a Deployment's review is a few KiB): bodies up to [`Limits::small_body`] draw on
+//! [`Limits::small_budget`], larger ones (and bodies of unknown length) on
+//! [`Limits::large_budget`]. Each pool serves its requests in the order they came.
 
 use std::{sync::Arc, time::Duration};
 
@@ -39,8 +44,19 @@ pub struct Limits {
     /// The most connections served at once, in their handshake or after it; more are closed as
     /// soon as they are accepted.
     pub max_connections: usize,
-    /// The most bytes of request bodies held at once, over every connection.
-    pub body_budget: usize,
+    /// Bodies up to this size draw on [`Limits::small_budget`].
+    pub small_body: usize,
+    /// The most bytes of small bodies held at once, over every connection.
+    pub small_budget: usize,
+    /// The most bytes of larger bodies held at once, over every connection.
+    pub large_budget: usize,
+}
+
+impl Limits {
+    /// The most bytes of request bodies held at once.
+    pub fn body_budget(&self) -> usize {
+        self.small_budget + self.large_budget
+    }
 }
 
 impl Default for Limits {
@@ -54,7 +70,9 @@ impl Default for Limits {
             max_header_bytes: 64 * 1024,
             max_body: super::review::MAX_BODY,
             max_connections: 256,
-            body_budget: 4 * super::review::MAX_BODY,
+            small_body: 1024 * 1024,
+            small_budget: 16 * 1024 * 1024,
+            large_budget: 3 * super::review::MAX_BODY,
         }
     }
 }
@@ -64,21 +82,28 @@ const UNIT: usize = 1024;
 
 /// What the body bound shares between requests.
 struct Bounded {
-    budget: Semaphore,
+    small: Semaphore,
+    large: Semaphore,
+    small_body: usize,
     max_body: usize,
     request_timeout: Duration,
+}
+
+/// A pool of `budget` bytes that can hold at least one body of `largest` bytes.
+fn pool(budget: usize, largest: usize) -> Semaphore {
+    let units = budget.max(largest).div_ceil(UNIT);
+    Semaphore::new(units.min(Semaphore::MAX_PERMITS))
 }
 
 /// `router` with every request held to `limits`: a body larger than [`Limits::max_body`] is
 /// refused (413) without being read, and a request not answered within
 /// [`Limits::request_timeout`] is cut off (408). Both answers close the connection.
 pub fn bound(router: Router, limits: &Limits) -> Router {
-    let units = limits
-        .body_budget
-        .div_ceil(UNIT)
-        .max(limits.max_body.div_ceil(UNIT));
+    let small_body = limits.small_body.min(limits.max_body);
     let state = Arc::new(Bounded {
-        budget: Semaphore::new(units.min(Semaphore::MAX_PERMITS)),
+        small: pool(limits.small_budget, small_body),
+        large: pool(limits.large_budget, limits.max_body),
+        small_body,
         max_body: limits.max_body,
         request_timeout: limits.request_timeout,
     });
@@ -112,7 +137,12 @@ async fn read_then_answer(bounds: &Bounded, req: Request, next: Next) -> Respons
     // A body of unknown length (chunked) reserves the largest one.
     let reserve = declared.unwrap_or(bounds.max_body);
     let units = u32::try_from(reserve.div_ceil(UNIT)).unwrap_or(u32::MAX);
-    let Ok(_permit) = bounds.budget.acquire_many(units).await else {
+    let pool = if reserve <= bounds.small_body {
+        &bounds.small
+    } else {
+        &bounds.large
+    };
+    let Ok(_permit) = pool.acquire_many(units).await else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
     };
     let (parts, body) = req.into_parts();
@@ -180,10 +210,14 @@ mod tests {
 
     use super::*;
 
-    fn limits(budget: usize, timeout_ms: u64) -> Limits {
+    /// Bodies of up to 1,000 bytes, up to 100 of them small, in pools of `small` and `large`
+    /// bytes.
+    fn limits(small: usize, large: usize, timeout_ms: u64) -> Limits {
         Limits {
             max_body: 1000,
-            body_budget: budget,
+            small_body: 100,
+            small_budget: small,
+            large_budget: large,
             request_timeout: Duration::from_millis(timeout_ms),
             ..Limits::default()
         }
@@ -223,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_within_the_limit_pass_whole_and_larger_ones_are_refused_unread() {
-        let router = bound(echo_len(), &limits(4000, 1000));
+        let router = bound(echo_len(), &limits(4000, 4000, 1000));
         for (declared, body, status, answer) in [
             (Some(3), Body::from("abc"), StatusCode::OK, "3"),
             (None, Body::from(vec![b'x'; 1000]), StatusCode::OK, "1000"),
@@ -259,7 +293,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_that_stalls_is_cut_off_at_the_request_timeout() {
-        let router = bound(echo_len(), &limits(4000, 200));
+        let router = bound(echo_len(), &limits(4000, 4000, 200));
         let start = std::time::Instant::now();
         let response = router
             .oneshot(request(Some(10), stalled(b"12345")))
@@ -296,7 +330,7 @@ mod tests {
                 }),
             )
         };
-        let router = bound(router, &limits(2000, 5000));
+        let router = bound(router, &limits(1000, 2000, 5000));
         let requests: Vec<_> = (0..6)
             .map(|_| {
                 let router = router.clone();
@@ -325,16 +359,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_request_waiting_for_the_budget_gives_up_at_the_timeout() {
-        let router = bound(echo_len(), &limits(1000, 200));
-        // A chunked body reserves the largest body: the whole budget, and it never ends.
+    async fn waiting_for_the_budget_ends_at_the_timeout_and_large_bodies_never_hold_up_small_ones()
+    {
+        let router = bound(echo_len(), &limits(1000, 1000, 300));
+        // A chunked body reserves the largest body: the whole large pool, and it never ends.
         let hog = tokio::spawn(router.clone().oneshot(request(None, stalled(b"x"))));
-        tokio::task::yield_now().await;
-        let waiting = router
-            .oneshot(request(Some(3), Body::from("abc")))
-            .await
-            .unwrap();
-        assert_eq!(waiting.status(), StatusCode::REQUEST_TIMEOUT);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let (waiting, small) = tokio::join!(
+            router
+                .clone()
+                .oneshot(request(Some(500), Body::from(vec![0u8; 500]))),
+            router.oneshot(request(Some(3), Body::from("abc"))),
+        );
+        assert_eq!(waiting.unwrap().status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(text(small.unwrap()).await, (StatusCode::OK, "3".to_owned()));
         assert_eq!(
             hog.await.unwrap().unwrap().status(),
             StatusCode::REQUEST_TIMEOUT
@@ -344,11 +384,13 @@ mod tests {
     #[test]
     fn the_defaults_bound_memory_and_leave_real_reviews_room() {
         let l = Limits::default();
-        assert!(l.body_budget >= l.max_body);
+        assert!(l.large_budget >= l.max_body && l.small_budget >= l.small_body);
+        // A Deployment's review is a few KiB: a thousand fit in the small pool at once.
+        assert!(l.small_budget / (16 * 1024) >= 1000);
         // A review is at most the API server's 3 MiB request plus the stored old object.
         assert!(l.max_body >= 6 * 1024 * 1024);
         assert!(l.request_timeout <= Duration::from_secs(30));
         // Worst case held at once, without TLS and allocator overhead: 64 MiB.
-        assert!(l.max_connections * l.max_header_bytes + l.body_budget <= 64 * 1024 * 1024);
+        assert!(l.max_connections * l.max_header_bytes + l.body_budget() <= 64 * 1024 * 1024);
     }
 }

@@ -203,7 +203,7 @@ pub async fn serve_on(
 /// as soon as it is accepted), each with [`Limits::handshake_timeout`] for its TLS handshake and
 /// [`Limits::header_read_timeout`] for each request's headers (and between requests), each
 /// request with [`Limits::request_timeout`] and its body with [`Limits::max_body`] and the shared
-/// [`Limits::body_budget`] (see [`super::limits`]). Accept errors (a connection reset before it
+/// body budget (see [`super::limits`]). Accept errors (a connection reset before it
 /// was accepted, too many open files) are logged and the loop goes on. At shutdown the listener
 /// closes, open connections finish their current request and close, and the function returns
 /// once they have, or after [`SHUTDOWN_GRACE`].

@@ -4,6 +4,11 @@
 //! It runs with exactly the rights the Helm chart grants: the chart's ServiceAccount and RBAC are
 //! applied, and the operator's kubeconfig impersonates that ServiceAccount. Every scenario that
 //! starts an operator thus also proves the chart's RBAC sufficient.
+//!
+//! Its webhook answers only the API server: it requires the client certificate the test control
+//! plane's API server presents to webhooks (`--webhook-client-ca-file`,
+//! `--webhook-client-name`), so every scenario that goes through the webhook goes through mutual
+//! TLS.
 
 use std::{
     io::{Read, Write},
@@ -97,6 +102,29 @@ impl Operator {
         extra: &[&str],
         webhook: &str,
     ) -> Self {
+        Self::launch(cp, namespace, log_name, extra, webhook, true)
+    }
+
+    /// [`Operator::start_with`] without mutual TLS: its webhook answers any caller, as it does
+    /// when `--webhook-client-ca-file` is not set.
+    pub fn start_answering_anyone(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+    ) -> Self {
+        let webhook = format!("127.0.0.1:{}", free_port());
+        Self::launch(cp, namespace, log_name, extra, &webhook, false)
+    }
+
+    fn launch(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+        webhook: &str,
+        client_auth: bool,
+    ) -> Self {
         let _ = cp
             .kubectl()
             .args(["create", "namespace", namespace])
@@ -108,8 +136,13 @@ impl Operator {
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
         cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
-            .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"])
-            .args(extra)
+            .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"]);
+        if client_auth {
+            cmd.arg("--webhook-client-ca-file")
+                .arg(cp.webhook_client_ca())
+                .args(["--webhook-client-name", aims_testenv::WEBHOOK_CLIENT_NAME]);
+        }
+        cmd.args(extra)
             .env("KUBECONFIG", &kubeconfig)
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "info,aims_operator=debug")
@@ -197,6 +230,16 @@ impl Operator {
     /// The webhook's base URL.
     pub fn webhook_url(&self) -> String {
         format!("https://{}", self.webhook)
+    }
+
+    /// The webhook's address (`127.0.0.1:PORT`).
+    pub fn webhook_addr(&self) -> &str {
+        &self.webhook
+    }
+
+    /// The operator's namespace, where it keeps its Secrets.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// The operator's process id.
