@@ -379,3 +379,238 @@ async fn only_the_api_server_gets_answers() {
     );
     assert!(stderr(&denied).contains("A.6.2.5"), "{}", stderr(&denied));
 }
+
+/// The operator's resident memory and its high-water mark, in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The kinds of hostile connection, how many of each, and how long after it stalls the webhook
+/// must have cut it off (its bound, plus 3 s for a loaded machine).
+const NO_HANDSHAKE: (usize, Duration) = (60, Duration::from_secs(5 + 3));
+const SLOW_HEADERS: (usize, Duration) = (40, Duration::from_secs(10 + 3));
+const SLOW_BODIES: (usize, Duration) = (40, Duration::from_secs(10 + 3));
+const HUGE_BODIES: (usize, Duration) = (40, Duration::from_secs(10 + 3));
+/// An unfinished huge body: 7 MiB declared, all but 1 KiB sent.
+const HUGE: usize = 7 * 1024 * 1024;
+
+/// Reads until the server closes the connection (or answers), while `trickle` sends; how long
+/// after `trickle` started that took.
+async fn cut_off_while<F: Future<Output = ()>>(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    trickle: F,
+) -> Duration {
+    let start = std::time::Instant::now();
+    let mut buf = vec![0u8; 16 * 1024];
+    let read = async { while reader.read(&mut buf).await.is_ok_and(|n| n > 0) {} };
+    tokio::select! {
+        () = read => {}
+        () = trickle => {}
+    }
+    start.elapsed()
+}
+
+/// Writes one byte of `bytes` a second until the server stops taking them.
+async fn trickle(mut writer: impl tokio::io::AsyncWrite + Unpin, bytes: &[u8]) {
+    let mut pace = tokio::time::interval(Duration::from_secs(1));
+    for byte in bytes.iter().cycle() {
+        pace.tick().await;
+        if writer.write_all(&[*byte]).await.is_err() || writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A connection that never starts its TLS handshake.
+async fn no_handshake(op: &'static Operator) -> Duration {
+    let tcp = TcpStream::connect(op.webhook_addr()).await.unwrap();
+    cut_off_while(tcp, std::future::pending()).await
+}
+
+/// Headers trickled at a byte a second, with the API server's certificate.
+async fn slow_headers(op: &'static Operator, config: Arc<ClientConfig>) -> Duration {
+    let tls = connect(op, &config).await.unwrap();
+    let (reader, mut writer) = tokio::io::split(tls);
+    writer
+        .write_all(b"POST /validate/workloads HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    cut_off_while(reader, trickle(writer, b"X-Slow: yes\r\n")).await
+}
+
+/// Whole headers for a 10,000-byte body, then the body at a byte a second.
+async fn slow_body(op: &'static Operator, config: Arc<ClientConfig>) -> Duration {
+    let tls = connect(op, &config).await.unwrap();
+    let (reader, mut writer) = tokio::io::split(tls);
+    writer
+        .write_all(b"POST /validate/workloads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n{")
+        .await
+        .unwrap();
+    cut_off_while(reader, trickle(writer, b" ")).await
+}
+
+/// Whole headers for a 7 MiB body, all of it but the last KiB at once, then nothing.
+async fn huge_body(
+    op: &'static Operator,
+    config: Arc<ClientConfig>,
+    body: Arc<Vec<u8>>,
+) -> Duration {
+    let tls = connect(op, &config).await.unwrap();
+    let (reader, mut writer) = tokio::io::split(tls);
+    writer
+        .write_all(
+            format!("POST /validate/workloads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {HUGE}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let send = async move {
+        for chunk in body[..HUGE - 1024].chunks(64 * 1024) {
+            if writer.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.flush().await;
+        // Keep the writer (and so the connection) open, sending nothing more.
+        std::future::pending::<()>().await;
+    };
+    cut_off_while(reader, send).await
+}
+
+/// One real review through the API server: a dry-run create of an unapproved Deployment, which
+/// the webhook denies. Whether the webhook answered, and how long the API server took.
+fn real_review(ns: &str) -> (bool, Duration) {
+    let start = std::time::Instant::now();
+    let out = kubectl_stdin(
+        cluster(),
+        &["create", "--dry-run=server", "-f", "-"],
+        &deployment(ns, "probe"),
+    );
+    let answered = !out.status.success() && stderr(&out).contains("A.6.2.5");
+    (answered, start.elapsed())
+}
+
+/// Slow-loris connections (no handshake, headers or a body trickled at a byte a second) and
+/// unfinished 7 MiB bodies, all at once, each from the API server's own certificate where TLS
+/// lets them that far (the worst case: the HTTP layer's bounds, not mutual TLS, must hold them):
+/// each is cut off within its bound, and meanwhile the operator stays ready, the API server's
+/// reviews are answered within the chart's 5 s, and the operator's memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_huge_requests_are_cut_off_and_memory_stays_bounded() {
+    let cp = cluster();
+    let op = operator();
+    let ns = "wb-dos";
+    namespace(cp, ns);
+    apply_records(cp, ns, "Enforce").await;
+    assert!(real_review(ns).0, "the webhook does not deny the probe");
+
+    let (rss_before, hwm_before) = memory_kib(op.pid());
+    let config = client_config(cp, Caller::ApiServer);
+    let body = Arc::new(vec![b' '; HUGE]);
+    let mut attacks = tokio::task::JoinSet::new();
+    for _ in 0..NO_HANDSHAKE.0 {
+        attacks.spawn(async move { ("no handshake", no_handshake(op).await) });
+    }
+    for _ in 0..SLOW_HEADERS.0 {
+        let config = config.clone();
+        attacks.spawn(async move { ("slow headers", slow_headers(op, config).await) });
+    }
+    for _ in 0..SLOW_BODIES.0 {
+        let config = config.clone();
+        attacks.spawn(async move { ("slow body", slow_body(op, config).await) });
+    }
+    for _ in 0..HUGE_BODIES.0 {
+        let (config, body) = (config.clone(), body.clone());
+        attacks.spawn(async move { ("huge body", huge_body(op, config, body).await) });
+    }
+    let started = std::time::Instant::now();
+
+    // Meanwhile, every half second: a real review through the API server, readiness, memory.
+    let mut reviews = Vec::new();
+    let mut rss_peak = rss_before;
+    let mut pace = tokio::time::interval(Duration::from_millis(500));
+    let mut cut = Vec::new();
+    while !attacks.is_empty() {
+        tokio::select! {
+            done = attacks.join_next() => {
+                cut.push(done.unwrap().expect("an attack task panicked"));
+                continue;
+            }
+            _ = pace.tick() => {}
+        }
+        let ns = ns.to_owned();
+        let (review, ready) = tokio::task::spawn_blocking(move || {
+            (real_review(&ns), op.get("/readyz").map(|(code, _)| code))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            ready,
+            Some(200),
+            "the operator was not ready after {:?}",
+            started.elapsed()
+        );
+        reviews.push(review);
+        rss_peak = rss_peak.max(memory_kib(op.pid()).0);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "attacks still open after 60 s: {} left",
+            attacks.len()
+        );
+    }
+    let (rss_after, hwm_after) = memory_kib(op.pid());
+
+    let mut report = String::new();
+    for (kind, (count, bound)) in [
+        ("no handshake", NO_HANDSHAKE),
+        ("slow headers", SLOW_HEADERS),
+        ("slow body", SLOW_BODIES),
+        ("huge body", HUGE_BODIES),
+    ] {
+        let times: Vec<Duration> = cut
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, d)| *d)
+            .collect();
+        assert_eq!(times.len(), count, "{kind}");
+        let longest = times.iter().max().unwrap();
+        let shortest = times.iter().min().unwrap();
+        report += &format!(
+            "{count} × {kind}: cut off after {shortest:.1?} to {longest:.1?} (bound {bound:?})\n"
+        );
+        assert!(
+            longest <= &bound,
+            "a {kind} connection was open for {longest:?}"
+        );
+    }
+    let answered = reviews.iter().filter(|(a, _)| *a).count();
+    let slowest = reviews.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    report += &format!(
+        "API server reviews meanwhile: {answered} of {} answered by the webhook, slowest {slowest:.2?}\n\
+         operator memory: RSS {} MiB before, sampled peak {} MiB, {} MiB after; high-water mark {} MiB before, {} MiB after\n",
+        reviews.len(),
+        rss_before / 1024,
+        rss_peak / 1024,
+        rss_after / 1024,
+        hwm_before / 1024,
+        hwm_after / 1024,
+    );
+    eprintln!("{report}");
+    assert!(reviews.len() >= 5, "{report}");
+    assert_eq!(answered, reviews.len(), "{report}");
+    assert!(slowest < Duration::from_secs(5), "{report}");
+    // The chart's memory limit is 256 MiB; the bounds hold the webhook's buffers to 56 MiB.
+    assert!(hwm_after < 200 * 1024, "{report}");
+    assert!(
+        hwm_after - hwm_before.min(hwm_after) < 100 * 1024,
+        "{report}"
+    );
+}
