@@ -17,7 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject
 use serde_json::{Value, json};
 use support::{
     cluster, eventually, kubectl, kubectl_stdin, namespace, ok,
-    operator::Operator,
+    operator::{Operator, api_server_identity},
     records::{IMAGE, apply_records},
     stderr, stdout,
 };
@@ -87,10 +87,7 @@ fn client_config(cp: &ControlPlane, caller: Caller) -> Arc<ClientConfig> {
     let config = match caller {
         Caller::Anonymous => builder.with_no_client_auth(),
         Caller::ApiServer => {
-            let (chain, key) = identity(
-                &std::fs::read_to_string(cp.webhook_client_cert()).unwrap(),
-                &std::fs::read_to_string(cp.webhook_client_key()).unwrap(),
-            );
+            let (chain, key) = api_server_identity(cp);
             builder.with_client_auth_cert(chain, key).unwrap()
         }
         Caller::OtherCa => {

@@ -72,6 +72,23 @@ pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path
     path
 }
 
+/// The API server's webhook client certificate chain and key: what a test that calls the webhook
+/// directly, as the API server does, presents.
+pub fn api_server_identity(
+    cp: &ControlPlane,
+) -> (
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+) {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let chain = CertificateDer::pem_file_iter(cp.webhook_client_cert())
+        .expect("the webhook client certificate")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the webhook client certificate");
+    let key = PrivateKeyDer::from_pem_file(cp.webhook_client_key()).expect("its key");
+    (chain, key)
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
