@@ -432,9 +432,8 @@ async fn no_handshake(op: &'static Operator) -> Duration {
     cut_off_while(tcp, std::future::pending()).await
 }
 
-/// Headers trickled at a byte a second, with the API server's certificate.
-async fn slow_headers(op: &'static Operator, config: Arc<ClientConfig>) -> Duration {
-    let tls = connect(op, &config).await.unwrap();
+/// Headers trickled at a byte a second on `tls`.
+async fn slow_headers(tls: TlsStream<TcpStream>) -> Duration {
     let (reader, mut writer) = tokio::io::split(tls);
     writer
         .write_all(b"POST /validate/workloads HTTP/1.1\r\n")
@@ -444,8 +443,7 @@ async fn slow_headers(op: &'static Operator, config: Arc<ClientConfig>) -> Durat
 }
 
 /// Whole headers for a 10,000-byte body, then the body at a byte a second.
-async fn slow_body(op: &'static Operator, config: Arc<ClientConfig>) -> Duration {
-    let tls = connect(op, &config).await.unwrap();
+async fn slow_body(tls: TlsStream<TcpStream>) -> Duration {
     let (reader, mut writer) = tokio::io::split(tls);
     writer
         .write_all(b"POST /validate/workloads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n{")
@@ -455,12 +453,7 @@ async fn slow_body(op: &'static Operator, config: Arc<ClientConfig>) -> Duration
 }
 
 /// Whole headers for a 7 MiB body, all of it but the last KiB at once, then nothing.
-async fn huge_body(
-    op: &'static Operator,
-    config: Arc<ClientConfig>,
-    body: Arc<Vec<u8>>,
-) -> Duration {
-    let tls = connect(op, &config).await.unwrap();
+async fn huge_body(tls: TlsStream<TcpStream>, body: Arc<Vec<u8>>) -> Duration {
     let (reader, mut writer) = tokio::io::split(tls);
     writer
         .write_all(
@@ -512,21 +505,27 @@ async fn slow_and_huge_requests_are_cut_off_and_memory_stays_bounded() {
     let (rss_before, hwm_before) = memory_kib(op.pid());
     let config = client_config(cp, Caller::ApiServer);
     let body = Arc::new(vec![b' '; HUGE]);
-    let mut attacks = tokio::task::JoinSet::new();
-    for _ in 0..NO_HANDSHAKE.0 {
-        attacks.spawn(async move { ("no handshake", no_handshake(op).await) });
+    // The TLS connections first, one handshake at a time (a burst of more handshakes than the
+    // server keeps places for would have the newest refused), then all the attacks at once.
+    let mut open = Vec::new();
+    for _ in 0..SLOW_HEADERS.0 + SLOW_BODIES.0 + HUGE_BODIES.0 {
+        open.push(connect(op, &config).await.expect("a TLS connection"));
     }
+    let mut attacks = tokio::task::JoinSet::new();
     for _ in 0..SLOW_HEADERS.0 {
-        let config = config.clone();
-        attacks.spawn(async move { ("slow headers", slow_headers(op, config).await) });
+        let tls = open.pop().unwrap();
+        attacks.spawn(async move { ("slow headers", slow_headers(tls).await) });
     }
     for _ in 0..SLOW_BODIES.0 {
-        let config = config.clone();
-        attacks.spawn(async move { ("slow body", slow_body(op, config).await) });
+        let tls = open.pop().unwrap();
+        attacks.spawn(async move { ("slow body", slow_body(tls).await) });
     }
     for _ in 0..HUGE_BODIES.0 {
-        let (config, body) = (config.clone(), body.clone());
-        attacks.spawn(async move { ("huge body", huge_body(op, config, body).await) });
+        let (tls, body) = (open.pop().unwrap(), body.clone());
+        attacks.spawn(async move { ("huge body", huge_body(tls, body).await) });
+    }
+    for _ in 0..NO_HANDSHAKE.0 {
+        attacks.spawn(async move { ("no handshake", no_handshake(op).await) });
     }
     let started = std::time::Instant::now();
 

@@ -44,6 +44,13 @@ pub struct Limits {
     /// The most connections served at once, in their handshake or after it; more are closed as
     /// soon as they are accepted.
     pub max_connections: usize,
+    /// The most connections in their TLS handshake at once; past it, a new connection drops the
+    /// oldest handshake when that one is older than [`Limits::handshake_grace`] (and is closed
+    /// otherwise), so that clients that never finish theirs cannot keep a real client's from
+    /// starting (with mutual TLS, nobody else gets past the handshake).
+    pub max_handshakes: usize,
+    /// How long a handshake keeps its place against newer ones when every place is taken.
+    pub handshake_grace: Duration,
     /// Bodies up to this size draw on [`Limits::small_budget`].
     pub small_body: usize,
     /// The most bytes of small bodies held at once, over every connection.
@@ -70,6 +77,8 @@ impl Default for Limits {
             max_header_bytes: 64 * 1024,
             max_body: super::review::MAX_BODY,
             max_connections: 256,
+            max_handshakes: 128,
+            handshake_grace: Duration::from_secs(1),
             small_body: 1024 * 1024,
             small_budget: 16 * 1024 * 1024,
             large_budget: 3 * super::review::MAX_BODY,

@@ -200,7 +200,8 @@ pub async fn serve_on(
 /// [`TcpListener::local_addr`] to learn the port) until `shutdown` completes.
 ///
 /// Held to `limits`: at most [`Limits::max_connections`] connections at once (one more is closed
-/// as soon as it is accepted), each with [`Limits::handshake_timeout`] for its TLS handshake and
+/// as soon as it is accepted), of which at most [`Limits::max_handshakes`] in their TLS handshake
+/// (a new one drops the oldest past [`Limits::handshake_grace`], or is closed), each with [`Limits::handshake_timeout`] for its TLS handshake and
 /// [`Limits::header_read_timeout`] for each request's headers (and between requests), each
 /// request with [`Limits::request_timeout`] and its body with [`Limits::max_body`] and the shared
 /// body budget (see [`super::limits`]). Accept errors (a connection reset before it
@@ -219,6 +220,10 @@ pub async fn serve_with(
     let router = super::limits::bound(router, &limits);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let over_limit = OverLimit::default();
+    let handshakes = Arc::new(Mutex::new(Handshakes::new(
+        limits.max_handshakes,
+        limits.handshake_grace,
+    )));
     let graceful = GracefulShutdown::new();
     // Tells connections still in their handshake to give up; served ones are told by `graceful`.
     let (stopping_tx, stopping) = watch::channel(false);
@@ -237,7 +242,12 @@ pub async fn serve_with(
         };
         let Ok(slot) = connections.clone().try_acquire_owned() else {
             drop(tcp);
-            over_limit.closed(peer, limits.max_connections);
+            over_limit.closed(peer, "connections", limits.max_connections);
+            continue;
+        };
+        let Some(pending) = Handshakes::begin(&handshakes) else {
+            drop(tcp);
+            over_limit.closed(peer, "handshakes", limits.max_handshakes);
             continue;
         };
         // Answers are small and latency is what counts: no Nagle delay between TLS records.
@@ -251,8 +261,13 @@ pub async fn serve_with(
         let limits = limits.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let mut pending = pending;
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
             let tls = tokio::select! {
+                _ = &mut pending.evicted => {
+                    tracing::debug!(%peer, "TLS handshake dropped for a newer one");
+                    return;
+                }
                 done = handshake => match done {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(error)) => {
@@ -266,6 +281,7 @@ pub async fn serve_with(
                 },
                 _ = stopping.wait_for(|stop| *stop) => return,
             };
+            drop(pending);
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
@@ -290,6 +306,70 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The connections still in their TLS handshake, oldest first. Past the limit, a new one drops the
+/// oldest if that one has had its grace: a real client's handshake takes a round trip or two, so
+/// clients that never finish theirs cannot keep one from starting, while a burst of real
+/// handshakes, all young, is not cut short (the newest is refused instead).
+struct Handshakes {
+    max: usize,
+    grace: Duration,
+    next: u64,
+    pending: std::collections::VecDeque<(u64, Instant, tokio::sync::oneshot::Sender<()>)>,
+}
+
+/// One connection's place among the handshakes, given up when dropped.
+struct Pending {
+    id: u64,
+    all: Arc<Mutex<Handshakes>>,
+    /// Completes when a newer handshake took this one's place.
+    evicted: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Handshakes {
+    fn new(max: usize, grace: Duration) -> Self {
+        Self {
+            max: max.max(1),
+            grace,
+            next: 0,
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// A place for a new handshake, or `None` when every place is held by one still in its grace.
+    fn begin(all: &Arc<Mutex<Self>>) -> Option<Pending> {
+        let mut this = all.lock().unwrap_or_else(|p| p.into_inner());
+        while this.pending.len() >= this.max {
+            let grace = this.grace;
+            match this.pending.front() {
+                Some((_, since, _)) if since.elapsed() >= grace => {
+                    if let Some((_, _, oldest)) = this.pending.pop_front() {
+                        let _ = oldest.send(());
+                    }
+                }
+                _ => return None,
+            }
+        }
+        let (evict, evicted) = tokio::sync::oneshot::channel();
+        let id = this.next;
+        this.next += 1;
+        this.pending.push_back((id, Instant::now(), evict));
+        Some(Pending {
+            id,
+            all: all.clone(),
+            evicted,
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = all.pending.iter().position(|(id, _, _)| *id == self.id) {
+            all.pending.remove(at);
+        }
+    }
+}
+
 /// hyper's smallest read buffer.
 const MIN_BUF_SIZE: usize = 8192;
 
@@ -302,16 +382,16 @@ struct OverLimit {
 }
 
 impl OverLimit {
-    fn closed(&self, peer: SocketAddr, max: usize) {
+    fn closed(&self, peer: SocketAddr, what: &'static str, max: usize) {
         use std::sync::atomic::Ordering::Relaxed;
         let count = self.since.fetch_add(1, Relaxed) + 1;
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
         if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
             *warned = Some(Instant::now());
             self.since.store(0, Relaxed);
-            tracing::warn!(%peer, max, closed = count, "webhook connection limit reached; closing new connections");
+            tracing::warn!(%peer, limit = what, max, closed = count, "webhook connection limit reached; closing new connections");
         } else {
-            tracing::debug!(%peer, "webhook connection closed: connection limit reached");
+            tracing::debug!(%peer, limit = what, "webhook connection closed: limit reached");
         }
     }
 }
@@ -594,6 +674,63 @@ mod tests {
             .expect("the server kept a connection with unfinished headers open");
         assert!(start.elapsed() < Duration::from_secs(3));
         assert!(answered(server.addr, &ca, None).await);
+        server.stop.send(()).unwrap();
+        server.done.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn handshakes_that_never_finish_give_way_to_new_ones() {
+        let (ca, chain, key) = pki("one");
+        let limits = Limits {
+            max_handshakes: 2,
+            handshake_grace: Duration::ZERO,
+            handshake_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let tls = Tls {
+            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
+            client_auth: None,
+        };
+        let server = start_with(tls, limits).await;
+        let oldest = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let _third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        // The third took the oldest's place, long before the handshake timeout.
+        closed_within(oldest, Duration::from_secs(3)).await;
+        // And a real client, arriving while two idle ones hold every place, gets through.
+        assert!(answered(server.addr, &ca, None).await);
+        server.stop.send(()).unwrap();
+        server.done.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn young_handshakes_are_not_cut_short_the_newest_is_refused() {
+        let (_, chain, key) = pki("one");
+        let limits = Limits {
+            max_handshakes: 2,
+            handshake_grace: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let tls = Tls {
+            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
+            client_auth: None,
+        };
+        let server = start_with(tls, limits).await;
+        let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        closed_within(third, Duration::from_secs(3)).await;
+        // The first is still waiting for its handshake.
+        use tokio::io::AsyncReadExt;
+        let mut first = first;
+        let mut byte = [0u8; 1];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), first.read(&mut byte))
+                .await
+                .is_err(),
+            "the oldest handshake was cut short"
+        );
         server.stop.send(()).unwrap();
         server.done.await.unwrap().unwrap();
     }
