@@ -99,8 +99,18 @@ impl ClientAuth {
     /// Reads `ca_file` every [`CA_FILE_INTERVAL`] until `shutdown` and swaps in a CA that
     /// changed. A file that cannot be read or holds no usable CA is logged; the current CA stays.
     pub async fn keep_fresh(self: Arc<Self>, ca_file: PathBuf, shutdown: impl Future<Output = ()>) {
+        self.keep_fresh_every(CA_FILE_INTERVAL, ca_file, shutdown)
+            .await;
+    }
+
+    async fn keep_fresh_every(
+        self: Arc<Self>,
+        interval: Duration,
+        ca_file: PathBuf,
+        shutdown: impl Future<Output = ()>,
+    ) {
         let mut shutdown = pin!(shutdown);
-        let mut ticks = tokio::time::interval(CA_FILE_INTERVAL);
+        let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {
@@ -303,6 +313,54 @@ mod tests {
         assert!(verify(&auth, &apiserver));
         auth.set_ca(&other_ca).unwrap();
         assert!(!verify(&auth, &apiserver) && verify(&auth, &stranger));
+    }
+
+    #[tokio::test]
+    async fn a_changed_ca_file_is_picked_up_and_a_broken_one_ignored() {
+        let (ca, apiserver) = client("kube-apiserver", &[]);
+        let (other_ca, stranger) = client("kube-apiserver", &[]);
+        let dir = std::env::temp_dir().join(format!("aims-client-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ca.crt");
+        std::fs::write(&file, &ca).unwrap();
+        let config = ClientAuthConfig {
+            ca_file: file.clone(),
+            names: vec![],
+        };
+        let auth = Arc::new(ClientAuth::load(&config).await.unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(auth.clone().keep_fresh_every(
+            Duration::from_millis(20),
+            file.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let until = |want: bool, cert: CertificateDer<'static>| {
+            let auth = auth.clone();
+            async move {
+                let start = std::time::Instant::now();
+                while verify(&auth, &cert) != want {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(5),
+                        "never became {want}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+        until(true, apiserver.clone()).await;
+        // A file being rewritten, or broken, keeps the current CA.
+        std::fs::write(&file, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        std::fs::write(&file, &other_ca).unwrap();
+        until(true, stranger.clone()).await;
+        until(false, apiserver.clone()).await;
+        std::fs::write(&file, "garbage").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert!(verify(&auth, &stranger));
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
