@@ -28,7 +28,9 @@ bin=$(bash tests/controlplane/build.sh)
 cargo build --quiet --locked --bins --workspace
 target=${CARGO_TARGET_DIR:-target}
 export KUBECONFIG="$PWD/$dir/kubeconfig" PATH="$bin:$PATH" NO_PROXY=127.0.0.1,localhost
-if [ -f "$dir/kube-apiserver.pid" ] && kubectl get --raw /readyz >/dev/null 2>&1; then
+# A control plane from before its API server presented a webhook client certificate is replaced.
+if [ -f "$dir/kube-apiserver.pid" ] && [ -f "$dir/webhook-client-ca.crt" ] &&
+  kubectl get --raw /readyz >/dev/null 2>&1; then
   echo "reusing the local control plane in $dir"
 else
   [ -d "$dir" ] && "$target/debug/aims-testenv" down "$dir" >/dev/null 2>&1 || true
@@ -63,13 +65,16 @@ echo "applying examples/"
 kubectl apply --recursive -f examples/ >/dev/null
 
 # The operator with the chart's arguments and only the chart's rights: its kubeconfig impersonates
-# the chart's ServiceAccount (`act-as` is how `kubectl config set` spells the `as` field).
+# the chart's ServiceAccount (`act-as` is how `kubectl config set` spells the `as` field). Its
+# webhook answers only the API server, which presents the client certificate the control plane
+# made for webhooks (see webhook-client.kubeconfig and admission-config.json in $dir).
 kubectl config view --raw >"$dir/kubeconfig-operator"
 kubectl --kubeconfig "$dir/kubeconfig-operator" config set users.admin.act-as \
   system:serviceaccount:aims-system:aims-operator >/dev/null
 KUBECONFIG="$dir/kubeconfig-operator" RUST_LOG=info setsid nohup "$target/debug/aims" run \
   --namespace aims-system --metrics-addr "$metrics" --log-format json \
   --webhook-addr "$webhook" --webhook-service aims-operator-webhook --webhook-host 127.0.0.1 \
+  --webhook-client-ca-file "$dir/webhook-client-ca.crt" --webhook-client-name kube-apiserver-webhook-client \
   >"$dir/operator.log" 2>&1 </dev/null &
 echo $! >"$dir/operator.pid"
 echo "starting the operator as the chart's ServiceAccount (log: $dir/operator.log, metrics: http://$metrics/metrics)"

@@ -213,6 +213,8 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
         );
     }
 
+    assert_boundary_renders(&cp);
+
     // A wrong value fails the install, naming it, and installs nothing.
     for (value, named) in [
         ("replica=3", "'replica' not allowed"),
@@ -267,6 +269,7 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
             "{name} as installed by helm differs from the types"
         );
     }
+    assert_boundary_installs(&cp);
     let status = ok(helm(&cp, &["status", "aims", "--namespace", NS]));
     assert!(status.contains("STATUS: deployed"), "{status}");
     assert!(status.contains("BREAK-GLASS RUNBOOK"), "{status}");
@@ -903,4 +906,156 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             image,
         ],
     ));
+}
+
+/// `helm template` of the chart with `values` (`--set`), as documents.
+fn rendered(cp: &ControlPlane, values: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "aims",
+        "charts/aims-operator",
+        "--namespace",
+        NS,
+    ];
+    for v in values {
+        args.extend(["--set", v]);
+    }
+    documents(&ok(helm(cp, &args)))
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+}
+
+fn operator_args(docs: &[Value]) -> Vec<String> {
+    let deployment = find(docs, "Deployment", "aims-operator").expect("the Deployment");
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The webhook's network boundary as the chart renders it: the NetworkPolicy is on by default,
+/// admits the webhook port from every address outside `podCIDRs` and the metrics port from pods,
+/// and is gone when switched off; a client CA reaches the operator as its flags, with the volume
+/// that holds it.
+fn assert_boundary_renders(cp: &ControlPlane) {
+    let docs = rendered(cp, &[]);
+    let policy = find(&docs, "NetworkPolicy", "aims-operator").expect("a NetworkPolicy by default");
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{policy}");
+    assert_eq!(rules[0]["ports"][0]["port"], "webhook", "{policy}");
+    assert_eq!(
+        rules[0]["from"][0]["ipBlock"]["cidr"], "0.0.0.0/0",
+        "{policy}"
+    );
+    assert_eq!(rules[1]["ports"][0]["port"], "metrics", "{policy}");
+    assert!(!operator_args(&docs).iter().any(|a| a.contains("client")));
+
+    let docs = rendered(cp, &["networkPolicy.podCIDRs={10.244.0.0/16,fd00:10::/56}"]);
+    let policy = find(&docs, "NetworkPolicy", "aims-operator").unwrap();
+    let from = &policy["spec"]["ingress"][0]["from"];
+    assert_eq!(from[0]["ipBlock"]["except"][0], "10.244.0.0/16", "{policy}");
+    assert_eq!(from[1]["ipBlock"]["except"][0], "fd00:10::/56", "{policy}");
+    assert!(
+        find(
+            &rendered(cp, &["networkPolicy.enabled=false"]),
+            "NetworkPolicy",
+            "aims-operator"
+        )
+        .is_none()
+    );
+
+    let docs = rendered(
+        cp,
+        &[
+            "webhook.clientAuth.existingSecret=apiserver-webhook-client-ca",
+            "webhook.clientAuth.names={kube-apiserver-webhook-client}",
+        ],
+    );
+    let args = operator_args(&docs);
+    for flag in [
+        "--webhook-client-ca-file=/etc/aims/webhook-client-ca/ca.crt",
+        "--webhook-client-name=kube-apiserver-webhook-client",
+    ] {
+        assert!(
+            args.iter().any(|a| a == flag),
+            "{flag} missing from {args:?}"
+        );
+    }
+    let pod = &find(&docs, "Deployment", "aims-operator").unwrap()["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["volumes"][0]["secret"]["secretName"], "apiserver-webhook-client-ca",
+        "{pod}"
+    );
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0]["mountPath"], "/etc/aims/webhook-client-ca",
+        "{pod}"
+    );
+}
+
+/// The installed chart, upgraded with the control plane's webhook client CA inline: the
+/// NetworkPolicy and the CA's ConfigMap are in the cluster, and the Deployment the API server
+/// stored passes the operator the CA and the expected name.
+fn assert_boundary_installs(cp: &ControlPlane) {
+    let ca = format!(
+        "webhook.clientAuth.caBundle={}",
+        cp.webhook_client_ca().display()
+    );
+    let name = format!(
+        "webhook.clientAuth.names={{{}}}",
+        aims_testenv::WEBHOOK_CLIENT_NAME
+    );
+    ok(helm(
+        cp,
+        &[
+            "upgrade",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+            "--reuse-values",
+            "--set-file",
+            &ca,
+            "--set",
+            &name,
+        ],
+    ));
+    ok(kubectl(
+        cp,
+        &["-n", NS, "get", "networkpolicy", "aims-operator"],
+    ));
+    let stored = ok(kubectl(
+        cp,
+        &[
+            "-n",
+            NS,
+            "get",
+            "configmap",
+            "aims-operator-webhook-client-ca",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ],
+    ));
+    let pem = std::fs::read_to_string(cp.webhook_client_ca()).unwrap();
+    assert_eq!(stored.trim(), pem.trim());
+    let deployment: Value = serde_json::from_str(&ok(kubectl(
+        cp,
+        &["-n", NS, "get", "deployment", "aims-operator", "-o", "json"],
+    )))
+    .unwrap();
+    let args = operator_args(std::slice::from_ref(&deployment));
+    assert!(
+        args.iter()
+            .any(|a| a == "--webhook-client-ca-file=/etc/aims/webhook-client-ca/ca.crt")
+            && args.iter().any(|a| a
+                == &format!(
+                    "--webhook-client-name={}",
+                    aims_testenv::WEBHOOK_CLIENT_NAME
+                )),
+        "{args:?}"
+    );
 }

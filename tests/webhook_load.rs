@@ -280,7 +280,9 @@ fn http_request(body: &[u8]) -> Vec<u8> {
     request
 }
 
-async fn connector(client: &Client) -> TlsConnector {
+/// A TLS client of the operator's webhook that trusts its CA and presents the API server's webhook
+/// client certificate, which the operator requires.
+async fn connector(cp: &ControlPlane, client: &Client) -> TlsConnector {
     let secret = Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
         .get(TLS_SECRET)
         .await
@@ -295,8 +297,9 @@ async fn connector(client: &Client) -> TlsConnector {
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_root_certificates(roots);
+    let (chain, key) = support::operator::api_server_identity(cp);
+    let config = config.with_client_auth_cert(chain, key).unwrap();
     TlsConnector::from(Arc::new(config))
 }
 
@@ -764,7 +767,7 @@ async fn webhook_load() {
     } else {
         op
     };
-    let tls = connector(&client).await;
+    let tls = connector(&cp, &client).await;
     let addr = op.webhook_url().trim_start_matches("https://").to_owned();
 
     let allowed = http_request(&review(deployment("system-3-new", 3, &image(3))));

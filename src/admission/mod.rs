@@ -5,12 +5,15 @@
 //! * [`workloads`]: `/validate/workloads`, the engine's verdict for a governed workload.
 //! * [`records`]: `/validate/records` and `/mutate/riskassessments`, the rules for the aims kinds.
 //! * [`decision_log`]: one structured record per decision.
-//! * [`tls`], [`certs`], [`config`]: serving HTTPS, the certificates, and the webhook
-//!   configurations.
+//! * [`tls`], [`client_auth`], [`limits`]: serving HTTPS to the API server alone, within bounds
+//!   of time, size and concurrency.
+//! * [`certs`], [`config`]: the certificates, and the webhook configurations.
 
 pub mod certs;
+pub mod client_auth;
 pub mod config;
 pub mod decision_log;
+pub mod limits;
 pub mod records;
 pub mod review;
 pub mod tls;
@@ -80,6 +83,10 @@ pub struct ServeConfig {
     pub addr: std::net::SocketAddr,
     /// The serving certificate.
     pub certs: CertSource,
+    /// The client certificate every caller must present; `None` answers any caller.
+    pub client_auth: Option<client_auth::ClientAuthConfig>,
+    /// Bounds on time, size and concurrency.
+    pub limits: limits::Limits,
     /// The decision settings.
     pub settings: Settings,
 }
@@ -111,6 +118,28 @@ pub async fn serve(
         tls::CertResolver::from_pem(&material.cert_chain_pem, &material.key_pem)
             .map_err(|e| Error::Webhook(e.to_string()))?,
     );
+    let client_auth = match &config.client_auth {
+        Some(wanted) => {
+            let auth = client_auth::ClientAuth::load(wanted)
+                .await
+                .map_err(|e| Error::Webhook(e.to_string()))?;
+            tracing::info!(
+                ca = %wanted.ca_file.display(),
+                names = ?wanted.names,
+                "the admission webhook answers only clients with a certificate from the client CA"
+            );
+            Some(Arc::new(auth))
+        }
+        None => {
+            tracing::warn!(
+                "the admission webhook answers any caller that reaches its port: without \
+                 --webhook-client-ca-file anyone on the network can have fabricated reviews \
+                 answered, stamped and logged; set it to the CA of the API server's client \
+                 certificate, or restrict the port with a NetworkPolicy"
+            );
+            None
+        }
+    };
     let hook = Arc::new(Webhook {
         ctx,
         settings: config.settings,
@@ -123,9 +152,22 @@ pub async fn serve(
         }
     };
     let refresher = tokio::spawn(certs.keep_fresh(resolver.clone(), material, stopped()));
-    let served = tls::serve(config.addr, resolver, router(hook), shutdown).await;
+    let ca_refresher = match (&client_auth, &config.client_auth) {
+        (Some(auth), Some(wanted)) => Some(tokio::spawn(
+            auth.clone().keep_fresh(wanted.ca_file.clone(), stopped()),
+        )),
+        _ => None,
+    };
+    let tls = tls::Tls {
+        resolver,
+        client_auth,
+    };
+    let served = tls::serve(config.addr, tls, config.limits, router(hook), shutdown).await;
     let _ = stop_tx.send(true);
     let _ = refresher.await;
+    if let Some(ca_refresher) = ca_refresher {
+        let _ = ca_refresher.await;
+    }
     served.map_err(|e| Error::Webhook(format!("{}: {e}", config.addr)))
 }
 

@@ -304,6 +304,20 @@ pub struct RunArgs {
     /// The private key (PEM) of --webhook-cert-file.
     #[arg(long, env = "AIMS_WEBHOOK_KEY_FILE", requires = "webhook_cert_file")]
     pub webhook_key_file: Option<PathBuf>,
+    /// Answer only clients presenting a certificate from this CA bundle (PEM): the CA of the
+    /// client certificate the API server presents to webhooks (its admission configuration's
+    /// kubeConfigFile). Reloaded when the file changes. Unset, the webhook answers any caller.
+    #[arg(long, env = "AIMS_WEBHOOK_CLIENT_CA_FILE")]
+    pub webhook_client_ca_file: Option<PathBuf>,
+    /// A name the client certificate must carry, as its subject's common name or a DNS name.
+    /// Repeatable: any one of them will do. Unset, any certificate from the client CA is accepted.
+    #[arg(
+        long = "webhook-client-name",
+        env = "AIMS_WEBHOOK_CLIENT_NAMES",
+        value_delimiter = ',',
+        requires = "webhook_client_ca_file"
+    )]
+    pub webhook_client_names: Vec<String>,
     /// What to do with model workloads that belong to no AISystem, where the namespace's
     /// `aims.dev/unregistered` label says nothing.
     #[arg(long, value_enum, env = "AIMS_UNREGISTERED", default_value_t = UnregisteredPolicy::Warn)]
@@ -471,6 +485,13 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
                     hosts: args.webhook_hosts,
                 },
             },
+            client_auth: args.webhook_client_ca_file.map(|ca_file| {
+                crate::admission::client_auth::ClientAuthConfig {
+                    ca_file,
+                    names: args.webhook_client_names,
+                }
+            }),
+            limits: crate::admission::limits::Limits::default(),
             settings: crate::admission::Settings {
                 unregistered: args.unregistered,
                 break_glass: BreakGlassPolicy {

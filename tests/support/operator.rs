@@ -5,6 +5,11 @@
 //! admission policy that narrows its workload writes are applied, and the operator's kubeconfig
 //! impersonates that ServiceAccount. Every scenario that starts an operator thus also proves the
 //! chart's RBAC and policy sufficient.
+//!
+//! Its webhook answers only the API server: it requires the client certificate the test control
+//! plane's API server presents to webhooks (`--webhook-client-ca-file`,
+//! `--webhook-client-name`), so every scenario that goes through the webhook goes through mutual
+//! TLS.
 
 use std::{
     io::{Read, Write},
@@ -69,6 +74,23 @@ pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path
     path
 }
 
+/// The API server's webhook client certificate chain and key: what a test that calls the webhook
+/// directly, as the API server does, presents.
+pub fn api_server_identity(
+    cp: &ControlPlane,
+) -> (
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+) {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let chain = CertificateDer::pem_file_iter(cp.webhook_client_cert())
+        .expect("the webhook client certificate")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the webhook client certificate");
+    let key = PrivateKeyDer::from_pem_file(cp.webhook_client_key()).expect("its key");
+    (chain, key)
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -99,6 +121,29 @@ impl Operator {
         extra: &[&str],
         webhook: &str,
     ) -> Self {
+        Self::launch(cp, namespace, log_name, extra, webhook, true)
+    }
+
+    /// [`Operator::start_with`] without mutual TLS: its webhook answers any caller, as it does
+    /// when `--webhook-client-ca-file` is not set.
+    pub fn start_answering_anyone(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+    ) -> Self {
+        let webhook = format!("127.0.0.1:{}", free_port());
+        Self::launch(cp, namespace, log_name, extra, &webhook, false)
+    }
+
+    fn launch(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+        webhook: &str,
+        client_auth: bool,
+    ) -> Self {
         let _ = cp
             .kubectl()
             .args(["create", "namespace", namespace])
@@ -110,8 +155,13 @@ impl Operator {
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
         cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
-            .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"])
-            .args(extra)
+            .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"]);
+        if client_auth {
+            cmd.arg("--webhook-client-ca-file")
+                .arg(cp.webhook_client_ca())
+                .args(["--webhook-client-name", aims_testenv::WEBHOOK_CLIENT_NAME]);
+        }
+        cmd.args(extra)
             .env("KUBECONFIG", &kubeconfig)
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("RUST_LOG", "info,aims_operator=debug")
@@ -199,6 +249,16 @@ impl Operator {
     /// The webhook's base URL.
     pub fn webhook_url(&self) -> String {
         format!("https://{}", self.webhook)
+    }
+
+    /// The webhook's address (`127.0.0.1:PORT`).
+    pub fn webhook_addr(&self) -> &str {
+        &self.webhook
+    }
+
+    /// The operator's namespace, where it keeps its Secrets.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// The operator's process id.

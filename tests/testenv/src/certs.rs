@@ -19,10 +19,17 @@ pub(crate) struct Pki {
     pub admin_key: String,
     pub sa_key: String,
     pub sa_pub: String,
+    pub webhook_client_ca: String,
+    pub webhook_client_cert: String,
+    pub webhook_client_key: String,
 }
 
+/// The common name (and DNS name) of the client certificate the API server presents to webhooks.
+pub const WEBHOOK_CLIENT_NAME: &str = "kube-apiserver-webhook-client";
+
 /// Writes a CA, an API server serving certificate for 127.0.0.1, an admin client certificate in
-/// `system:masters`, and a service account signing key into `dir`.
+/// `system:masters`, a service account signing key, and, under a CA of its own, the client
+/// certificate the API server presents to webhooks into `dir`.
 pub(crate) fn generate(dir: &Path) -> Result<Pki, Error> {
     let path = |name: &str| dir.join(name).display().to_string();
     let pki = Pki {
@@ -34,6 +41,9 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, Error> {
         admin_key: path("admin.key"),
         sa_key: path("sa.key"),
         sa_pub: path("sa.pub"),
+        webhook_client_ca: path("webhook-client-ca.crt"),
+        webhook_client_cert: path("webhook-client.crt"),
+        webhook_client_key: path("webhook-client.key"),
     };
 
     let ca_key = KeyPair::generate()?;
@@ -87,6 +97,36 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, Error> {
     let sa_key = KeyPair::generate()?;
     write(&pki.sa_key, &sa_key.serialize_pem())?;
     write(&pki.sa_pub, &sa_key.public_key_pem())?;
+
+    // A CA of its own: a webhook that trusts it trusts the API server's webhook client and no
+    // user of the cluster (whose certificates the cluster CA signs).
+    let webhook_ca_key = KeyPair::generate()?;
+    let mut webhook_ca = CertificateParams::new(Vec::<String>::new())?;
+    webhook_ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    webhook_ca
+        .distinguished_name
+        .push(DnType::CommonName, "aims-testenv-webhook-client-ca");
+    webhook_ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    write(
+        &pki.webhook_client_ca,
+        &webhook_ca.self_signed(&webhook_ca_key)?.pem(),
+    )?;
+    let webhook_issuer = Issuer::new(webhook_ca, webhook_ca_key);
+    let client_key = KeyPair::generate()?;
+    let mut client = CertificateParams::new(vec![WEBHOOK_CLIENT_NAME.to_owned()])?;
+    client
+        .distinguished_name
+        .push(DnType::CommonName, WEBHOOK_CLIENT_NAME);
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    write(
+        &pki.webhook_client_cert,
+        &client.signed_by(&client_key, &webhook_issuer)?.pem(),
+    )?;
+    write(&pki.webhook_client_key, &client_key.serialize_pem())?;
     Ok(pki)
 }
 

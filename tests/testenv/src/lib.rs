@@ -18,6 +18,8 @@
 mod certs;
 mod process;
 
+pub use certs::WEBHOOK_CLIENT_NAME;
+
 /// Starts a process that dies with the test process, however that ends (on Linux, by
 /// `PR_SET_PDEATHSIG`). For processes a test starts beside the control plane, such as the operator.
 pub fn spawn_tied(cmd: Command) -> std::io::Result<Child> {
@@ -97,13 +99,26 @@ impl Default for Options {
 }
 
 /// A running control plane.
+///
+/// Its API server presents a client certificate to every webhook it calls (see
+/// [`ControlPlane::webhook_client_ca`]), as a cluster configured with
+/// `--admission-control-config-file` does.
 pub struct ControlPlane {
     dir: PathBuf,
     bin_dir: PathBuf,
     kubeconfig: PathBuf,
     server: String,
+    webhook_client: WebhookClient,
     children: Vec<(&'static str, Child)>,
     detach: bool,
+}
+
+/// The client certificate the API server presents to webhooks, and its CA.
+#[derive(Clone, Debug)]
+struct WebhookClient {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -145,12 +160,18 @@ impl ControlPlane {
         let server = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server, &pki)?;
+        let admission_config = write_admission_config(&dir, &pki)?;
 
         let mut cp = Self {
             dir: dir.clone(),
             bin_dir: bin_dir.clone(),
             kubeconfig: kubeconfig.clone(),
             server: server.clone(),
+            webhook_client: WebhookClient {
+                ca: pki.webhook_client_ca.clone().into(),
+                cert: pki.webhook_client_cert.clone().into(),
+                key: pki.webhook_client_key.clone().into(),
+            },
             children: Vec::new(),
             detach: options.detach,
         };
@@ -209,6 +230,8 @@ impl ControlPlane {
             "--service-cluster-ip-range",
             "10.0.0.0/24",
             "--allow-privileged",
+            "--admission-control-config-file",
+            &admission_config.display().to_string(),
             "--profiling=false",
             "--v",
             "1",
@@ -356,6 +379,24 @@ impl ControlPlane {
     /// The directory holding data, certificates, logs and the kubeconfig.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The CA (PEM) of the client certificate the API server presents to every webhook it calls:
+    /// what a webhook's `--webhook-client-ca-file` names. `webhook-client-ca.crt` in
+    /// [`ControlPlane::dir`].
+    pub fn webhook_client_ca(&self) -> &Path {
+        &self.webhook_client.ca
+    }
+
+    /// The API server's webhook client certificate (PEM), `webhook-client.crt` in
+    /// [`ControlPlane::dir`]; its name is [`WEBHOOK_CLIENT_NAME`].
+    pub fn webhook_client_cert(&self) -> &Path {
+        &self.webhook_client.cert
+    }
+
+    /// The private key (PEM) of [`ControlPlane::webhook_client_cert`].
+    pub fn webhook_client_key(&self) -> &Path {
+        &self.webhook_client.key
     }
 
     /// The directory holding kube-apiserver, kube-controller-manager, kubectl and helm.
@@ -522,6 +563,44 @@ fn write_kubeconfig(path: &Path, server: &str, pki: &certs::Pki) -> Result<(), E
         serde_json::to_string_pretty(&config).expect("a JSON value serializes"),
     )
     .map_err(|e| io("write the kubeconfig", e))
+}
+
+/// Writes the API server's admission configuration: both webhook plugins read a kubeconfig whose
+/// only user, for every webhook host (`*`), is the webhook client certificate. Returns its path.
+fn write_admission_config(dir: &Path, pki: &certs::Pki) -> Result<PathBuf, Error> {
+    let kubeconfig = dir.join("webhook-client.kubeconfig");
+    let users = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "users": [{"name": "*", "user": {
+            "client-certificate": pki.webhook_client_cert,
+            "client-key": pki.webhook_client_key,
+        }}],
+    });
+    let plugin = |name: &str| {
+        serde_json::json!({
+            "name": name,
+            "configuration": {
+                "apiVersion": "apiserver.config.k8s.io/v1",
+                "kind": "WebhookAdmissionConfiguration",
+                "kubeConfigFile": kubeconfig,
+            },
+        })
+    };
+    let config = serde_json::json!({
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [plugin("ValidatingAdmissionWebhook"), plugin("MutatingAdmissionWebhook")],
+    });
+    let path = dir.join("admission-config.json");
+    for (file, value) in [(&kubeconfig, &users), (&path, &config)] {
+        fs::write(
+            file,
+            serde_json::to_string_pretty(value).expect("a JSON value serializes"),
+        )
+        .map_err(|e| io("write the admission configuration", e))?;
+    }
+    Ok(path)
 }
 
 fn io(what: &str, source: std::io::Error) -> Error {
