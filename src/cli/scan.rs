@@ -59,6 +59,13 @@ pub async fn scan(client: &Client, detector: &Detector) -> Result<Vec<Row>, kube
     workloads.extend(list(client, WorkloadFacts::from_stateful_set).await?);
     workloads.extend(list(client, WorkloadFacts::from_daemon_set).await?);
     workloads.extend(list(client, WorkloadFacts::from_cron_job).await?);
+    workloads.extend(list(client, WorkloadFacts::from_replication_controller).await?);
+    workloads.extend(
+        list(client, WorkloadFacts::from_replica_set)
+            .await?
+            .into_iter()
+            .filter(|w| !w.controlled),
+    );
     workloads.extend(
         list(client, WorkloadFacts::from_job)
             .await?

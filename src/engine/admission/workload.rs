@@ -245,6 +245,9 @@ pub struct Request<'a> {
 pub struct Cluster<'a> {
     /// The AISystems of the namespace.
     pub systems: &'a [&'a AISystem],
+    /// The AISystems whose declared models (`spec.models`) are a detection signal for a workload
+    /// of no system: every one the decision can see, in any namespace.
+    pub declared_by: &'a [&'a AISystem],
     /// The namespace's labels.
     pub namespace_labels: &'a BTreeMap<String, String>,
     /// The RiskAssessments of the namespace.
@@ -365,7 +368,7 @@ pub fn unattached_verdict(
 
 fn unattached(decision: &mut Decision, w: &WorkloadFacts, cluster: &Cluster) {
     let policy = UnregisteredPolicy::for_namespace(cluster.namespace_labels, cluster.unregistered);
-    let detection = cluster.detector.detect(w);
+    let detection = cluster.detector.detect_among(w, cluster.declared_by);
     let (verdict, reasons) = unattached_verdict(w, detection.as_ref(), policy);
     decision.verdict = verdict;
     decision.reasons = reasons;
@@ -411,7 +414,11 @@ fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) ->
             is_true(&old.annotations, stop)
                 && is_true(&new.annotations, stop) == recorded.suspended.unwrap_or(false)
         }
-        WorkloadKind::DaemonSet | WorkloadKind::Job | WorkloadKind::Pod => false,
+        WorkloadKind::DaemonSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController
+        | WorkloadKind::Job
+        | WorkloadKind::Pod => false,
     };
     back && decisive(old) == decisive(new)
 }
@@ -895,6 +902,7 @@ mod tests {
                 },
                 &Cluster {
                     systems: &systems,
+                    declared_by: &systems,
                     namespace_labels: &labels,
                     assessments: &[],
                     bindings: &bindings,
