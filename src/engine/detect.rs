@@ -40,7 +40,7 @@ use std::{
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::workload::{ImageRef, WorkloadFacts, WorkloadKind};
+use super::workload::{ImageRef, WorkloadFacts, WorkloadKind, is_sha256_digest};
 use crate::api::AISystem;
 
 /// The default rules file, `catalog/detection.yaml`, whose header comment documents the schema.
@@ -671,10 +671,15 @@ fn declared_artifacts(w: &WorkloadFacts, systems: &[&AISystem], reasons: &mut Ve
     for system in systems {
         for model in &system.spec.models {
             let artifact = &model.artifact;
-            let image = artifact.image.as_deref().map(ImageRef::parse);
-            let by_image = image.as_ref().is_some_and(|declared| {
-                declared.is_pinned() && w.images().any(|i| i.digest == declared.digest)
-            });
+            // The digest as written, without parsing the reference (which would allocate).
+            let digest = artifact
+                .image
+                .as_deref()
+                .and_then(|image| image.rsplit_once('@'))
+                .map(|(_, digest)| digest)
+                .filter(|digest| is_sha256_digest(digest));
+            let by_image = digest
+                .is_some_and(|digest| w.images().any(|i| i.digest.as_deref() == Some(digest)));
             let by_uri = artifact
                 .uri
                 .as_deref()
