@@ -384,8 +384,7 @@ async fn an_ephemeral_container_added_to_an_approved_pod_is_judged_with_it() {
 }
 
 #[tokio::test]
-async fn a_model_pod_whose_owner_is_not_reviewed_and_a_copy_of_a_declared_model_are_found_by_scan()
-{
+async fn scan_finds_owned_pods_of_unreviewed_owners_replica_sets_and_copies_of_declared_models() {
     let cp = cluster();
     operator();
     let ns = "paths-scan";
@@ -405,7 +404,14 @@ async fn a_model_pod_whose_owner_is_not_reviewed_and_a_copy_of_a_declared_model_
     ));
     ok(apply(cp, &declaring_system(ns)));
     ok(apply_as_member(cp, &copy_of_declared(ns)));
-    let rows = eventually(WAIT, "aims scan to list both", || async {
+    // A ReplicaSet and a ReplicationController made directly are workloads of their own (their
+    // Pods are theirs, and not listed).
+    for (kind, api_version) in [("ReplicaSet", "apps/v1"), ("ReplicationController", "v1")] {
+        let shadow = templated(kind, api_version, ns, "shadow", VLLM)
+            .replace("labels: {aims.dev/system: scoring}", "labels: {}");
+        ok(apply_as_member(cp, &shadow));
+    }
+    let rows = eventually(WAIT, "aims scan to list all four", || async {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
             .args(["scan", "-o", "json"])
             .env("KUBECONFIG", cp.kubeconfig())
@@ -420,7 +426,7 @@ async fn a_model_pod_whose_owner_is_not_reviewed_and_a_copy_of_a_declared_model_
             .filter(|r| r["namespace"] == ns)
             .cloned()
             .collect();
-        (mine.len() == 2).then_some(mine)
+        (mine.len() == 4).then_some(mine)
     })
     .await;
     assert_eq!(rows[0]["workload"], "Deployment/copy", "{rows:#?}");
@@ -433,6 +439,11 @@ async fn a_model_pod_whose_owner_is_not_reviewed_and_a_copy_of_a_declared_model_
     assert_eq!(rows[1]["workload"], "Pod/owned-llm", "{rows:#?}");
     assert!(
         rows[1]["reasons"].to_string().contains("runs vLLM"),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[2]["workload"], "ReplicaSet/shadow", "{rows:#?}");
+    assert_eq!(
+        rows[3]["workload"], "ReplicationController/shadow",
         "{rows:#?}"
     );
 }
