@@ -46,7 +46,7 @@ pub const MUTATE_RISKASSESSMENTS_PATH: &str = "/mutate/riskassessments";
 
 /// The name of the workload webhook.
 pub const WORKLOADS_WEBHOOK: &str = "workloads.aims.dev";
-/// The name of the webhook for Pods no controller owns.
+/// The name of the webhook for Pods and their ephemeral containers.
 pub const PODS_WEBHOOK: &str = "pods.aims.dev";
 /// The name of the records webhook.
 pub const RECORDS_WEBHOOK: &str = "records.aims.dev";
