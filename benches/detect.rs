@@ -100,7 +100,7 @@ const ARGS: &[&str] = &[
 ];
 
 fn container(rng: &mut Rng, name: &str, image: &str) -> ContainerFacts {
-    let args_and_env = (0..3 + rng.below(12))
+    let args_and_env: Vec<String> = (0..3 + rng.below(12))
         .map(|i| {
             if i % 3 == 0 {
                 rng.pick(ARGS)
@@ -114,10 +114,14 @@ fn container(rng: &mut Rng, name: &str, image: &str) -> ContainerFacts {
         name: name.to_owned(),
         image: ImageRef::parse(image),
         init: false,
+        ephemeral: false,
         requests_declared: true,
         memory_limit_declared: true,
         extended_resources: BTreeMap::new(),
+        // The first third or so are arguments, the command line.
+        command_len: args_and_env.len() / 3,
         args_and_env,
+        resource_claims: Vec::new(),
     }
 }
 

@@ -1816,7 +1816,7 @@ metadata: {name: c}
         let cases = [
             ("v1", "Service"),
             ("v1", "ConfigMap"),
-            ("apps/v1", "ReplicaSet"),
+            ("apps/v1", "ControllerRevision"),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
             ("policy/v1", "PodDisruptionBudget"),
             ("autoscaling/v2", "HorizontalPodAutoscaler"),
@@ -2036,6 +2036,28 @@ metadata: {name: c}
         let (documents, errors) = parse(&text);
         assert!(errors.is_empty(), "{:#?}", messages(&errors));
         assert_eq!(documents.len(), 2);
+    }
+
+    #[test]
+    fn replica_sets_and_replication_controllers_are_workloads() {
+        for (api_version, kind) in [("apps/v1", "ReplicaSet"), ("v1", "ReplicationController")] {
+            let text = format!(
+                "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x, namespace: ns}}\nspec:\n  template:\n    spec:\n      containers: [{{name: c, image: vllm/vllm-openai:v0.9.1}}]\n"
+            );
+            let (documents, errors) = parse(&text);
+            assert!(errors.is_empty(), "{kind}: {:#?}", messages(&errors));
+            let [
+                Document {
+                    object: Object::Workload(facts),
+                    ..
+                },
+            ] = documents.as_slice()
+            else {
+                panic!("{kind}: {documents:#?}");
+            };
+            assert_eq!(facts.kind.as_str(), kind);
+            assert_eq!(facts.containers.len(), 1);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `Detector::detect` allocates nothing for a workload without a signal: it runs on every workload
-//! of a cluster and in the admission path.
+//! `Detector::detect` (and `detect_among`, with the AISystems' declared models) allocates nothing
+//! for a workload without a signal: it runs on every workload of a cluster and in the admission
+//! path.
 //!
 //! A test binary of its own, because it installs a counting global allocator.
 
@@ -8,9 +9,12 @@ use std::{
     cell::Cell,
 };
 
-use aims_operator::engine::{
-    detect::Detector,
-    workload::{WorkloadFacts, WorkloadKind},
+use aims_operator::{
+    api::AISystem,
+    engine::{
+        detect::Detector,
+        workload::{WorkloadFacts, WorkloadKind},
+    },
 };
 use serde_json::json;
 
@@ -87,4 +91,21 @@ fn detection_allocates_only_on_a_hit() {
         0
     );
     assert!(allocations_during(|| assert!(detector.detect(&server).is_some())) > 0);
+
+    // Nor does comparing it with the models AISystems declare, in the admission path.
+    let system: AISystem = serde_json::from_value(json!({
+        "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+        "metadata": {"name": "credit", "namespace": "shop"},
+        "spec": {"purpose": "p", "riskTier": "High", "owner": {"name": "o"}, "models": [
+            {"name": "m", "artifact": {"image": format!("registry.example.com/credit/m@sha256:{}", "a".repeat(64))}},
+            {"name": "u", "artifact": {"uri": "s3://models/credit/v3", "sha256": "b".repeat(64)}}
+        ]}
+    }))
+    .unwrap();
+    let systems = [&system];
+    assert!(detector.detect_among(&ordinary, &systems).is_none());
+    assert_eq!(
+        allocations_during(|| assert!(detector.detect_among(&ordinary, &systems).is_none())),
+        0
+    );
 }

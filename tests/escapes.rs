@@ -434,7 +434,8 @@ async fn break_glass_covers_only_what_its_member_admitted() {
     ));
 }
 
-/// The system's other kinds, each with Pods of the system (a bare Pod, a Job, a StatefulSet) or
+/// The system's other kinds, each with Pods of the system (a bare Pod, a Job, a StatefulSet, a
+/// ReplicaSet made directly) or
 /// their controller (a DaemonSet, whose Pods need nodes, and a CronJob).
 fn other_kinds(ns: &str) -> String {
     let pod = |name: &str| {
@@ -471,6 +472,14 @@ spec:
   template:{sts}
 ---
 apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: warm, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: warm}}}}
+  template:{rs}
+---
+apiVersion: apps/v1
 kind: DaemonSet
 metadata: {{name: agent, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
 spec:
@@ -489,6 +498,7 @@ spec:
         job = pod("batch-score"),
         sts = pod("index").replace("restartPolicy: Never", "restartPolicy: Always"),
         ds = pod("agent").replace("restartPolicy: Never", "restartPolicy: Always"),
+        rs = pod("warm").replace("restartPolicy: Never", "restartPolicy: Always"),
         cron = pod("nightly").replace("\n    ", "\n          "),
     )
 }
@@ -516,9 +526,9 @@ async fn a_halt_stops_every_pod_of_the_system() {
     team_namespace(cp, ns, "Audit").await;
     ok(apply(cp, &deployment(ns, 2, "")));
     ok(apply(cp, &other_kinds(ns)));
-    // Two of the Deployment, two of the Job, the StatefulSet's one and the bare Pod.
-    eventually(WAIT, "the system's six Pods", || async {
-        (pods(cp, ns) == 6).then_some(())
+    // Two of the Deployment, two of the Job, the StatefulSet's, the ReplicaSet's and the bare Pod.
+    eventually(WAIT, "the system's seven Pods", || async {
+        (pods(cp, ns) == 7).then_some(())
     })
     .await;
 
@@ -610,7 +620,8 @@ spec:
                 "{.spec.template.spec.nodeSelector}",
             )
             .is_empty()
-            && replicas(cp, ns) == "2";
+            && replicas(cp, ns) == "2"
+            && field(cp, ns, "replicaset/warm", "{.spec.replicas}") == "1";
         restored.then_some(())
     })
     .await;

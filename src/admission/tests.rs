@@ -139,6 +139,52 @@ fn review(
     })
 }
 
+/// `review` as made by `user` in `groups`.
+fn by(mut review: Value, user: &str, groups: &[&str]) -> Value {
+    review["request"]["userInfo"] = json!({"username": user, "groups": groups});
+    review
+}
+
+/// A kube-controller-manager controller, as it acts with `--use-service-account-credentials`.
+fn controller(review: Value, name: &str) -> Value {
+    by(
+        review,
+        &format!("system:serviceaccount:kube-system:{name}"),
+        &[
+            "system:serviceaccounts",
+            "system:serviceaccounts:kube-system",
+            "system:authenticated",
+        ],
+    )
+}
+
+/// A Pod of system `scoring` whose controller owner is `owner` (`apiVersion`, `kind`), with
+/// `ephemeral` containers.
+fn owned_pod(owner: Option<(&str, &str)>, ephemeral: Value) -> Value {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "scorer-x1", "namespace": "credit", "labels": {"aims.dev/system": "scoring"}},
+        "spec": {"containers": [{"name": "c", "image": format!("r.example.com/scorer@sha256:{DIGEST}")}],
+                 "ephemeralContainers": ephemeral}
+    });
+    if let Some((api_version, kind)) = owner {
+        pod["metadata"]["ownerReferences"] = json!([{"apiVersion": api_version, "kind": kind,
+            "name": "owner", "uid": "00000000-0000-0000-0000-000000000009", "controller": true}]);
+    }
+    pod
+}
+
+/// A ReplicaSet of system `scoring`, controlled by a Deployment when `owned`.
+fn replica_set(owned: bool) -> Value {
+    let mut rs = deployment("scorer-5d8f", 1);
+    rs["kind"] = json!("ReplicaSet");
+    if owned {
+        rs["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+            "name": "scorer", "uid": "00000000-0000-0000-0000-000000000010", "controller": true}]);
+    }
+    rs
+}
+
 fn scale(replicas: i32) -> Value {
     json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
            "metadata": {"name": "scorer", "namespace": "credit"}, "spec": {"replicas": replicas}})
@@ -171,6 +217,7 @@ struct Case {
 #[tokio::test]
 async fn answers() {
     let apps = ("apps", "v1", "Deployment");
+    let pod = ("", "v1", "Pod");
     let json = |v: Value| serde_json::to_vec(&v).unwrap();
     let cases = vec![
         Case {
@@ -244,6 +291,112 @@ async fn answers() {
                 "UPDATE",
                 scale(0),
                 scale(2),
+            )),
+            allowed: true,
+            says: "",
+        },
+        Case {
+            name: "a Pod a ReplicaSet controls, written by its controller, is its owner's",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(controller(
+                review(
+                    pod,
+                    "pods",
+                    None,
+                    "CREATE",
+                    owned_pod(Some(("apps/v1", "ReplicaSet")), json!([])),
+                    Value::Null,
+                ),
+                "replicaset-controller",
+            )),
+            allowed: true,
+            says: "",
+        },
+        Case {
+            name: "the same Pod written by anyone else is judged as itself",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(review(
+                pod,
+                "pods",
+                None,
+                "CREATE",
+                owned_pod(Some(("apps/v1", "ReplicaSet")), json!([])),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "Pod/scorer-x1 is denied",
+        },
+        Case {
+            name: "a Pod a ConfigMap controls is judged as itself, whoever writes it",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(controller(
+                review(
+                    pod,
+                    "pods",
+                    None,
+                    "CREATE",
+                    owned_pod(Some(("v1", "ConfigMap")), json!([])),
+                    Value::Null,
+                ),
+                "replicaset-controller",
+            )),
+            allowed: false,
+            says: "A.6.2.5 (Enforce)",
+        },
+        Case {
+            name: "an ephemeral container is judged with its Pod, even on a controller's Pod",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(controller(
+                review(
+                    pod,
+                    "pods",
+                    Some("ephemeralcontainers"),
+                    "UPDATE",
+                    owned_pod(
+                        Some(("apps/v1", "ReplicaSet")),
+                        json!([{"name": "debugger", "image": "vllm/vllm-openai:v0.9.1"}]),
+                    ),
+                    owned_pod(Some(("apps/v1", "ReplicaSet")), json!([])),
+                ),
+                "replicaset-controller",
+            )),
+            allowed: false,
+            // Not skipped as the controller's own write of its Pod is (the first case).
+            says: "Pod/scorer-x1 is denied",
+        },
+        Case {
+            name: "a ReplicaSet made directly is judged like a Deployment",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(review(
+                ("apps", "v1", "ReplicaSet"),
+                "replicasets",
+                None,
+                "CREATE",
+                replica_set(false),
+                Value::Null,
+            )),
+            allowed: false,
+            says: "ReplicaSet/scorer-5d8f is denied",
+        },
+        Case {
+            name: "a Deployment's ReplicaSet, written by the Deployment controller, is the Deployment's",
+            hook: hook(vec![system(false)], vec![binding("Enforce")], true),
+            path: "/validate/workloads",
+            body: json(controller(
+                review(
+                    ("apps", "v1", "ReplicaSet"),
+                    "replicasets",
+                    None,
+                    "CREATE",
+                    replica_set(true),
+                    Value::Null,
+                ),
+                "deployment-controller",
             )),
             allowed: true,
             says: "",

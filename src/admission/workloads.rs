@@ -2,12 +2,18 @@
 //! scaled, read from the in-memory stores.
 
 use k8s_openapi::api::autoscaling::v1::Scale;
-use kube::core::admission::Operation;
+use kube::{
+    core::admission::Operation,
+    runtime::reflector::{ObjectRef, Store},
+};
 use serde_json::value::RawValue;
 
-use super::{Outcome, Webhook, review};
+use super::{Outcome, Webhook, config::is_control_plane, review};
 use crate::{
-    controller::context::{as_bindings, readable},
+    controller::{
+        context::{as_bindings, readable},
+        lean::Workload,
+    },
     engine::{
         admission::{
             Requester,
@@ -36,6 +42,9 @@ pub fn validate(hook: &Webhook, req: &review::Request) -> Outcome {
     };
     let user = req.user_info.username.as_deref().unwrap_or_default();
     let groups = req.user_info.groups.clone().unwrap_or_default();
+    if by_its_owner(&new, req, user, &groups) {
+        return Outcome::allow(req);
+    }
     let decision = decide(
         hook,
         &new,
@@ -57,6 +66,19 @@ pub fn validate(hook: &Webhook, req: &review::Request) -> Outcome {
     }
 }
 
+/// Whether the request is a governed controller's own write of an object it controls (a Pod of a
+/// ReplicaSet, StatefulSet, DaemonSet, Job or ReplicationController; a ReplicaSet of a
+/// Deployment), made by the control plane's controllers: the object is its reviewed owner's
+/// template, so it is admitted unjudged, as the Pods webhook's match condition skips it. The same
+/// object from anyone else (an owner reference is only a claim) is judged as itself, and so is an
+/// ephemeral container added to any Pod.
+fn by_its_owner(new: &WorkloadFacts, req: &review::Request, user: &str, groups: &[String]) -> bool {
+    matches!(new.kind, WorkloadKind::Pod | WorkloadKind::ReplicaSet)
+        && new.controlled
+        && req.sub_resource.is_none()
+        && is_control_plane(user, groups)
+}
+
 /// The engine's decision for `new` (and `old`, on an update) against what the stores hold now.
 pub fn decide(
     hook: &Webhook,
@@ -67,7 +89,10 @@ pub fn decide(
     let stores = &hook.ctx.stores;
     let namespace = new.namespace.as_str();
     let all_systems = stores.systems.state();
-    let systems: Vec<_> = readable(&all_systems)
+    let every_system: Vec<_> = readable(&all_systems).collect();
+    let systems: Vec<_> = every_system
+        .iter()
+        .copied()
         .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
         .collect();
     let (namespaced, cluster) = stores.bindings();
@@ -97,6 +122,7 @@ pub fn decide(
         },
         &Cluster {
             systems: &systems,
+            declared_by: &every_system,
             namespace_labels: &labels,
             assessments: &assessments,
             bindings: &bindings,
@@ -137,23 +163,26 @@ pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
     Ok(Some((new, old)))
 }
 
-/// A scale request names a Deployment or StatefulSet and its new replica count: the stored
-/// workload's facts with the replicas of the request.
+/// A scale request names a Deployment, StatefulSet, ReplicaSet or ReplicationController and its
+/// new replica count: the stored workload's facts with the replicas of the request.
 fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, String> {
     let namespace = req.namespace.clone().unwrap_or_default();
+    fn stored<K: kube::Resource<DynamicType = ()> + 'static>(
+        store: &Store<Workload<K>>,
+        name: &str,
+        namespace: &str,
+    ) -> Option<WorkloadFacts> {
+        store
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|w| WorkloadFacts::clone(&w.facts))
+    }
+    let stores = &hook.ctx.stores;
+    let (name, ns) = (req.name.as_str(), namespace.as_str());
     let stored = match req.resource.resource.as_str() {
-        "deployments" => hook
-            .ctx
-            .stores
-            .deployments
-            .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
-            .map(|w| WorkloadFacts::clone(&w.facts)),
-        "statefulsets" => hook
-            .ctx
-            .stores
-            .stateful_sets
-            .get(&kube::runtime::reflector::ObjectRef::new(&req.name).within(&namespace))
-            .map(|w| WorkloadFacts::clone(&w.facts)),
+        "deployments" => stored(&stores.deployments, name, ns),
+        "statefulsets" => stored(&stores.stateful_sets, name, ns),
+        "replicasets" => stored(&stores.replica_sets, name, ns),
+        "replicationcontrollers" => stored(&stores.replication_controllers, name, ns),
         _ => return Ok(None),
     };
     // The request's objects are Scale objects; only their replica count matters here.

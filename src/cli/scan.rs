@@ -78,6 +78,20 @@ pub async fn scan(
     workloads.extend(list(client, namespace, WorkloadFacts::from_daemon_set).await?);
     workloads.extend(list(client, namespace, WorkloadFacts::from_cron_job).await?);
     workloads.extend(
+        list(
+            client,
+            namespace,
+            WorkloadFacts::from_replication_controller,
+        )
+        .await?,
+    );
+    workloads.extend(
+        list(client, namespace, WorkloadFacts::from_replica_set)
+            .await?
+            .into_iter()
+            .filter(|w| !w.controlled),
+    );
+    workloads.extend(
         list(client, namespace, WorkloadFacts::from_job)
             .await?
             .into_iter()

@@ -9,9 +9,9 @@ use std::{
 
 use jiff::Timestamp;
 use k8s_openapi::api::{
-    apps::v1::{DaemonSet, Deployment, StatefulSet},
+    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
     batch::v1::{CronJob, Job},
-    core::v1::{Namespace, Pod},
+    core::v1::{Namespace, Pod, ReplicationController},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -220,11 +220,15 @@ pub fn controller(
     let (cluster_bindings, cluster_binding_stream) =
         reflect_specs::<Guarded<ClusterControlBinding>>(client.clone());
     let (namespaces, namespace_stream) = reflect::<Namespace>(client.clone());
-    // The webhook reads the records, the namespaces, and the Deployments and StatefulSets that
-    // scale requests name; only the controllers read the other kinds, so a webhook-only replica
-    // does not watch them (in a busy cluster, Pods are most of the watch traffic).
+    // The webhook reads the records, the namespaces, and the Deployments, StatefulSets,
+    // ReplicaSets and ReplicationControllers that scale requests name; only the controllers read
+    // the other kinds, so a webhook-only replica does not watch them (in a busy cluster, Pods are
+    // most of the watch traffic).
     let (deployments, deployment_stream) = reflect::<Workload<Deployment>>(client.clone());
     let (stateful_sets, stateful_set_stream) = reflect::<Workload<StatefulSet>>(client.clone());
+    let (replica_sets, replica_set_stream) = reflect::<Workload<ReplicaSet>>(client.clone());
+    let (replication_controllers, replication_controller_stream) =
+        reflect::<Workload<ReplicationController>>(client.clone());
     let (daemon_sets, daemon_set_stream) = watch_if(controllers, Default::default(), || {
         reflect::<Workload<DaemonSet>>(client.clone())
     });
@@ -255,6 +259,8 @@ pub fn controller(
             deployments,
             stateful_sets,
             daemon_sets,
+            replica_sets,
+            replication_controllers,
             jobs,
             cron_jobs,
             pods,
@@ -279,6 +285,8 @@ pub fn controller(
             drain(namespace_stream),
             drain(deployment_stream),
             drain(stateful_set_stream),
+            drain(replica_set_stream),
+            drain(replication_controller_stream),
         ]);
         let watches = futures::FutureExt::boxed(futures::FutureExt::map(watches, drop));
         return (Driver::StoresOnly(watches), ctx, fanout);
@@ -296,6 +304,7 @@ pub fn controller(
     let controller = super::controller_for_stream(system_stream, systems.clone());
     let s = systems.clone();
     let by_workload = move |w: Arc<WorkloadFacts>| systems_of(&s, &w);
+    let (s10, s11) = (by_workload.clone(), by_workload.clone());
     let (s1, s2, s3, s4, s5, s6, s7, s8, s9) = (
         by_workload.clone(),
         by_workload.clone(),
@@ -321,6 +330,17 @@ pub fn controller(
             s2(w.facts)
         })
         .watches_stream(daemon_set_stream, move |w: Workload<DaemonSet>| s3(w.facts))
+        .watches_stream(replica_set_stream, move |w: Workload<ReplicaSet>| {
+            if w.facts.controlled {
+                Vec::new()
+            } else {
+                s10(w.facts)
+            }
+        })
+        .watches_stream(
+            replication_controller_stream,
+            move |w: Workload<ReplicationController>| s11(w.facts),
+        )
         .watches_stream(job_stream, move |w: Workload<Job>| s4(w.facts))
         .watches_stream(cron_job_stream, move |w: Workload<CronJob>| s5(w.facts))
         .watches_stream(pod_stream, move |w: Workload<Pod>| {

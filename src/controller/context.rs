@@ -4,9 +4,9 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::api::{
-    apps::v1::{DaemonSet, Deployment, StatefulSet},
+    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
     batch::v1::{CronJob, Job},
-    core::v1::{Namespace, Pod},
+    core::v1::{Namespace, Pod, ReplicationController},
 };
 use kube::{
     Client, ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store,
@@ -62,6 +62,10 @@ pub struct Stores {
     pub stateful_sets: Store<Workload<StatefulSet>>,
     /// DaemonSets.
     pub daemon_sets: Store<Workload<DaemonSet>>,
+    /// ReplicaSets (those a Deployment owns are kept too: a scale request may name one).
+    pub replica_sets: Store<Workload<ReplicaSet>>,
+    /// ReplicationControllers.
+    pub replication_controllers: Store<Workload<ReplicationController>>,
     /// Jobs.
     pub jobs: Store<Workload<Job>>,
     /// CronJobs.
@@ -85,6 +89,8 @@ impl Stores {
             deployments: store_of(Vec::new()),
             stateful_sets: store_of(Vec::new()),
             daemon_sets: store_of(Vec::new()),
+            replica_sets: store_of(Vec::new()),
+            replication_controllers: store_of(Vec::new()),
             jobs: store_of(Vec::new()),
             cron_jobs: store_of(Vec::new()),
             pods: store_of(Vec::new()),
@@ -133,6 +139,11 @@ impl Stores {
             track("Deployments", ready(&self.deployments)),
             track("StatefulSets", ready(&self.stateful_sets)),
             track("DaemonSets", ready(&self.daemon_sets)),
+            track("ReplicaSets", ready(&self.replica_sets)),
+            track(
+                "ReplicationControllers",
+                ready(&self.replication_controllers),
+            ),
             track("Jobs", ready(&self.jobs)),
             track("CronJobs", ready(&self.cron_jobs)),
             track("Pods", ready(&self.pods)),
@@ -203,8 +214,9 @@ impl Stores {
             .collect()
     }
 
-    /// The facts of the governed workloads of one namespace, or of all. Pods a controller owns and
-    /// Jobs a CronJob owns are left out: their owner is the workload.
+    /// The facts of the governed workloads of one namespace, or of all. Pods, ReplicaSets and Jobs
+    /// that a governed kind controls are left out: their owner is the workload. Those another
+    /// kind owns (or nothing) are workloads of their own.
     fn workloads(&self, namespace: Option<&str>) -> Vec<Arc<WorkloadFacts>> {
         self.select(namespace, &|_, _| true)
     }
@@ -225,8 +237,10 @@ impl Stores {
         out.extend(facts(&self.stateful_sets, namespace, keep));
         out.extend(facts(&self.daemon_sets, namespace, keep));
         out.extend(facts(&self.cron_jobs, namespace, keep));
-        // A Job a CronJob owns and a Pod a controller owns are their owner's, not workloads of
-        // their own.
+        out.extend(facts(&self.replication_controllers, namespace, keep));
+        // A ReplicaSet a Deployment controls, a Job a CronJob controls and a Pod of a governed
+        // controller are their owner's, not workloads of their own.
+        out.extend(facts(&self.replica_sets, namespace, keep).filter(|f| !f.controlled));
         out.extend(facts(&self.jobs, namespace, keep).filter(|f| !f.controlled));
         out.extend(facts(&self.pods, namespace, keep).filter(|f| !f.controlled));
         out.extend(

@@ -1,12 +1,12 @@
 //! The stop button (EU AI Act Art. 14(4)(e)): while a system is halted no Pod of it runs, whatever
-//! its kind. Its Deployments and StatefulSets are scaled to zero, its CronJobs and Jobs (those its
-//! CronJobs started too) suspended, its InferenceServices stopped, its DaemonSets parked (their
-//! pods select the node label [`HALT_NODE_LABEL`], which no node carries) and its bare Pods
-//! deleted; on resume exactly what was there is restored (a deleted Pod is not: whoever runs it
-//! creates it again, and the webhook judges that). What to restore is kept in the system's
-//! status, so the operator writes only the scale subresource of Deployments and StatefulSets,
-//! `spec.suspend` of CronJobs and Jobs, KServe's stop annotation and the one node-selector entry of
-//! DaemonSets.
+//! its kind. Its Deployments, StatefulSets, ReplicaSets and ReplicationControllers are scaled to
+//! zero, its CronJobs and Jobs (those its CronJobs started too) suspended, its InferenceServices
+//! stopped, its DaemonSets parked (their pods select the node label [`HALT_NODE_LABEL`], which no
+//! node carries) and its bare Pods deleted; on resume exactly what was there is restored (a deleted
+//! Pod is not: whoever runs it creates it again, and the webhook judges that). What to restore is
+//! kept in the system's status, so the operator writes only the scale subresource of the scalable
+//! kinds, `spec.suspend` of CronJobs and Jobs, KServe's stop annotation and the one node-selector
+//! entry of DaemonSets.
 
 use std::borrow::Borrow;
 
@@ -113,7 +113,13 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
         let name = w.display_name();
         let known = recorded.iter().find(|r| r.workload == name);
         match (w.kind, halted) {
-            (WorkloadKind::Deployment | WorkloadKind::StatefulSet, true) => {
+            (
+                WorkloadKind::Deployment
+                | WorkloadKind::StatefulSet
+                | WorkloadKind::ReplicaSet
+                | WorkloadKind::ReplicationController,
+                true,
+            ) => {
                 let replicas = w.replicas.unwrap_or(1);
                 let remembered = known.cloned().unwrap_or(HaltedWorkload {
                     workload: name,
@@ -169,7 +175,13 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
             (WorkloadKind::Pod, true) => out.steps.push(Step::Delete {
                 name: w.name.clone(),
             }),
-            (WorkloadKind::Deployment | WorkloadKind::StatefulSet, false) => {
+            (
+                WorkloadKind::Deployment
+                | WorkloadKind::StatefulSet
+                | WorkloadKind::ReplicaSet
+                | WorkloadKind::ReplicationController,
+                false,
+            ) => {
                 if let Some(replicas) = known.and_then(|k| k.replicas)
                     && w.replicas != Some(replicas)
                 {
@@ -215,9 +227,9 @@ fn is_stopped(w: &WorkloadFacts) -> bool {
 /// Carries out the steps in `namespace`.
 pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(), Error> {
     use k8s_openapi::api::{
-        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
         batch::v1::{CronJob, Job},
-        core::v1::Pod,
+        core::v1::{Pod, ReplicationController},
     };
     let pp = PatchParams::default();
     for step in steps {
@@ -228,14 +240,27 @@ pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(
                 replicas,
             } => {
                 let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
-                if *kind == WorkloadKind::Deployment {
-                    Api::<Deployment>::namespaced(client.clone(), namespace)
-                        .patch_scale(name, &pp, &patch)
-                        .await?;
-                } else {
-                    Api::<StatefulSet>::namespaced(client.clone(), namespace)
-                        .patch_scale(name, &pp, &patch)
-                        .await?;
+                match kind {
+                    WorkloadKind::Deployment => {
+                        Api::<Deployment>::namespaced(client.clone(), namespace)
+                            .patch_scale(name, &pp, &patch)
+                            .await?;
+                    }
+                    WorkloadKind::ReplicaSet => {
+                        Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+                            .patch_scale(name, &pp, &patch)
+                            .await?;
+                    }
+                    WorkloadKind::ReplicationController => {
+                        Api::<ReplicationController>::namespaced(client.clone(), namespace)
+                            .patch_scale(name, &pp, &patch)
+                            .await?;
+                    }
+                    _ => {
+                        Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                            .patch_scale(name, &pp, &patch)
+                            .await?;
+                    }
                 }
             }
             Step::Stop { name, stop } => {
@@ -370,6 +395,20 @@ mod tests {
         .unwrap()
     }
 
+    fn scalable(kind: WorkloadKind, name: &str, replicas: i32) -> WorkloadFacts {
+        let api_version = if kind == WorkloadKind::ReplicaSet {
+            "apps/v1"
+        } else {
+            "v1"
+        };
+        WorkloadFacts::from_json(
+            kind,
+            json!({"apiVersion": api_version, "kind": kind.to_string(), "metadata": {"name": name, "namespace": "n"},
+                   "spec": {"replicas": replicas, "selector": {}, "template": {}}}),
+        )
+        .unwrap()
+    }
+
     fn pod(name: &str) -> WorkloadFacts {
         WorkloadFacts::from_json(
             WorkloadKind::Pod,
@@ -485,6 +524,31 @@ mod tests {
                     },
                 ],
                 vec![],
+            ),
+            (
+                "a ReplicaSet and a ReplicationController made directly scale like Deployments",
+                true,
+                vec![
+                    scalable(WorkloadKind::ReplicaSet, "rs", 2),
+                    scalable(WorkloadKind::ReplicationController, "rc", 1),
+                ],
+                vec![],
+                vec![
+                    Step::Scale {
+                        kind: WorkloadKind::ReplicaSet,
+                        name: "rs".into(),
+                        replicas: 0,
+                    },
+                    Step::Scale {
+                        kind: WorkloadKind::ReplicationController,
+                        name: "rc".into(),
+                        replicas: 0,
+                    },
+                ],
+                vec![
+                    rec("ReplicaSet/rs", Some(2), None),
+                    rec("ReplicationController/rc", Some(1), None),
+                ],
             ),
             (
                 "nothing halted, nothing to do",

@@ -78,8 +78,8 @@ impl<K: WorkloadObject + kube::Resource> Workload<K> {
     pub fn new(object: &K) -> Self {
         let mut facts = object.facts();
         if facts.controlled && facts.kind == WorkloadKind::Pod {
-            // A Pod a controller owns is never a workload of its own (its owner is): only that
-            // it is owned is kept, and its labels.
+            // A Pod a governed kind controls is never a workload of its own (its owner is): only
+            // that it is owned is kept, and its labels.
             facts.pod_labels = Default::default();
             facts.annotations = Default::default();
             facts.containers = Vec::new();

@@ -76,15 +76,8 @@ fn key(w: &WorkloadFacts) -> String {
 }
 
 fn reference(w: &WorkloadFacts) -> ObjectReference {
-    use crate::engine::workload::WorkloadKind as K;
-    let api_version = match w.kind {
-        K::Deployment | K::StatefulSet | K::DaemonSet => "apps/v1",
-        K::Job | K::CronJob => "batch/v1",
-        K::Pod => "v1",
-        K::InferenceService => "serving.kserve.io/v1beta1",
-    };
     ObjectReference {
-        api_version: Some(api_version.to_owned()),
+        api_version: Some(w.kind.api_version().to_owned()),
         kind: Some(w.kind.as_str().to_owned()),
         name: Some(w.name.clone()),
         namespace: Some(w.namespace.clone()),

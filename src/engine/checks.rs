@@ -404,7 +404,8 @@ pub fn workload_check(check: Check, ctx: &Context, w: &WorkloadFacts) -> Vec<Pro
             for c in w
                 .containers
                 .iter()
-                .filter(|c| !c.init && !c.requests_declared)
+                // An ephemeral container cannot declare resources: the API server refuses them.
+                .filter(|c| !c.init && !c.ephemeral && !c.requests_declared)
             {
                 out.push(Problem::workload(
                     w,

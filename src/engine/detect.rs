@@ -4,15 +4,25 @@
 //! The rules are data: [`DetectionRules`], read from YAML with [`DetectionRules::from_yaml`], and
 //! by default the catalog in `catalog/detection.yaml` (embedded as [`DEFAULT_RULES_YAML`], which
 //! also documents the file's schema). A [`Detector`] is the rules compiled once; its
-//! [`Detector::detect`] looks at one workload's facts for four signals:
+//! [`Detector::detect`] looks at one workload's facts for these signals:
 //!
 //! * its kind: a KServe InferenceService ([`Reason::KServe`]);
 //! * an image of a known serving runtime, matched on the image repository whatever the registry,
 //!   mirror path, tag or digest ([`Reason::ServingImage`]);
+//! * the command line of a known serving runtime (`vllm serve`, `python -m
+//!   vllm.entrypoints.openai.api_server`, also inside a shell's `-c` script), whatever the image
+//!   ([`Reason::ServingCommand`]);
 //! * an accelerator request, such as `nvidia.com/gpu` ([`Reason::Accelerator`]);
+//! * a dynamic resource claim (DRA, `resources.claims`), which is how accelerators are asked for
+//!   without an extended resource ([`Reason::ResourceClaim`]);
 //! * a model URI: one the workload declares (KServe `storageUri`, `STORAGE_URI`), or one with a
 //!   model scheme such as `hf://` in a container's command, arguments or environment
 //!   ([`Reason::ModelUri`]).
+//!
+//! [`Detector::detect_among`] adds one more, from the records rather than the rules: an image
+//! digest or model URI that an AISystem declares in `spec.models` ([`Reason::DeclaredArtifact`]).
+//! A workload of no system that runs a system's declared model is that model running outside
+//! the system that governs it.
 //!
 //! Detection says only that a workload looks like model serving. Whether it is registered (names
 //! an AISystem that exists) is the caller's question, answered from the AISystem records.
@@ -22,6 +32,7 @@
 //! one, most of it reading the workload's arguments and environment (`benches/detect.rs`).
 
 use std::{
+    cell::RefCell,
     fmt,
     sync::{Arc, LazyLock},
 };
@@ -29,7 +40,8 @@ use std::{
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::workload::{ImageRef, WorkloadFacts, WorkloadKind};
+use super::workload::{ImageRef, WorkloadFacts, WorkloadKind, is_sha256_digest};
+use crate::api::AISystem;
 
 /// The default rules file, `catalog/detection.yaml`, whose header comment documents the schema.
 pub const DEFAULT_RULES_YAML: &str = include_str!("../../catalog/detection.yaml");
@@ -62,6 +74,11 @@ pub struct DetectionRules {
     /// container's command, arguments or environment values.
     #[serde(default)]
     pub model_uri_schemes_in_args: Vec<String>,
+    /// Whether a container that uses a dynamic resource claim (`resources.claims`) is a signal.
+    /// The claim's device class is not read (the admission path makes no API calls): a claim is
+    /// taken to be an accelerator.
+    #[serde(default)]
+    pub resource_claims: bool,
 }
 
 /// One known model-serving runtime.
@@ -75,7 +92,15 @@ pub struct ServingRuntime {
     /// `docker.io/vllm/vllm-openai` and `mirror.corp/hub/vllm/vllm-openai` but not
     /// `myvllm/vllm-openai` or `vllm/vllm-openai-tools`. The anchoring is added: write no `^` or
     /// `$`.
+    #[serde(default)]
     pub images: Vec<String>,
+    /// Regular expressions over a container's command line: its command and arguments joined by
+    /// single spaces. A pattern must match whole words: it starts at the line's start, after
+    /// whitespace, a path's `/` or a shell's `;&|(`, `=` or a quote, and ends at the line's end,
+    /// whitespace, `;&|)` or a quote, so `vllm\s+serve` matches `/usr/bin/vllm serve` and
+    /// `sh -c "exec vllm serve m"` but not `myvllm serve`. The anchoring is added.
+    #[serde(default)]
+    pub commands: Vec<String>,
 }
 
 static DEFAULT_RULES: LazyLock<DetectionRules> = LazyLock::new(|| {
@@ -117,6 +142,7 @@ impl DetectionRules {
             && self.serving_runtimes.is_empty()
             && self.accelerator_resources.is_empty()
             && self.model_uri_schemes_in_args.is_empty()
+            && !self.resource_claims
     }
 
     /// Checks that every rule is well formed (names, patterns, schemes), as [`Detector::new`]
@@ -147,6 +173,18 @@ pub enum RulesError {
         name: String,
         /// What is wrong.
         message: &'static str,
+    },
+    /// A command pattern of a serving runtime is not a usable regular expression.
+    #[error("servingRuntimes[{index}] ({runtime}): command pattern {pattern:?}: {message}")]
+    CommandPattern {
+        /// The runtime's position in `servingRuntimes`.
+        index: usize,
+        /// The runtime's name.
+        runtime: String,
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong.
+        message: String,
     },
     /// An image pattern of a serving runtime is not a usable regular expression.
     #[error("servingRuntimes[{index}] ({runtime}): image pattern {pattern:?}: {message}")]
@@ -205,10 +243,26 @@ pub enum Reason {
         /// The image reference as written.
         image: String,
     },
+    /// A container's command line starts a known serving runtime.
+    ServingCommand {
+        /// The runtime's name, from the rules.
+        runtime: String,
+        /// The part of the command line that matched.
+        command: String,
+        /// The container's name.
+        container: String,
+    },
     /// A container requests an accelerator.
     Accelerator {
         /// The extended resource, for example `nvidia.com/gpu`.
         resource: String,
+        /// The container's name.
+        container: String,
+    },
+    /// A container uses a dynamic resource claim: devices, taken to be accelerators.
+    ResourceClaim {
+        /// The Pod's claim, and where it comes from when the pod spec says.
+        claim: String,
         /// The container's name.
         container: String,
     },
@@ -217,6 +271,14 @@ pub enum Reason {
         /// The URI as written.
         uri: String,
     },
+    /// The workload runs an artifact (an image digest, a model URI) that an AISystem declares
+    /// in `spec.models`: that system's model, running outside it.
+    DeclaredArtifact {
+        /// The AISystem: its name, or `namespace/name` when it is in another namespace.
+        system: String,
+        /// The artifact as the system declares it.
+        artifact: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -224,11 +286,27 @@ impl fmt::Display for Reason {
         match self {
             Self::KServe => f.write_str("is a KServe InferenceService"),
             Self::ServingImage { runtime, image } => write!(f, "runs {runtime} (image {image})"),
+            Self::ServingCommand {
+                runtime,
+                command,
+                container,
+            } => write!(
+                f,
+                "runs {runtime} (command `{command}` in container {container})"
+            ),
             Self::Accelerator {
                 resource,
                 container,
             } => write!(f, "requests {resource} in container {container}"),
+            Self::ResourceClaim { claim, container } => write!(
+                f,
+                "requests devices through resource claim {claim} in container {container}"
+            ),
             Self::ModelUri { uri } => write!(f, "loads model {uri}"),
+            Self::DeclaredArtifact { system, artifact } => write!(
+                f,
+                "runs {artifact}, which AISystem {system} declares in spec.models"
+            ),
         }
     }
 }
@@ -304,6 +382,18 @@ pub struct Detector {
     declared_model_uris: bool,
     /// The schemes of `modelUriSchemesInArgs` without their `://`, deduplicated.
     uri_schemes: Arc<[String]>,
+    /// Every command pattern of every runtime, anchored to whole words.
+    commands: RegexSet,
+    /// The same patterns one by one, each with the pattern's own text as group 1.
+    command_patterns: Arc<[Regex]>,
+    /// For each pattern of `commands`, the index of its runtime.
+    command_runtime: Arc<[usize]>,
+    resource_claims: bool,
+}
+
+thread_local! {
+    /// The command line being matched, reused so that matching allocates nothing once warm.
+    static COMMAND_LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl Default for Detector {
@@ -319,6 +409,9 @@ impl Detector {
         let mut runtimes = Vec::with_capacity(rules.serving_runtimes.len());
         let mut patterns = Vec::new();
         let mut image_runtime = Vec::new();
+        let mut command_set = Vec::new();
+        let mut command_patterns = Vec::new();
+        let mut command_runtime = Vec::new();
         for (index, runtime) in rules.serving_runtimes.iter().enumerate() {
             let incomplete = |message| RulesError::Runtime {
                 index,
@@ -328,8 +421,24 @@ impl Detector {
             if runtime.name.trim().is_empty() {
                 return Err(incomplete("has no name"));
             }
-            if runtime.images.is_empty() {
-                return Err(incomplete("has no image patterns"));
+            if runtime.images.is_empty() && runtime.commands.is_empty() {
+                return Err(incomplete("has no image or command patterns"));
+            }
+            for pattern in &runtime.commands {
+                let bad = |message: String| RulesError::CommandPattern {
+                    index,
+                    runtime: runtime.name.clone(),
+                    pattern: pattern.clone(),
+                    message,
+                };
+                if pattern.trim().is_empty() {
+                    return Err(bad("is empty".to_owned()));
+                }
+                Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
+                let anchored = format!("(?:^|[\\s;&|(/=\"'`])({pattern})(?:$|[\\s;&|)\"'`])");
+                command_patterns.push(Regex::new(&anchored).map_err(|e| bad(e.to_string()))?);
+                command_set.push(anchored);
+                command_runtime.push(runtimes.len());
             }
             for pattern in &runtime.images {
                 let bad = |message: String| RulesError::ImagePattern {
@@ -352,6 +461,10 @@ impl Detector {
         let too_large = |e: regex::Error| RulesError::ImagePatterns {
             message: e.to_string(),
         };
+        let commands = RegexSetBuilder::new(&command_set)
+            .size_limit(IMAGE_SET_SIZE_LIMIT)
+            .build()
+            .map_err(too_large)?;
         let images = RegexSetBuilder::new(&patterns)
             .size_limit(IMAGE_SET_SIZE_LIMIT)
             .build()
@@ -404,6 +517,10 @@ impl Detector {
             accelerators,
             declared_model_uris: rules.declared_model_uris,
             uri_schemes: uri_schemes.into(),
+            commands,
+            command_patterns: command_patterns.into(),
+            command_runtime: command_runtime.into(),
+            resource_claims: rules.resource_claims,
         })
     }
 
@@ -412,12 +529,30 @@ impl Detector {
     /// Looks at every container, init containers included. Allocates only on a hit (once the
     /// calling thread has warmed the regex engine's cache).
     pub fn detect(&self, w: &WorkloadFacts) -> Option<Detection> {
+        self.detect_among(w, &[])
+    }
+
+    /// [`Detector::detect`], and whether `w` runs an artifact that one of `systems` declares in
+    /// `spec.models`: an image of the same digest (whatever its repository), a model URI as
+    /// declared ([`Reason::DeclaredArtifact`]). `systems` are those the caller can see; `w` is
+    /// meant to belong to none of them. Allocates only on a hit.
+    pub fn detect_among(&self, w: &WorkloadFacts, systems: &[&AISystem]) -> Option<Detection> {
         let mut reasons = Vec::new();
+        declared_artifacts(w, systems, &mut reasons);
         if self.kserve_kinds && w.kind == WorkloadKind::InferenceService {
             reasons.push(Reason::KServe);
         }
         for c in &w.containers {
             self.image_reasons(&c.image, &mut reasons);
+            self.command_reasons(c, &mut reasons);
+            if self.resource_claims {
+                for claim in &c.resource_claims {
+                    reasons.push(Reason::ResourceClaim {
+                        claim: claim.clone(),
+                        container: c.name.clone(),
+                    });
+                }
+            }
             for (resource, quantity) in &c.extended_resources {
                 if self.is_accelerator(resource) && !is_zero_quantity(quantity) {
                     reasons.push(Reason::Accelerator {
@@ -476,11 +611,104 @@ impl Detector {
         self.accelerators.iter().any(|p| p.matches(resource))
     }
 
+    /// The runtimes whose command patterns match the command line of `c`.
+    fn command_reasons(&self, c: &super::workload::ContainerFacts, reasons: &mut Vec<Reason>) {
+        let words = c.command_line();
+        if words.is_empty() || self.command_patterns.is_empty() {
+            return;
+        }
+        COMMAND_LINE.with_borrow_mut(|line| {
+            line.clear();
+            for (i, word) in words.iter().enumerate() {
+                if i > 0 {
+                    line.push(' ');
+                }
+                line.push_str(word);
+            }
+            if !self.commands.is_match(line) {
+                return;
+            }
+            let mut last = None;
+            for pattern in self.commands.matches(line).into_iter() {
+                let Some(&runtime) = self.command_runtime.get(pattern) else {
+                    continue;
+                };
+                // One reason per runtime: the first of its patterns that matches.
+                if last.replace(runtime) == Some(runtime) {
+                    continue;
+                }
+                let command = self
+                    .command_patterns
+                    .get(pattern)
+                    .and_then(|p| p.captures(line))
+                    .and_then(|c| c.get(1))
+                    .map_or("", |m| m.as_str());
+                if let Some(name) = self.runtimes.get(runtime) {
+                    reasons.push(Reason::ServingCommand {
+                        runtime: name.clone(),
+                        command: command.to_owned(),
+                        container: c.name.clone(),
+                    });
+                }
+            }
+        });
+    }
+
     fn image_reasons(&self, image: &ImageRef, reasons: &mut Vec<Reason>) {
         for runtime in self.serving_runtimes(image) {
             reasons.push(Reason::ServingImage {
                 runtime: runtime.to_owned(),
                 image: image.reference.clone(),
+            });
+        }
+    }
+}
+
+/// The artifacts of `systems`' `spec.models` that `w` runs: an image pinned to the same digest as
+/// a declared image (the repository may differ: the digest is the content), or a declared model
+/// URI among its declared URIs or as a word of its arguments and environment.
+fn declared_artifacts(w: &WorkloadFacts, systems: &[&AISystem], reasons: &mut Vec<Reason>) {
+    for system in systems {
+        for model in &system.spec.models {
+            let artifact = &model.artifact;
+            // The digest as written, without parsing the reference (which would allocate).
+            let digest = artifact
+                .image
+                .as_deref()
+                .and_then(|image| image.rsplit_once('@'))
+                .map(|(_, digest)| digest)
+                .filter(|digest| is_sha256_digest(digest));
+            let by_image = digest
+                .is_some_and(|digest| w.images().any(|i| i.digest.as_deref() == Some(digest)));
+            let by_uri = artifact
+                .uri
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .is_some_and(|uri| {
+                    w.model_uris.iter().any(|m| m.trim() == uri)
+                        || w.containers.iter().any(|c| {
+                            c.args_and_env
+                                .iter()
+                                .any(|v| v.split(|ch| ends_uri(ch) || ch == '=').any(|t| t == uri))
+                        })
+                });
+            if !(by_image || by_uri) {
+                continue;
+            }
+            let name = system.metadata.name.as_deref().unwrap_or_default();
+            let system_name = match system.metadata.namespace.as_deref() {
+                Some(ns) if ns != w.namespace => format!("{ns}/{name}"),
+                _ => name.to_owned(),
+            };
+            let declared = if by_image {
+                artifact.image.clone()
+            } else {
+                artifact.uri.clone()
+            };
+            reasons.push(Reason::DeclaredArtifact {
+                system: system_name,
+                artifact: declared.unwrap_or_default(),
             });
         }
     }
@@ -588,7 +816,11 @@ mod tests {
                 "metadata": {"name": "w", "namespace": "ns"},
                 "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": pod}}}
             }),
-            WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+            WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
+            | WorkloadKind::ReplicaSet
+            | WorkloadKind::ReplicationController => {
                 json!({
                     "metadata": {"name": "w", "namespace": "ns"},
                     "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": pod}
@@ -1079,7 +1311,24 @@ mod tests {
             ),
             (
                 "servingRuntimes:\n  - name: NoImages\n    images: []\n",
-                &["servingRuntimes[0]", "NoImages", "no image patterns"],
+                &[
+                    "servingRuntimes[0]",
+                    "NoImages",
+                    "no image or command patterns",
+                ],
+            ),
+            (
+                "servingRuntimes:\n  - name: BadCommand\n    commands: ['ok', 'serve(']\n",
+                &[
+                    "servingRuntimes[0]",
+                    "BadCommand",
+                    "command pattern",
+                    "serve(",
+                ],
+            ),
+            (
+                "servingRuntimes:\n  - name: EmptyCommand\n    commands: [' ']\n",
+                &["servingRuntimes[0]", "EmptyCommand", "is empty"],
             ),
             (
                 "servingRuntimes:\n  - name: ' '\n    images: ['x/y']\n",
@@ -1172,9 +1421,379 @@ mod tests {
             accelerator_resources: vec![],
             declared_model_uris: false,
             model_uri_schemes_in_args: vec![],
+            resource_claims: false,
         })
         .unwrap();
         assert_eq!(none.detect(&isvc), None);
+    }
+
+    /// A container running `command` (and `args`) under an image no rule knows.
+    fn renamed(command: Value, args: Value) -> WorkloadFacts {
+        deployment(
+            json!([{"name": "server", "image": "registry.example.com/team/app:1.0",
+            "command": command, "args": args}]),
+        )
+    }
+
+    fn command(runtime: &str, matched: &str) -> Reason {
+        Reason::ServingCommand {
+            runtime: runtime.into(),
+            command: matched.into(),
+            container: "server".into(),
+        }
+    }
+
+    #[test]
+    fn serving_commands_are_recognised_under_any_image() {
+        let vllm = "vLLM";
+        let api_server = "python -m vllm.entrypoints.openai.api_server";
+        let cases = [
+            // Exec form, as images' entrypoints are overridden.
+            (
+                json!(["vllm"]),
+                json!(["serve", "Qwen/Qwen3-8B", "--port", "8000"]),
+                vllm,
+                "vllm serve",
+            ),
+            (
+                json!(["/usr/local/bin/vllm", "serve"]),
+                json!(["/models/m"]),
+                vllm,
+                "vllm serve",
+            ),
+            (
+                json!(["python", "-m", "vllm.entrypoints.openai.api_server"]),
+                json!(["--model", "/m"]),
+                vllm,
+                api_server,
+            ),
+            (
+                json!(["python3"]),
+                json!(["-m", "vllm.entrypoints.openai.api_server", "--model", "/m"]),
+                vllm,
+                "python3 -m vllm.entrypoints.openai.api_server",
+            ),
+            (
+                json!([
+                    "/usr/bin/python3.12",
+                    "-u",
+                    "-m",
+                    "vllm.entrypoints.api_server"
+                ]),
+                json!([]),
+                vllm,
+                "python3.12 -u -m vllm.entrypoints.api_server",
+            ),
+            // Shell wrappers.
+            (
+                json!([
+                    "/bin/sh",
+                    "-c",
+                    "exec python -m vllm.entrypoints.openai.api_server --model /models/llama --tensor-parallel-size 2"
+                ]),
+                json!([]),
+                vllm,
+                api_server,
+            ),
+            (
+                json!(["bash", "-lc"]),
+                json!(["pip list && python -m vllm.entrypoints.openai.api_server --port=8000"]),
+                vllm,
+                api_server,
+            ),
+            (
+                json!([
+                    "sh",
+                    "-c",
+                    "set -e; huggingface-cli download m; vllm serve m"
+                ]),
+                json!([]),
+                vllm,
+                "vllm serve",
+            ),
+            (
+                json!(["sh", "-c", "\"vllm serve\" m"]),
+                json!([]),
+                vllm,
+                "vllm serve",
+            ),
+            // Other runtimes.
+            (
+                json!(["python3", "-m", "sglang.launch_server"]),
+                json!(["--model-path", "/m", "--port", "30000"]),
+                "SGLang",
+                "python3 -m sglang.launch_server",
+            ),
+            (
+                json!(["text-generation-launcher"]),
+                json!(["--model-id", "/m"]),
+                "Hugging Face Text Generation Inference",
+                "text-generation-launcher",
+            ),
+            (
+                json!(["tritonserver", "--model-repository=/models"]),
+                json!([]),
+                "NVIDIA Triton Inference Server",
+                "tritonserver",
+            ),
+            (
+                json!(["/opt/tritonserver/bin/tritonserver"]),
+                json!(["--model-repository", "/models"]),
+                "NVIDIA Triton Inference Server",
+                "tritonserver",
+            ),
+            (
+                json!(["torchserve", "--start"]),
+                json!(["--model-store", "/m"]),
+                "TorchServe",
+                "torchserve --start",
+            ),
+            (
+                json!(["torchserve"]),
+                json!(["--model-store", "/m", "--start", "--ncs"]),
+                "TorchServe",
+                "torchserve --model-store /m --start",
+            ),
+            (
+                json!(["/bin/ollama"]),
+                json!(["serve"]),
+                "Ollama",
+                "ollama serve",
+            ),
+            (
+                json!(["/app/llama-server"]),
+                json!(["-m", "/models/q4.gguf", "--port", "8080"]),
+                "llama.cpp server",
+                "llama-server",
+            ),
+            (
+                json!(["tensorflow_model_server", "--model_base_path=/models/m"]),
+                json!([]),
+                "TensorFlow Serving",
+                "tensorflow_model_server",
+            ),
+        ];
+        let detector = Detector::default();
+        for (cmd, args, runtime, matched) in cases {
+            let w = renamed(cmd.clone(), args.clone());
+            assert_eq!(
+                reasons(&detector, &w),
+                [command(runtime, matched)],
+                "{cmd} {args}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_command_lines_are_not_serving_commands() {
+        let detector = Detector::default();
+        for (cmd, args) in [
+            (json!(["pip", "install", "vllm"]), json!([])),
+            (json!(["python", "-m", "http.server"]), json!(["8000"])),
+            (json!(["python", "-m", "vllm_tools.bench"]), json!([])),
+            (
+                json!(["python", "/app/serve.py"]),
+                json!(["--port", "8000"]),
+            ),
+            (json!(["myvllm", "serve"]), json!([])),
+            (json!(["vllm"]), json!(["--version"])),
+            (
+                json!(["sh", "-c", "ollama-exporter --listen :9000"]),
+                json!([]),
+            ),
+            (json!(["torchserve"]), json!(["--stop"])),
+            (json!(["llama-server-exporter"]), json!([])),
+            (json!([]), json!(["serve"])),
+        ] {
+            let w = renamed(cmd.clone(), args.clone());
+            assert_eq!(detector.detect(&w), None, "{cmd} {args}");
+        }
+        // The environment is not a command line.
+        let w = deployment(json!([{"name": "app", "image": "python:3.12",
+            "env": [{"name": "CMD", "value": "vllm serve m"}]}]));
+        assert_eq!(detector.detect(&w), None);
+    }
+
+    #[test]
+    fn a_container_using_a_resource_claim_requests_devices() {
+        let detector = Detector::default();
+        let pod = |claims: Value, containers: Value| {
+            WorkloadFacts::from_json(
+                WorkloadKind::Pod,
+                json!({"metadata": {"name": "p", "namespace": "ns"},
+                    "spec": {"resourceClaims": claims, "containers": containers}}),
+            )
+            .unwrap()
+        };
+        let claim = |claim: &str, container: &str| Reason::ResourceClaim {
+            claim: claim.into(),
+            container: container.into(),
+        };
+        let cases = [
+            (
+                json!([{"name": "gpu", "resourceClaimTemplateName": "single-gpu"}]),
+                json!([{"name": "app", "image": "busybox", "resources": {"claims": [{"name": "gpu"}]}}]),
+                vec![claim("gpu (ResourceClaimTemplate single-gpu)", "app")],
+            ),
+            (
+                json!([{"name": "shared", "resourceClaimName": "team-gpus"}]),
+                json!([
+                    {"name": "a", "image": "busybox", "resources": {"claims": [{"name": "shared", "request": "gpu"}]}},
+                    {"name": "b", "image": "busybox"}
+                ]),
+                vec![claim("shared (ResourceClaim team-gpus)", "a")],
+            ),
+            // A claim no container uses gives no container a device.
+            (
+                json!([{"name": "gpu", "resourceClaimTemplateName": "single-gpu"}]),
+                json!([{"name": "app", "image": "busybox"}]),
+                vec![],
+            ),
+        ];
+        for (claims, containers, want) in cases {
+            let w = pod(claims.clone(), containers.clone());
+            assert_eq!(reasons(&detector, &w), want, "{claims} {containers}");
+        }
+        // In a pod template too.
+        let mut d = deployment(json!([]));
+        d.containers = pod(
+            json!([{"name": "gpu", "resourceClaimTemplateName": "t"}]),
+            json!([{"name": "m", "image": "busybox", "resources": {"claims": [{"name": "gpu"}]}}]),
+        )
+        .containers;
+        assert_eq!(
+            reasons(&detector, &d),
+            [claim("gpu (ResourceClaimTemplate t)", "m")]
+        );
+        // The rule is data: off, a claim is no signal.
+        let rules = DetectionRules::from_yaml("kserveKinds: true\n").unwrap();
+        assert!(!rules.resource_claims);
+        assert_eq!(Detector::new(&rules).unwrap().detect(&d), None);
+    }
+
+    /// An AISystem in `namespace` declaring `models` (JSON `spec.models`).
+    fn system(namespace: &str, name: &str, models: Value) -> AISystem {
+        serde_json::from_value(json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"purpose": "p", "riskTier": "High", "owner": {"name": "o"}, "models": models}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_workload_running_a_declared_artifact_names_the_system() {
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let declared = format!("registry.example.com/credit/scorer@{digest}");
+        let credit = system(
+            "ns",
+            "credit-scoring",
+            json!([{"name": "scorer", "artifact": {"image": declared}},
+                   {"name": "llm", "artifact": {"uri": "s3://models/credit/v3", "sha256": "d".repeat(64)}}]),
+        );
+        let other = system(
+            "research",
+            "chat",
+            json!([{"name": "m", "artifact": {"uri": "hf://org/chat"}}]),
+        );
+        let systems = [&credit, &other];
+        let declared_by = |system: &str, artifact: &str| Reason::DeclaredArtifact {
+            system: system.into(),
+            artifact: artifact.into(),
+        };
+        let detector = Detector::default();
+        let cases = [
+            // The very image, or the same digest under another name.
+            (
+                image(&declared),
+                vec![declared_by("credit-scoring", &declared)],
+            ),
+            (
+                image(&format!("mirror.example.com/copy/renamed:v1@{digest}")),
+                vec![declared_by("credit-scoring", &declared)],
+            ),
+            // A declared model URI, loaded from the environment or the arguments.
+            (
+                deployment(
+                    json!([{"name": "m", "image": "busybox", "env": [{"name": "STORAGE_URI", "value": "s3://models/credit/v3"}]}]),
+                ),
+                vec![
+                    model("s3://models/credit/v3"),
+                    declared_by("credit-scoring", "s3://models/credit/v3"),
+                ],
+            ),
+            (
+                deployment(
+                    json!([{"name": "m", "image": "busybox", "args": ["--model=s3://models/credit/v3"]}]),
+                ),
+                vec![declared_by("credit-scoring", "s3://models/credit/v3")],
+            ),
+            // Another namespace's system is named with its namespace.
+            (
+                deployment(
+                    json!([{"name": "m", "image": "busybox", "args": ["--model", "hf://org/chat"]}]),
+                ),
+                vec![
+                    model("hf://org/chat"),
+                    declared_by("research/chat", "hf://org/chat"),
+                ],
+            ),
+            // Near misses: the repository without the digest, another digest, another URI.
+            (image("registry.example.com/credit/scorer:v3"), vec![]),
+            (
+                image(&format!(
+                    "registry.example.com/credit/scorer@sha256:{}",
+                    "e".repeat(64)
+                )),
+                vec![],
+            ),
+            (
+                deployment(
+                    json!([{"name": "m", "image": "busybox", "args": ["s3://models/credit/v3-beta"]}]),
+                ),
+                vec![],
+            ),
+        ];
+        for (w, want) in cases {
+            assert_eq!(
+                detector
+                    .detect_among(&w, &systems)
+                    .map(|d| d.reasons)
+                    .unwrap_or_default(),
+                want,
+                "{:?}",
+                w.containers
+            );
+        }
+        // Without the records, the copy is not detected.
+        assert_eq!(detector.detect(&image(&declared)), None);
+    }
+
+    #[test]
+    fn new_reasons_read_as_sentences() {
+        let cases = [
+            (
+                command("vLLM", "python -m vllm.entrypoints.openai.api_server"),
+                "runs vLLM (command `python -m vllm.entrypoints.openai.api_server` in container server)",
+            ),
+            (
+                Reason::ResourceClaim {
+                    claim: "gpu (ResourceClaimTemplate single-gpu)".into(),
+                    container: "app".into(),
+                },
+                "requests devices through resource claim gpu (ResourceClaimTemplate single-gpu) in container app",
+            ),
+            (
+                Reason::DeclaredArtifact {
+                    system: "credit-scoring".into(),
+                    artifact: "r.io/s@sha256:x".into(),
+                },
+                "runs r.io/s@sha256:x, which AISystem credit-scoring declares in spec.models",
+            ),
+        ];
+        for (reason, want) in cases {
+            assert_eq!(reason.to_string(), want);
+        }
     }
 
     #[test]

@@ -261,7 +261,8 @@ pub struct Unregistered<'a> {
 }
 
 /// The workloads that look like model serving and belong to none of `systems` (a label naming a
-/// system that does not exist counts as none). The workloads are facts or shared facts (`Arc`).
+/// system that does not exist counts as none), including those that run an artifact one of
+/// `systems` declares. The workloads are facts or shared facts (`Arc`).
 pub fn unregistered<'a, W: Borrow<WorkloadFacts>>(
     systems: &[&AISystem],
     workloads: &'a [W],
@@ -272,10 +273,12 @@ pub fn unregistered<'a, W: Borrow<WorkloadFacts>>(
         .map(Borrow::borrow)
         .filter(|w| !systems.iter().any(|s| belongs(s, w)))
         .filter_map(|w| {
-            detector.detect(w).map(|detection| Unregistered {
-                workload: w,
-                detection,
-            })
+            detector
+                .detect_among(w, systems)
+                .map(|detection| Unregistered {
+                    workload: w,
+                    detection,
+                })
         })
         .collect()
 }

@@ -125,7 +125,14 @@ impl World {
         let workloads: Vec<WorkloadFacts> = self
             .workloads
             .iter()
-            .map(|w| WorkloadFacts::from_json(WorkloadKind::Deployment, w.clone()).unwrap())
+            .map(|w| {
+                let kind = WorkloadKind::from_type(
+                    w["apiVersion"].as_str().unwrap_or_default(),
+                    w["kind"].as_str().unwrap_or_default(),
+                )
+                .unwrap();
+                WorkloadFacts::from_json(kind, w.clone()).unwrap()
+            })
             .collect();
         let catalog = Catalog::builtin();
         evaluate(&Inputs {
@@ -417,6 +424,25 @@ fn scenarios() {
             failing: &["A.4.5"],
             verdict: Verdict::Deny,
             message: "container main declares no cpu or memory requests",
+        },
+        Case {
+            name: "an ephemeral container outside the approved scope, added to the system's Pod",
+            change: |w| {
+                w.workloads = vec![json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "scorer-x1", "namespace": "bank", "labels": {"aims.dev/system": "credit"}},
+                    "spec": {
+                        "containers": [{"name": "main", "image": IMAGE, "resources": {"requests": {"cpu": "1"}}}],
+                        // An ephemeral container declares no requests (the API server refuses them):
+                        // only its image is held to the controls.
+                        "ephemeralContainers": [{"name": "debugger", "image": OTHER_IMAGE}]
+                    }
+                })]
+            },
+            phase: Phase::NonCompliant,
+            failing: &["A.4.2", "A.6.2.5"],
+            verdict: Verdict::Deny,
+            message: "is not in the approved scope of RiskAssessment credit-v3",
         },
         Case {
             name: "residual risk above appetite",

@@ -1,5 +1,6 @@
 //! Workload facts: what the engine needs to know about one workload, read from a Deployment,
-//! StatefulSet, DaemonSet, Job, CronJob, Pod or KServe InferenceService.
+//! StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, Pod or KServe
+//! InferenceService.
 //!
 //! Facts are extracted once (in the controller's reflector, the webhook's request, or the CLI's
 //! input) and are all the engine ever sees of a workload.
@@ -8,11 +9,11 @@ use std::{collections::BTreeMap, fmt};
 
 use k8s_openapi::{
     api::{
-        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
         batch::v1::{CronJob, Job},
-        core::v1::{Container, Pod, PodSpec, PodTemplateSpec},
+        core::v1::{Container, Pod, PodSpec, PodTemplateSpec, ReplicationController},
     },
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +31,10 @@ pub enum WorkloadKind {
     StatefulSet,
     /// apps/v1 DaemonSet.
     DaemonSet,
+    /// apps/v1 ReplicaSet (one a Deployment owns is that Deployment's).
+    ReplicaSet,
+    /// v1 ReplicationController.
+    ReplicationController,
     /// batch/v1 Job.
     Job,
     /// batch/v1 CronJob.
@@ -42,10 +47,12 @@ pub enum WorkloadKind {
 
 impl WorkloadKind {
     /// Every governed kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Deployment,
         Self::StatefulSet,
         Self::DaemonSet,
+        Self::ReplicaSet,
+        Self::ReplicationController,
         Self::Job,
         Self::CronJob,
         Self::Pod,
@@ -58,6 +65,8 @@ impl WorkloadKind {
             Self::Deployment => "Deployment",
             Self::StatefulSet => "StatefulSet",
             Self::DaemonSet => "DaemonSet",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::ReplicationController => "ReplicationController",
             Self::Job => "Job",
             Self::CronJob => "CronJob",
             Self::Pod => "Pod",
@@ -77,6 +86,8 @@ impl WorkloadKind {
             ("apps", "Deployment") => Some(Self::Deployment),
             ("apps", "StatefulSet") => Some(Self::StatefulSet),
             ("apps", "DaemonSet") => Some(Self::DaemonSet),
+            ("apps", "ReplicaSet") => Some(Self::ReplicaSet),
+            ("", "ReplicationController") => Some(Self::ReplicationController),
             ("batch", "Job") => Some(Self::Job),
             ("batch", "CronJob") => Some(Self::CronJob),
             ("", "Pod") => Some(Self::Pod),
@@ -84,6 +95,26 @@ impl WorkloadKind {
             _ => None,
         }
     }
+
+    /// The `apiVersion` of the kind's objects (KServe's served version for InferenceServices).
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps/v1",
+            Self::Job | Self::CronJob => "batch/v1",
+            Self::Pod | Self::ReplicationController => "v1",
+            Self::InferenceService => "serving.kserve.io/v1beta1",
+        }
+    }
+
+    /// The kinds whose controller creates Pods from a pod template that is itself reviewed:
+    /// a Pod that one of them controls is its owner's, not a workload of its own.
+    pub const POD_OWNERS: [Self; 5] = [
+        Self::ReplicaSet,
+        Self::ReplicationController,
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::Job,
+    ];
 }
 
 impl fmt::Display for WorkloadKind {
@@ -157,6 +188,8 @@ pub struct ContainerFacts {
     pub image: ImageRef,
     /// Whether it is an init container.
     pub init: bool,
+    /// Whether it is an ephemeral container (added to a running Pod, as `kubectl debug` does).
+    pub ephemeral: bool,
     /// Whether it requests CPU or memory.
     pub requests_declared: bool,
     /// Whether it sets a memory limit.
@@ -166,6 +199,22 @@ pub struct ContainerFacts {
     pub extended_resources: BTreeMap<String, String>,
     /// Its command, arguments and environment values, for model-URI detection.
     pub args_and_env: Vec<String>,
+    /// How many of `args_and_env`, from the start, are its command and arguments: its command
+    /// line, for server-command detection.
+    pub command_len: usize,
+    /// The Pod's dynamic resource claims it uses (`resources.claims`), each named as
+    /// `<claim>` and where the claim comes from (`ResourceClaim gpu`,
+    /// `ResourceClaimTemplate gpu-template`) when the pod spec says.
+    pub resource_claims: Vec<String>,
+}
+
+impl ContainerFacts {
+    /// Its command and arguments.
+    pub fn command_line(&self) -> &[String] {
+        self.args_and_env
+            .get(..self.command_len)
+            .unwrap_or(&self.args_and_env)
+    }
 }
 
 /// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
@@ -201,7 +250,10 @@ pub struct WorkloadFacts {
     /// Whether it is stopped without being scaled: a CronJob or a Job suspended, a DaemonSet
     /// parked by a halt (its pods select the node label [`HALT_NODE_LABEL`], which no node has).
     pub suspended: Option<bool>,
-    /// Whether a controller owns it (a Pod of a ReplicaSet, a Job of a CronJob).
+    /// Whether a governed kind controls it (a Pod of a ReplicaSet, a Job of a CronJob, a
+    /// ReplicaSet of a Deployment), so that it is its owner's and not a workload of its own. An
+    /// owner of another kind (a ConfigMap, a custom resource) does not count: such a workload is
+    /// judged as itself.
     pub controlled: bool,
 }
 
@@ -241,6 +293,8 @@ workload_object!(
     Deployment => WorkloadFacts::from_deployment,
     StatefulSet => WorkloadFacts::from_stateful_set,
     DaemonSet => WorkloadFacts::from_daemon_set,
+    ReplicaSet => WorkloadFacts::from_replica_set,
+    ReplicationController => WorkloadFacts::from_replication_controller,
     Job => WorkloadFacts::from_job,
     CronJob => WorkloadFacts::from_cron_job,
     Pod => WorkloadFacts::from_pod
@@ -285,6 +339,10 @@ impl WorkloadFacts {
             WorkloadKind::Deployment => Self::from_deployment(&typed(kind, object)?),
             WorkloadKind::StatefulSet => Self::from_stateful_set(&typed(kind, object)?),
             WorkloadKind::DaemonSet => Self::from_daemon_set(&typed(kind, object)?),
+            WorkloadKind::ReplicaSet => Self::from_replica_set(&typed(kind, object)?),
+            WorkloadKind::ReplicationController => {
+                Self::from_replication_controller(&typed(kind, object)?)
+            }
             WorkloadKind::Job => Self::from_job(&typed(kind, object)?),
             WorkloadKind::CronJob => Self::from_cron_job(&typed(kind, object)?),
             WorkloadKind::Pod => Self::from_pod(&typed(kind, object)?),
@@ -324,6 +382,28 @@ impl WorkloadFacts {
             .is_some_and(|n| n.contains_key(HALT_NODE_LABEL));
         facts.suspended = Some(parked);
         facts
+    }
+
+    /// Facts of a ReplicaSet.
+    pub fn from_replica_set(r: &ReplicaSet) -> Self {
+        let spec = r.spec.as_ref();
+        Self::from_template(
+            WorkloadKind::ReplicaSet,
+            &r.metadata,
+            spec.and_then(|s| s.template.as_ref()),
+        )
+        .with_replicas(spec.and_then(|s| s.replicas))
+    }
+
+    /// Facts of a ReplicationController.
+    pub fn from_replication_controller(r: &ReplicationController) -> Self {
+        let spec = r.spec.as_ref();
+        Self::from_template(
+            WorkloadKind::ReplicationController,
+            &r.metadata,
+            spec.and_then(|s| s.template.as_ref()),
+        )
+        .with_replicas(spec.and_then(|s| s.replicas))
     }
 
     /// Facts of a Job.
@@ -431,12 +511,12 @@ impl WorkloadFacts {
                 .owner_references
                 .iter()
                 .flatten()
-                .any(|o| o.controller == Some(true)),
+                .any(|o| controlled_by_governed(kind, o)),
         }
     }
 
-    /// The facts with the desired replicas of a Deployment or StatefulSet (1 when unset, as the
-    /// API server defaults it).
+    /// The facts with the desired replicas of a Deployment, StatefulSet, ReplicaSet or
+    /// ReplicationController (1 when unset, as the API server defaults it).
     fn with_replicas(mut self, replicas: Option<i32>) -> Self {
         self.replicas = Some(replicas.unwrap_or(1));
         self
@@ -462,11 +542,52 @@ impl WorkloadFacts {
     }
 
     fn add_pod_spec(&mut self, spec: &PodSpec) {
+        let first = self.containers.len();
         for c in spec.init_containers.iter().flatten() {
             self.add_container(c, true);
         }
         for c in &spec.containers {
             self.add_container(c, false);
+        }
+        // An ephemeral container runs in the Pod like any other: read as one of its containers.
+        for e in spec.ephemeral_containers.iter().flatten() {
+            let c = Container {
+                name: e.name.clone(),
+                image: e.image.clone(),
+                command: e.command.clone(),
+                args: e.args.clone(),
+                env: e.env.clone(),
+                resources: e.resources.clone(),
+                ..Container::default()
+            };
+            self.add_container(&c, false);
+            if let Some(last) = self.containers.last_mut() {
+                last.ephemeral = true;
+            }
+        }
+        // Name each claim a container uses after where the pod spec says it comes from.
+        for claim in self.containers[first..]
+            .iter_mut()
+            .flat_map(|c| c.resource_claims.iter_mut())
+        {
+            let source = spec
+                .resource_claims
+                .iter()
+                .flatten()
+                .find(|p| p.name == *claim)
+                .and_then(|p| {
+                    p.resource_claim_name
+                        .as_ref()
+                        .map(|n| format!("ResourceClaim {n}"))
+                        .or_else(|| {
+                            p.resource_claim_template_name
+                                .as_ref()
+                                .map(|n| format!("ResourceClaimTemplate {n}"))
+                        })
+                });
+            if let Some(source) = source {
+                *claim = format!("{claim} ({source})");
+            }
         }
         self.model_uris.sort();
         self.model_uris.dedup();
@@ -489,6 +610,7 @@ impl WorkloadFacts {
             .flatten()
             .cloned()
             .collect();
+        let command_len = args_and_env.len();
         for env in c.env.iter().flatten() {
             if let Some(value) = &env.value {
                 if env.name == "STORAGE_URI" {
@@ -501,12 +623,38 @@ impl WorkloadFacts {
             name: c.name.clone(),
             image: ImageRef::parse(c.image.as_deref().unwrap_or_default()),
             init,
+            ephemeral: false,
             requests_declared: requests
                 .is_some_and(|r| r.contains_key("cpu") || r.contains_key("memory")),
             memory_limit_declared: limits.is_some_and(|l| l.contains_key("memory")),
             extended_resources,
             args_and_env,
+            command_len,
+            resource_claims: resources
+                .and_then(|r| r.claims.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| c.name.clone())
+                .collect(),
         });
+    }
+}
+
+/// Whether `owner` is the controller of an object of `kind` and of a governed kind that is
+/// reviewed in its place: a Pod's ReplicaSet, StatefulSet, DaemonSet, Job or
+/// ReplicationController; a ReplicaSet's Deployment; a Job's CronJob.
+fn controlled_by_governed(kind: WorkloadKind, owner: &OwnerReference) -> bool {
+    if owner.controller != Some(true) {
+        return false;
+    }
+    let Some(owner) = WorkloadKind::from_type(&owner.api_version, &owner.kind) else {
+        return false;
+    };
+    match kind {
+        WorkloadKind::Pod => WorkloadKind::POD_OWNERS.contains(&owner),
+        WorkloadKind::ReplicaSet => owner == WorkloadKind::Deployment,
+        WorkloadKind::Job => owner == WorkloadKind::CronJob,
+        _ => false,
     }
 }
 
@@ -652,6 +800,112 @@ mod tests {
         assert!(err.contains("spec.replicas"), "{err}");
     }
 
+    fn owned(kind: &str, api_version: &str, controller: bool) -> Value {
+        json!([{"apiVersion": api_version, "kind": kind, "name": "owner",
+            "uid": "00000000-0000-0000-0000-000000000001", "controller": controller}])
+    }
+
+    #[test]
+    fn only_a_governed_controller_makes_a_workload_its_owners() {
+        let pod = |owners: Value| {
+            WorkloadFacts::from_json(
+                WorkloadKind::Pod,
+                json!({"metadata": {"name": "p", "ownerReferences": owners}, "spec": {"containers": []}}),
+            )
+            .unwrap()
+            .controlled
+        };
+        let cases = [
+            (owned("ReplicaSet", "apps/v1", true), true),
+            (owned("StatefulSet", "apps/v1", true), true),
+            (owned("DaemonSet", "apps/v1", true), true),
+            (owned("Job", "batch/v1", true), true),
+            (owned("ReplicationController", "v1", true), true),
+            // Not a controller, or not a kind whose template is reviewed.
+            (owned("ReplicaSet", "apps/v1", false), false),
+            (owned("ConfigMap", "v1", true), false),
+            (owned("Deployment", "apps/v1", true), false),
+            (owned("ReplicaSet", "example.com/v1", true), false),
+            (owned("Node", "v1", true), false),
+            (owned("RayCluster", "ray.io/v1", true), false),
+            (json!([]), false),
+        ];
+        for (owners, controlled) in cases {
+            assert_eq!(pod(owners.clone()), controlled, "{owners}");
+        }
+        let replica_set = |owners: Value| {
+            WorkloadFacts::from_json(
+                WorkloadKind::ReplicaSet,
+                json!({"metadata": {"name": "rs", "ownerReferences": owners},
+                    "spec": {"selector": {}, "template": {"spec": {"containers": []}}}}),
+            )
+            .unwrap()
+            .controlled
+        };
+        assert!(replica_set(owned("Deployment", "apps/v1", true)));
+        assert!(!replica_set(owned("ConfigMap", "v1", true)));
+        assert!(!replica_set(json!([])));
+        let job = |owners: Value| {
+            WorkloadFacts::from_json(
+                WorkloadKind::Job,
+                json!({"metadata": {"name": "j", "ownerReferences": owners},
+                    "spec": {"template": {"spec": {"containers": []}}}}),
+            )
+            .unwrap()
+            .controlled
+        };
+        assert!(job(owned("CronJob", "batch/v1", true)));
+        assert!(!job(owned("ConfigMap", "v1", true)));
+    }
+
+    #[test]
+    fn replica_sets_and_replication_controllers_yield_their_templates_facts() {
+        let template = json!({"metadata": {"labels": {"app": "m", "aims.dev/system": "chat"}},
+            "spec": {"containers": [{"name": "m", "image": "vllm/vllm-openai:v0.9.1"}]}});
+        for (kind, object) in [
+            (
+                WorkloadKind::ReplicaSet,
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "w", "namespace": "ns"},
+                    "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "m"}}, "template": template}}),
+            ),
+            (
+                WorkloadKind::ReplicationController,
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "w", "namespace": "ns"},
+                    "spec": {"replicas": 4, "selector": {"app": "m"}, "template": template}}),
+            ),
+        ] {
+            let facts = WorkloadFacts::from_json(kind, object).unwrap();
+            assert_eq!(facts.replicas, Some(4), "{kind}");
+            assert_eq!(facts.system_label(), Some("chat"), "{kind}");
+            assert_eq!(facts.containers[0].image.repository, "vllm/vllm-openai");
+            assert!(!facts.controlled);
+        }
+    }
+
+    #[test]
+    fn ephemeral_containers_are_containers_of_the_pod() {
+        let pod = json!({"metadata": {"name": "p", "namespace": "ns"}, "spec": {
+            "containers": [{"name": "app", "image": "r.io/app:1"}],
+            "ephemeralContainers": [{"name": "debugger-x", "image": "vllm/vllm-openai:v0.9.1",
+                "command": ["vllm"], "args": ["serve", "m"], "targetContainerName": "app"}]
+        }});
+        let facts = WorkloadFacts::from_json(WorkloadKind::Pod, pod).unwrap();
+        let names: Vec<_> = facts
+            .containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.ephemeral))
+            .collect();
+        assert_eq!(names, [("app", false), ("debugger-x", true)]);
+        assert_eq!(facts.containers[1].command_line(), ["vllm", "serve", "m"]);
+        assert_eq!(
+            facts
+                .images()
+                .map(|i| i.reference.as_str())
+                .collect::<Vec<_>>(),
+            ["r.io/app:1", "vllm/vllm-openai:v0.9.1"]
+        );
+    }
+
     #[test]
     fn kinds_are_recognised_by_group_and_kind() {
         assert_eq!(
@@ -666,6 +920,20 @@ mod tests {
             WorkloadKind::from_type("serving.kserve.io/v1beta1", "InferenceService"),
             Some(WorkloadKind::InferenceService)
         );
+        assert_eq!(
+            WorkloadKind::from_type("apps/v1", "ReplicaSet"),
+            Some(WorkloadKind::ReplicaSet)
+        );
+        assert_eq!(
+            WorkloadKind::from_type("v1", "ReplicationController"),
+            Some(WorkloadKind::ReplicationController)
+        );
+        for kind in WorkloadKind::ALL {
+            assert_eq!(
+                WorkloadKind::from_type(kind.api_version(), kind.as_str()),
+                Some(kind)
+            );
+        }
         assert_eq!(WorkloadKind::from_type("v1", "Deployment"), None);
         assert_eq!(WorkloadKind::from_type("v1", "Service"), None);
     }

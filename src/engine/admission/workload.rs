@@ -245,6 +245,9 @@ pub struct Request<'a> {
 pub struct Cluster<'a> {
     /// The AISystems of the namespace.
     pub systems: &'a [&'a AISystem],
+    /// The AISystems whose declared models (`spec.models`) are a detection signal for a workload
+    /// of no system: every one the decision can see, in any namespace.
+    pub declared_by: &'a [&'a AISystem],
     /// The namespace's labels.
     pub namespace_labels: &'a BTreeMap<String, String>,
     /// The RiskAssessments of the namespace.
@@ -446,7 +449,7 @@ pub fn unattached_verdict(
 
 fn unattached(decision: &mut Decision, w: &WorkloadFacts, cluster: &Cluster) {
     let policy = UnregisteredPolicy::for_namespace(cluster.namespace_labels, cluster.unregistered);
-    let detection = cluster.detector.detect(w);
+    let detection = cluster.detector.detect_among(w, cluster.declared_by);
     let (verdict, reasons) = unattached_verdict(w, detection.as_ref(), policy);
     decision.verdict = verdict;
     decision.reasons = reasons;
@@ -481,7 +484,10 @@ fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) ->
     };
     let stop = KSERVE_STOP;
     let back = match new.kind {
-        WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
+        WorkloadKind::Deployment
+        | WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController => {
             old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
         }
         WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet => {
@@ -1017,6 +1023,7 @@ mod tests {
                 },
                 &Cluster {
                     systems: &systems,
+                    declared_by: &systems,
                     namespace_labels: &labels,
                     assessments: &[],
                     bindings: &bindings,
@@ -1336,6 +1343,7 @@ mod tests {
                 },
                 &Cluster {
                     systems: &systems,
+                    declared_by: &systems,
                     namespace_labels: &labels,
                     assessments: &[],
                     bindings: &bindings,

@@ -12,10 +12,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::{
     api::{
         apps::v1::{
-            DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec,
+            DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec,
+            StatefulSet, StatefulSetSpec,
         },
         batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec},
-        core::v1::{Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements},
+        core::v1::{
+            Container, EnvVar, EphemeralContainer, Pod, PodResourceClaim, PodSpec, PodTemplateSpec,
+            ReplicationController, ReplicationControllerSpec, ResourceClaim, ResourceRequirements,
+        },
     },
     apimachinery::pkg::{
         api::resource::Quantity,
@@ -113,12 +117,40 @@ struct EnvFields {
     value: Option<String>,
 }
 
-/// A container's resource requests and limits.
+/// A container's resource requests, limits and dynamic resource claims.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ResourceFields {
     limits: Option<BTreeMap<String, Quantity>>,
     requests: Option<BTreeMap<String, Quantity>>,
+    claims: Option<Vec<ClaimFields>>,
+}
+
+/// The name of a Pod's resource claim that a container uses.
+#[derive(Deserialize)]
+struct ClaimFields {
+    name: String,
+}
+
+/// A Pod's resource claim: its name and where the claim comes from.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodClaimFields {
+    name: String,
+    #[serde(default)]
+    resource_claim_name: Option<String>,
+    #[serde(default)]
+    resource_claim_template_name: Option<String>,
+}
+
+impl From<PodClaimFields> for PodResourceClaim {
+    fn from(c: PodClaimFields) -> Self {
+        Self {
+            name: c.name,
+            resource_claim_name: c.resource_claim_name,
+            resource_claim_template_name: c.resource_claim_template_name,
+        }
+    }
 }
 
 /// A container: its name, image, command line, literal environment and resources.
@@ -159,23 +191,49 @@ impl From<ContainerFields> for Container {
             resources: c.resources.map(|r| ResourceRequirements {
                 limits: r.limits,
                 requests: r.requests,
-                claims: None,
+                claims: r.claims.map(|claims| {
+                    claims
+                        .into_iter()
+                        .map(|c| ResourceClaim {
+                            name: c.name,
+                            request: None,
+                        })
+                        .collect()
+                }),
             }),
             ..Self::default()
         }
     }
 }
 
-fn containers(list: Option<Vec<ContainerFields>>) -> Option<Vec<Container>> {
-    list.map(|l| l.into_iter().map(Container::from).collect())
+impl From<ContainerFields> for EphemeralContainer {
+    fn from(c: ContainerFields) -> Self {
+        let c = Container::from(c);
+        Self {
+            name: c.name,
+            image: c.image,
+            command: c.command,
+            args: c.args,
+            env: c.env,
+            resources: c.resources,
+            ..Self::default()
+        }
+    }
 }
-/// A pod spec's containers and init containers.
+
+fn containers<C: From<ContainerFields>>(list: Option<Vec<ContainerFields>>) -> Option<Vec<C>> {
+    list.map(|l| l.into_iter().map(C::from).collect())
+}
+
+/// A pod spec's containers, init containers, ephemeral containers and resource claims.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PodSpecFields {
     containers: Option<Vec<ContainerFields>>,
     init_containers: Option<Vec<ContainerFields>>,
     node_selector: Option<BTreeMap<String, String>>,
+    ephemeral_containers: Option<Vec<ContainerFields>>,
+    resource_claims: Option<Vec<PodClaimFields>>,
 }
 
 impl From<PodSpecFields> for PodSpec {
@@ -184,6 +242,10 @@ impl From<PodSpecFields> for PodSpec {
             containers: containers(s.containers).unwrap_or_default(),
             init_containers: containers(s.init_containers),
             node_selector: s.node_selector,
+            ephemeral_containers: containers(s.ephemeral_containers),
+            resource_claims: s
+                .resource_claims
+                .map(|l| l.into_iter().map(PodResourceClaim::from).collect()),
             ..Self::default()
         }
     }
@@ -215,8 +277,8 @@ impl From<Template> for PodTemplateSpec {
     }
 }
 
-/// A Deployment's, StatefulSet's, DaemonSet's or Job's spec: replicas (where the kind has them)
-/// and the pod template.
+/// A Deployment's, StatefulSet's, DaemonSet's, ReplicaSet's, ReplicationController's or Job's
+/// spec: replicas (where the kind has them) and the pod template.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct TemplatedSpec {
@@ -288,6 +350,38 @@ impl ReadFields for DaemonSet {
             spec: o.spec.map(|s| DaemonSetSpec {
                 template: s.template.into(),
                 ..DaemonSetSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for ReplicaSet {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| ReplicaSetSpec {
+                replicas: s.replicas,
+                template: Some(s.template.into()),
+                ..ReplicaSetSpec::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl ReadFields for ReplicationController {
+    type Fields = Object<TemplatedSpec>;
+
+    fn from_fields(o: Self::Fields) -> Self {
+        Self {
+            metadata: o.metadata.into(),
+            spec: o.spec.map(|s| ReplicationControllerSpec {
+                replicas: s.replicas,
+                template: Some(s.template.into()),
+                ..ReplicationControllerSpec::default()
             }),
             status: None,
         }
@@ -374,6 +468,10 @@ impl WorkloadFacts {
             WorkloadKind::Deployment => Self::from_deployment(&parse(kind, text)?),
             WorkloadKind::StatefulSet => Self::from_stateful_set(&parse(kind, text)?),
             WorkloadKind::DaemonSet => Self::from_daemon_set(&parse(kind, text)?),
+            WorkloadKind::ReplicaSet => Self::from_replica_set(&parse(kind, text)?),
+            WorkloadKind::ReplicationController => {
+                Self::from_replication_controller(&parse(kind, text)?)
+            }
             WorkloadKind::Job => Self::from_job(&parse(kind, text)?),
             WorkloadKind::CronJob => Self::from_cron_job(&parse(kind, text)?),
             WorkloadKind::Pod => Self::from_pod(&parse(kind, text)?),
@@ -504,6 +602,34 @@ mod tests {
             (
                 WorkloadKind::Pod,
                 json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata("owned", true), "spec": pod_spec()}),
+            ),
+            (
+                WorkloadKind::ReplicaSet,
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata("rs", false),
+                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "m"}}, "template": template()},
+                    "status": {"replicas": 2}}),
+            ),
+            (
+                WorkloadKind::ReplicationController,
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": metadata("rc", false),
+                    "spec": {"replicas": 1, "selector": {"app": "m"}, "template": template()}}),
+            ),
+            (
+                WorkloadKind::ReplicationController,
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": metadata("rc2", false),
+                    "spec": {}}),
+            ),
+            (
+                WorkloadKind::Pod,
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata("debugged", false),
+                "spec": {
+                    "resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "single-gpu"}],
+                    "containers": [{"name": "app", "image": "r.io/app:1",
+                        "resources": {"claims": [{"name": "gpu", "request": "g"}]}}],
+                    "ephemeralContainers": [{"name": "debugger", "image": "vllm/vllm-openai:v0.9.1",
+                        "command": ["vllm", "serve"], "targetContainerName": "app",
+                        "env": [{"name": "HF_TOKEN", "value": "t"}]}]
+                }}),
             ),
             (
                 WorkloadKind::InferenceService,

@@ -267,6 +267,10 @@ impl ControlPlane {
                 "--cluster-signing-key-file",
                 &pki.ca_key,
                 "--leader-elect=false",
+                // Each controller acts as its own kube-system ServiceAccount, as in kubeadm
+                // clusters: a Pod a ReplicaSet's controller creates is told from one a user
+                // creates by who writes it.
+                "--use-service-account-credentials",
                 "--profiling=false",
                 "--v",
                 "1",
