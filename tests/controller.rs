@@ -10,9 +10,9 @@ mod support;
 use std::{sync::OnceLock, time::Duration};
 
 use aims_operator::{
-    api::{AISystem, Approval, Decision, Phase, RiskAssessment},
+    api::{AISystem, Phase, RiskAssessment},
     controller::key::{SECRET_KEY, SECRET_NAME},
-    engine::approval::{self, EntryRef, SigningKey},
+    engine::approval::SigningKey,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -105,39 +105,16 @@ async fn approve(client: &Client, ns: &str, user: &str) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), OPERATOR_NS);
     let secret = secrets.get(SECRET_NAME).await.unwrap();
     let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
-    let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
-    let ra = api.get("bot-assessment").await.unwrap();
-    let entry = Approval {
-        decision: Decision::Approve,
-        comment: Some("fine".into()),
-        stamp: None,
-    };
-    let index = ra.spec.approvals.len();
-    let stamp = approval::stamp(
+    let groups = ["aims:reviewers".to_owned()];
+    support::records::approve_as_webhook(
+        client,
         &key,
-        EntryRef {
-            namespace: ns,
-            name: "bot-assessment",
-            index,
-        },
-        &entry,
-        user,
-        &["aims:reviewers".to_owned()],
-        jiff::Timestamp::now(),
-        &approval::content_hash(&ra.spec),
-    );
-    let mut approvals = ra.spec.approvals.clone();
-    approvals.push(Approval {
-        stamp: Some(stamp),
-        ..entry
-    });
-    api.patch(
+        ns,
         "bot-assessment",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"approvals": approvals}})),
+        (user, &groups),
+        jiff::Timestamp::now(),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]

@@ -7,11 +7,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding, HaltedWorkload,
-        Phase, RiskAssessmentStatus, WorkloadCounts,
+        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, DiscountedEntry, Finding,
+        HaltedWorkload, Phase, RiskAssessmentStatus, WorkloadCounts,
     },
     engine::{
-        approval::AssessmentVerdict,
+        approval::{AssessmentVerdict, RecordProblem},
         evaluate::{ConditionResult, Evaluation, Verdict},
     },
 };
@@ -144,13 +144,34 @@ pub fn assessment_status(
             },
         },
         ConditionResult {
+            type_: "RecordVerified",
+            status: v.record.is_none(),
+            reason: match v.record {
+                None => "Verified",
+                Some(RecordProblem::Unsigned) => "Unsigned",
+                Some(RecordProblem::BadSignature) => "BadSignature",
+                Some(RecordProblem::NotAtCreation) => "NotAtCreation",
+            },
+            message: match v.record {
+                None => "the operator's record stamp over spec.submittedBy and spec.editedBy \
+                         verifies"
+                    .to_owned(),
+                Some(problem) => format!(
+                    "{problem}: no approval counts; re-create the assessment with the operator's \
+                     webhook running, then approve it again"
+                ),
+            },
+        },
+        ConditionResult {
             type_: "Approved",
             status: approved,
             reason: v.state.as_str(),
             message: if approved {
                 format!("approved by {}", v.approvers.join(", "))
-            } else {
+            } else if v.discounted.is_empty() {
                 v.state.as_str().to_owned()
+            } else {
+                format!("{}: {}", v.state.as_str(), discounted_summary(v))
             },
         },
     ];
@@ -163,6 +184,16 @@ pub fn assessment_status(
         approved_by: v.approvers.clone(),
         approved_at: v.approved_at.map(seconds),
         expires_at: v.expires_at.map(seconds),
+        discounted: v
+            .discounted
+            .iter()
+            .map(|d| DiscountedEntry {
+                index: u32::try_from(d.index).unwrap_or(u32::MAX),
+                user: d.user.clone(),
+                reason: d.reason.as_str().to_owned(),
+                message: d.reason.to_string(),
+            })
+            .collect(),
         conditions: conditions(
             previous.map_or(&[], |p| &p.conditions),
             &results,
@@ -171,6 +202,27 @@ pub fn assessment_status(
         ),
         observed_generation: generation,
     }
+}
+
+/// The entries that do not count, as one sentence: `2 entries discounted: spec.approvals[0]
+/// (bob): ...; spec.approvals[1] ...`. Empty when none is.
+pub fn discounted_summary(v: &AssessmentVerdict) -> String {
+    crate::engine::checks::discounted_summary(&v.discounted)
+}
+
+/// The Warning Event to publish on an assessment when the entries that do not count changed
+/// from `previous` to `new`: their summary, or `None` when there are none or nothing changed.
+pub fn discounted_notice(
+    previous: Option<&RiskAssessmentStatus>,
+    new: &RiskAssessmentStatus,
+    v: &AssessmentVerdict,
+) -> Option<Notice> {
+    let before = previous.map_or(&[][..], |p| p.discounted.as_slice());
+    (!new.discounted.is_empty() && before != new.discounted.as_slice()).then(|| Notice {
+        warning: true,
+        reason: "ApprovalsDiscounted",
+        note: discounted_summary(v),
+    })
 }
 
 /// An Event worth telling people about.

@@ -5,7 +5,7 @@ use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
 use super::{
-    approval::{self, EntryRef, SigningKey, Trust},
+    approval::{self, EntryRef, SigningKey, Subject, Trust},
     binding::Binding,
     catalog::Catalog,
     evaluate::{Evaluation, Inputs, Verdict, evaluate},
@@ -143,6 +143,8 @@ impl World {
     /// The assessment with an approval entry per approver, stamped and signed as the webhook does.
     fn signed(&self, value: &Value) -> RiskAssessment {
         let mut ra: RiskAssessment = serde_json::from_value(value.clone()).unwrap();
+        let record = approval::record_stamp(&self.key, &Subject::of(&ra), approved_at());
+        ra.spec.record_stamp = Some(record);
         let hash = approval::content_hash(&ra.spec);
         for (i, user) in self.approvers.iter().enumerate() {
             let entry = Approval {
@@ -150,13 +152,10 @@ impl World {
                 comment: None,
                 stamp: None,
             };
+            let as_is = ra.clone();
             let stamp = approval::stamp(
                 &self.key,
-                EntryRef {
-                    namespace: "bank",
-                    name: "credit-v3",
-                    index: i,
-                },
+                EntryRef::of(&as_is, i),
                 &entry,
                 user,
                 &["risk".to_owned()],
@@ -265,7 +264,8 @@ fn scenarios() {
             phase: Phase::Pending,
             failing: &["A.6.2.5"],
             verdict: Verdict::Deny,
-            message: "awaits approval",
+            // The record of who submitted it was signed with that key too.
+            message: "counts no approval",
         },
         Case {
             name: "a new image digest outside the approved scope",
