@@ -247,11 +247,12 @@ pub fn admit(
     let Some(entry) = spec.approvals.get(index) else {
         return Ok(spec);
     };
-    approval::check_new_entry(&spec, user, groups, policy)
-        .map_err(|violation| Refusal::Entry { index, violation })?;
+    // First: while the record does not verify, who is a self-approver is not known.
     if let Err(problem) = record {
         return Err(Refusal::UnverifiedRecord { index, problem });
     }
+    approval::check_new_entry(&spec, user, groups, policy)
+        .map_err(|violation| Refusal::Entry { index, violation })?;
 
     let at = EntryRef {
         subject: subject(&spec, uid, namespace, name),
