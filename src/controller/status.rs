@@ -389,6 +389,90 @@ mod tests {
         assert!(non_compliant.warning && non_compliant.note.contains("failing: A.6.2.5"));
     }
 
+    #[test]
+    fn discounted_entries_show_in_the_status_the_condition_and_one_event() {
+        use crate::engine::approval::{DiscountReason, Discounted};
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let verdict = |discounted: Vec<Discounted>, record| AssessmentVerdict {
+            state: AssessmentState::PendingApproval,
+            content_hash: "sha256:00".into(),
+            approvers: Vec::new(),
+            approved_at: None,
+            expires_at: None,
+            rejected_by: None,
+            discounted,
+            record,
+            risk: None,
+        };
+        let bad = |index| Discounted {
+            index,
+            user: Some("alice".into()),
+            reason: DiscountReason::BadSignature,
+        };
+        let none = verdict(Vec::new(), None);
+        let one = verdict(vec![bad(0)], None);
+        let two = verdict(vec![bad(0), bad(1)], None);
+        let first = assessment_status(None, &none, true, Some(1), now);
+        assert!(first.discounted.is_empty());
+        let second = assessment_status(Some(&first), &one, true, Some(1), now);
+        assert_eq!(second.discounted.len(), 1);
+        assert_eq!(second.discounted[0].reason, "BadSignature");
+        assert_eq!(second.discounted[0].user.as_deref(), Some("alice"));
+        assert!(second.discounted[0].message.contains("does not verify"));
+        let approved = second
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Approved")
+            .unwrap();
+        assert!(
+            approved
+                .message
+                .starts_with("PendingApproval: 1 entry discounted: spec.approvals[0] by alice: "),
+            "{}",
+            approved.message
+        );
+        // One Warning Event per change of the list, none when it stays or empties.
+        let notice = discounted_notice(Some(&first), &second, &one).unwrap();
+        assert!(notice.warning && notice.reason == "ApprovalsDiscounted");
+        assert!(
+            notice.note.starts_with("1 entry discounted"),
+            "{}",
+            notice.note
+        );
+        assert_eq!(discounted_notice(Some(&second), &second, &one), None);
+        let third = assessment_status(Some(&second), &two, true, Some(1), now);
+        let notice = discounted_notice(Some(&second), &third, &two).unwrap();
+        assert!(
+            notice.note.starts_with("2 entries discounted"),
+            "{}",
+            notice.note
+        );
+        assert_eq!(discounted_notice(Some(&third), &first, &none), None);
+        // A record that does not verify is a condition of its own, saying what to do.
+        let unsigned = verdict(vec![], Some(RecordProblem::Unsigned));
+        let status = assessment_status(None, &unsigned, true, Some(1), now);
+        let record = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RecordVerified")
+            .unwrap();
+        assert_eq!(
+            (record.status.as_str(), record.reason.as_str()),
+            ("False", "Unsigned")
+        );
+        assert!(
+            record.message.contains("re-create the assessment"),
+            "{}",
+            record.message
+        );
+        let verified = first
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RecordVerified")
+            .unwrap();
+        assert_eq!(verified.status, "True");
+    }
+
     fn result(type_: &'static str, status: bool) -> ConditionResult {
         ConditionResult {
             type_,

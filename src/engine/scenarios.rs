@@ -240,7 +240,7 @@ fn scenarios() {
             phase: Phase::Pending,
             failing: &["A.6.2.5"],
             verdict: Verdict::Deny,
-            message: "awaits approval",
+            message: "awaits approval (none so far)",
         },
         Case {
             name: "one approver of the two required",
@@ -256,7 +256,8 @@ fn scenarios() {
             phase: Phase::Pending,
             failing: &["A.6.2.5"],
             verdict: Verdict::Deny,
-            message: "awaits approval",
+            // The entry that does not count is named, and why.
+            message: "awaits approval (ana so far; 1 entry discounted: spec.approvals[1] by maria: its user submitted or edited the assessment)",
         },
         Case {
             name: "approvals signed with another key count for nothing",
