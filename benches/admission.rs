@@ -38,7 +38,7 @@ use aims_operator::{
         metrics::Metrics,
     },
     engine::{
-        approval::{self, EntryRef, SigningKey, Subject},
+        approval::{self, EntryRef, SigningKey},
         catalog::Catalog,
         detect::Detector,
     },
@@ -102,7 +102,7 @@ fn assessment(i: usize, key: &SigningKey) -> RiskAssessment {
         stamp: None,
     };
     // The record of who submitted it, as the webhook signs it at create.
-    let record = approval::record_stamp(key, &Subject::of(&ra), Timestamp::now());
+    let record = approval::record_stamp_of(key, &ra, Timestamp::now());
     ra.spec.record_stamp = Some(record);
     let as_is = ra.clone();
     let stamp = approval::stamp(

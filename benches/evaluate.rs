@@ -9,7 +9,7 @@ use serde_json::json;
 use aims_operator::{
     api::{AISystem, Approval, ClusterControlBinding, Decision, RiskAssessment},
     engine::{
-        approval::{self, EntryRef, SigningKey, Subject, Trust},
+        approval::{self, EntryRef, SigningKey, Trust},
         binding::Binding,
         catalog::Catalog,
         evaluate::{Inputs, evaluate},
@@ -70,7 +70,7 @@ fn fixtures(
     let key = SigningKey::new([7u8; 32]).unwrap();
     let hash = approval::content_hash(&ra.spec);
     let at: Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
-    ra.spec.record_stamp = Some(approval::record_stamp(&key, &Subject::of(&ra), at));
+    ra.spec.record_stamp = Some(approval::record_stamp_of(&key, &ra, at));
     for (i, user) in ["ana", "ben"].into_iter().enumerate() {
         let entry = Approval {
             decision: Decision::Approve,

@@ -100,11 +100,16 @@ async fn wait_phase(systems: &Api<AISystem>, name: &str, want: Phase) -> AISyste
     .await
 }
 
-/// Appends an approval entry stamped and signed as the admission webhook does.
-async fn approve(client: &Client, ns: &str, user: &str) {
+/// The operator's signing key, from its Secret.
+async fn signing_key(client: &Client) -> SigningKey {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), OPERATOR_NS);
     let secret = secrets.get(SECRET_NAME).await.unwrap();
-    let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
+    SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap()
+}
+
+/// Appends an approval entry stamped and signed as the admission webhook does.
+async fn approve(client: &Client, ns: &str, user: &str) {
+    let key = signing_key(client).await;
     let groups = ["aims:reviewers".to_owned()];
     support::records::approve_as_webhook(
         client,
@@ -172,11 +177,21 @@ async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_asses
         Some(aims_operator::api::AssessmentState::Approved)
     );
 
-    // Changing the assessed content makes the approval stale.
+    // Changing the assessed content makes the approval stale. (Without the webhook, the record
+    // over the content is signed again here as the webhook would.)
+    let changed = ras
+        .patch(
+            "bot-assessment",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"risks": [{"id": "R1", "title": "Wrong answers", "source": "Robustness", "likelihood": 3, "severity": 2, "treatment": "Mitigate"}]}})),
+        )
+        .await
+        .unwrap();
+    let record = support::records::record_as_webhook(&signing_key(&client).await, &changed);
     ras.patch(
         "bot-assessment",
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"risks": [{"id": "R1", "title": "Wrong answers", "source": "Robustness", "likelihood": 3, "severity": 2, "treatment": "Mitigate"}]}})),
+        &Patch::Merge(json!({"spec": {"recordStamp": record}})),
     )
     .await
     .unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aims_operator::{
     api::{AISystem, Approval, Decision, Phase, RiskAssessment},
     controller::key::{SECRET_KEY, SECRET_NAME},
-    engine::approval::{self, EntryRef, SigningKey, Subject},
+    engine::approval::{self, EntryRef, SigningKey},
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};
@@ -199,7 +199,7 @@ async fn load() {
         let mut ra = ras.get(&name).await.unwrap();
         // The record of who submitted it, signed as the webhook signs it at create.
         let created = ra.metadata.creation_timestamp.clone().unwrap().0;
-        let record = approval::record_stamp(&key, &Subject::of(&ra), created);
+        let record = approval::record_stamp_of(&key, &ra, created);
         ra.spec.record_stamp = Some(record.clone());
         let entry = Approval {
             decision: Decision::Approve,

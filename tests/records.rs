@@ -324,8 +324,9 @@ async fn approvals_copied_onto_a_re_created_assessment_do_not_count() {
 }
 
 /// (b) The submitter record cannot be rewritten: during an outage the API server itself refuses
-/// a change to `submittedBy` or `editedBy`; an assessment created during the outage with a false
-/// submitter counts no approval, and no decision is taken on it afterwards.
+/// a change to `submittedBy` or `editedBy`; content edited during the outage (its editor not
+/// recorded), or an assessment created during it with a false submitter, counts no approval, and
+/// no decision is taken on it afterwards.
 #[tokio::test]
 async fn the_submitter_record_cannot_be_rewritten_during_an_outage() {
     let cp = cluster();
@@ -360,6 +361,15 @@ async fn the_submitter_record_cannot_be_rewritten_during_an_outage() {
         &approve(cp, ("sam", &[REVIEWERS]), ns, "sams"),
         "sam submitted",
     );
+    ok(approve(cp, ALICE, ns, "sams"));
+    wait_status(
+        cp,
+        ns,
+        "sams",
+        "alice's approval",
+        state_is(AssessmentState::Approved),
+    )
+    .await;
 
     let outage = outage(cp).await;
     let sam = ("sam", &[REVIEWERS][..]);
@@ -383,7 +393,17 @@ async fn the_submitter_record_cannot_be_rewritten_during_an_outage() {
     ] {
         refused(&patch_as(cp, sam, ns, "sams", &patch), says);
     }
-    // What CEL cannot know: who creates. sam creates one naming alice as its submitter, and
+    // What CEL cannot know: who edits. eve, an approver, changes the content; no one records her
+    // as an editor.
+    let eve = ("eve", &[REVIEWERS][..]);
+    ok(patch_as(
+        cp,
+        eve,
+        ns,
+        "sams",
+        &json!([{"op": "replace", "path": "/spec/risks/0/severity", "value": 1}]),
+    ));
+    // Nor who creates. sam creates one naming alice as its submitter, and
     // another with the record of his first one copied in.
     let mut lying = as_new(&stored);
     lying["metadata"]["name"] = json!("sams-2");
@@ -403,6 +423,24 @@ async fn the_submitter_record_cannot_be_rewritten_during_an_outage() {
         ));
     }
     outage.end();
+    // eve's edit broke the record over the content: alice's approval no longer counts, and eve
+    // cannot approve her own edit.
+    let status = wait_status(cp, ns, "sams", "the edit outside admission", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "RecordVerified" && c.status == "False")
+    })
+    .await;
+    assert_eq!(
+        status.state,
+        Some(AssessmentState::PendingApproval),
+        "{status:#?}"
+    );
+    assert_eq!(
+        status.discounted[0].reason, "UnverifiedRecord",
+        "{status:#?}"
+    );
+    refused(&approve(cp, eve, ns, "sams"), "re-create the assessment");
     for (name, problem) in [("sams-2", "BadSignature"), ("sams-3", "Unsigned")] {
         let status = wait_status(cp, ns, name, "the record to be checked", |s| {
             s.conditions.iter().any(|c| c.type_ == "RecordVerified")

@@ -426,9 +426,9 @@ async fn records() {
     old["metadata"]["uid"] = json!("6f1c2d3e-0001");
     old["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
     let typed: crate::api::RiskAssessment = serde_json::from_value(old.clone()).unwrap();
-    let record = crate::engine::approval::record_stamp(
+    let record = crate::engine::approval::record_stamp_of(
         &SigningKey::new([9u8; 32]).unwrap(),
-        &crate::engine::approval::Subject::of(&typed),
+        &typed,
         "2026-01-01T00:00:00Z".parse().unwrap(),
     );
     old["spec"]["recordStamp"] = serde_json::to_value(&record).unwrap();

@@ -99,9 +99,11 @@ pub struct RiskAssessmentSpec {
     #[schemars(length(max = 64), inner(length(max = 253)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub edited_by: Vec<String>,
-    /// The operator's signature over `submittedBy` and `editedBy` (with the namespace, name and
-    /// system), dated when the assessment was created. Written by the admission webhook; an
-    /// assessment whose record stamp does not verify counts no approval.
+    /// The operator's signature over `submittedBy` and `editedBy` (with the namespace, name,
+    /// system and the assessed content as last admitted), dated when the assessment was created.
+    /// Written by the admission webhook; an assessment whose record stamp does not verify (for
+    /// example because its content was changed while the webhook was not running, so no editor
+    /// was recorded) counts no approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_stamp: Option<RecordStamp>,
 }
@@ -113,8 +115,8 @@ pub struct RecordStamp {
     /// When the assessment was created, as the webhook saw it; within seconds of
     /// `metadata.creationTimestamp`.
     pub at: Time,
-    /// The operator's signature over namespace, name, `systemRef`, `submittedBy`, `editedBy` and
-    /// `at`.
+    /// The operator's signature over namespace, name, `systemRef`, `submittedBy`, `editedBy`, the
+    /// content hash and `at`.
     #[schemars(length(max = 128))]
     pub signature: String,
 }

@@ -485,23 +485,41 @@ pub fn stamp(
 // The record of who submitted and edited
 // ---------------------------------------------------------------------------------------------
 
-fn record_message(key: &SigningKey, subject: &Subject<'_>, at: Timestamp) -> Vec<u8> {
+fn record_message(
+    key: &SigningKey,
+    subject: &Subject<'_>,
+    content_hash: &str,
+    at: Timestamp,
+) -> Vec<u8> {
     let mut m = key.start(RECORD_DOMAIN);
     subject.put_record(&mut m);
+    put_bytes(&mut m, content_hash.as_bytes());
     put_time(&mut m, at);
     m
 }
 
 /// The operator's stamp on the record of who submitted and edited an assessment: a signature over
-/// its namespace, name, system, `submittedBy` and `editedBy`, and `at`, the time the assessment
-/// was created (rounded down to the second). The uid is not bound (a create is stamped before it
-/// is assigned); `at` stands in for it, as [`check_record`] holds it to the creation time.
-pub fn record_stamp(key: &SigningKey, subject: &Subject<'_>, at: Timestamp) -> RecordStamp {
+/// its namespace, name, system, `submittedBy` and `editedBy`, the [`content_hash`] of the content
+/// as the operator last admitted it, and `at`, the time the assessment was created (rounded down
+/// to the second). The uid is not bound (a create is stamped before it is assigned); `at` stands
+/// in for it, as [`check_record`] holds it to the creation time. Binding the content means an edit
+/// made outside admission, which no one recorded in `editedBy`, breaks the record.
+pub fn record_stamp(
+    key: &SigningKey,
+    subject: &Subject<'_>,
+    content_hash: &str,
+    at: Timestamp,
+) -> RecordStamp {
     let at = whole_seconds(at);
     RecordStamp {
         at: Time(at),
-        signature: key.tag(&record_message(key, subject, at)),
+        signature: key.tag(&record_message(key, subject, content_hash, at)),
     }
+}
+
+/// [`record_stamp`] for `ra` as it is, dated `at`.
+pub fn record_stamp_of(key: &SigningKey, ra: &RiskAssessment, at: Timestamp) -> RecordStamp {
+    record_stamp(key, &Subject::of(ra), &content_hash(&ra.spec), at)
 }
 
 /// Why the record of who submitted and edited an assessment is not trusted. While it is not, no
@@ -512,8 +530,8 @@ pub enum RecordProblem {
     /// `spec.recordStamp` is missing: the assessment was created while the webhook was not
     /// running, or before records were signed.
     Unsigned,
-    /// Its signature does not verify: `submittedBy`, `editedBy`, the name or the system differ
-    /// from what the operator signed.
+    /// Its signature does not verify: `submittedBy`, `editedBy`, the name, the system or the
+    /// assessed content differ from what the operator signed.
     BadSignature,
     /// It verifies, but was made for an assessment created at another time: it was copied from an
     /// earlier assessment of the same name.
@@ -528,8 +546,8 @@ impl fmt::Display for RecordProblem {
                  was created while the webhook was not running, or before records were signed)"
             }
             Self::BadSignature => {
-                "the record stamp over spec.submittedBy and spec.editedBy does not verify (they \
-                 were written by someone other than the operator)"
+                "the record stamp over spec.submittedBy and spec.editedBy does not verify (they, \
+                 or the assessed content, were changed outside the operator's admission webhook)"
             }
             Self::NotAtCreation => {
                 "the record stamp over spec.submittedBy and spec.editedBy was made for an \
@@ -541,7 +559,7 @@ impl fmt::Display for RecordProblem {
 }
 
 /// Checks `ra`'s record stamp: present, its signature over the namespace, name, system,
-/// submitter and editors verifies under `key`, and its time is within [`RECORD_TOLERANCE`] of
+/// submitter, editors and assessed content verifies under `key`, and its time is within [`RECORD_TOLERANCE`] of
 /// `metadata.creationTimestamp` (an object with none, not yet created, is checked against nothing
 /// but the signature).
 pub fn check_record(key: &SigningKey, ra: &RiskAssessment) -> Result<(), RecordProblem> {
@@ -551,7 +569,11 @@ pub fn check_record(key: &SigningKey, ra: &RiskAssessment) -> Result<(), RecordP
         .as_ref()
         .ok_or(RecordProblem::Unsigned)?;
     let subject = Subject::of(ra);
-    if !key.verifies(&record_message(key, &subject, stamp.at.0), &stamp.signature) {
+    let hash = content_hash(&ra.spec);
+    if !key.verifies(
+        &record_message(key, &subject, &hash, stamp.at.0),
+        &stamp.signature,
+    ) {
         return Err(RecordProblem::BadSignature);
     }
     if let Some(created) = &ra.metadata.creation_timestamp {
@@ -1144,7 +1166,7 @@ mod tests {
             .creation_timestamp
             .as_ref()
             .map_or(t(CREATED), |c| c.0);
-        ra.spec.record_stamp = Some(record_stamp(&key(), &Subject::of(ra), at));
+        ra.spec.record_stamp = Some(record_stamp_of(&key(), ra, at));
     }
 
     /// The fixture's subject, without editors (they have a table of their own).
@@ -1196,9 +1218,10 @@ mod tests {
         decide(ra, Decision::Reject, user, &[APPROVERS], T0);
     }
 
-    /// Changes the assessed content.
+    /// Changes the assessed content, through admission: the record is signed again over it.
     fn edit(ra: &mut RiskAssessment) {
         ra.spec.risks[1].likelihood = 2;
+        seal(ra);
     }
 
     fn last_stamp(ra: &mut RiskAssessment) -> &mut ApprovalStamp {
@@ -1806,6 +1829,16 @@ mod tests {
                 ..Case::default()
             },
             Case {
+                name: "content changed outside admission (no editor recorded) counts no entry",
+                setup: |ra| {
+                    ra.spec.risks[0].residual_severity = Some(1);
+                    approve(ra, "alice");
+                },
+                record: Some(RecordProblem::BadSignature),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
                 name: "a rewritten editor list counts no entry",
                 setup: |ra| {
                     approve(ra, "alice");
@@ -1830,8 +1863,7 @@ mod tests {
                 setup: |ra| {
                     approve(ra, "alice");
                     let at = t(CREATED);
-                    ra.spec.record_stamp =
-                        Some(record_stamp(&key().dry_run(), &Subject::of(ra), at));
+                    ra.spec.record_stamp = Some(record_stamp_of(&key().dry_run(), ra, at));
                 },
                 record: Some(RecordProblem::BadSignature),
                 discounted: &[(0, UnverifiedRecord)],
@@ -2004,6 +2036,7 @@ mod tests {
                 name: "an unparsable validFor fails closed",
                 setup: |ra| {
                     ra.spec.valid_for = "forever".into();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Expired,
@@ -2014,6 +2047,7 @@ mod tests {
                 name: "no risks is a draft",
                 setup: |ra| {
                     ra.spec.risks.clear();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -2023,6 +2057,7 @@ mod tests {
                 name: "no artifacts is a draft",
                 setup: |ra| {
                     ra.spec.scope.artifacts.clear();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -2032,6 +2067,7 @@ mod tests {
                 name: "no impact assessment is a draft",
                 setup: |ra| {
                     ra.spec.impact_assessment = None;
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -2043,6 +2079,7 @@ mod tests {
                     if let Some(i) = ra.spec.impact_assessment.as_mut() {
                         i.completed_on = None;
                     }
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -2446,7 +2483,6 @@ mod tests {
         ) {
             let mut ra = ready();
             ra.metadata.namespace = namespace;
-            seal(&mut ra);
             ra.spec.criteria.acceptance_threshold = threshold;
             ra.spec.valid_for = valid_for;
             ra.spec.risks = likelihoods
@@ -2459,6 +2495,7 @@ mod tests {
                     risk
                 })
                 .collect();
+            seal(&mut ra);
             let hash = content_hash(&ra.spec);
             prop_assert!(super::super::workload::is_sha256_digest(&hash));
             let key = key();

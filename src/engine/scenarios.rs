@@ -5,7 +5,7 @@ use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
 use super::{
-    approval::{self, EntryRef, SigningKey, Subject, Trust},
+    approval::{self, EntryRef, SigningKey, Trust},
     binding::Binding,
     catalog::Catalog,
     evaluate::{Evaluation, Inputs, Verdict, evaluate},
@@ -143,7 +143,7 @@ impl World {
     /// The assessment with an approval entry per approver, stamped and signed as the webhook does.
     fn signed(&self, value: &Value) -> RiskAssessment {
         let mut ra: RiskAssessment = serde_json::from_value(value.clone()).unwrap();
-        let record = approval::record_stamp(&self.key, &Subject::of(&ra), approved_at());
+        let record = approval::record_stamp_of(&self.key, &ra, approved_at());
         ra.spec.record_stamp = Some(record);
         let hash = approval::content_hash(&ra.spec);
         for (i, user) in self.approvers.iter().enumerate() {
@@ -168,7 +168,11 @@ impl World {
             });
         }
         if self.edited_after_approval {
+            // Through admission: the editor is recorded and the record signed again.
             ra.spec.risks[0].residual_severity = Some(4);
+            ra.spec.edited_by.push("omar".into());
+            let record = approval::record_stamp_of(&self.key, &ra, approved_at());
+            ra.spec.record_stamp = Some(record);
         }
         ra
     }

@@ -96,13 +96,12 @@ pub async fn approve_as_webhook(
 ) {
     use aims_operator::{
         api::{Approval, Decision, RiskAssessment},
-        engine::approval::{self, EntryRef, Subject},
+        engine::approval::{self, EntryRef},
     };
     use kube::api::{Api, Patch, PatchParams};
     let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
     let mut ra = api.get(name).await.unwrap();
-    let created = ra.metadata.creation_timestamp.as_ref().map_or(at, |c| c.0);
-    ra.spec.record_stamp = Some(approval::record_stamp(key, &Subject::of(&ra), created));
+    ra.spec.record_stamp = Some(record_as_webhook(key, &ra));
     let entry = Approval {
         decision: Decision::Approve,
         comment: Some("fine".into()),
@@ -128,4 +127,18 @@ pub async fn approve_as_webhook(
     api.patch(name, &PatchParams::default(), &Patch::Merge(body))
         .await
         .unwrap();
+}
+
+/// The record stamp the admission webhook would have written on `ra` as it is: over its
+/// submitter, editors and content, dated its `creationTimestamp`.
+pub fn record_as_webhook(
+    key: &aims_operator::engine::approval::SigningKey,
+    ra: &aims_operator::api::RiskAssessment,
+) -> aims_operator::api::RecordStamp {
+    let created = ra
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or_else(jiff::Timestamp::now, |c| c.0);
+    aims_operator::engine::approval::record_stamp_of(key, ra, created)
 }

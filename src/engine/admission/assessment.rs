@@ -13,10 +13,10 @@
 //!   deciding on their own assessment. That is also what lets a stamp bind `metadata.uid`, which
 //!   the API server assigns only after mutating admission of a create: no entry is ever stamped
 //!   at create, and on update the uid is the stored object's.
-//! * The record of who submitted and edited is signed ([`approval::record_stamp`]): at create,
-//!   dated now (the controller holds it to `metadata.creationTimestamp`); on update it is kept,
-//!   or signed again with its date when `editedBy` grows, but only when the stored record
-//!   verifies ([`approval::check_record`]). A record that does not verify is never signed again,
+//! * The record of who submitted and edited is signed with the content as admitted
+//!   ([`approval::record_stamp`]): at create, dated now (the controller holds it to
+//!   `metadata.creationTimestamp`); on update it is kept, or signed again with its date when the
+//!   content changes or `editedBy` grows, but only when the stored record verifies ([`approval::check_record`]). A record that does not verify is never signed again,
 //!   and no new entry is accepted on it: whoever wrote it could have rewritten the submitter.
 //! * On update, `spec.submittedBy` keeps its stored value and `spec.editedBy` its stored list,
 //!   plus the requesting user when the request changes the assessed content
@@ -195,13 +195,14 @@ pub fn admit(
         spec.submitted_by = Some(user.to_owned());
         spec.edited_by = Vec::new();
         let subject = subject(&spec, "", namespace, name);
+        let hash = content_hash(&spec);
         let own = spec
             .record_stamp
             .as_ref()
-            .filter(|r| is_own_record(&signer, &subject, r, now))
+            .filter(|r| is_own_record(&signer, &subject, &hash, r, now))
             .cloned();
         spec.record_stamp =
-            Some(own.unwrap_or_else(|| approval::record_stamp(&signer, &subject, now)));
+            Some(own.unwrap_or_else(|| approval::record_stamp(&signer, &subject, &hash, now)));
         return Ok(spec);
     };
 
@@ -233,11 +234,13 @@ pub fn admit(
     // The stored record, checked with the operator's own key (a dry run reads what is stored as
     // a real request does).
     let record = approval::check_record(key, old);
+    let unchanged = spec.edited_by == old.spec.edited_by && hash == content_hash(&old.spec);
     spec.record_stamp = match (&record, &old.spec.record_stamp) {
-        (Ok(()), Some(stored)) if spec.edited_by == old.spec.edited_by => Some(stored.clone()),
+        (Ok(()), Some(stored)) if unchanged => Some(stored.clone()),
         (Ok(()), Some(stored)) => Some(approval::record_stamp(
             &signer,
             &subject(&spec, uid, namespace, name),
+            &hash,
             stored.at.0,
         )),
         // Never signed again: it stays as stored, and counts nothing.
@@ -288,15 +291,16 @@ fn subject<'a>(
     }
 }
 
-/// Whether `record` is the operator's record stamp for exactly `subject`, made within
+/// Whether `record` is the operator's record stamp for exactly `subject` and content `hash`, made within
 /// [`RECORD_TOLERANCE`] of `now`: one it wrote in an earlier pass over the same create.
 fn is_own_record(
     key: &SigningKey,
     subject: &Subject<'_>,
+    hash: &str,
     record: &RecordStamp,
     now: Timestamp,
 ) -> bool {
-    let remade = approval::record_stamp(key, subject, record.at.0);
+    let remade = approval::record_stamp(key, subject, hash, record.at.0);
     // In whole seconds, as the record's time is kept.
     let apart = now.as_second().saturating_sub(record.at.0.as_second());
     remade.signature == record.signature && apart.abs() <= RECORD_TOLERANCE.as_secs()
@@ -455,7 +459,7 @@ mod tests {
             .creation_timestamp
             .as_ref()
             .map_or(t(CREATED), |c| c.0);
-        ra.spec.record_stamp = Some(approval::record_stamp(&key(), &Subject::of(ra), at));
+        ra.spec.record_stamp = Some(approval::record_stamp_of(&key(), ra, at));
     }
 
     /// A complete assessment as stored: submitted by `sam`, edited by `eve`, no decisions yet.
@@ -871,6 +875,7 @@ mod tests {
                     Some({
                         let mut ra = stored();
                         ra.spec.risks.clear();
+                        seal(&mut ra);
                         ra
                     }),
                     approve,
@@ -1210,12 +1215,14 @@ mod tests {
             spec: spec.clone(),
             ..new.clone()
         };
-        let subject = Subject::of(&as_stored);
         match old {
-            None => Some(approval::record_stamp(&key(), &subject, t(NOW))),
+            None => Some(approval::record_stamp_of(&key(), &as_stored, t(NOW))),
             Some(old) => match (&old.spec.record_stamp, approval::check_record(&key(), old)) {
-                (Some(r), Ok(())) if old.spec.edited_by != spec.edited_by => {
-                    Some(approval::record_stamp(&key(), &subject, r.at.0))
+                (Some(r), Ok(()))
+                    if old.spec.edited_by != spec.edited_by
+                        || content_hash(&old.spec) != content_hash(spec) =>
+                {
+                    Some(approval::record_stamp_of(&key(), &as_stored, r.at.0))
                 }
                 _ => old.spec.record_stamp.clone(),
             },
