@@ -101,13 +101,13 @@ fn assessment(i: usize, key: &SigningKey) -> RiskAssessment {
         comment: None,
         stamp: None,
     };
+    // The record of who submitted it, as the webhook signs it at create.
+    let record = approval::record_stamp_of(key, &ra, Timestamp::now());
+    ra.spec.record_stamp = Some(record);
+    let as_is = ra.clone();
     let stamp = approval::stamp(
         key,
-        EntryRef {
-            namespace: NS,
-            name: &name,
-            index: 0,
-        },
+        EntryRef::of(&as_is, 0),
         &entry,
         "rita",
         &["risk".to_owned()],

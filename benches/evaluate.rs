@@ -70,19 +70,17 @@ fn fixtures(
     let key = SigningKey::new([7u8; 32]).unwrap();
     let hash = approval::content_hash(&ra.spec);
     let at: Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
+    ra.spec.record_stamp = Some(approval::record_stamp_of(&key, &ra, at));
     for (i, user) in ["ana", "ben"].into_iter().enumerate() {
         let entry = Approval {
             decision: Decision::Approve,
             comment: None,
             stamp: None,
         };
+        let as_is = ra.clone();
         let stamp = approval::stamp(
             &key,
-            EntryRef {
-                namespace: "bank",
-                name: "credit-v3",
-                index: i,
-            },
+            EntryRef::of(&as_is, i),
             &entry,
             user,
             &["risk".to_owned()],

@@ -60,9 +60,12 @@ kubectl get crd inferenceservices.serving.kserve.io >/dev/null 2>&1 ||
   kubectl apply -f tests/fixtures/kserve-inferenceservice-crd.yaml >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
-# Applied before the webhooks exist, as workloads that predate the operator would be.
-echo "applying examples/"
-kubectl apply --recursive -f examples/ >/dev/null
+# Applied before the webhooks exist, as workloads that predate the operator would be. The
+# RiskAssessments wait for the webhooks (below): the operator signs who submitted each one, and an
+# assessment created without that signature counts no approval.
+echo "applying examples/ (the RiskAssessments once the webhooks are registered)"
+find examples -name '*.yaml' ! -name riskassessment.yaml | sort | sed 's/^/-f /' |
+  xargs kubectl apply >/dev/null
 
 # The operator with the chart's arguments and only the chart's rights: its kubeconfig impersonates
 # the chart's ServiceAccount (`act-as` is how `kubectl config set` spells the `as` field). Its
@@ -93,6 +96,12 @@ echo "registering the admission webhooks at https://$webhook"
 helm upgrade aims "${chart[@]}" --set webhook.url="https://$webhook" >/dev/null
 for _ in $(seq 1 100); do
   kubectl -n hr scale deployment cv-ranker --replicas=1 --dry-run=server >/dev/null 2>&1 && break
+  sleep 0.2
+done
+# The webhooks answer: the assessments are created through them.
+find examples -name riskassessment.yaml | sort | sed 's/^/-f /' | xargs kubectl apply >/dev/null
+for _ in $(seq 1 50); do
+  [ "$(kubectl get riskassessments -A -o jsonpath='{range .items[*]}{.status.state}{"\n"}{end}' | grep -c .)" -ge 3 ] && break
   sleep 0.2
 done
 

@@ -10,9 +10,9 @@ mod support;
 use std::{sync::OnceLock, time::Duration};
 
 use aims_operator::{
-    api::{AISystem, Approval, Decision, Phase, RiskAssessment},
+    api::{AISystem, Phase, RiskAssessment},
     controller::key::{SECRET_KEY, SECRET_NAME},
-    engine::approval::{self, EntryRef, SigningKey},
+    engine::approval::SigningKey,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -100,44 +100,26 @@ async fn wait_phase(systems: &Api<AISystem>, name: &str, want: Phase) -> AISyste
     .await
 }
 
-/// Appends an approval entry stamped and signed as the admission webhook does.
-async fn approve(client: &Client, ns: &str, user: &str) {
+/// The operator's signing key, from its Secret.
+async fn signing_key(client: &Client) -> SigningKey {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), OPERATOR_NS);
     let secret = secrets.get(SECRET_NAME).await.unwrap();
-    let key = SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap();
-    let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
-    let ra = api.get("bot-assessment").await.unwrap();
-    let entry = Approval {
-        decision: Decision::Approve,
-        comment: Some("fine".into()),
-        stamp: None,
-    };
-    let index = ra.spec.approvals.len();
-    let stamp = approval::stamp(
+    SigningKey::new(&secret.data.unwrap()[SECRET_KEY].0).unwrap()
+}
+
+/// Appends an approval entry stamped and signed as the admission webhook does.
+async fn approve(client: &Client, ns: &str, user: &str) {
+    let key = signing_key(client).await;
+    let groups = ["aims:reviewers".to_owned()];
+    support::records::approve_as_webhook(
+        client,
         &key,
-        EntryRef {
-            namespace: ns,
-            name: "bot-assessment",
-            index,
-        },
-        &entry,
-        user,
-        &["aims:reviewers".to_owned()],
-        jiff::Timestamp::now(),
-        &approval::content_hash(&ra.spec),
-    );
-    let mut approvals = ra.spec.approvals.clone();
-    approvals.push(Approval {
-        stamp: Some(stamp),
-        ..entry
-    });
-    api.patch(
+        ns,
         "bot-assessment",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"approvals": approvals}})),
+        (user, &groups),
+        jiff::Timestamp::now(),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
@@ -153,14 +135,16 @@ async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_asses
     // Registered and assessed, not approved: Pending, and the status says what is missing.
     // The three objects arrive in any order, so the status may first say that no
     // assessment exists; wait for the one that has seen it.
-    let status = eventually(WAIT, "bot Pending, awaiting approval", || async {
+    let status = eventually(WAIT, "bot Pending, its approvals not counted", || async {
         let status = systems.get_status("bot").await.ok()?.status?;
         let seen = status.phase == Some(Phase::Pending)
             && status.workloads.as_ref()?.summary == "0/1"
             && status
                 .findings
                 .iter()
-                .any(|f| f.control == "A.6.2.5" && f.message.contains("awaits approval"));
+                // Created without the webhook, its record of who submitted it is unsigned
+                // (`approve` signs it as the webhook does at create).
+                .any(|f| f.control == "A.6.2.5" && f.message.contains("counts no approval"));
         seen.then_some(status)
     })
     .await;
@@ -193,11 +177,21 @@ async fn a_system_goes_from_pending_to_compliant_to_non_compliant_when_its_asses
         Some(aims_operator::api::AssessmentState::Approved)
     );
 
-    // Changing the assessed content makes the approval stale.
+    // Changing the assessed content makes the approval stale. (Without the webhook, the record
+    // over the content is signed again here as the webhook would.)
+    let changed = ras
+        .patch(
+            "bot-assessment",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"risks": [{"id": "R1", "title": "Wrong answers", "source": "Robustness", "likelihood": 3, "severity": 2, "treatment": "Mitigate"}]}})),
+        )
+        .await
+        .unwrap();
+    let record = support::records::record_as_webhook(&signing_key(&client).await, &changed);
     ras.patch(
         "bot-assessment",
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"risks": [{"id": "R1", "title": "Wrong answers", "source": "Robustness", "likelihood": 3, "severity": 2, "treatment": "Mitigate"}]}})),
+        &Patch::Merge(json!({"spec": {"recordStamp": record}})),
     )
     .await
     .unwrap();

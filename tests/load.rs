@@ -196,7 +196,11 @@ async fn load() {
         let ns = format!("load-{}", i / SYSTEMS_PER_NAMESPACE);
         let name = format!("system-{}", i % SYSTEMS_PER_NAMESPACE);
         let ras: Api<RiskAssessment> = Api::namespaced(client.clone(), &ns);
-        let ra = ras.get(&name).await.unwrap();
+        let mut ra = ras.get(&name).await.unwrap();
+        // The record of who submitted it, signed as the webhook signs it at create.
+        let created = ra.metadata.creation_timestamp.clone().unwrap().0;
+        let record = approval::record_stamp_of(&key, &ra, created);
+        ra.spec.record_stamp = Some(record.clone());
         let entry = Approval {
             decision: Decision::Approve,
             comment: None,
@@ -204,11 +208,7 @@ async fn load() {
         };
         let stamp = approval::stamp(
             &key,
-            EntryRef {
-                namespace: &ns,
-                name: &name,
-                index: 0,
-            },
+            EntryRef::of(&ra, 0),
             &entry,
             "reviewer",
             &["reviewers".into()],
@@ -224,7 +224,7 @@ async fn load() {
         ras.patch(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"approvals": approvals}})),
+            &Patch::Merge(json!({"spec": {"recordStamp": record, "approvals": approvals}})),
         )
         .await
         .unwrap();

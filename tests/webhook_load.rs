@@ -37,9 +37,9 @@ use aims_operator::{
         certs::{CA_CRT, SECRET_NAME as TLS_SECRET, TLS_CRT, TLS_KEY},
         config::CONFIGURATION_NAME,
     },
-    api::{AISystem, Approval, ControlBinding, Decision, RiskAssessment},
+    api::{AISystem, ControlBinding, RiskAssessment},
     controller::key::{SECRET_KEY, SECRET_NAME},
-    engine::approval::{self, EntryRef, SigningKey},
+    engine::approval::SigningKey,
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};
@@ -153,7 +153,7 @@ async fn populate(client: &Client) {
         )
         .await;
         let name = format!("{system}-v1");
-        let mut ra: RiskAssessment = serde_json::from_value(json!({
+        let ra: RiskAssessment = serde_json::from_value(json!({
             "apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
             "metadata": {"name": name, "namespace": NS},
             "spec": {"systemRef": {"name": system}, "scope": {"artifacts": [{"image": image(i)}]},
@@ -162,32 +162,21 @@ async fn populate(client: &Client) {
                      "submittedBy": "o", "validFor": "365d"}
         }))
         .unwrap();
-        let entry = Approval {
-            decision: Decision::Approve,
-            comment: None,
-            stamp: None,
-        };
-        let stamp = approval::stamp(
-            &key,
-            EntryRef {
-                namespace: NS,
-                name: &name,
-                index: 0,
-            },
-            &entry,
-            "rita",
-            &["risk".into()],
-            jiff::Timestamp::now(),
-            &approval::content_hash(&ra.spec),
-        );
-        ra.spec.approvals.push(Approval {
-            stamp: Some(stamp),
-            ..entry
-        });
         Api::<RiskAssessment>::namespaced(client.clone(), NS)
             .create(&PostParams::default(), &ra)
             .await
             .unwrap();
+        // Stamps bind the uid the API server assigns, so the approval follows the create.
+        let groups = ["risk".to_owned()];
+        support::records::approve_as_webhook(
+            client,
+            &key,
+            NS,
+            &name,
+            ("rita", &groups),
+            jiff::Timestamp::now(),
+        )
+        .await;
     }
     let work: Vec<(usize, usize)> = (0..SYSTEMS)
         .flat_map(|s| (0..DEPLOYMENTS_PER_SYSTEM).map(move |d| (s, d)))

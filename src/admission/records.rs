@@ -60,6 +60,7 @@ pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
                 requester,
                 &policy,
                 &hook.ctx.key,
+                req.dry_run,
                 jiff::Timestamp::now(),
             )
             .map_err(|e| e.to_string())
@@ -78,8 +79,10 @@ pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
     }
 }
 
-/// Stamps a RiskAssessment: the submitter at create, editors when the content changes, and each
-/// new approval entry with the approver, the time, the content hash and the signature.
+/// Stamps a RiskAssessment: the submitter at create, editors when the content changes, the
+/// record stamp over both, and each new approval entry with the approver, the time, the content
+/// hash and the signature. A dry-run request is signed under the dry-run domains, so nothing it
+/// returns counts when written for real.
 pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
     if req.kind.group != GROUP
         || req.kind.kind != "RiskAssessment"
@@ -103,6 +106,7 @@ pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
         },
         &policy,
         &hook.ctx.key,
+        req.dry_run,
         jiff::Timestamp::now(),
     ) {
         Ok(spec) => spec,
@@ -134,8 +138,8 @@ pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
 }
 
 /// JSON patch operations that turn the fields the operator stamps in `sent` into `stamped`:
-/// `spec.submittedBy`, `spec.editedBy` and the stamps of approval entries. Nothing else in the
-/// object is touched.
+/// `spec.submittedBy`, `spec.editedBy`, `spec.recordStamp` and the stamps of approval entries.
+/// Nothing else in the object is touched.
 fn patch(raw: &Value, sent: &RiskAssessmentSpec, stamped: &RiskAssessmentSpec) -> Vec<Value> {
     let mut ops = Vec::new();
     let mut set = |path: String, present: bool, value: Option<Value>| match value {
@@ -155,6 +159,16 @@ fn patch(raw: &Value, sent: &RiskAssessmentSpec, stamped: &RiskAssessmentSpec) -
             "/spec/editedBy".to_owned(),
             raw.pointer("/spec/editedBy").is_some(),
             (!stamped.edited_by.is_empty()).then(|| json!(stamped.edited_by)),
+        );
+    }
+    if sent.record_stamp != stamped.record_stamp {
+        set(
+            "/spec/recordStamp".to_owned(),
+            raw.pointer("/spec/recordStamp").is_some(),
+            stamped
+                .record_stamp
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok()),
         );
     }
     for (i, entry) in stamped.approvals.iter().enumerate() {

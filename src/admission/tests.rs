@@ -542,9 +542,17 @@ async fn records() {
     )
     .await;
     assert_eq!(answer["response"]["allowed"], json!(true), "{answer:#}");
+    let patch = patch_of(&answer);
     assert_eq!(
-        patch_of(&answer),
-        json!([{"op": "add", "path": "/spec/submittedBy", "value": "dev"}]),
+        patch[0],
+        json!({"op": "add", "path": "/spec/submittedBy", "value": "dev"}),
+        "{answer:#}"
+    );
+    // ... and the record of who submitted it is signed.
+    assert_eq!(patch[1]["path"], json!("/spec/recordStamp"), "{answer:#}");
+    assert_eq!(
+        patch[1]["value"]["signature"].as_str().map(str::len),
+        Some(64),
         "{answer:#}"
     );
 
@@ -565,12 +573,32 @@ async fn records() {
     .await;
     assert_eq!(answer["response"]["allowed"], json!(false), "{answer:#}");
 
-    // A new approval by another user is stamped and signed.
-    let old = assessment(json!({"submittedBy": "sam"}));
-    let new = assessment(
-        json!({"submittedBy": "sam", "approvals": [{"decision": "Approve", "comment": "ok"}]}),
+    // A new approval by another user is stamped and signed, on an assessment whose record of who
+    // submitted it the operator signed when it was created.
+    let mut old = assessment(json!({"submittedBy": "sam"}));
+    old["metadata"]["uid"] = json!("6f1c2d3e-0001");
+    old["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    let typed: crate::api::RiskAssessment = serde_json::from_value(old.clone()).unwrap();
+    let record = crate::engine::approval::record_stamp_of(
+        &SigningKey::new([9u8; 32]).unwrap(),
+        &typed,
+        "2026-01-01T00:00:00Z".parse().unwrap(),
     );
-    let body = json(review(ra, "riskassessments", None, "UPDATE", new, old));
+    old["spec"]["recordStamp"] = serde_json::to_value(&record).unwrap();
+    let mut unsigned = old.clone();
+    unsigned["spec"]
+        .as_object_mut()
+        .map(|s| s.remove("recordStamp"));
+    let mut new = old.clone();
+    new["spec"]["approvals"] = json!([{"decision": "Approve", "comment": "ok"}]);
+    let body = json(review(
+        ra,
+        "riskassessments",
+        None,
+        "UPDATE",
+        new.clone(),
+        old,
+    ));
     let (_, answer) = post(
         hook(vec![system(false)], vec![], true),
         "/mutate/riskassessments",
@@ -590,6 +618,21 @@ async fn records() {
         Some(64),
         "{answer:#}"
     );
+
+    // Without that record, no decision is taken, and the refusal says what to do.
+    new["spec"].as_object_mut().map(|s| s.remove("recordStamp"));
+    let body = json(review(ra, "riskassessments", None, "UPDATE", new, unsigned));
+    let (_, answer) = post(
+        hook(vec![system(false)], vec![], true),
+        "/mutate/riskassessments",
+        body,
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], json!(false), "{answer:#}");
+    let message = answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("re-create the assessment"), "{message}");
 
     // Bindings name known controls.
     let mut cb = binding("Enforce");

@@ -55,6 +55,8 @@ use super::{Artifact, DocumentRef};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.submittedBy) == has(oldSelf.submittedBy) && (!has(self.submittedBy) || self.submittedBy == oldSelf.submittedBy)").message("spec.submittedBy cannot be changed: it records who created the assessment; create a new RiskAssessment instead"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.editedBy) || (has(self.editedBy) && size(self.editedBy) >= size(oldSelf.editedBy) && oldSelf.editedBy.all(e, self.editedBy.indexOf(e) == oldSelf.editedBy.indexOf(e)))").message("spec.editedBy is append-only: send the stored editors back unchanged; the operator adds whoever changes the assessed content"))]
 pub struct RiskAssessmentSpec {
     /// The AISystem, in the same namespace, that this assessment is about. Cannot be changed.
     #[x_kube(validation = Rule::new("self == oldSelf").message("systemRef cannot be changed; create a new RiskAssessment"))]
@@ -80,21 +82,44 @@ pub struct RiskAssessmentSpec {
     #[x_kube(validation = Rule::new(r"self.matches('^[1-9][0-9]{0,5}(s|m|h|d)$')").message("must be a number and a unit (s, m, h or d), for example 180d"))]
     pub valid_for: String,
     /// Approval decisions, appended by approvers with `decision` and `comment`. Entries are
-    /// append-only: once written they cannot be edited or removed.
+    /// append-only: once written they cannot be edited or removed. Defaults to an empty list, so
+    /// a JSON patch `add /spec/approvals/-` works on an assessment without decisions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), extend("default" = []))]
     #[x_kube(validation = Rule::new("size(self) >= size(oldSelf) && oldSelf.all(old, self.exists(new, new == old))").message("approvals are append-only: an entry, once written, cannot be edited or removed"))]
     pub approvals: Vec<Approval>,
     /// Who created the assessment. Stamped by the operator's admission webhook from the request;
-    /// whatever a client writes here is overwritten.
+    /// whatever a client writes here is overwritten. Cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub submitted_by: Option<String>,
-    /// Everyone who created or changed the assessed content (scope, risks, impact assessment).
-    /// Stamped by the operator's admission webhook; none of them may approve.
+    /// Everyone who changed the assessed content (scope, risks, impact assessment) after it was
+    /// created. Stamped by the operator's admission webhook; none of them may approve.
+    /// Append-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 253)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
     pub edited_by: Vec<String>,
+    /// The operator's signature over `submittedBy` and `editedBy` (with the namespace, name,
+    /// system and the assessed content as last admitted), dated when the assessment was created.
+    /// Written by the admission webhook; an assessment whose record stamp does not verify (for
+    /// example because its content was changed while the webhook was not running, so no editor
+    /// was recorded) counts no approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_stamp: Option<RecordStamp>,
+}
+
+/// The operator's stamp on who submitted and edited an assessment.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordStamp {
+    /// When the assessment was created, as the webhook saw it; within seconds of
+    /// `metadata.creationTimestamp`.
+    pub at: Time,
+    /// The operator's signature over namespace, name, `systemRef`, `submittedBy`, `editedBy`, the
+    /// content hash and `at`.
+    #[schemars(length(max = 128))]
+    pub signature: String,
 }
 
 fn default_valid_for() -> String {
@@ -318,7 +343,8 @@ pub struct ApprovalStamp {
     pub at: Time,
     /// The hash of the assessed content (scope, risks, impact assessment) the decision was made on.
     pub content_hash: String,
-    /// The operator's signature over user, groups, time, decision and content hash.
+    /// The operator's signature over user, groups, time, decision, comment, content hash, the
+    /// entry's index, and the assessment's uid, namespace, name, system, submitter and editors.
     pub signature: String,
 }
 
@@ -350,6 +376,9 @@ pub struct RiskAssessmentStatus {
     /// When the approval expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
+    /// The entries of `spec.approvals` that do not count, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discounted: Vec<DiscountedEntry>,
     /// Conditions, keyed by type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
@@ -357,6 +386,23 @@ pub struct RiskAssessmentStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// An entry of `spec.approvals` that does not count.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscountedEntry {
+    /// Its index in `spec.approvals`.
+    pub index: u32,
+    /// The user its stamp names, if it has a stamp (unverified when the signature does not
+    /// verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Why, as a name: Unstamped, BadSignature, SelfApproval, NotAnApprover, StaleContent,
+    /// DuplicateApprover or UnverifiedRecord.
+    pub reason: String,
+    /// Why, in words.
+    pub message: String,
 }
 
 /// Where an assessment stands.

@@ -137,9 +137,14 @@ fn all_in(
 }
 
 /// The AISystem watch's events, shared with the controllers that AISystems trigger, so that
-/// AISystems are watched (and every status write decoded) once rather than once per controller.
+/// AISystems are watched (and every status write decoded) once rather than once per controller;
+/// and a signal for each change of a binding's spec (or its deletion), sent after the stores
+/// hold it, for the controllers whose decisions read bindings from the stores.
 #[derive(Clone)]
-pub struct SystemEvents(tokio::sync::broadcast::Sender<watcher::Event<Guarded<AISystem>>>);
+pub struct SystemEvents(
+    tokio::sync::broadcast::Sender<watcher::Event<Guarded<AISystem>>>,
+    tokio::sync::broadcast::Sender<()>,
+);
 
 impl SystemEvents {
     /// Events a slow subscriber may fall behind by before it misses some (it then waits for the
@@ -147,12 +152,32 @@ impl SystemEvents {
     const CAPACITY: usize = 1024;
 
     fn new() -> Self {
-        Self(tokio::sync::broadcast::channel(Self::CAPACITY).0)
+        Self(
+            tokio::sync::broadcast::channel(Self::CAPACITY).0,
+            tokio::sync::broadcast::channel(Self::CAPACITY).0,
+        )
     }
 
     fn send(&self, event: &watcher::Event<Guarded<AISystem>>) {
         // No subscribers (a webhook-only replica) is not an error.
         let _ = self.0.send(event.clone());
+    }
+
+    fn binding_changed(&self) {
+        let _ = self.1.send(());
+    }
+
+    /// A new subscriber's stream of binding changes (ControlBindings and ClusterControlBindings,
+    /// created, changed in spec, or deleted), each after the stores hold it. A subscriber that
+    /// falls behind gets one signal for all it missed.
+    pub fn binding_changes(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        use tokio::sync::broadcast::error::RecvError;
+        futures::stream::unfold(self.1.subscribe(), |mut rx| async move {
+            match rx.recv().await {
+                Ok(()) | Err(RecvError::Lagged(_)) => Some(((), rx)),
+                Err(RecvError::Closed) => None,
+            }
+        })
     }
 
     /// A new subscriber's stream of the events sent from now on, as a watch stream.
@@ -361,11 +386,18 @@ pub fn controller(
             },
             kserve::api_resource(),
         )
-        .watches_stream(binding_stream, move |b: Guarded<ControlBinding>| {
-            all_in(&s7, b.namespace().as_deref())
-        })
         .watches_stream(
-            cluster_binding_stream,
+            futures::StreamExt::inspect(binding_stream, {
+                let fanout = fanout.clone();
+                move |_| fanout.binding_changed()
+            }),
+            move |b: Guarded<ControlBinding>| all_in(&s7, b.namespace().as_deref()),
+        )
+        .watches_stream(
+            futures::StreamExt::inspect(cluster_binding_stream, {
+                let fanout = fanout.clone();
+                move |_| fanout.binding_changed()
+            }),
             move |_: Guarded<ClusterControlBinding>| all_in(&s8, None),
         )
         .watches_stream(namespace_stream, move |n: Namespace| {
@@ -469,9 +501,9 @@ pub fn requeue_at(at: Option<Timestamp>, now: Timestamp) -> Action {
 }
 
 /// Publishes an Event on `system`; a failure is logged, never fatal.
-async fn publish(
+pub(super) async fn publish<K: kube::Resource<DynamicType = ()>>(
     recorder: &Recorder,
-    system: &AISystem,
+    system: &K,
     type_: EventType,
     reason: &str,
     note: String,

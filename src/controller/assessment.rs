@@ -7,7 +7,9 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{
     Api, Client, ResourceExt,
-    runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
+    runtime::{
+        Controller, WatchStreamExt, controller::Action, events::EventType, reflector::ObjectRef,
+    },
 };
 
 use super::{
@@ -24,12 +26,15 @@ use crate::{
 };
 
 /// Builds the RiskAssessment controller; it also reacts to changes of the spec, labels or
-/// annotations of the system it refers to (its approval policy depends on them, not on its status).
+/// annotations of the system it refers to (its approval policy depends on them, not on its status),
+/// and assesses every assessment again when a ControlBinding or ClusterControlBinding is created,
+/// changed or deleted (the binding that applies A.6.2.5 names the approver groups).
 pub fn controller(
     client: Client,
     systems: &super::aisystem::SystemEvents,
 ) -> Controller<Guarded<RiskAssessment>> {
-    let controller = super::controller_of::<Guarded<RiskAssessment>>(client);
+    let controller = super::controller_of::<Guarded<RiskAssessment>>(client)
+        .reconcile_all_on(systems.binding_changes());
     let assessments = controller.store();
     controller.watches_stream(
         super::without_status_updates(systems.subscribe()).touched_objects(),
@@ -93,6 +98,16 @@ pub async fn reconcile(
     if previous != Some(&new) {
         let api: Api<RiskAssessment> = Api::namespaced(ctx.client.clone(), &namespace);
         super::write_status(&ctx, "riskassessment", &api, &ra.name_any(), &new).await?;
+        if let Some(notice) = status::discounted_notice(previous, &new, &verdict) {
+            super::aisystem::publish(
+                &ctx.recorder,
+                ra,
+                EventType::Warning,
+                notice.reason,
+                notice.note,
+            )
+            .await;
+        }
     }
     Ok(super::aisystem::requeue_at(verdict.next_change(), now))
 }

@@ -7,11 +7,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, Finding, HaltedWorkload,
-        Phase, RiskAssessmentStatus, WorkloadCounts,
+        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, DiscountedEntry, Finding,
+        HaltedWorkload, Phase, RiskAssessmentStatus, WorkloadCounts,
     },
     engine::{
-        approval::AssessmentVerdict,
+        approval::{AssessmentVerdict, RecordProblem},
         evaluate::{ConditionResult, Evaluation, Verdict},
     },
 };
@@ -144,13 +144,34 @@ pub fn assessment_status(
             },
         },
         ConditionResult {
+            type_: "RecordVerified",
+            status: v.record.is_none(),
+            reason: match v.record {
+                None => "Verified",
+                Some(RecordProblem::Unsigned) => "Unsigned",
+                Some(RecordProblem::BadSignature) => "BadSignature",
+                Some(RecordProblem::NotAtCreation) => "NotAtCreation",
+            },
+            message: match v.record {
+                None => "the operator's record stamp over spec.submittedBy and spec.editedBy \
+                         verifies"
+                    .to_owned(),
+                Some(problem) => format!(
+                    "{problem}: no approval counts; re-create the assessment with the operator's \
+                     webhook running, then approve it again"
+                ),
+            },
+        },
+        ConditionResult {
             type_: "Approved",
             status: approved,
             reason: v.state.as_str(),
             message: if approved {
                 format!("approved by {}", v.approvers.join(", "))
-            } else {
+            } else if v.discounted.is_empty() {
                 v.state.as_str().to_owned()
+            } else {
+                format!("{}: {}", v.state.as_str(), discounted_summary(v))
             },
         },
     ];
@@ -163,6 +184,16 @@ pub fn assessment_status(
         approved_by: v.approvers.clone(),
         approved_at: v.approved_at.map(seconds),
         expires_at: v.expires_at.map(seconds),
+        discounted: v
+            .discounted
+            .iter()
+            .map(|d| DiscountedEntry {
+                index: u32::try_from(d.index).unwrap_or(u32::MAX),
+                user: d.user.clone(),
+                reason: d.reason.as_str().to_owned(),
+                message: d.reason.to_string(),
+            })
+            .collect(),
         conditions: conditions(
             previous.map_or(&[], |p| &p.conditions),
             &results,
@@ -171,6 +202,27 @@ pub fn assessment_status(
         ),
         observed_generation: generation,
     }
+}
+
+/// The entries that do not count, as one sentence: `2 entries discounted: spec.approvals[0]
+/// (bob): ...; spec.approvals[1] ...`. Empty when none is.
+pub fn discounted_summary(v: &AssessmentVerdict) -> String {
+    crate::engine::checks::discounted_summary(&v.discounted)
+}
+
+/// The Warning Event to publish on an assessment when the entries that do not count changed
+/// from `previous` to `new`: their summary, or `None` when there are none or nothing changed.
+pub fn discounted_notice(
+    previous: Option<&RiskAssessmentStatus>,
+    new: &RiskAssessmentStatus,
+    v: &AssessmentVerdict,
+) -> Option<Notice> {
+    let before = previous.map_or(&[][..], |p| p.discounted.as_slice());
+    (!new.discounted.is_empty() && before != new.discounted.as_slice()).then(|| Notice {
+        warning: true,
+        reason: "ApprovalsDiscounted",
+        note: discounted_summary(v),
+    })
 }
 
 /// An Event worth telling people about.
@@ -335,6 +387,90 @@ mod tests {
         assert_eq!(reasons(Some(&compliant), &compliant), Vec::<&str>::new());
         let non_compliant = &notices(Some(&compliant), &expired)[1];
         assert!(non_compliant.warning && non_compliant.note.contains("failing: A.6.2.5"));
+    }
+
+    #[test]
+    fn discounted_entries_show_in_the_status_the_condition_and_one_event() {
+        use crate::engine::approval::{DiscountReason, Discounted};
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let verdict = |discounted: Vec<Discounted>, record| AssessmentVerdict {
+            state: AssessmentState::PendingApproval,
+            content_hash: "sha256:00".into(),
+            approvers: Vec::new(),
+            approved_at: None,
+            expires_at: None,
+            rejected_by: None,
+            discounted,
+            record,
+            risk: None,
+        };
+        let bad = |index| Discounted {
+            index,
+            user: Some("alice".into()),
+            reason: DiscountReason::BadSignature,
+        };
+        let none = verdict(Vec::new(), None);
+        let one = verdict(vec![bad(0)], None);
+        let two = verdict(vec![bad(0), bad(1)], None);
+        let first = assessment_status(None, &none, true, Some(1), now);
+        assert!(first.discounted.is_empty());
+        let second = assessment_status(Some(&first), &one, true, Some(1), now);
+        assert_eq!(second.discounted.len(), 1);
+        assert_eq!(second.discounted[0].reason, "BadSignature");
+        assert_eq!(second.discounted[0].user.as_deref(), Some("alice"));
+        assert!(second.discounted[0].message.contains("does not verify"));
+        let approved = second
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Approved")
+            .unwrap();
+        assert!(
+            approved
+                .message
+                .starts_with("PendingApproval: 1 entry discounted: spec.approvals[0] by alice: "),
+            "{}",
+            approved.message
+        );
+        // One Warning Event per change of the list, none when it stays or empties.
+        let notice = discounted_notice(Some(&first), &second, &one).unwrap();
+        assert!(notice.warning && notice.reason == "ApprovalsDiscounted");
+        assert!(
+            notice.note.starts_with("1 entry discounted"),
+            "{}",
+            notice.note
+        );
+        assert_eq!(discounted_notice(Some(&second), &second, &one), None);
+        let third = assessment_status(Some(&second), &two, true, Some(1), now);
+        let notice = discounted_notice(Some(&second), &third, &two).unwrap();
+        assert!(
+            notice.note.starts_with("2 entries discounted"),
+            "{}",
+            notice.note
+        );
+        assert_eq!(discounted_notice(Some(&third), &first, &none), None);
+        // A record that does not verify is a condition of its own, saying what to do.
+        let unsigned = verdict(vec![], Some(RecordProblem::Unsigned));
+        let status = assessment_status(None, &unsigned, true, Some(1), now);
+        let record = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RecordVerified")
+            .unwrap();
+        assert_eq!(
+            (record.status.as_str(), record.reason.as_str()),
+            ("False", "Unsigned")
+        );
+        assert!(
+            record.message.contains("re-create the assessment"),
+            "{}",
+            record.message
+        );
+        let verified = first
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RecordVerified")
+            .unwrap();
+        assert_eq!(verified.status, "True");
     }
 
     fn result(type_: &'static str, status: bool) -> ConditionResult {

@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 
 use super::risk::{self, RiskSummary};
 use crate::api::{
-    Approval, ApprovalStamp, AssessmentState, Criteria, Decision, ImpactAssessment, Risk,
-    RiskAssessment, RiskAssessmentSpec, Scope,
+    Approval, ApprovalStamp, AssessmentState, Criteria, Decision, ImpactAssessment, RecordStamp,
+    Risk, RiskAssessment, RiskAssessmentSpec, Scope,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -129,17 +129,35 @@ fn expiry(approved_at: Timestamp, valid_for: &str) -> Timestamp {
 // Signing
 // ---------------------------------------------------------------------------------------------
 
-/// The domain and version tag that starts every signed message. A new message layout gets a new
-/// tag, so no signature made for one layout verifies under another.
-pub const SIGNATURE_DOMAIN: &str = "aims.dev/approval/v1";
+/// The domain and version tag that starts every signed approval stamp. A new message layout gets
+/// a new tag, so no signature made for one layout verifies under another: stamps of the first
+/// layout (`aims.dev/approval/v1`, which bound neither the uid, the system nor the submitter
+/// record) no longer verify and need a new approval.
+pub const SIGNATURE_DOMAIN: &str = "aims.dev/approval/v2";
 
-/// The operator's key for signing approval stamps (HMAC-SHA256).
+/// The domain of the record stamp over `spec.submittedBy` and `spec.editedBy`.
+pub const RECORD_DOMAIN: &str = "aims.dev/record/v1";
+
+/// Appended to a domain for what is signed in answer to a dry-run request: such a signature
+/// never verifies under the key the controller and real admission use, so a stamp obtained with
+/// `--dry-run=server` counts for nothing when written for real.
+const DRY_RUN_SUFFIX: &str = "/dry-run";
+
+/// How far a record stamp's time may be from the assessment's `metadata.creationTimestamp`: the
+/// webhook stamps the record just before the API server assigns the creation time, so they
+/// differ by the admission chain's latency and the clocks' skew. A record copied onto an
+/// assessment created later (deleted and re-created under the same name) is outside it.
+pub const RECORD_TOLERANCE: SignedDuration = SignedDuration::from_secs(30);
+
+/// The operator's key for signing approval stamps and record stamps (HMAC-SHA256).
 ///
 /// Only the derived HMAC state is kept, and `Debug` prints nothing of it, so the key does not
-/// leak through logs or error messages.
+/// leak through logs or error messages. [`SigningKey::dry_run`] gives the same key signing under
+/// the dry-run domains.
 #[derive(Clone)]
 pub struct SigningKey {
     mac: Hmac<Sha256>,
+    dry_run: bool,
 }
 
 /// A signing key too short to be safe.
@@ -169,27 +187,131 @@ impl SigningKey {
         }
         // HMAC accepts keys of any length; the error branch is unreachable.
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(bytes).map_err(|_| weak)?;
-        Ok(Self { mac })
+        Ok(Self {
+            mac,
+            dry_run: false,
+        })
+    }
+
+    /// The same key, signing (and verifying) under the dry-run domains: for the answer to a
+    /// dry-run request. What it signs never verifies under the key itself.
+    pub fn dry_run(&self) -> Self {
+        Self {
+            mac: self.mac.clone(),
+            dry_run: true,
+        }
+    }
+
+    /// Starts a message with `domain`, or its dry-run form.
+    fn start(&self, domain: &str) -> Vec<u8> {
+        let mut m = Vec::with_capacity(256);
+        if self.dry_run {
+            put_bytes(&mut m, format!("{domain}{DRY_RUN_SUFFIX}").as_bytes());
+        } else {
+            put_bytes(&mut m, domain.as_bytes());
+        }
+        m
+    }
+
+    fn tag(&self, message: &[u8]) -> String {
+        let tag = self.mac.clone().chain_update(message).finalize();
+        hex(&tag.into_bytes())
+    }
+
+    fn verifies(&self, message: &[u8], signature: &str) -> bool {
+        let Some(tag) = unhex_lower(signature) else {
+            return false;
+        };
+        self.mac
+            .clone()
+            .chain_update(message)
+            .verify_slice(&tag)
+            .is_ok()
     }
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey(..)")
+        f.write_str(if self.dry_run {
+            "SigningKey(dry-run, ..)"
+        } else {
+            "SigningKey(..)"
+        })
     }
 }
 
-/// Where an approval entry sits: the assessment, and the entry's position in `spec.approvals`.
-/// Binding these into the signature keeps a stamp from being copied to another entry or another
-/// assessment.
+/// The assessment a signature is bound to: which object it is, which system it assesses, and who
+/// submitted and edited it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EntryRef<'a> {
+pub struct Subject<'a> {
+    /// `metadata.uid`: one incarnation of the name. Empty where it is not known (a record stamp
+    /// never binds it; it is assigned after mutating admission of a create).
+    pub uid: &'a str,
     /// The assessment's namespace.
     pub namespace: &'a str,
     /// The assessment's name.
     pub name: &'a str,
+    /// `spec.systemRef.name`.
+    pub system: &'a str,
+    /// `spec.submittedBy`.
+    pub submitter: Option<&'a str>,
+    /// `spec.editedBy`, in order.
+    pub editors: &'a [String],
+}
+
+impl<'a> Subject<'a> {
+    /// `ra` as it is (absent fields read as empty).
+    pub fn of(ra: &'a RiskAssessment) -> Self {
+        Self {
+            uid: ra.metadata.uid.as_deref().unwrap_or_default(),
+            namespace: ra.metadata.namespace.as_deref().unwrap_or_default(),
+            name: ra.metadata.name.as_deref().unwrap_or_default(),
+            system: &ra.spec.system_ref.name,
+            submitter: ra.spec.submitted_by.as_deref(),
+            editors: &ra.spec.edited_by,
+        }
+    }
+
+    /// The same subject with only the first `n` editors: as it was when they were the editors.
+    fn with_editors(self, n: usize) -> Self {
+        Self {
+            editors: self.editors.get(..n).unwrap_or(self.editors),
+            ..self
+        }
+    }
+
+    fn put_record(&self, m: &mut Vec<u8>) {
+        put_bytes(m, self.namespace.as_bytes());
+        put_bytes(m, self.name.as_bytes());
+        put_bytes(m, self.system.as_bytes());
+        put_optional(m, self.submitter);
+        put_len(m, self.editors.len());
+        for editor in self.editors {
+            put_bytes(m, editor.as_bytes());
+        }
+    }
+}
+
+/// Where an approval entry sits: the assessment, and the entry's position in `spec.approvals`.
+/// Binding these into the signature keeps a stamp from being copied to another entry, another
+/// assessment, another incarnation of the same name or another system, and from surviving a
+/// rewrite of who submitted or edited the assessment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The assessment, with the submitter and editors as they were when the entry was stamped.
+    pub subject: Subject<'a>,
     /// The entry's index in `spec.approvals`.
     pub index: usize,
+}
+
+impl<'a> EntryRef<'a> {
+    /// Entry `index` of `ra` as it is.
+    pub fn of(ra: &'a RiskAssessment, index: usize) -> Self {
+        Self {
+            subject: Subject::of(ra),
+            index,
+        }
+    }
 }
 
 /// Everything a stamp's signature covers.
@@ -227,29 +349,22 @@ impl<'a> StampInput<'a> {
     }
 
     /// The message that is signed: the domain tag, then each field length-prefixed (64-bit
-    /// big-endian), lists preceded by their length and the optional comment by a presence byte.
-    /// No two inputs encode alike.
-    fn message(&self) -> Vec<u8> {
-        let mut m = Vec::with_capacity(256);
-        put_bytes(&mut m, SIGNATURE_DOMAIN.as_bytes());
-        put_bytes(&mut m, self.entry.namespace.as_bytes());
-        put_bytes(&mut m, self.entry.name.as_bytes());
+    /// big-endian), lists preceded by their length and optional fields by a presence byte. No
+    /// two inputs encode alike.
+    fn message(&self, key: &SigningKey) -> Vec<u8> {
+        let mut m = key.start(SIGNATURE_DOMAIN);
+        let subject = &self.entry.subject;
+        put_bytes(&mut m, subject.uid.as_bytes());
+        subject.put_record(&mut m);
         put_len(&mut m, self.entry.index);
         put_bytes(&mut m, decision_name(self.decision).as_bytes());
-        match self.comment {
-            None => m.push(0),
-            Some(comment) => {
-                m.push(1);
-                put_bytes(&mut m, comment.as_bytes());
-            }
-        }
+        put_optional(&mut m, self.comment);
         put_bytes(&mut m, self.user.as_bytes());
         put_len(&mut m, self.groups.len());
         for group in self.groups {
             put_bytes(&mut m, group.as_bytes());
         }
-        // RFC 3339 in UTC at whole seconds, for example 2025-11-01T09:00:00Z.
-        put_bytes(&mut m, format!("{:.0}", whole_seconds(self.at)).as_bytes());
+        put_time(&mut m, self.at);
         put_bytes(&mut m, self.content_hash.as_bytes());
         m
     }
@@ -262,6 +377,21 @@ fn put_len(m: &mut Vec<u8>, n: usize) {
 fn put_bytes(m: &mut Vec<u8>, bytes: &[u8]) {
     put_len(m, bytes.len());
     m.extend_from_slice(bytes);
+}
+
+fn put_optional(m: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => m.push(0),
+        Some(value) => {
+            m.push(1);
+            put_bytes(m, value.as_bytes());
+        }
+    }
+}
+
+/// RFC 3339 in UTC at whole seconds, for example 2025-11-01T09:00:00Z.
+fn put_time(m: &mut Vec<u8>, at: Timestamp) {
+    put_bytes(m, format!("{:.0}", whole_seconds(at)).as_bytes());
 }
 
 fn decision_name(decision: Decision) -> &'static str {
@@ -284,27 +414,42 @@ fn whole_seconds(at: Timestamp) -> Timestamp {
 
 /// Signs a stamp's fields: lowercase hex of HMAC-SHA256 over [`StampInput`]'s message.
 pub fn sign(key: &SigningKey, input: &StampInput<'_>) -> String {
-    let tag = key.mac.clone().chain_update(input.message()).finalize();
-    hex(&tag.into_bytes())
+    key.tag(&input.message(key))
 }
 
 /// Whether `signature` is [`sign`]'s signature of `input` under `key`, compared in constant
 /// time. A signature that is not 64 lowercase hex digits is simply false.
 pub fn verify(key: &SigningKey, input: &StampInput<'_>, signature: &str) -> bool {
-    let Some(tag) = unhex_lower(signature) else {
+    key.verifies(&input.message(key), signature)
+}
+
+/// Whether the stamp of entry `index` of the assessment `subject` verifies: signed for this uid,
+/// namespace, name, system and submitter, and for the editors as they were when it was stamped.
+/// `spec.editedBy` only grows, so those are a prefix of `subject.editors`; each prefix is tried,
+/// the whole list first. False without a stamp.
+pub fn verify_entry(
+    key: &SigningKey,
+    subject: Subject<'_>,
+    index: usize,
+    approval: &Approval,
+) -> bool {
+    let Some(stamp) = &approval.stamp else {
         return false;
     };
-    key.mac
-        .clone()
-        .chain_update(input.message())
-        .verify_slice(&tag)
-        .is_ok()
+    (0..=subject.editors.len()).rev().any(|n| {
+        let entry = EntryRef {
+            subject: subject.with_editors(n),
+            index,
+        };
+        StampInput::of(entry, approval).is_some_and(|input| verify(key, &input, &stamp.signature))
+    })
 }
 
 /// The operator's stamp for a new entry: who added it, their groups, when (rounded down to the
 /// second, as Kubernetes stores it), the content hash it was made on, and the signature over all
-/// of that and the entry's decision, comment and position. Whatever stamp `approval` carries is
-/// ignored: the webhook replaces it with this one.
+/// of that, the entry's decision, comment and position, and the assessment's uid, system,
+/// submitter and editors (`entry.subject`). Whatever stamp `approval` carries is ignored: the
+/// webhook replaces it with this one.
 pub fn stamp(
     key: &SigningKey,
     entry: EntryRef<'_>,
@@ -334,6 +479,110 @@ pub fn stamp(
         content_hash: content_hash.to_owned(),
         signature,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The record of who submitted and edited
+// ---------------------------------------------------------------------------------------------
+
+fn record_message(
+    key: &SigningKey,
+    subject: &Subject<'_>,
+    content_hash: &str,
+    at: Timestamp,
+) -> Vec<u8> {
+    let mut m = key.start(RECORD_DOMAIN);
+    subject.put_record(&mut m);
+    put_bytes(&mut m, content_hash.as_bytes());
+    put_time(&mut m, at);
+    m
+}
+
+/// The operator's stamp on the record of who submitted and edited an assessment: a signature over
+/// its namespace, name, system, `submittedBy` and `editedBy`, the [`content_hash`] of the content
+/// as the operator last admitted it, and `at`, the time the assessment was created (rounded down
+/// to the second). The uid is not bound (a create is stamped before it is assigned); `at` stands
+/// in for it, as [`check_record`] holds it to the creation time. Binding the content means an edit
+/// made outside admission, which no one recorded in `editedBy`, breaks the record.
+pub fn record_stamp(
+    key: &SigningKey,
+    subject: &Subject<'_>,
+    content_hash: &str,
+    at: Timestamp,
+) -> RecordStamp {
+    let at = whole_seconds(at);
+    RecordStamp {
+        at: Time(at),
+        signature: key.tag(&record_message(key, subject, content_hash, at)),
+    }
+}
+
+/// [`record_stamp`] for `ra` as it is, dated `at`.
+pub fn record_stamp_of(key: &SigningKey, ra: &RiskAssessment, at: Timestamp) -> RecordStamp {
+    record_stamp(key, &Subject::of(ra), &content_hash(&ra.spec), at)
+}
+
+/// Why the record of who submitted and edited an assessment is not trusted. While it is not, no
+/// approval entry counts: the submitter or an editor could otherwise have rewritten it and
+/// approved their own work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RecordProblem {
+    /// `spec.recordStamp` is missing: the assessment was created while the webhook was not
+    /// running, or before records were signed.
+    Unsigned,
+    /// Its signature does not verify: `submittedBy`, `editedBy`, the name, the system or the
+    /// assessed content differ from what the operator signed.
+    BadSignature,
+    /// It verifies, but was made for an assessment created at another time: it was copied from an
+    /// earlier assessment of the same name.
+    NotAtCreation,
+}
+
+impl fmt::Display for RecordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unsigned => {
+                "spec.submittedBy and spec.editedBy carry no operator record stamp (the assessment \
+                 was created while the webhook was not running, or before records were signed)"
+            }
+            Self::BadSignature => {
+                "the record stamp over spec.submittedBy and spec.editedBy does not verify (they, \
+                 or the assessed content, were changed outside the operator's admission webhook)"
+            }
+            Self::NotAtCreation => {
+                "the record stamp over spec.submittedBy and spec.editedBy was made for an \
+                 assessment created at another time (copied from an earlier assessment of the \
+                 same name)"
+            }
+        })
+    }
+}
+
+/// Checks `ra`'s record stamp: present, its signature over the namespace, name, system,
+/// submitter, editors and assessed content verifies under `key`, and its time is within [`RECORD_TOLERANCE`] of
+/// `metadata.creationTimestamp` (an object with none, not yet created, is checked against nothing
+/// but the signature).
+pub fn check_record(key: &SigningKey, ra: &RiskAssessment) -> Result<(), RecordProblem> {
+    let stamp = ra
+        .spec
+        .record_stamp
+        .as_ref()
+        .ok_or(RecordProblem::Unsigned)?;
+    let subject = Subject::of(ra);
+    let hash = content_hash(&ra.spec);
+    if !key.verifies(
+        &record_message(key, &subject, &hash, stamp.at.0),
+        &stamp.signature,
+    ) {
+        return Err(RecordProblem::BadSignature);
+    }
+    if let Some(created) = &ra.metadata.creation_timestamp {
+        let apart = stamp.at.0.duration_since(created.0).abs();
+        if apart > RECORD_TOLERANCE {
+            return Err(RecordProblem::NotAtCreation);
+        }
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -485,6 +734,24 @@ pub enum DiscountReason {
     StaleContent,
     /// Its user had already approved this content.
     DuplicateApprover,
+    /// The record of who submitted and edited the assessment does not verify
+    /// ([`RecordProblem`]), so nobody can tell whether its user is one of them.
+    UnverifiedRecord,
+}
+
+impl DiscountReason {
+    /// A stable name for the reason, as `status.discounted[].reason` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unstamped => "Unstamped",
+            Self::BadSignature => "BadSignature",
+            Self::SelfApproval => "SelfApproval",
+            Self::NotAnApprover => "NotAnApprover",
+            Self::StaleContent => "StaleContent",
+            Self::DuplicateApprover => "DuplicateApprover",
+            Self::UnverifiedRecord => "UnverifiedRecord",
+        }
+    }
 }
 
 impl fmt::Display for DiscountReason {
@@ -493,11 +760,18 @@ impl fmt::Display for DiscountReason {
             Self::Unstamped => {
                 "it has no operator stamp (written while the webhook was not running)"
             }
-            Self::BadSignature => "its stamp's signature does not verify",
+            Self::BadSignature => {
+                "its stamp's signature does not verify (changed, copied from another entry or \
+                 assessment, made on a dry run, or signed before stamps bound the assessment's \
+                 uid and submitter); a new approval is needed"
+            }
             Self::SelfApproval => "its user submitted or edited the assessment",
             Self::NotAnApprover => "its user is in none of the approver groups",
             Self::StaleContent => "it was made on earlier content",
             Self::DuplicateApprover => "its user already approved this content",
+            Self::UnverifiedRecord => {
+                "the record of who submitted and edited the assessment does not verify"
+            }
         })
     }
 }
@@ -531,6 +805,9 @@ pub struct AssessmentVerdict {
     pub rejected_by: Option<String>,
     /// Every entry that does not count, and why.
     pub discounted: Vec<Discounted>,
+    /// Why the record of who submitted and edited the assessment is not trusted, if it is not
+    /// (with [`Trust::Verify`] only). While it is not, no entry counts.
+    pub record: Option<RecordProblem>,
     /// The risk picture; `None` without risks.
     pub risk: Option<RiskSummary>,
 }
@@ -552,14 +829,15 @@ fn check_entry<'a>(
     spec: &RiskAssessmentSpec,
     policy: &ApprovalPolicy,
     trust: Trust<'_>,
-    entry: EntryRef<'_>,
+    subject: Subject<'_>,
+    index: usize,
     approval: &'a Approval,
 ) -> Result<&'a ApprovalStamp, DiscountReason> {
-    let (Some(stamp), Some(input)) = (&approval.stamp, StampInput::of(entry, approval)) else {
+    let Some(stamp) = &approval.stamp else {
         return Err(DiscountReason::Unstamped);
     };
     if let Trust::Verify(key) = trust
-        && !verify(key, &input, &stamp.signature)
+        && !verify_entry(key, subject, index, approval)
     {
         return Err(DiscountReason::BadSignature);
     }
@@ -575,8 +853,12 @@ fn check_entry<'a>(
 /// Decides where an assessment stands at `now`.
 ///
 /// * `Draft` when it is [`incomplete`].
+/// * With [`Trust::Verify`], when the record of who submitted and edited it does not verify
+///   ([`check_record`]), no entry counts: each is discounted as
+///   [`DiscountReason::UnverifiedRecord`] and the verdict names the [`RecordProblem`].
 /// * Otherwise only entries that count are considered: stamped, signature verified (unless
-///   [`Trust::AsWritten`]), not by the submitter or an editor, by a member of an approver group
+///   [`Trust::AsWritten`]; the signature binds the uid, namespace, name, system, submitter and
+///   editors), not by the submitter or an editor, by a member of an approver group
 ///   (if any are set; membership is read from the signed stamp), and made on the current content
 ///   hash. A user's second approval of the same content does not count again.
 /// * `Rejected` when a counting entry rejects. A rejection stands until the content changes.
@@ -586,7 +868,7 @@ fn check_entry<'a>(
 ///   but the hash) and nobody rejected it: it was approved, then changed.
 /// * `PendingApproval` otherwise.
 ///
-/// The namespace and name that signatures bind come from `ra.metadata`.
+/// The uid, namespace and name that signatures bind come from `ra.metadata`.
 pub fn assess(
     ra: &RiskAssessment,
     policy: &ApprovalPolicy,
@@ -594,8 +876,11 @@ pub fn assess(
     now: Timestamp,
 ) -> AssessmentVerdict {
     let spec = &ra.spec;
-    let namespace = ra.metadata.namespace.as_deref().unwrap_or_default();
-    let name = ra.metadata.name.as_deref().unwrap_or_default();
+    let subject = Subject::of(ra);
+    let record = match trust {
+        Trust::Verify(key) => check_record(key, ra).err(),
+        Trust::AsWritten => None,
+    };
     let hash = content_hash(spec);
     let required = policy.required();
 
@@ -607,11 +892,6 @@ pub fn assess(
     let mut earlier: BTreeMap<&str, (Vec<&str>, bool)> = BTreeMap::new();
 
     for (index, approval) in spec.approvals.iter().enumerate() {
-        let entry = EntryRef {
-            namespace,
-            name,
-            index,
-        };
         let mut discount = |reason| {
             discounted.push(Discounted {
                 index,
@@ -619,7 +899,11 @@ pub fn assess(
                 reason,
             });
         };
-        let stamp = match check_entry(spec, policy, trust, entry, approval) {
+        if record.is_some() {
+            discount(DiscountReason::UnverifiedRecord);
+            continue;
+        }
+        let stamp = match check_entry(spec, policy, trust, subject, index, approval) {
             Ok(stamp) => stamp,
             Err(reason) => {
                 discount(reason);
@@ -662,6 +946,7 @@ pub fn assess(
         expires_at: None,
         rejected_by: None,
         discounted,
+        record,
         risk: risk::summarize(spec),
     };
     if !incomplete(spec).is_empty() {
@@ -808,6 +1093,9 @@ mod tests {
 
     const NS: &str = "credit";
     const NAME: &str = "scoring-v3";
+    const UID: &str = "0b5c8f4e-9d1a-4c3e-8f00-000000000001";
+    /// When the fixture was created.
+    const CREATED: &str = "2025-10-30T08:00:00Z";
     const APPROVERS: &str = "risk-approvers";
     /// When approvals are given, unless a case says otherwise.
     const T0: &str = "2025-11-01T09:00:00Z";
@@ -865,13 +1153,37 @@ mod tests {
         .unwrap();
         let mut ra = RiskAssessment::new(NAME, spec);
         ra.metadata.namespace = Some(NS.to_owned());
+        ra.metadata.uid = Some(UID.to_owned());
+        ra.metadata.creation_timestamp = Some(Time(t(CREATED)));
+        seal(&mut ra);
         ra
+    }
+
+    /// Signs `ra`'s record of who submitted and edited it as the webhook does at create.
+    fn seal(ra: &mut RiskAssessment) {
+        let at = ra
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(t(CREATED), |c| c.0);
+        ra.spec.record_stamp = Some(record_stamp_of(&key(), ra, at));
+    }
+
+    /// The fixture's subject, without editors (they have a table of their own).
+    fn subject() -> Subject<'static> {
+        Subject {
+            uid: UID,
+            namespace: NS,
+            name: NAME,
+            system: "credit-scoring",
+            submitter: Some("sam"),
+            editors: &[],
+        }
     }
 
     fn entry(index: usize) -> EntryRef<'static> {
         EntryRef {
-            namespace: NS,
-            name: NAME,
+            subject: subject(),
             index,
         }
     }
@@ -885,7 +1197,7 @@ mod tests {
         };
         let stamp = stamp(
             &key(),
-            entry(ra.spec.approvals.len()),
+            EntryRef::of(ra, ra.spec.approvals.len()),
             &approval,
             user,
             &strings(groups),
@@ -906,9 +1218,10 @@ mod tests {
         decide(ra, Decision::Reject, user, &[APPROVERS], T0);
     }
 
-    /// Changes the assessed content.
+    /// Changes the assessed content, through admission: the record is signed again over it.
     fn edit(ra: &mut RiskAssessment) {
         ra.spec.risks[1].likelihood = 2;
+        seal(ra);
     }
 
     fn last_stamp(ra: &mut RiskAssessment) -> &mut ApprovalStamp {
@@ -1091,9 +1404,16 @@ mod tests {
     fn changing_any_signed_field_breaks_the_signature() {
         let groups = groups();
         let signature = sign(&key(), &input(&groups));
-        let cases: [(&str, Change<StampInput<'_>>); 11] = [
-            ("namespace", |i| i.entry.namespace = "other"),
-            ("name", |i| i.entry.name = "other"),
+        let cases: [(&str, Change<StampInput<'_>>); 16] = [
+            ("uid (deleted and re-created)", |i| {
+                i.entry.subject.uid = "other"
+            }),
+            ("uid unknown", |i| i.entry.subject.uid = ""),
+            ("namespace", |i| i.entry.subject.namespace = "other"),
+            ("name", |i| i.entry.subject.name = "other"),
+            ("systemRef", |i| i.entry.subject.system = "other"),
+            ("submitter", |i| i.entry.subject.submitter = Some("alice")),
+            ("submitter removed", |i| i.entry.subject.submitter = None),
             ("index", |i| i.entry.index = 3),
             ("decision", |i| i.decision = Decision::Reject),
             ("comment", |i| i.comment = Some("ok!")),
@@ -1109,6 +1429,34 @@ mod tests {
             change(&mut changed);
             assert!(!verify(&key(), &changed, &signature), "{name}");
         }
+        let editors = strings(&["eve"]);
+        let edited = StampInput {
+            entry: EntryRef {
+                subject: Subject {
+                    editors: &editors,
+                    ..subject()
+                },
+                index: 2,
+            },
+            ..input(&groups)
+        };
+        assert!(!verify(&key(), &edited, &signature), "editors");
+        assert!(
+            !verify(
+                &key(),
+                &input(&groups),
+                &sign(&key().dry_run(), &input(&groups))
+            ),
+            "signed on a dry run"
+        );
+        assert!(
+            verify(
+                &key().dry_run(),
+                &input(&groups),
+                &sign(&key().dry_run(), &input(&groups))
+            ),
+            "a dry run verifies its own answer"
+        );
         for (name, other) in [
             ("groups reordered", strings(&["staff", APPROVERS])),
             ("group removed", strings(&[APPROVERS])),
@@ -1123,16 +1471,22 @@ mod tests {
         let none: Vec<String> = Vec::new();
         let a = StampInput {
             entry: EntryRef {
-                namespace: "ab",
-                name: "c",
+                subject: Subject {
+                    namespace: "ab",
+                    name: "c",
+                    ..subject()
+                },
                 index: 0,
             },
             ..input(&none)
         };
         let b = StampInput {
             entry: EntryRef {
-                namespace: "a",
-                name: "bc",
+                subject: Subject {
+                    namespace: "a",
+                    name: "bc",
+                    ..subject()
+                },
                 index: 0,
             },
             ..input(&none)
@@ -1233,6 +1587,7 @@ mod tests {
         state: AssessmentState,
         approvers: &'static [&'static str],
         discounted: &'static [(usize, DiscountReason)],
+        record: Option<RecordProblem>,
     }
 
     impl Default for Case {
@@ -1246,6 +1601,7 @@ mod tests {
                 state: AssessmentState::PendingApproval,
                 approvers: &[],
                 discounted: &[],
+                record: None,
             }
         }
     }
@@ -1335,8 +1691,8 @@ mod tests {
                 name: "a stamp signed with another key does not verify",
                 setup: |ra| {
                     approve(ra, "alice");
-                    let approval = ra.spec.approvals[0].clone();
-                    let input = StampInput::of(entry(0), &approval).unwrap();
+                    let (as_is, approval) = (ra.clone(), ra.spec.approvals[0].clone());
+                    let input = StampInput::of(EntryRef::of(&as_is, 0), &approval).unwrap();
                     last_stamp(ra).signature = sign(&other_key(), &input);
                 },
                 discounted: &[(0, BadSignature)],
@@ -1377,8 +1733,171 @@ mod tests {
                 setup: |ra| {
                     approve(ra, "alice");
                     ra.metadata.name = Some("scoring-v4".into());
+                    seal(ra);
                 },
                 discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "entries copied to the same name re-created (another uid) do not verify",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.metadata.uid = Some("another-uid".into());
+                },
+                discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "entries copied to the same name re-created for another system do not verify",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.metadata.uid = Some("another-uid".into());
+                    ra.spec.system_ref.name = "other-system".into();
+                    seal(ra);
+                },
+                discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "a stamp does not survive its submitter rewritten, even with a valid record",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.submitted_by = Some("mallory".into());
+                    seal(ra);
+                },
+                discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "a stamp does not survive an editor removed, even with a valid record",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.edited_by.clear();
+                    seal(ra);
+                },
+                discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "an editor added after the approval (with the content) leaves it stale",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    edit(ra);
+                    ra.spec.edited_by.push("dan".into());
+                    seal(ra);
+                },
+                state: Stale,
+                discounted: &[(0, StaleContent)],
+                ..Case::default()
+            },
+            Case {
+                name: "a stamp answered on a dry run does not count",
+                setup: |ra| {
+                    let approval = Approval {
+                        decision: Decision::Approve,
+                        comment: None,
+                        stamp: None,
+                    };
+                    let hash = content_hash(&ra.spec);
+                    let at = EntryRef::of(ra, 0);
+                    let groups = strings(&[APPROVERS]);
+                    let stamp = stamp(
+                        &key().dry_run(),
+                        at,
+                        &approval,
+                        "alice",
+                        &groups,
+                        t(T0),
+                        &hash,
+                    );
+                    ra.spec.approvals.push(Approval {
+                        stamp: Some(stamp),
+                        ..approval
+                    });
+                },
+                discounted: &[(0, BadSignature)],
+                ..Case::default()
+            },
+            Case {
+                name: "a rewritten submitter counts no entry",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.submitted_by = Some("mallory".into());
+                },
+                record: Some(RecordProblem::BadSignature),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "content changed outside admission (no editor recorded) counts no entry",
+                setup: |ra| {
+                    ra.spec.risks[0].residual_severity = Some(1);
+                    approve(ra, "alice");
+                },
+                record: Some(RecordProblem::BadSignature),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "a rewritten editor list counts no entry",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.edited_by.clear();
+                },
+                record: Some(RecordProblem::BadSignature),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "an unsigned record counts no entry",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.record_stamp = None;
+                },
+                record: Some(RecordProblem::Unsigned),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "a record signed on a dry run counts no entry",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    let at = t(CREATED);
+                    ra.spec.record_stamp = Some(record_stamp_of(&key().dry_run(), ra, at));
+                },
+                record: Some(RecordProblem::BadSignature),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "a record copied to an assessment created later counts no entry",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.metadata.creation_timestamp = Some(Time(t("2025-10-30T08:00:31Z")));
+                },
+                record: Some(RecordProblem::NotAtCreation),
+                discounted: &[(0, UnverifiedRecord)],
+                ..Case::default()
+            },
+            Case {
+                name: "a record made within the tolerance of the creation counts",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.metadata.creation_timestamp = Some(Time(t("2025-10-30T08:00:30Z")));
+                },
+                state: Approved,
+                approvers: &["alice"],
+                ..Case::default()
+            },
+            Case {
+                name: "as written, the record is not checked",
+                setup: |ra| {
+                    approve(ra, "alice");
+                    ra.spec.record_stamp = None;
+                },
+                as_written: true,
+                state: Approved,
+                approvers: &["alice"],
                 ..Case::default()
             },
             Case {
@@ -1517,6 +2036,7 @@ mod tests {
                 name: "an unparsable validFor fails closed",
                 setup: |ra| {
                     ra.spec.valid_for = "forever".into();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Expired,
@@ -1527,6 +2047,7 @@ mod tests {
                 name: "no risks is a draft",
                 setup: |ra| {
                     ra.spec.risks.clear();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -1536,6 +2057,7 @@ mod tests {
                 name: "no artifacts is a draft",
                 setup: |ra| {
                     ra.spec.scope.artifacts.clear();
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -1545,6 +2067,7 @@ mod tests {
                 name: "no impact assessment is a draft",
                 setup: |ra| {
                     ra.spec.impact_assessment = None;
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -1556,6 +2079,7 @@ mod tests {
                     if let Some(i) = ra.spec.impact_assessment.as_mut() {
                         i.completed_on = None;
                     }
+                    seal(ra);
                     approve(ra, "alice");
                 },
                 state: Draft,
@@ -1614,6 +2138,7 @@ mod tests {
                 .map(|d| (d.index, d.reason))
                 .collect();
             assert_eq!(discounted, case.discounted, "{}", case.name);
+            assert_eq!(verdict.record, case.record, "{}", case.name);
             assert_eq!(
                 verdict.content_hash,
                 content_hash(&ra.spec),
@@ -1970,6 +2495,7 @@ mod tests {
                     risk
                 })
                 .collect();
+            seal(&mut ra);
             let hash = content_hash(&ra.spec);
             prop_assert!(super::super::workload::is_sha256_digest(&hash));
             let key = key();
@@ -1985,10 +2511,10 @@ mod tests {
                 let groups = if approve { vec![APPROVERS.to_owned()] } else { Vec::new() };
                 let approval = Approval { decision: Decision::Approve, comment: None, stamp: None };
                 let index = ra.spec.approvals.len();
-                let namespace = ra.metadata.namespace.clone().unwrap_or_default();
+                let as_is = ra.clone();
                 let stamp = stamp(
                     &key,
-                    EntryRef { namespace: &namespace, name: NAME, index },
+                    EntryRef::of(&as_is, index),
                     &approval,
                     &user,
                     &groups,

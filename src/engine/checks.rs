@@ -482,14 +482,15 @@ pub fn not_approved(ctx: &Context) -> Problem {
             "not approved: RiskAssessment {n} is a Draft: {}",
             draft_gaps(a)
         )),
-        AssessmentState::PendingApproval => Problem::pending(format!(
-            "not approved: RiskAssessment {n} awaits approval ({} so far); approvers add an entry to spec.approvals",
-            if v.approvers.is_empty() {
-                "none".to_owned()
-            } else {
-                v.approvers.join(", ")
-            }
-        )),
+        AssessmentState::PendingApproval => match v.record {
+            Some(problem) => Problem::pending(format!(
+                "not approved: RiskAssessment {n} counts no approval: {problem}; re-create it with the operator's webhook running, then approve it"
+            )),
+            None => Problem::pending(format!(
+                "not approved: RiskAssessment {n} awaits approval ({}); approvers add an entry to spec.approvals",
+                so_far(v)
+            )),
+        },
         AssessmentState::Rejected => Problem::system(format!(
             "not approved: RiskAssessment {n} was rejected by {}",
             v.rejected_by.as_deref().unwrap_or("an approver")
@@ -503,6 +504,53 @@ pub fn not_approved(ctx: &Context) -> Problem {
         )),
         AssessmentState::Approved => Problem::system(format!("not approved: RiskAssessment {n}")),
     }
+}
+
+/// Who approved so far and which entries do not count: `ana so far; 1 entry discounted: ...`,
+/// or `none so far` when there are no entries.
+fn so_far(v: &super::approval::AssessmentVerdict) -> String {
+    let mut parts = Vec::new();
+    if !v.approvers.is_empty() {
+        parts.push(format!("{} so far", v.approvers.join(", ")));
+    }
+    if !v.discounted.is_empty() {
+        parts.push(discounted_summary(&v.discounted));
+    }
+    if parts.is_empty() {
+        parts.push("none so far".to_owned());
+    }
+    parts.join("; ")
+}
+
+/// Most discounted entries a summary names one by one.
+const MAX_DISCOUNTED_NAMED: usize = 5;
+
+/// The approval entries that do not count, as one sentence: `2 entries discounted:
+/// spec.approvals[0] by bob: <why>; spec.approvals[1] (unstamped): <why>`. Empty when none is.
+pub fn discounted_summary(discounted: &[super::approval::Discounted]) -> String {
+    if discounted.is_empty() {
+        return String::new();
+    }
+    let count = discounted.len();
+    let mut named: Vec<String> = discounted
+        .iter()
+        .take(MAX_DISCOUNTED_NAMED)
+        .map(|d| {
+            let who = d
+                .user
+                .as_deref()
+                .map_or_else(|| " (unstamped)".to_owned(), |u| format!(" by {u}"));
+            format!("spec.approvals[{}]{who}: {}", d.index, d.reason)
+        })
+        .collect();
+    if count > MAX_DISCOUNTED_NAMED {
+        named.push(format!("and {} more", count - MAX_DISCOUNTED_NAMED));
+    }
+    format!(
+        "{count} {} discounted: {}",
+        if count == 1 { "entry" } else { "entries" },
+        named.join("; ")
+    )
 }
 
 /// What keeps an assessment a Draft, as one sentence.

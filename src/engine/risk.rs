@@ -180,6 +180,7 @@ mod tests {
             approvals: Vec::new(),
             submitted_by: None,
             edited_by: Vec::new(),
+            record_stamp: None,
         }
     }
 

@@ -81,3 +81,64 @@ spec:
 "#
     )
 }
+
+/// Appends `user`'s approval to assessment `name` of `ns`, stamped and signed under `key` at `at`
+/// as the admission webhook stamps it, after signing the assessment's record of who submitted and
+/// edited it as the webhook does at create (dated its `creationTimestamp`): for tests that run
+/// without the webhook registered.
+pub async fn approve_as_webhook(
+    client: &kube::Client,
+    key: &aims_operator::engine::approval::SigningKey,
+    ns: &str,
+    name: &str,
+    (user, groups): (&str, &[String]),
+    at: jiff::Timestamp,
+) {
+    use aims_operator::{
+        api::{Approval, Decision, RiskAssessment},
+        engine::approval::{self, EntryRef},
+    };
+    use kube::api::{Api, Patch, PatchParams};
+    let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
+    let mut ra = api.get(name).await.unwrap();
+    ra.spec.record_stamp = Some(record_as_webhook(key, &ra));
+    let entry = Approval {
+        decision: Decision::Approve,
+        comment: Some("fine".into()),
+        stamp: None,
+    };
+    let stamp = approval::stamp(
+        key,
+        EntryRef::of(&ra, ra.spec.approvals.len()),
+        &entry,
+        user,
+        groups,
+        at,
+        &approval::content_hash(&ra.spec),
+    );
+    ra.spec.approvals.push(Approval {
+        stamp: Some(stamp),
+        ..entry
+    });
+    let body = serde_json::json!({"spec": {
+        "recordStamp": ra.spec.record_stamp,
+        "approvals": ra.spec.approvals,
+    }});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(body))
+        .await
+        .unwrap();
+}
+
+/// The record stamp the admission webhook would have written on `ra` as it is: over its
+/// submitter, editors and content, dated its `creationTimestamp`.
+pub fn record_as_webhook(
+    key: &aims_operator::engine::approval::SigningKey,
+    ra: &aims_operator::api::RiskAssessment,
+) -> aims_operator::api::RecordStamp {
+    let created = ra
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or_else(jiff::Timestamp::now, |c| c.0);
+    aims_operator::engine::approval::record_stamp_of(key, ra, created)
+}

@@ -10,7 +10,14 @@
 //!
 //! * On create, `spec.submittedBy` is the requesting user and `spec.editedBy` is empty, whatever
 //!   the client wrote there, and no approval entries may be present: the creator would be
-//!   deciding on their own assessment.
+//!   deciding on their own assessment. That is also what lets a stamp bind `metadata.uid`, which
+//!   the API server assigns only after mutating admission of a create: no entry is ever stamped
+//!   at create, and on update the uid is the stored object's.
+//! * The record of who submitted and edited is signed with the content as admitted
+//!   ([`approval::record_stamp`]): at create, dated now (the controller holds it to
+//!   `metadata.creationTimestamp`); on update it is kept, or signed again with its date when the
+//!   content changes or `editedBy` grows, but only when the stored record verifies ([`approval::check_record`]). A record that does not verify is never signed again,
+//!   and no new entry is accepted on it: whoever wrote it could have rewritten the submitter.
 //! * On update, `spec.submittedBy` keeps its stored value and `spec.editedBy` its stored list,
 //!   plus the requesting user when the request changes the assessed content
 //!   ([`content_hash`]).
@@ -26,15 +33,19 @@
 //!   earlier pass over the same request (webhook reinvocation, or the validating pass), which is
 //!   kept as it is. That makes [`admit`] idempotent: given what it returned, it returns it again.
 //!
+//! * A dry-run request is signed under the dry-run domains ([`SigningKey::dry_run`]): what it
+//!   returns never verifies when written for real.
+//!
 //! Pure functions: no client, no clock (`now` is passed in), and no input makes them panic.
 
 use jiff::Timestamp;
 
 use super::Requester;
 use crate::{
-    api::{Approval, Decision, RiskAssessment, RiskAssessmentSpec},
+    api::{Approval, Decision, RecordStamp, RiskAssessment, RiskAssessmentSpec},
     engine::approval::{
-        self, ApprovalPolicy, ApprovalViolation, EntryRef, SigningKey, StampInput, content_hash,
+        self, ApprovalPolicy, ApprovalViolation, EntryRef, RECORD_TOLERANCE, RecordProblem,
+        SigningKey, StampInput, Subject, content_hash,
     },
 };
 
@@ -105,6 +116,19 @@ pub enum Refusal {
         /// The index of their rejection.
         earlier: usize,
     },
+    /// The request adds an entry to an assessment whose record of who submitted and edited it
+    /// does not verify.
+    #[error(
+        "spec.approvals[{index}]: no decision can be recorded on this assessment: {problem}, so \
+         nobody can tell who submitted or edited it; re-create the assessment (delete it and \
+         create it again with the operator's webhook running), then approve it"
+    )]
+    UnverifiedRecord {
+        /// The index of the new entry.
+        index: usize,
+        /// What is wrong with the record.
+        problem: RecordProblem,
+    },
     /// The new entry carries a stamp the operator did not write for it.
     #[error(
         "spec.approvals[{index}].stamp: stamps are written by the operator; leave \
@@ -126,8 +150,8 @@ pub enum Refusal {
     /// What is about to be stored differs from what [`admit`] makes of it.
     #[error(
         "the fields the operator stamps were changed after it stamped them: {}; send the request \
-         without spec.submittedBy, spec.editedBy and approval stamps and let the operator fill \
-         them in",
+         without spec.submittedBy, spec.editedBy, spec.recordStamp and approval stamps and let \
+         the operator fill them in",
         fields.join(", ")
     )]
     Tampered {
@@ -140,21 +164,27 @@ pub enum Refusal {
 /// it must be stored, or why the request is refused. See the [module](self) for the rules.
 ///
 /// `policy` is the approval policy of the binding that applies to the assessed system, `key` the
-/// operator's signing key, and `now` the time stamped on a new entry. Stamps bind the namespace
-/// and name in `new.metadata` (absent reads as empty, as in [`approval::assess`]).
+/// operator's signing key, `dry_run` whether the request is a dry run (then what is signed is
+/// signed under the dry-run domains), and `now` the time stamped on a new entry or record. Stamps
+/// bind the namespace and name in `new.metadata` and the uid of `old` (absent reads as empty, as
+/// in [`approval::assess`]).
 ///
 /// Idempotent: when `stored` is `new` with the returned spec, `admit(old, &stored, ..)` returns
-/// `stored.spec` again, at any later `now`.
+/// `stored.spec` again, at any later `now` within [`RECORD_TOLERANCE`] of the first.
 pub fn admit(
     old: Option<&RiskAssessment>,
     new: &RiskAssessment,
     requester: Requester<'_>,
     policy: &ApprovalPolicy,
     key: &SigningKey,
+    dry_run: bool,
     now: Timestamp,
 ) -> Result<RiskAssessmentSpec, Refusal> {
     let Requester { user, groups } = requester;
+    let signer = if dry_run { key.dry_run() } else { key.clone() };
     let mut spec = new.spec.clone();
+    let namespace = new.metadata.namespace.as_deref().unwrap_or_default();
+    let name = new.metadata.name.as_deref().unwrap_or_default();
 
     let Some(old) = old else {
         if !spec.approvals.is_empty() {
@@ -164,6 +194,15 @@ pub fn admit(
         }
         spec.submitted_by = Some(user.to_owned());
         spec.edited_by = Vec::new();
+        let subject = subject(&spec, "", namespace, name);
+        let hash = content_hash(&spec);
+        let own = spec
+            .record_stamp
+            .as_ref()
+            .filter(|r| is_own_record(&signer, &subject, &hash, r, now))
+            .cloned();
+        spec.record_stamp =
+            Some(own.unwrap_or_else(|| approval::record_stamp(&signer, &subject, &hash, now)));
         return Ok(spec);
     };
 
@@ -191,29 +230,80 @@ pub fn admit(
         }
         spec.edited_by.push(user.to_owned());
     }
+    let uid = old.metadata.uid.as_deref().unwrap_or_default();
+    // The stored record, checked with the operator's own key (a dry run reads what is stored as
+    // a real request does).
+    let record = approval::check_record(key, old);
+    let unchanged = spec.edited_by == old.spec.edited_by && hash == content_hash(&old.spec);
+    spec.record_stamp = match (&record, &old.spec.record_stamp) {
+        (Ok(()), Some(stored)) if unchanged => Some(stored.clone()),
+        (Ok(()), Some(stored)) => Some(approval::record_stamp(
+            &signer,
+            &subject(&spec, uid, namespace, name),
+            &hash,
+            stored.at.0,
+        )),
+        // Never signed again: it stays as stored, and counts nothing.
+        _ => old.spec.record_stamp.clone(),
+    };
 
     let Some(entry) = spec.approvals.get(index) else {
         return Ok(spec);
     };
+    // First: while the record does not verify, who is a self-approver is not known.
+    if let Err(problem) = record {
+        return Err(Refusal::UnverifiedRecord { index, problem });
+    }
     approval::check_new_entry(&spec, user, groups, policy)
         .map_err(|violation| Refusal::Entry { index, violation })?;
 
     let at = EntryRef {
-        namespace: new.metadata.namespace.as_deref().unwrap_or_default(),
-        name: new.metadata.name.as_deref().unwrap_or_default(),
+        subject: subject(&spec, uid, namespace, name),
         index,
     };
     check_first_decision(&spec.approvals, at, entry.decision, requester, key, &hash)?;
 
     let stamp = match &entry.stamp {
-        None => approval::stamp(key, at, entry, user, groups, now, &hash),
-        Some(_) if is_own_stamp(key, at, entry, requester, &hash) => return Ok(spec),
+        None => approval::stamp(&signer, at, entry, user, groups, now, &hash),
+        Some(_) if is_own_stamp(&signer, at, entry, requester, &hash) => return Ok(spec),
         Some(_) => return Err(Refusal::HandWrittenStamp { index }),
     };
     if let Some(entry) = spec.approvals.get_mut(index) {
         entry.stamp = Some(stamp);
     }
     Ok(spec)
+}
+
+/// The assessment `spec` as signatures bind it, with this uid, namespace and name.
+fn subject<'a>(
+    spec: &'a RiskAssessmentSpec,
+    uid: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+) -> Subject<'a> {
+    Subject {
+        uid,
+        namespace,
+        name,
+        system: &spec.system_ref.name,
+        submitter: spec.submitted_by.as_deref(),
+        editors: &spec.edited_by,
+    }
+}
+
+/// Whether `record` is the operator's record stamp for exactly `subject` and content `hash`, made within
+/// [`RECORD_TOLERANCE`] of `now`: one it wrote in an earlier pass over the same create.
+fn is_own_record(
+    key: &SigningKey,
+    subject: &Subject<'_>,
+    hash: &str,
+    record: &RecordStamp,
+    now: Timestamp,
+) -> bool {
+    let remade = approval::record_stamp(key, subject, hash, record.at.0);
+    // In whole seconds, as the record's time is kept.
+    let apart = now.as_second().saturating_sub(record.at.0.as_second());
+    remade.signature == record.signature && apart.abs() <= RECORD_TOLERANCE.as_secs()
 }
 
 /// The validating webhook's check: refuses unless `new` is stored exactly as [`admit`] makes it,
@@ -226,9 +316,10 @@ pub fn verify_stored(
     requester: Requester<'_>,
     policy: &ApprovalPolicy,
     key: &SigningKey,
+    dry_run: bool,
     now: Timestamp,
 ) -> Result<(), Refusal> {
-    let admitted = admit(old, new, requester, policy, key, now)?;
+    let admitted = admit(old, new, requester, policy, key, dry_run, now)?;
     if admitted == new.spec {
         return Ok(());
     }
@@ -239,6 +330,9 @@ pub fn verify_stored(
     }
     if admitted.edited_by != stored.edited_by {
         fields.push("spec.editedBy".to_owned());
+    }
+    if admitted.record_stamp != stored.record_stamp {
+        fields.push("spec.recordStamp".to_owned());
     }
     for (index, (a, s)) in admitted.approvals.iter().zip(&stored.approvals).enumerate() {
         if a.stamp != s.stamp {
@@ -266,6 +360,7 @@ fn is_own_stamp(
     let (Some(stamp), Some(input)) = (&entry.stamp, StampInput::of(at, entry)) else {
         return false;
     };
+    // Exactly this subject, with the editors as they are now: the entry is new.
     input.user == requester.user
         && input.groups == requester.groups
         && input.content_hash == hash
@@ -287,16 +382,10 @@ fn check_first_decision(
     let EntryRef { index, .. } = at;
     let user = requester.user;
     let earlier = approvals.iter().take(index).enumerate().filter(|&(i, a)| {
-        let Some((stamp, input)) = a
-            .stamp
+        a.stamp
             .as_ref()
-            .zip(StampInput::of(EntryRef { index: i, ..at }, a))
-        else {
-            return false;
-        };
-        stamp.user == user
-            && stamp.content_hash == hash
-            && approval::verify(key, &input, &stamp.signature)
+            .is_some_and(|stamp| stamp.user == user && stamp.content_hash == hash)
+            && approval::verify_entry(key, at.subject, i, a)
     });
     let mut approved = None;
     for (i, a) in earlier {
@@ -359,12 +448,18 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    fn entry_ref(index: usize) -> EntryRef<'static> {
-        EntryRef {
-            namespace: NS,
-            name: NAME,
-            index,
-        }
+    /// When the stored assessment was created.
+    const CREATED: &str = "2025-10-30T08:00:00Z";
+
+    /// Signs `ra`'s record of who submitted and edited it, as the webhook does, dated its
+    /// creation.
+    fn seal(ra: &mut RiskAssessment) {
+        let at = ra
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(t(CREATED), |c| c.0);
+        ra.spec.record_stamp = Some(approval::record_stamp_of(&key(), ra, at));
     }
 
     /// A complete assessment as stored: submitted by `sam`, edited by `eve`, no decisions yet.
@@ -394,6 +489,9 @@ mod tests {
         .unwrap();
         let mut ra = RiskAssessment::new(NAME, spec);
         ra.metadata.namespace = Some(NS.to_owned());
+        ra.metadata.uid = Some("6b1f7d0e-0001".to_owned());
+        ra.metadata.creation_timestamp = Some(Time(t(CREATED)));
+        seal(&mut ra);
         ra
     }
 
@@ -411,7 +509,7 @@ mod tests {
         let approval = decision(d, &format!("{user} decided"));
         let stamp = approval::stamp(
             &key(),
-            entry_ref(ra.spec.approvals.len()),
+            EntryRef::of(ra, ra.spec.approvals.len()),
             &approval,
             user,
             &strings(groups),
@@ -481,11 +579,12 @@ mod tests {
         at: &str,
         hash: &str,
     ) {
+        let as_is = ra.clone();
         let last = ra.spec.approvals.last_mut().unwrap();
         last.stamp = None;
         let stamp = approval::stamp(
             key,
-            entry_ref(index),
+            EntryRef::of(&as_is, index),
             last,
             user,
             &strings(&[APPROVERS]),
@@ -554,6 +653,7 @@ mod tests {
             decided(&mut ra, Decision::Approve, "alice", approvers, T0);
             edit(&mut ra);
             ra.spec.edited_by.push("dan".into());
+            seal(&mut ra);
             ra
         };
         let forged_bob = {
@@ -566,12 +666,33 @@ mod tests {
         let full = {
             let mut ra = stored();
             ra.spec.edited_by = (0..MAX_EDITORS).map(|i| format!("editor-{i}")).collect();
+            seal(&mut ra);
             ra
         };
         let unsubmitted = {
             let mut ra = stored();
             ra.spec.submitted_by = None;
             ra.spec.edited_by.clear();
+            seal(&mut ra);
+            ra
+        };
+        let rewritten = {
+            // The submitter rewritten while the webhook was not running: the record no longer
+            // verifies.
+            let mut ra = stored();
+            ra.spec.submitted_by = Some("mallory".into());
+            ra
+        };
+        let unsigned = {
+            // Created while the webhook was not running.
+            let mut ra = stored();
+            ra.spec.record_stamp = None;
+            ra
+        };
+        let copied = {
+            // Re-created under the same name, with the record of the earlier assessment.
+            let mut ra = stored();
+            ra.metadata.creation_timestamp = Some(Time(t(NOW)));
             ra
         };
         vec![
@@ -754,6 +875,7 @@ mod tests {
                     Some({
                         let mut ra = stored();
                         ra.spec.risks.clear();
+                        seal(&mut ra);
                         ra
                     }),
                     approve,
@@ -1019,6 +1141,56 @@ mod tests {
                 ),
                 stored_as(Some("sam"), &["eve", "dan"], Some(1)),
             ),
+            // --- the record of who submitted and edited ---------------------------------------
+            (
+                case(
+                    "no decision on a rewritten record",
+                    Some(rewritten.clone()),
+                    approve,
+                    "sam",
+                    approvers,
+                ),
+                Want::Refused(Refusal::UnverifiedRecord {
+                    index: 0,
+                    problem: RecordProblem::BadSignature,
+                }),
+            ),
+            (
+                case(
+                    "a rewritten record is never signed again",
+                    Some(rewritten),
+                    edit,
+                    "dan",
+                    &[DEVELOPERS],
+                ),
+                stored_as(Some("mallory"), &["eve", "dan"], None),
+            ),
+            (
+                case(
+                    "no decision on an unsigned record",
+                    Some(unsigned),
+                    approve,
+                    "alice",
+                    approvers,
+                ),
+                Want::Refused(Refusal::UnverifiedRecord {
+                    index: 0,
+                    problem: RecordProblem::Unsigned,
+                }),
+            ),
+            (
+                case(
+                    "no decision on a record copied from an earlier assessment",
+                    Some(copied),
+                    approve,
+                    "alice",
+                    approvers,
+                ),
+                Want::Refused(Refusal::UnverifiedRecord {
+                    index: 0,
+                    problem: RecordProblem::NotAtCreation,
+                }),
+            ),
             (
                 case(
                     "an unsigned entry in someone's name blocks nobody",
@@ -1030,6 +1202,31 @@ mod tests {
                 stored_as(Some("sam"), &["eve"], Some(1)),
             ),
         ]
+    }
+
+    /// The record stamp `admit` stores: at create, a new one dated `NOW`; on update, the stored
+    /// one, signed again (with its date) when the editors changed and it verified.
+    fn expected_record(
+        old: Option<&RiskAssessment>,
+        new: &RiskAssessment,
+        spec: &RiskAssessmentSpec,
+    ) -> Option<RecordStamp> {
+        let as_stored = RiskAssessment {
+            spec: spec.clone(),
+            ..new.clone()
+        };
+        match old {
+            None => Some(approval::record_stamp_of(&key(), &as_stored, t(NOW))),
+            Some(old) => match (&old.spec.record_stamp, approval::check_record(&key(), old)) {
+                (Some(r), Ok(()))
+                    if old.spec.edited_by != spec.edited_by
+                        || content_hash(&old.spec) != content_hash(spec) =>
+                {
+                    Some(approval::record_stamp_of(&key(), &as_stored, r.at.0))
+                }
+                _ => old.spec.record_stamp.clone(),
+            },
+        }
     }
 
     #[test]
@@ -1050,7 +1247,15 @@ mod tests {
             };
             let mut new = old.clone().unwrap_or_else(stored);
             change(&mut new);
-            let got = admit(old.as_ref(), &new, requester, &policy(), &key, t(NOW));
+            let got = admit(
+                old.as_ref(),
+                &new,
+                requester,
+                &policy(),
+                &key,
+                false,
+                t(NOW),
+            );
             let expected = match want {
                 Want::Refused(refusal) => {
                     assert_eq!(got, Err(refusal), "{name}");
@@ -1064,10 +1269,15 @@ mod tests {
                     let mut spec = new.spec.clone();
                     spec.submitted_by = submitted_by.map(str::to_owned);
                     spec.edited_by = strings(edited_by);
+                    spec.record_stamp = expected_record(old.as_ref(), &new, &spec);
+                    let as_stored = RiskAssessment {
+                        spec: spec.clone(),
+                        ..new.clone()
+                    };
                     if let Some(i) = stamped {
                         let stamp = approval::stamp(
                             &key,
-                            entry_ref(i),
+                            EntryRef::of(&as_stored, i),
                             &spec.approvals[i],
                             user,
                             &groups,
@@ -1088,12 +1298,28 @@ mod tests {
             };
             let later = t(NOW) + jiff::SignedDuration::from_secs(2);
             assert_eq!(
-                admit(old.as_ref(), &stored, requester, &policy(), &key, later),
+                admit(
+                    old.as_ref(),
+                    &stored,
+                    requester,
+                    &policy(),
+                    &key,
+                    false,
+                    later
+                ),
                 Ok(expected.clone()),
                 "{name}: fixed point"
             );
             assert_eq!(
-                verify_stored(old.as_ref(), &stored, requester, &policy(), &key, later),
+                verify_stored(
+                    old.as_ref(),
+                    &stored,
+                    requester,
+                    &policy(),
+                    &key,
+                    false,
+                    later
+                ),
                 Ok(()),
                 "{name}: verify_stored"
             );
@@ -1112,15 +1338,31 @@ mod tests {
         let mut new = old.clone();
         approve(&mut new);
         new.spec.approvals[0].stamp = None;
-        let spec = admit(Some(&old), &new, alice, &policy(), &key, t(NOW)).unwrap();
+        let spec = admit(Some(&old), &new, alice, &policy(), &key, false, t(NOW)).unwrap();
         let entry = &spec.approvals[0];
         let stamp = entry.stamp.as_ref().unwrap();
         assert_eq!(stamp.user, "alice");
         assert_eq!(stamp.groups, groups);
         assert_eq!(stamp.at, Time(t(NOW)));
         assert_eq!(stamp.content_hash, content_hash(&spec));
-        let input = StampInput::of(entry_ref(0), entry).unwrap();
-        assert!(approval::verify(&key, &input, &stamp.signature));
+        let as_stored = RiskAssessment {
+            spec: spec.clone(),
+            ..new.clone()
+        };
+        assert!(approval::verify_entry(
+            &key,
+            Subject::of(&as_stored),
+            0,
+            entry
+        ));
+        // The same stamp answered on a dry run does not verify.
+        let dry = admit(Some(&old), &new, alice, &policy(), &key, true, t(NOW)).unwrap();
+        assert!(!approval::verify_entry(
+            &key,
+            Subject::of(&as_stored),
+            0,
+            &dry.approvals[0]
+        ));
 
         // As the API server stores it: through JSON.
         let json = serde_json::to_value(RiskAssessment {
@@ -1133,7 +1375,7 @@ mod tests {
         assert_eq!(verdict.state, AssessmentState::Approved);
         assert_eq!(verdict.approvers, ["alice"]);
         assert_eq!(
-            admit(Some(&old), &ra, alice, &policy(), &key, t(NOW)),
+            admit(Some(&old), &ra, alice, &policy(), &key, false, t(NOW)),
             Ok(ra.spec.clone()),
             "fixed point after a JSON round trip"
         );
@@ -1151,7 +1393,7 @@ mod tests {
         let mut request = old.clone();
         approve(&mut request);
         let admitted = RiskAssessment {
-            spec: admit(Some(&old), &request, alice, &policy(), &key, t(NOW)).unwrap(),
+            spec: admit(Some(&old), &request, alice, &policy(), &key, false, t(NOW)).unwrap(),
             ..request.clone()
         };
         let cases: [(&str, Change, Result<(), Refusal>); 6] = [
@@ -1199,7 +1441,7 @@ mod tests {
             let mut ra = admitted.clone();
             change(&mut ra);
             assert_eq!(
-                verify_stored(Some(&old), &ra, alice, &policy(), &key, t(NOW)),
+                verify_stored(Some(&old), &ra, alice, &policy(), &key, false, t(NOW)),
                 want,
                 "{name}"
             );
@@ -1212,9 +1454,9 @@ mod tests {
         let mut created = stored();
         created.spec.submitted_by = None;
         assert_eq!(
-            verify_stored(None, &created, sam, &policy(), &key, t(NOW)),
+            verify_stored(None, &created, sam, &policy(), &key, false, t(NOW)),
             Err(Refusal::Tampered {
-                fields: strings(&["spec.submittedBy", "spec.editedBy"]),
+                fields: strings(&["spec.submittedBy", "spec.editedBy", "spec.recordStamp"]),
             })
         );
     }
@@ -1392,7 +1634,7 @@ mod tests {
             groups in proptest::collection::vec("(risk-approvers|developers|.{0,3})", 0..3),
             restricted in any::<bool>(),
             now in timestamp(),
-            later in 0i64..600,
+            later in 0i64..30,
         ) {
             let key = key();
             let policy = ApprovalPolicy {
@@ -1404,6 +1646,7 @@ mod tests {
             let mut old = stored();
             old.spec.submitted_by = old_submitter;
             old.spec.edited_by = old_editors;
+            seal(&mut old);
             for entry in old_entries {
                 match entry {
                     OldEntry::Stamped { user, approve, current } => {
@@ -1440,18 +1683,20 @@ mod tests {
                 let index = new.spec.approvals.len() - 1;
                 // Signed on the content as the request leaves it.
                 let hash = content_hash(&new.spec);
+                let as_is = new.clone();
+                let at = EntryRef::of(&as_is, index);
                 let Some(last) = new.spec.approvals.last_mut() else { continue };
                 last.stamp = match stamp {
                     NewStamp::None => None,
-                    NewStamp::Own => Some(approval::stamp(&key, entry_ref(index), last, &user, &groups, now, &hash)),
-                    NewStamp::OtherUser(other) => Some(approval::stamp(&key, entry_ref(index), last, &other, &groups, now, &hash)),
+                    NewStamp::Own => Some(approval::stamp(&key, at, last, &user, &groups, now, &hash)),
+                    NewStamp::OtherUser(other) => Some(approval::stamp(&key, at, last, &other, &groups, now, &hash)),
                     NewStamp::Garbage => Some(a_stamp(&user)),
                 };
             }
 
             let old = (!create).then_some(old);
-            let result = admit(old.as_ref(), &new, requester, &policy, &key, now);
-            let verified = verify_stored(old.as_ref(), &new, requester, &policy, &key, now);
+            let result = admit(old.as_ref(), &new, requester, &policy, &key, false, now);
+            let verified = verify_stored(old.as_ref(), &new, requester, &policy, &key, false, now);
             match &result {
                 Ok(spec) => prop_assert_eq!(verified.is_ok(), spec == &new.spec),
                 Err(refusal) => prop_assert_eq!(verified, Err(refusal.clone())),
@@ -1463,8 +1708,8 @@ mod tests {
             let stored: RiskAssessment = serde_json::from_value(json).unwrap();
             prop_assert_eq!(&stored.spec, &spec);
             let later = now.checked_add(jiff::SignedDuration::from_secs(later)).unwrap_or(now);
-            prop_assert_eq!(admit(old.as_ref(), &stored, requester, &policy, &key, later), Ok(spec.clone()));
-            prop_assert_eq!(verify_stored(old.as_ref(), &stored, requester, &policy, &key, later), Ok(()));
+            prop_assert_eq!(admit(old.as_ref(), &stored, requester, &policy, &key, false, later), Ok(spec.clone()));
+            prop_assert_eq!(verify_stored(old.as_ref(), &stored, requester, &policy, &key, false, later), Ok(()));
 
             // What was admitted keeps the rules.
             match &old {
@@ -1479,12 +1724,12 @@ mod tests {
                     prop_assert!(spec.approvals.starts_with(&old.spec.approvals));
                     prop_assert!(spec.approvals.len() <= old.spec.approvals.len() + 1);
                     if let Some(added) = spec.approvals.get(old.spec.approvals.len()) {
-                        let input = StampInput::of(entry_ref(old.spec.approvals.len()), added);
+                        let as_stored = RiskAssessment { spec: spec.clone(), ..new.clone() };
                         let stamp = added.stamp.as_ref();
-                        let signed = input.zip(stamp).is_some_and(|(input, stamp)| {
-                            approval::verify(&key, &input, &stamp.signature)
-                                && input.user == user
-                                && input.content_hash == content_hash(&spec)
+                        let signed = stamp.is_some_and(|stamp| {
+                            approval::verify_entry(&key, Subject::of(&as_stored), old.spec.approvals.len(), added)
+                                && stamp.user == user
+                                && stamp.content_hash == content_hash(&spec)
                         });
                         prop_assert!(signed, "the new entry carries the operator's stamp");
                         prop_assert!(!approval::is_self_approver(&spec, &user));
