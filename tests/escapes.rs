@@ -12,7 +12,7 @@ use support::{
     apply, cluster, eventually, kubectl, namespace, ok,
     operator::Operator,
     records::{IMAGE, apply_records},
-    stderr, stdout,
+    refused, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
@@ -108,19 +108,6 @@ fn as_user(cp: &ControlPlane, ns: &str, who: &[&str], args: &[&str]) -> Output {
     all.extend_from_slice(args);
     all.extend_from_slice(who);
     kubectl(cp, &all)
-}
-
-fn refused(out: &Output, says: &str) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal saying {says:?}, got success: {}",
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 fn replicas(cp: &ControlPlane, ns: &str) -> String {

@@ -7,18 +7,9 @@ mod support;
 use std::process::Output;
 
 use aims_testenv::ControlPlane;
-use support::{apply, install_crds, kubectl, kubectl_stdin, namespace, ok, repo, stderr};
+use support::{apply, install_crds, kubectl, kubectl_stdin, namespace, ok, refused, repo, stderr};
 
 const NS: &str = "outage";
-
-fn refused(out: &Output, says: &str) {
-    assert!(!out.status.success(), "expected a refusal saying {says:?}");
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
-}
 
 /// `kubectl -n outage ARGS... --as WHO`.
 fn as_user(cp: &ControlPlane, who: &str, args: &[&str]) -> Output {

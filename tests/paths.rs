@@ -21,7 +21,7 @@ use support::{
     apply, cluster, eventually, kubectl, kubectl_stdin, namespace, ok,
     operator::Operator,
     records::{IMAGE, apply_records},
-    stderr, stdout,
+    refused, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
@@ -129,19 +129,6 @@ fn config_map(cp: &ControlPlane, ns: &str, name: &str) -> String {
 /// `kubectl apply` of `manifest` as the team member.
 fn apply_as_member(cp: &ControlPlane, manifest: &str) -> Output {
     kubectl_stdin(cp, &["apply", "-f", "-", MEMBER], manifest)
-}
-
-fn refused(out: &Output, says: &str) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal saying {says:?}, got success: {}",
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 /// Waits until applying `manifest` as the member is refused saying `says`: the operator's stores

@@ -16,7 +16,7 @@ use support::{
     apply, cluster, eventually, kubectl, kubectl_stdin, namespace, ok,
     operator::Operator,
     records::{IMAGE, apply_records},
-    stderr, stdout,
+    refused, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
@@ -161,19 +161,6 @@ fn approve(cp: &ControlPlane, who: (&str, &[&str]), ns: &str, name: &str) -> Out
         name,
         &json!([{"op": "add", "path": "/spec/approvals/-", "value": {"decision": "Approve"}}]),
     )
-}
-
-fn refused(out: &Output, says: &str) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal saying {says:?}, got success: {}",
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 /// The assessment as stored, as JSON.

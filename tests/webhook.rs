@@ -13,7 +13,7 @@ use support::{
     apply, cluster, eventually, install_crds, kubectl, kubectl_stdin, namespace, ok,
     operator::Operator,
     records::{IMAGE, apply_records, records, wait_stores_hold_records},
-    stderr, stdout,
+    refused, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-system";
@@ -136,19 +136,6 @@ fn patch_scoring(cp: &ControlPlane, ns: &str, body: &str, who: &str) -> Output {
             &format!("--as={who}"),
         ],
     )
-}
-
-fn refused(out: &Output, says: &str) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal saying {says:?}, got success: {}",
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 /// The API server's open watches by resource (`apiserver_longrunning_requests`).

@@ -7,11 +7,15 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
-    runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        reflector::{ObjectRef, Store},
+    },
 };
 
 use super::{
-    Error,
+    Error, Watched,
     aisystem::SystemEvents,
     context::{Context, Guarded, readable},
     status,
@@ -27,9 +31,11 @@ use crate::{
 /// Most system names a binding's status lists.
 const MAX_SYSTEMS: usize = 50;
 
-/// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it.
+/// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it, and
+/// so does any binding change once the shared stores hold it (see [`held`]).
 pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<ControlBinding>> {
-    let controller = super::controller_of::<Guarded<ControlBinding>>(client);
+    let controller = super::controller_of::<Guarded<ControlBinding>>(client)
+        .reconcile_all_on(systems.binding_changes());
     let bindings = controller.store();
     controller.watches_stream(
         systems.subscribe().touched_objects(),
@@ -45,12 +51,14 @@ pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<
     )
 }
 
-/// The ClusterControlBinding controller; a change to any AISystem re-tallies every one.
+/// The ClusterControlBinding controller; a change to any AISystem re-tallies every one, and so
+/// does any binding change once the shared stores hold it (see [`held`]).
 pub fn cluster(
     client: Client,
     systems: &SystemEvents,
 ) -> Controller<Guarded<ClusterControlBinding>> {
-    let controller = super::controller_of::<Guarded<ClusterControlBinding>>(client);
+    let controller = super::controller_of::<Guarded<ClusterControlBinding>>(client)
+        .reconcile_all_on(systems.binding_changes());
     let bindings = controller.store();
     controller.watches_stream(
         systems.subscribe().touched_objects(),
@@ -73,6 +81,7 @@ pub async fn reconcile_namespaced(
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     match &guard.0 {
+        Ok(_) if !held(&ctx.stores.bindings, &guard) => Ok(Action::await_change()),
         Ok(b) => {
             let api = Api::namespaced(ctx.client.clone(), &b.namespace().unwrap_or_default());
             write(ctx, guard, |b| Binding::Namespaced(b), api).await
@@ -90,6 +99,7 @@ pub async fn reconcile_cluster(
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     match &guard.0 {
+        Ok(_) if !held(&ctx.stores.cluster_bindings, &guard) => Ok(Action::await_change()),
         Ok(_) => {
             let api = Api::all(ctx.client.clone());
             write(ctx, guard, |b| Binding::Cluster(b), api).await
@@ -98,6 +108,18 @@ pub async fn reconcile_cluster(
             Ok(super::aisystem::unreadable::<ClusterControlBinding>(&ctx, invalid).await)
         }
     }
+}
+
+/// Whether the shared stores, from which the systems are evaluated, hold this generation of the
+/// binding. This controller's own watch may see a binding first; a tally then would count the
+/// systems without it. When the stores catch up, their binding change re-tallies every binding.
+fn held<K>(shared: &Store<Guarded<K>>, guard: &Guarded<K>) -> bool
+where
+    Guarded<K>: Watched,
+{
+    shared
+        .get(&ObjectRef::from_obj(guard))
+        .is_some_and(|s| s.meta().generation == guard.meta().generation)
 }
 
 /// Tallies a readable binding (`as_binding` names its kind) and writes its status if it changed.

@@ -128,6 +128,20 @@ pub fn ok(out: Output) -> String {
     stdout(&out)
 }
 
+/// Asserts the command was refused and its standard error says `says`.
+pub fn refused(out: &Output, says: &str) {
+    assert!(
+        !out.status.success(),
+        "expected a refusal saying {says:?}, got success: {}",
+        stdout(out)
+    );
+    assert!(
+        stderr(out).contains(says),
+        "expected {says:?} in: {}",
+        stderr(out)
+    );
+}
+
 /// Standard output as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
