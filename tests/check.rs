@@ -175,6 +175,34 @@ fn the_unregistered_policy_is_chosen_on_the_command_line() {
 }
 
 #[test]
+fn a_namespace_label_chooses_the_unregistered_policy_as_the_webhook_does() {
+    for (policy, plain, code) in [("warn", "Warn", 1), ("audit", "Allow", 1)] {
+        let out = aims(&[
+            "check",
+            "-f",
+            "tests/fixtures/check/namespace-policy/",
+            "--unregistered",
+            policy,
+            "--now",
+            NOW,
+            "--output",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(code), "{policy}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            verdicts(&report),
+            [
+                ("lenient/Deployment/chat".to_owned(), "Allow".to_owned()),
+                ("plain/Deployment/chat".to_owned(), plain.to_owned()),
+                ("strict/Deployment/chat".to_owned(), "Deny".to_owned()),
+            ],
+            "{policy}"
+        );
+    }
+}
+
+#[test]
 fn unreadable_input_exits_two_naming_the_file_document_and_field() {
     let cases = [
         (

@@ -95,7 +95,8 @@ pub struct CheckArgs {
     /// The namespace of objects that name none (as `kubectl apply -n` would give them).
     #[arg(short, long, default_value = "default")]
     pub namespace: String,
-    /// What to do with model workloads that belong to no AISystem.
+    /// What to do with model workloads that belong to no AISystem, where the namespace's
+    /// `aims.dev/unregistered` label (on a Namespace among the files) says nothing.
     #[arg(long, value_enum, default_value_t = UnregisteredPolicy::Warn)]
     pub unregistered: UnregisteredPolicy,
     /// Evaluate as of this time (RFC 3339), instead of now.
@@ -243,7 +244,11 @@ pub fn check(
             .iter()
             .find(|u| std::ptr::eq(u.workload, w))
             .map(|u| &u.detection);
-        let (verdict, reasons) = unattached_verdict(w, detection, unregistered);
+        // The namespace's label chooses the policy, as in admission; `unregistered` is the
+        // default where it says nothing.
+        let labels = inv.namespaces.get(&w.namespace).unwrap_or(&no_labels);
+        let policy = UnregisteredPolicy::for_namespace(labels, unregistered);
+        let (verdict, reasons) = unattached_verdict(w, detection, policy);
         verdicts.insert(
             key,
             WorkloadReport {
