@@ -110,6 +110,14 @@ fn as_user(cp: &ControlPlane, ns: &str, who: &[&str], args: &[&str]) -> Output {
     kubectl(cp, &all)
 }
 
+/// `kubectl -n NS patch TARGET... --type=merge -p PATCH` as `who`.
+fn patch_as(cp: &ControlPlane, ns: &str, who: &[&str], target: &[&str], patch: &str) -> Output {
+    let mut args = vec!["patch"];
+    args.extend_from_slice(target);
+    args.extend_from_slice(&["--type=merge", "-p", patch]);
+    as_user(cp, ns, who, &args)
+}
+
 fn replicas(cp: &ControlPlane, ns: &str) -> String {
     stdout(&kubectl(
         cp,
@@ -142,11 +150,12 @@ async fn a_halt_is_not_escaped() {
     team_namespace(cp, ns, "Audit").await;
     ok(apply(cp, &deployment(ns, 2, "")));
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift"}}}"#;
-    ok(as_user(
+    ok(patch_as(
         cp,
         ns,
         &["--as=olga"],
-        &["patch", "aisystem", "scoring", "--type=merge", "-p", halt],
+        &["aisystem", "scoring"],
+        halt,
     ));
     wait_replicas(cp, ns, "0").await;
 
@@ -196,19 +205,7 @@ spec:
     let relabel =
         r#"{"metadata":{"labels":{"aims.dev/system":"everything"}},"spec":{"replicas":3}}"#;
     refused(
-        &as_user(
-            cp,
-            ns,
-            &MALLORY,
-            &[
-                "patch",
-                "deployment",
-                "scorer",
-                "--type=merge",
-                "-p",
-                relabel,
-            ],
-        ),
+        &patch_as(cp, ns, &MALLORY, &["deployment", "scorer"], relabel),
         "leaving AISystem scoring",
     );
     // Deleting the halted system, to create it again without the halt.
@@ -219,34 +216,16 @@ spec:
     // Naming themselves an overseer, to clear the halt next.
     let overseer = r#"{"spec":{"oversight":{"overseers":[{"name":"olga"},{"name":"mallory"}]}}}"#;
     refused(
-        &as_user(
-            cp,
-            ns,
-            &MALLORY,
-            &[
-                "patch",
-                "aisystem",
-                "scoring",
-                "--type=merge",
-                "-p",
-                overseer,
-            ],
-        ),
+        &patch_as(cp, ns, &MALLORY, &["aisystem", "scoring"], overseer),
         "spec.oversight.overseers",
     );
     refused(
-        &as_user(
+        &patch_as(
             cp,
             ns,
             &MALLORY,
-            &[
-                "patch",
-                "aisystem",
-                "scoring",
-                "--type=merge",
-                "-p",
-                r#"{"spec":{"oversight":{"halt":false}}}"#,
-            ],
+            &["aisystem", "scoring"],
+            r#"{"spec":{"oversight":{"halt":false}}}"#,
         ),
         "only the system's overseers may clear a halt",
     );
@@ -331,28 +310,17 @@ spec:
         (r#"{"spec":{"purpose":"Anything at all."}}"#, "spec.purpose"),
     ] {
         refused(
-            &as_user(
-                cp,
-                ns,
-                &MALLORY,
-                &["patch", "aisystem", "scoring", "--type=merge", "-p", patch],
-            ),
+            &patch_as(cp, ns, &MALLORY, &["aisystem", "scoring"], patch),
             field,
         );
     }
     // The overseer may.
-    ok(as_user(
+    ok(patch_as(
         cp,
         ns,
         &["--as=olga"],
-        &[
-            "patch",
-            "aisystem",
-            "scoring",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"purpose":"Score loan applications of retail customers."}}"#,
-        ],
+        &["aisystem", "scoring"],
+        r#"{"spec":{"purpose":"Score loan applications of retail customers."}}"#,
     ));
     ok(kubectl(
         cp,
@@ -521,11 +489,12 @@ async fn a_halt_stops_every_pod_of_the_system() {
 
     let halt = r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift"}}}"#;
     let halted_at = std::time::Instant::now();
-    ok(as_user(
+    ok(patch_as(
         cp,
         ns,
         &["--as=olga"],
-        &["patch", "aisystem", "scoring", "--type=merge", "-p", halt],
+        &["aisystem", "scoring"],
+        halt,
     ));
     eventually(WAIT, "no Pod of the halted system", || async {
         (pods(cp, ns) == 0).then_some(())
@@ -557,12 +526,7 @@ async fn a_halt_stops_every_pod_of_the_system() {
         ),
     ] {
         refused(
-            &as_user(
-                cp,
-                ns,
-                &MALLORY,
-                &["patch", what, "--type=merge", "-p", patch],
-            ),
+            &patch_as(cp, ns, &MALLORY, &[what], patch),
             "halted by an overseer (drift)",
         );
     }
@@ -584,18 +548,12 @@ spec:
     );
 
     // The overseer's resume brings back what ran (the deleted Pod is its owner's to re-create).
-    ok(as_user(
+    ok(patch_as(
         cp,
         ns,
         &["--as=olga"],
-        &[
-            "patch",
-            "aisystem",
-            "scoring",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#,
-        ],
+        &["aisystem", "scoring"],
+        r#"{"spec":{"oversight":{"halt":false,"haltReason":null}}}"#,
     ));
     eventually(WAIT, "the system's workloads restored", || async {
         let restored = field(cp, ns, "job/batch-score", "{.spec.suspend}") == "false"

@@ -153,10 +153,9 @@ async fn post(
     head.starts_with("HTTP/1.1 ").then(|| body.to_owned())
 }
 
-/// A fabricated review: `user` of `aims:reviewers` appends an approval to `scoring-v1` of `ns`,
-/// as the API server would send it to the mutating path.
-fn forged_approval(cp: &ControlPlane, ns: &str, uid: &str, user: &str) -> Value {
-    let stored = ok(kubectl(
+/// Assessment `scoring-v1` of `ns` as stored, printed with `-o OUTPUT`.
+fn stored_assessment(cp: &ControlPlane, ns: &str, output: &str) -> String {
+    ok(kubectl(
         cp,
         &[
             "-n",
@@ -165,9 +164,15 @@ fn forged_approval(cp: &ControlPlane, ns: &str, uid: &str, user: &str) -> Value 
             "riskassessment",
             "scoring-v1",
             "-o",
-            "json",
+            output,
         ],
-    ));
+    ))
+}
+
+/// A fabricated review: `user` of `aims:reviewers` appends an approval to `scoring-v1` of `ns`,
+/// as the API server would send it to the mutating path.
+fn forged_approval(cp: &ControlPlane, ns: &str, uid: &str, user: &str) -> Value {
+    let stored = stored_assessment(cp, ns, "json");
     let old: Value = serde_json::from_str(&stored).unwrap();
     let mut object = old.clone();
     object["spec"]["approvals"] = json!([{"decision": "Approve", "comment": "looks fine"}]);
@@ -344,18 +349,7 @@ async fn only_the_api_server_gets_answers() {
             .join("\n")
     );
     // No stamp reached the stored assessment either.
-    let approvals = ok(kubectl(
-        cp,
-        &[
-            "-n",
-            ns,
-            "get",
-            "riskassessment",
-            "scoring-v1",
-            "-o",
-            "jsonpath={.spec.approvals}",
-        ],
-    ));
+    let approvals = stored_assessment(cp, ns, "jsonpath={.spec.approvals}");
     assert!(matches!(approvals.trim(), "" | "[]"), "{approvals}");
     // The operator said at start that only the client CA's holders are answered.
     assert!(

@@ -536,6 +536,22 @@ mod tests {
         done: tokio::task::JoinHandle<Result<(), io::Error>>,
     }
 
+    impl Running {
+        /// Stops the server and waits for it to finish cleanly.
+        async fn stop(self) {
+            self.stop.send(()).unwrap();
+            self.done.await.unwrap().unwrap();
+        }
+    }
+
+    /// The server side of TLS from a PEM chain and key, with `client_auth` if any.
+    fn serving(chain: &str, key: &str, client_auth: Option<ClientAuth>) -> Tls {
+        Tls {
+            resolver: Arc::new(CertResolver::from_pem(chain, key).unwrap()),
+            client_auth: client_auth.map(Arc::new),
+        }
+    }
+
     async fn start(resolver: Arc<CertResolver>) -> Running {
         let tls = Tls {
             resolver,
@@ -598,10 +614,7 @@ mod tests {
             pki_with_ca_pem("someone")
         };
         let auth = ClientAuth::from_pem(&client_ca, vec!["kube-apiserver".to_owned()]).unwrap();
-        let tls = Tls {
-            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
-            client_auth: Some(Arc::new(auth)),
-        };
+        let tls = serving(&chain, &key, Some(auth));
         let server = start_with(tls, Limits::default()).await;
         let addr = server.addr;
         assert!(answered(addr, &server_ca, Some((&client_chain, &client_key))).await);
@@ -610,8 +623,7 @@ mod tests {
         assert!(!answered(addr, &server_ca, Some((&other_name_chain, &other_name_key))).await);
         // The legitimate client still gets through after the refusals.
         assert!(answered(addr, &server_ca, Some((&client_chain, &client_key))).await);
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -620,14 +632,10 @@ mod tests {
         let (_, client_ca, client_chain, client_key) = pki_with_ca_pem("kube-apiserver");
         let auth =
             ClientAuth::from_pem(&client_ca, vec!["aims-webhook-client".to_owned()]).unwrap();
-        let tls = Tls {
-            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
-            client_auth: Some(Arc::new(auth)),
-        };
+        let tls = serving(&chain, &key, Some(auth));
         let server = start_with(tls, Limits::default()).await;
         assert!(!answered(server.addr, &server_ca, Some((&client_chain, &client_key))).await);
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -674,8 +682,7 @@ mod tests {
             .expect("the server kept a connection with unfinished headers open");
         assert!(start.elapsed() < Duration::from_secs(3));
         assert!(answered(server.addr, &ca, None).await);
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -687,10 +694,7 @@ mod tests {
             handshake_timeout: Duration::from_secs(30),
             ..Limits::default()
         };
-        let tls = Tls {
-            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
-            client_auth: None,
-        };
+        let tls = serving(&chain, &key, None);
         let server = start_with(tls, limits).await;
         let oldest = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -699,8 +703,7 @@ mod tests {
         closed_within(oldest, Duration::from_secs(3)).await;
         // And a real client, arriving while two idle ones hold every place, gets through.
         assert!(answered(server.addr, &ca, None).await);
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -712,10 +715,7 @@ mod tests {
             handshake_timeout: Duration::from_secs(30),
             ..Limits::default()
         };
-        let tls = Tls {
-            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
-            client_auth: None,
-        };
+        let tls = serving(&chain, &key, None);
         let server = start_with(tls, limits).await;
         let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -731,8 +731,7 @@ mod tests {
                 .is_err(),
             "the oldest handshake was cut short"
         );
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -743,10 +742,7 @@ mod tests {
             handshake_timeout: Duration::from_secs(30),
             ..Limits::default()
         };
-        let tls = Tls {
-            resolver: Arc::new(CertResolver::from_pem(&chain, &key).unwrap()),
-            client_auth: None,
-        };
+        let tls = serving(&chain, &key, None);
         let server = start_with(tls, limits).await;
         let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         let second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -763,8 +759,7 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[test]
@@ -826,8 +821,7 @@ mod tests {
                 .is_err()
         );
 
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -839,8 +833,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 
     #[tokio::test]
@@ -876,7 +869,6 @@ mod tests {
         assert!(!String::from_utf8_lossy(&buf).contains("hello"));
         let config = server_config(Arc::new(CertResolver::new()), None).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        server.stop.send(()).unwrap();
-        server.done.await.unwrap().unwrap();
+        server.stop().await;
     }
 }
