@@ -431,10 +431,7 @@ impl Detector {
                     pattern: pattern.clone(),
                     message,
                 };
-                if pattern.trim().is_empty() {
-                    return Err(bad("is empty".to_owned()));
-                }
-                Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
+                valid_pattern(pattern, bad)?;
                 let anchored = format!("(?:^|[\\s;&|(/=\"'`])({pattern})(?:$|[\\s;&|)\"'`])");
                 command_patterns.push(Regex::new(&anchored).map_err(|e| bad(e.to_string()))?);
                 command_set.push(anchored);
@@ -447,12 +444,9 @@ impl Detector {
                     pattern: pattern.clone(),
                     message,
                 };
-                if pattern.trim().is_empty() {
-                    return Err(bad("is empty".to_owned()));
-                }
                 // Compiled alone first: a pattern that is valid only once wrapped (`a)|(b`)
                 // would change the anchoring.
-                Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
+                valid_pattern(pattern, bad)?;
                 patterns.push(format!("(?:^|/)(?:{pattern})$"));
                 image_runtime.push(runtimes.len());
             }
@@ -662,6 +656,17 @@ impl Detector {
             });
         }
     }
+}
+
+/// Checks that a rule's `pattern` is not empty and compiles on its own; `bad` names the rule
+/// in the error.
+fn valid_pattern(pattern: &str, bad: impl Fn(String) -> RulesError) -> Result<(), RulesError> {
+    if pattern.trim().is_empty() {
+        return Err(bad("is empty".to_owned()));
+    }
+    Regex::new(pattern)
+        .map(drop)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// The artifacts of `systems`' `spec.models` that `w` runs: an image pinned to the same digest as
