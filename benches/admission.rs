@@ -11,7 +11,7 @@
 //! Also what each create costs the operator's watches: reading the Deployment's watch event, as
 //! the stores keep it, against reading it whole.
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::sync::Arc;
 
 use axum::{
     body::{Body, to_bytes},
@@ -32,16 +32,13 @@ use tower::ServiceExt;
 use aims_operator::{
     admission::{Settings, Webhook, router},
     api::{Approval, Decision, RiskAssessment},
-    controller::{
-        Context,
-        context::{Stores, store_of},
-        metrics::Metrics,
-    },
+    cluster::{Stores, Synced, store_of},
     engine::{
         approval::{self, EntryRef, SigningKey},
         catalog::Catalog,
         detect::Detector,
     },
+    telemetry::metrics::Metrics,
 };
 
 const NS: &str = "credit";
@@ -166,21 +163,14 @@ fn hook() -> Arc<Webhook> {
         deployments: store_of(deployments),
         ..Stores::empty()
     };
-    let (_, leader) = tokio::sync::watch::channel(false);
     Arc::new(Webhook {
-        ctx: Arc::new(Context {
-            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
-            client,
-            stores,
-            catalog: Catalog::builtin(),
-            detector: Detector::default(),
-            key,
-            metrics: Arc::new(Metrics::default()),
-            synced: AtomicBool::new(true),
-            leader,
-            controllers: true,
-            pacer: Default::default(),
-        }),
+        recorder: Recorder::new(client, Reporter::from("aims-operator")),
+        stores,
+        catalog: Catalog::builtin(),
+        detector: Detector::default(),
+        key,
+        metrics: Arc::new(Metrics::default()),
+        synced: Synced::new(true),
         settings: Settings::default(),
     })
 }
@@ -351,7 +341,7 @@ fn bench(c: &mut Criterion) {
 /// A Deployment's watch event read whole (`k8s_openapi`'s type) and as the stores read it (the
 /// fields its facts come from, and its facts).
 fn watch_event(c: &mut Criterion) {
-    use aims_operator::controller::lean::Workload;
+    use aims_operator::cluster::stored::Workload;
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::core::WatchEvent;
 

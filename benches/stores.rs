@@ -9,10 +9,7 @@ use serde_json::{Value, json};
 
 use aims_operator::{
     api::AISystem,
-    controller::{
-        context::{Stores, store_of},
-        lean::Workload,
-    },
+    cluster::{Stores, store_of, stored::Workload},
 };
 
 const NAMESPACES: usize = 100;

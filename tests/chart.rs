@@ -616,7 +616,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
                 "cronjob" => ApiResource::erase::<CronJob>(&()),
                 "job" => ApiResource::erase::<Job>(&()),
                 "daemonset" => ApiResource::erase::<DaemonSet>(&()),
-                _ => aims_operator::controller::kserve::api_resource(),
+                _ => aims_operator::cluster::kserve::api_resource(),
             },
         );
         let scales = Api::<Deployment>::namespaced(operator.clone(), ns);

@@ -11,8 +11,8 @@ use std::{sync::OnceLock, time::Duration};
 
 use aims_operator::{
     api::{AISystem, Phase, RiskAssessment},
-    controller::key::{SECRET_KEY, SECRET_NAME},
     engine::approval::SigningKey,
+    runtime::key::{SECRET_KEY, SECRET_NAME},
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
@@ -350,7 +350,7 @@ spec:
     let isvcs: Api<kube::api::DynamicObject> = Api::namespaced_with(
         client.clone(),
         ns,
-        &aims_operator::controller::kserve::api_resource(),
+        &aims_operator::cluster::kserve::api_resource(),
     );
     let state = || async {
         let replicas = deployments.get("ranker").await.ok()?.spec?.replicas?;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use aims_operator::{
     api::{AISystem, Approval, Decision, Phase, RiskAssessment},
-    controller::key::{SECRET_KEY, SECRET_NAME},
     engine::approval::{self, EntryRef, SigningKey},
+    runtime::key::{SECRET_KEY, SECRET_NAME},
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};

@@ -1,5 +1,5 @@
 //! Memory per watched workload: the heap a Deployment takes in the operator's store, read from its
-//! watch event as the stores read it (`controller::lean`: its facts), against the same event read
+//! watch event as the stores read it (`cluster::stored`: its facts), against the same event read
 //! whole with its managed fields dropped (what a reflector keeps when it strips only those).
 //!
 //! A test binary of its own, because it installs a counting global allocator. Run with
@@ -10,7 +10,7 @@ use std::{
     cell::Cell,
 };
 
-use aims_operator::controller::lean::Workload;
+use aims_operator::cluster::stored::Workload;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
     core::WatchEvent,

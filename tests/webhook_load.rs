@@ -38,8 +38,8 @@ use aims_operator::{
         config::CONFIGURATION_NAME,
     },
     api::{AISystem, ControlBinding, RiskAssessment},
-    controller::key::{SECRET_KEY, SECRET_NAME},
     engine::approval::SigningKey,
+    runtime::key::{SECRET_KEY, SECRET_NAME},
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};

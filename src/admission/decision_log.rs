@@ -94,7 +94,7 @@ pub fn record(hook: &Webhook, answered: &Answered<'_>) {
         return;
     };
     let key = ObjectRef::new(system).within(&decision.namespace);
-    let Some(stored) = hook.ctx.stores.systems.get(&key) else {
+    let Some(stored) = hook.stores.systems.get(&key) else {
         return;
     };
     let reference = stored.object_ref(&());
@@ -105,7 +105,7 @@ pub fn record(hook: &Webhook, answered: &Answered<'_>) {
         decision.workload,
         decision.failing_controls().join(", ")
     );
-    let recorder = hook.ctx.recorder.clone();
+    let recorder = hook.recorder.clone();
     let name = stored.name_any();
     tokio::spawn(async move {
         let event = Event {

@@ -32,9 +32,34 @@ use axum::{
 use kube::core::admission::AdmissionResponse;
 
 use crate::{
-    controller::Context,
-    engine::admission::workload::{BreakGlassPolicy, Decision, UnregisteredPolicy},
+    cluster::{Stores, Synced},
+    engine::{
+        admission::workload::{BreakGlassPolicy, Decision, UnregisteredPolicy},
+        approval::SigningKey,
+        catalog::Catalog,
+        detect::Detector,
+    },
+    telemetry::metrics::Metrics,
 };
+
+/// Why the webhook could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The serving certificate could not be loaded or made.
+    #[error("serving certificate: {0}")]
+    Certificate(String),
+    /// The client CA could not be loaded.
+    #[error("client CA: {0}")]
+    ClientCa(String),
+    /// The HTTPS server failed.
+    #[error("{addr}: {source}")]
+    Serve {
+        /// Where it listened.
+        addr: std::net::SocketAddr,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
 
 /// How the webhook decides what the records leave open.
 #[derive(Clone, Debug)]
@@ -97,10 +122,9 @@ pub async fn serve(
     client: kube::Client,
     namespace: String,
     config: ServeConfig,
-    ctx: Arc<Context>,
+    hook: Arc<Webhook>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), crate::controller::Error> {
-    use crate::controller::Error;
+) -> Result<(), Error> {
     let certs = match config.certs {
         CertSource::Files { cert, key } => {
             certs::WebhookCerts::Files(certs::CertFiles::new(cert, key))
@@ -113,16 +137,16 @@ pub async fn serve(
     let material = certs
         .load()
         .await
-        .map_err(|e| Error::Webhook(e.to_string()))?;
+        .map_err(|e| Error::Certificate(e.to_string()))?;
     let resolver = Arc::new(
         tls::CertResolver::from_pem(&material.cert_chain_pem, &material.key_pem)
-            .map_err(|e| Error::Webhook(e.to_string()))?,
+            .map_err(|e| Error::Certificate(e.to_string()))?,
     );
     let client_auth = match &config.client_auth {
         Some(wanted) => {
             let auth = client_auth::ClientAuth::load(wanted)
                 .await
-                .map_err(|e| Error::Webhook(e.to_string()))?;
+                .map_err(|e| Error::ClientCa(e.to_string()))?;
             tracing::info!(
                 ca = %wanted.ca_file.display(),
                 names = ?wanted.names,
@@ -140,10 +164,6 @@ pub async fn serve(
             None
         }
     };
-    let hook = Arc::new(Webhook {
-        ctx,
-        settings: config.settings,
-    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -168,15 +188,30 @@ pub async fn serve(
     if let Some(ca_refresher) = ca_refresher {
         let _ = ca_refresher.await;
     }
-    served.map_err(|e| Error::Webhook(format!("{}: {e}", config.addr)))
+    served.map_err(|source| Error::Serve {
+        addr: config.addr,
+        source,
+    })
 }
 
-/// What the webhook handlers share: the controllers' context (stores, catalog, key, metrics,
-/// recorder) and the settings.
+/// What the webhook handlers share: the stores they decide from, what the engine needs beside
+/// them, and where the answers are counted and recorded. Nothing of a controller's.
 pub struct Webhook {
-    /// The stores and the rest of the operator's shared state.
-    pub ctx: Arc<Context>,
-    /// The settings.
+    /// The stores.
+    pub stores: Stores,
+    /// Set once the stores have synced; until then every review is refused.
+    pub synced: Synced,
+    /// The control catalog.
+    pub catalog: Catalog,
+    /// The unregistered-model-workload detector.
+    pub detector: Detector,
+    /// The approval signing key (approvals are stamped and verified with it).
+    pub key: SigningKey,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes the Events of the decision log.
+    pub recorder: kube::runtime::events::Recorder,
+    /// The decision settings.
     pub settings: Settings,
 }
 
@@ -239,7 +274,7 @@ async fn answer(hook: Arc<Webhook>, name: &'static str, handler: Handler, body: 
             return reply(&hook, name, "invalid", start, review::unreadable(&e));
         }
     };
-    let Outcome { response, decision } = if hook.ctx.synced() {
+    let Outcome { response, decision } = if hook.synced.is_set() {
         handler(&hook, &req)
     } else {
         Outcome::deny(
@@ -274,8 +309,7 @@ fn reply(
     response: AdmissionResponse,
 ) -> Response {
     let body = review::encode(response);
-    hook.ctx
-        .metrics
+    hook.metrics
         .admission(name, verdict, start.elapsed().as_secs_f64());
     (
         StatusCode::OK,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Outcome, Webhook, review, review::Request};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment, RiskAssessmentSpec},
-    controller::context::{as_bindings, readable},
+    cluster::{as_bindings, readable},
     engine::{
         admission::{Requester, assessment, binding, system},
         approval::ApprovalPolicy,
@@ -59,17 +59,17 @@ pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
                 &new,
                 requester,
                 &policy,
-                &hook.ctx.key,
+                &hook.key,
                 req.dry_run,
                 jiff::Timestamp::now(),
             )
             .map_err(|e| e.to_string())
         }),
         "ControlBinding" => typed::<ControlBinding>(req).and_then(|(new, _)| {
-            binding::admit(&new.spec.rules, &hook.ctx.catalog).map_err(|e| e.to_string())
+            binding::admit(&new.spec.rules, &hook.catalog).map_err(|e| e.to_string())
         }),
         "ClusterControlBinding" => typed::<ClusterControlBinding>(req).and_then(|(new, _)| {
-            binding::admit(&new.spec.rules, &hook.ctx.catalog).map_err(|e| e.to_string())
+            binding::admit(&new.spec.rules, &hook.catalog).map_err(|e| e.to_string())
         }),
         _ => Ok(()),
     };
@@ -105,7 +105,7 @@ pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
             groups: &groups,
         },
         &policy,
-        &hook.ctx.key,
+        &hook.key,
         req.dry_run,
         jiff::Timestamp::now(),
     ) {
@@ -193,7 +193,7 @@ fn patch(raw: &Value, sent: &RiskAssessmentSpec, stamped: &RiskAssessmentSpec) -
 /// system is not registered yet).
 fn policy_for(hook: &Webhook, ra: &RiskAssessment) -> ApprovalPolicy {
     let namespace = ra.namespace().unwrap_or_default();
-    let systems = hook.ctx.stores.systems.state();
+    let systems = hook.stores.systems.state();
     let Some(system) = readable(&systems).find(|s| {
         s.namespace().as_deref() == Some(namespace.as_str())
             && s.name_any() == ra.spec.system_ref.name
@@ -206,10 +206,10 @@ fn policy_for(hook: &Webhook, ra: &RiskAssessment) -> ApprovalPolicy {
 /// The approval policy the bindings set for `system`.
 fn approval_policy_of(hook: &Webhook, system: &AISystem) -> ApprovalPolicy {
     let namespace = system.namespace().unwrap_or_default();
-    let (namespaced, cluster) = hook.ctx.stores.bindings();
+    let (namespaced, cluster) = hook.stores.bindings();
     let bindings = as_bindings(&namespaced, &cluster);
-    let labels = hook.ctx.stores.namespace_labels(&namespace);
-    approval_policy(&resolve(system, &labels, &bindings, &hook.ctx.catalog))
+    let labels = hook.stores.namespace_labels(&namespace);
+    approval_policy(&resolve(system, &labels, &bindings, &hook.catalog))
 }
 
 /// An AISystem review's object (`None` on a delete) and old object.

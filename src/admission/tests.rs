@@ -1,7 +1,7 @@
 //! The webhook's HTTP layer in process: reviews in, answers out, through the router, with stores
 //! filled from fixtures and no API server.
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::sync::Arc;
 
 use axum::{
     body::{Body, to_bytes},
@@ -17,12 +17,9 @@ use tower::ServiceExt;
 use super::{Settings, Webhook, router};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
-    controller::{
-        Context,
-        context::{Stores, store_of},
-        metrics::Metrics,
-    },
+    cluster::{Stores, Synced, store_of},
     engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
+    telemetry::metrics::Metrics,
 };
 
 const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -84,21 +81,14 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
         ]),
         ..Stores::empty()
     };
-    let (_, leader) = tokio::sync::watch::channel(false);
     Arc::new(Webhook {
-        ctx: Arc::new(Context {
-            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
-            client,
-            stores,
-            catalog: Catalog::builtin(),
-            detector: Detector::default(),
-            key: SigningKey::new([9u8; 32]).unwrap(),
-            metrics: Arc::new(Metrics::default()),
-            synced: AtomicBool::new(synced),
-            leader,
-            controllers: true,
-            pacer: Default::default(),
-        }),
+        recorder: Recorder::new(client, Reporter::from("aims-operator")),
+        stores,
+        catalog: Catalog::builtin(),
+        detector: Detector::default(),
+        key: SigningKey::new([9u8; 32]).unwrap(),
+        metrics: Arc::new(Metrics::default()),
+        synced: Synced::new(synced),
         settings: Settings::default(),
     })
 }

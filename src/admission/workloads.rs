@@ -10,10 +10,7 @@ use serde_json::value::RawValue;
 
 use super::{Outcome, Webhook, config::is_control_plane, review};
 use crate::{
-    controller::{
-        context::{as_bindings, readable},
-        lean::Workload,
-    },
+    cluster::{as_bindings, readable, stored::Workload},
     engine::{
         admission::{
             Requester,
@@ -86,7 +83,7 @@ pub fn decide(
     old: Option<&WorkloadFacts>,
     requester: Requester,
 ) -> Decision {
-    let stores = &hook.ctx.stores;
+    let stores = &hook.stores;
     let namespace = new.namespace.as_str();
     let all_systems = stores.systems.state();
     let every_system: Vec<_> = readable(&all_systems).collect();
@@ -126,9 +123,9 @@ pub fn decide(
             namespace_labels: &labels,
             assessments: &assessments,
             bindings: &bindings,
-            catalog: &hook.ctx.catalog,
-            trust: Trust::Verify(&hook.ctx.key),
-            detector: &hook.ctx.detector,
+            catalog: &hook.catalog,
+            trust: Trust::Verify(&hook.key),
+            detector: &hook.detector,
             unregistered: hook.settings.unregistered,
             break_glass: &hook.settings.break_glass,
             now: jiff::Timestamp::now(),
@@ -176,7 +173,7 @@ fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, S
             .get(&ObjectRef::new(name).within(namespace))
             .map(|w| WorkloadFacts::clone(&w.facts))
     }
-    let stores = &hook.ctx.stores;
+    let stores = &hook.stores;
     let (name, ns) = (req.name.as_str(), namespace.as_str());
     let stored = match req.resource.resource.as_str() {
         "deployments" => stored(&stores.deployments, name, ns),

@@ -11,7 +11,7 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use super::cluster::{Cluster, ClusterError, Named, Target, settle};
+use super::connect::{Cluster, ClusterError, Named, Target, settle};
 use crate::api::{AssessmentState, Decision, RiskAssessment};
 
 /// Options of `aims approve`.
@@ -22,13 +22,13 @@ pub struct ApproveArgs {
     pub name: String,
     /// Its namespace.
     #[command(flatten)]
-    pub scope: super::cluster::ObjectScope,
+    pub scope: super::connect::ObjectScope,
     /// Why you approve, recorded with your decision.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: Option<String>,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub connect: super::cluster::ConnectArgs,
+    pub connect: super::connect::ConnectArgs,
 }
 
 /// Options of `aims reject`.
@@ -39,13 +39,13 @@ pub struct RejectArgs {
     pub name: String,
     /// Its namespace.
     #[command(flatten)]
-    pub scope: super::cluster::ObjectScope,
+    pub scope: super::connect::ObjectScope,
     /// Why you reject it: what has to change before it can be approved.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub comment: String,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub connect: super::cluster::ConnectArgs,
+    pub connect: super::connect::ConnectArgs,
 }
 
 /// One decision to record.
@@ -175,7 +175,7 @@ pub fn state(ra: &RiskAssessment) -> String {
 
 /// Records the decision and says what was stamped, then where the assessment stands once the
 /// operator has evaluated it (or as it last stood, if that takes longer than
-/// [`SETTLE`](super::cluster::SETTLE)).
+/// [`SETTLE`](super::connect::SETTLE)).
 pub async fn run(cluster: &Cluster, request: Request) -> Result<String, ClusterError> {
     let namespace = cluster.namespace(request.namespace);
     let name = request.name.as_str();

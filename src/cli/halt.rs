@@ -9,7 +9,7 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use super::cluster::{Cluster, ClusterError, Named, Target, settle};
+use super::connect::{Cluster, ClusterError, Named, Target, settle};
 use crate::api::{AISystem, Phase};
 
 /// The annotation that keeps why a system was last resumed (the spec keeps only why it was
@@ -24,13 +24,13 @@ pub struct HaltArgs {
     pub name: String,
     /// Its namespace.
     #[command(flatten)]
-    pub scope: super::cluster::ObjectScope,
+    pub scope: super::connect::ObjectScope,
     /// Why: kept in spec.oversight.haltReason while the system is halted.
     #[arg(long, value_name = "TEXT", required = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: String,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub connect: super::cluster::ConnectArgs,
+    pub connect: super::connect::ConnectArgs,
 }
 
 /// Options of `aims resume`.
@@ -41,13 +41,13 @@ pub struct ResumeArgs {
     pub name: String,
     /// Its namespace.
     #[command(flatten)]
-    pub scope: super::cluster::ObjectScope,
+    pub scope: super::connect::ObjectScope,
     /// Why it may run again: kept in the annotation aims.dev/resume-reason.
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub reason: Option<String>,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub connect: super::cluster::ConnectArgs,
+    pub connect: super::connect::ConnectArgs,
 }
 
 /// The merge patch that halts a system for `reason`. It drops the reason of an earlier resume,

@@ -2,7 +2,7 @@
 
 pub mod approve;
 pub mod check;
-pub mod cluster;
+pub mod connect;
 pub mod halt;
 mod render;
 pub mod scan;
@@ -176,13 +176,13 @@ pub enum Command {
     Scan {
         /// Where: `-n NS`, `-A`, or the current kubeconfig context's namespace.
         #[command(flatten)]
-        scope: cluster::ListScope,
+        scope: connect::ListScope,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = ScanFormat::Table)]
         output: ScanFormat,
         /// How to reach the cluster.
         #[command(flatten)]
-        connect: cluster::ConnectArgs,
+        connect: connect::ConnectArgs,
     },
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
@@ -349,7 +349,7 @@ pub enum Error {
     Stdout(#[from] std::io::Error),
     /// The operator failed.
     #[error(transparent)]
-    Controller(#[from] crate::controller::Error),
+    Run(#[from] crate::runtime::Error),
     /// No usable kubeconfig or in-cluster configuration.
     #[error("cannot connect to Kubernetes: {0}")]
     Connect(#[from] kube::Error),
@@ -358,7 +358,7 @@ pub enum Error {
     Input(Vec<manifests::LoadError>),
     /// A command that talks to the cluster failed.
     #[error(transparent)]
-    Cluster(#[from] cluster::ClusterError),
+    Cluster(#[from] connect::ClusterError),
 }
 
 impl Error {
@@ -429,34 +429,34 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 /// Connects to the cluster of the kubeconfig, runs `command` and prints what it returns.
-fn on_cluster<F, Fut>(how: &cluster::ConnectArgs, command: F) -> Result<(), Error>
+fn on_cluster<F, Fut>(how: &connect::ConnectArgs, command: F) -> Result<(), Error>
 where
-    F: FnOnce(cluster::Cluster) -> Fut,
-    Fut: Future<Output = Result<String, cluster::ClusterError>>,
+    F: FnOnce(connect::Cluster) -> Fut,
+    Fut: Future<Output = Result<String, connect::ClusterError>>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let text = runtime.block_on(async { command(cluster::Cluster::connect(how).await?).await })?;
+    let text = runtime.block_on(async { command(connect::Cluster::connect(how).await?).await })?;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
 }
 
 fn run_scan(
-    how: &cluster::ConnectArgs,
-    scope: &cluster::ListScope,
+    how: &connect::ConnectArgs,
+    scope: &connect::ListScope,
     output: ScanFormat,
 ) -> Result<(), Error> {
     on_cluster(how, |c| async move {
         let namespace = scope.namespace(&c);
         let rows = scan::scan(&c.client, namespace.as_deref(), &Detector::default())
             .await
-            .map_err(|e| c.classify(e, cluster::Target::list("aisystem", namespace.as_deref())))?;
+            .map_err(|e| c.classify(e, connect::Target::list("aisystem", namespace.as_deref())))?;
         Ok(match output {
             ScanFormat::Table => scan::table(&rows),
             ScanFormat::Json => {
                 serde_json::to_string_pretty(&rows)
-                    .map_err(|e| cluster::ClusterError::Unexpected(e.to_string()))?
+                    .map_err(|e| connect::ClusterError::Unexpected(e.to_string()))?
                     + "\n"
             }
         })
@@ -500,9 +500,9 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
                 },
             },
         });
-        crate::controller::run(
+        crate::runtime::run(
             client,
-            crate::controller::Config {
+            crate::runtime::Config {
                 namespace: args.namespace,
                 metrics_addr: args.metrics_addr,
                 identity: args.identity.unwrap_or_else(default_identity),
@@ -676,7 +676,7 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Status(status::StatusArgs {
-                scope: cluster::ListScope {
+                scope: connect::ListScope {
                     all_namespaces: true,
                     namespace: None,
                 },

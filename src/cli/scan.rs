@@ -103,7 +103,7 @@ pub async fn scan(
             .into_iter()
             .filter(|w| !w.controlled),
     );
-    let isvc = crate::controller::kserve::api_resource();
+    let isvc = crate::cluster::kserve::api_resource();
     let isvcs = match namespace {
         Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &isvc),
         None => Api::<DynamicObject>::all_with(client.clone(), &isvc),

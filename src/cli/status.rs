@@ -3,7 +3,7 @@
 
 use kube::{Api, ResourceExt, api::ListParams};
 
-use super::cluster::{Cluster, ClusterError, Target};
+use super::connect::{Cluster, ClusterError, Target};
 use crate::api::{AISystem, AISystemStatus, Phase};
 
 /// Options of `aims status`.
@@ -11,10 +11,10 @@ use crate::api::{AISystem, AISystemStatus, Phase};
 pub struct StatusArgs {
     /// Where: `-n NS`, `-A`, or the current kubeconfig context's namespace.
     #[command(flatten)]
-    pub scope: super::cluster::ListScope,
+    pub scope: super::connect::ListScope,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub connect: super::cluster::ConnectArgs,
+    pub connect: super::connect::ConnectArgs,
 }
 
 /// One row of the table.

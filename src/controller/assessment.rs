@@ -12,13 +12,10 @@ use kube::{
     },
 };
 
-use super::{
-    Error,
-    context::{Context, Guarded, as_bindings},
-    status,
-};
+use super::{Context, Error, status};
 use crate::{
     api::{AISystem, RiskAssessment},
+    cluster::{Guarded, as_bindings, watch::without_status_updates, watches::SystemEvents},
     engine::{
         approval::{self, ApprovalPolicy, Trust},
         binding, evaluate,
@@ -29,15 +26,12 @@ use crate::{
 /// annotations of the system it refers to (its approval policy depends on them, not on its status),
 /// and assesses every assessment again when a ControlBinding or ClusterControlBinding is created,
 /// changed or deleted (the binding that applies A.6.2.5 names the approver groups).
-pub fn controller(
-    client: Client,
-    systems: &super::aisystem::SystemEvents,
-) -> Controller<Guarded<RiskAssessment>> {
+pub fn controller(client: Client, systems: &SystemEvents) -> Controller<Guarded<RiskAssessment>> {
     let controller = super::controller_of::<Guarded<RiskAssessment>>(client)
         .reconcile_all_on(systems.binding_changes());
     let assessments = controller.store();
     controller.watches_stream(
-        super::without_status_updates(systems.subscribe()).touched_objects(),
+        without_status_updates(systems.subscribe()).touched_objects(),
         move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();

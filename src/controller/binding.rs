@@ -14,14 +14,10 @@ use kube::{
     },
 };
 
-use super::{
-    Error, Watched,
-    aisystem::SystemEvents,
-    context::{Context, Guarded, readable},
-    status,
-};
+use super::{Context, Error, status};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, ControlBindingStatus, ControlTally},
+    cluster::{Guarded, readable, watch::Watched, watches::SystemEvents},
     engine::{
         binding::{self, Binding},
         evaluate::ConditionResult,

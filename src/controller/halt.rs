@@ -268,7 +268,7 @@ pub async fn apply(client: &Client, namespace: &str, steps: &[Step]) -> Result<(
                 Api::<kube::api::DynamicObject>::namespaced_with(
                     client.clone(),
                     namespace,
-                    &super::kserve::api_resource(),
+                    &crate::cluster::kserve::api_resource(),
                 )
                 .patch(
                     name,

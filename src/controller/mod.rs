@@ -1,28 +1,76 @@
-//! `aims run`: the controllers that evaluate every AISystem and RiskAssessment against what runs,
-//! and write the result to their status.
+//! The reconcilers: the controllers that evaluate every AISystem, RiskAssessment and binding
+//! against what runs, and write the result to their status.
 //!
-//! Thin on purpose: reflector stores feed the pure engine, and the only writes are server-side
-//! applies of `status` (skipped when nothing changed) and Events.
+//! Thin on purpose: the stores of [`crate::cluster`] feed the pure engine, and the only writes are
+//! server-side applies of `status` (skipped when nothing changed), Events, and a halted system's
+//! scale-downs. [`crate::runtime`] starts them ([`tasks`]).
 
 mod aisystem;
 mod assessment;
 mod binding;
 pub mod context;
-pub mod key;
-pub mod kserve;
-pub mod lean;
-pub mod metrics;
+pub mod halt;
 pub mod pace;
 mod scan;
 pub mod status;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, future::BoxFuture};
 use kube::Client;
-use tokio::sync::watch;
 
 pub use context::Context;
+
+use crate::cluster::watches::{SystemEvents, Triggers};
+
+/// The controllers' tasks, each named, over the watches' `triggers`: the AISystem,
+/// RiskAssessment, ControlBinding and ClusterControlBinding controllers, and the scan for
+/// unregistered model workloads. Each ends once `shutdown` resolves.
+pub fn tasks<S>(
+    ctx: &Arc<Context>,
+    triggers: Triggers,
+    shutdown: impl Fn() -> S,
+) -> Vec<(&'static str, BoxFuture<'static, ()>)>
+where
+    S: std::future::Future<Output = ()> + Send + Sync + 'static,
+{
+    let fanout = SystemEvents::new();
+    let client = &ctx.client;
+    let systems = aisystem::controller(ctx, triggers, &fanout)
+        .graceful_shutdown_on(shutdown())
+        .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
+        .for_each(report);
+    let assessments = assessment::controller(client.clone(), &fanout)
+        .graceful_shutdown_on(shutdown())
+        .run(assessment::reconcile, assessment::error_policy, ctx.clone())
+        .for_each(report);
+    let bindings = binding::namespaced(client.clone(), &fanout)
+        .graceful_shutdown_on(shutdown())
+        .run(
+            binding::reconcile_namespaced,
+            binding::error_policy,
+            ctx.clone(),
+        )
+        .for_each(report);
+    let cluster_bindings = binding::cluster(client.clone(), &fanout)
+        .graceful_shutdown_on(shutdown())
+        .run(
+            binding::reconcile_cluster,
+            binding::error_policy,
+            ctx.clone(),
+        )
+        .for_each(report);
+    vec![
+        ("aisystem controller", systems.boxed()),
+        ("riskassessment controller", assessments.boxed()),
+        ("controlbinding controller", bindings.boxed()),
+        ("clustercontrolbinding controller", cluster_bindings.boxed()),
+        (
+            "unregistered scan",
+            scan::run(ctx.clone(), shutdown()).boxed(),
+        ),
+    ]
+}
 
 /// The field manager of every status the operator writes.
 pub const FIELD_MANAGER: &str = "aims-operator";
@@ -62,21 +110,9 @@ pub enum Error {
     /// A call to the API server failed.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    /// The approval signing key is missing or unusable.
-    #[error("approval signing key: {0}")]
-    Key(String),
-    /// Leader election failed.
-    #[error("leader election: {0}")]
-    Lease(String),
     /// An object could not be serialized.
     #[error("cannot serialize: {0}")]
     Serialize(#[from] serde_json::Error),
-    /// The metrics and health server failed.
-    #[error("metrics server: {0}")]
-    Server(#[from] std::io::Error),
-    /// The admission webhook failed.
-    #[error("admission webhook: {0}")]
-    Webhook(String),
     /// Work handed to the blocking pool was dropped: the runtime is shutting down.
     #[error("shutting down")]
     Stopped,
@@ -87,161 +123,10 @@ impl Error {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Kube(_) => "kube",
-            Self::Key(_) => "key",
-            Self::Lease(_) => "lease",
             Self::Serialize(_) => "serialize",
-            Self::Server(_) => "server",
-            Self::Webhook(_) => "webhook",
             Self::Stopped => "stopped",
         }
     }
-}
-
-/// How `aims run` runs.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The namespace the operator runs in (its signing key lives there).
-    pub namespace: String,
-    /// Where `/metrics`, `/healthz` and `/readyz` are served.
-    pub metrics_addr: SocketAddr,
-    /// This replica's name in the leader Lease (the pod name in a cluster).
-    pub identity: String,
-    /// Whether to run the controllers (false: a webhook-only replica).
-    pub controllers: bool,
-    /// The admission webhook, when it is served.
-    pub webhook: Option<crate::admission::ServeConfig>,
-}
-
-/// The Lease that elects the replica that writes.
-pub const LEASE_NAME: &str = "aims-operator";
-
-/// Runs the controllers and the metrics server until SIGTERM or SIGINT.
-pub async fn run(client: Client, config: Config) -> Result<(), Error> {
-    let key = key::load_or_create(&client, &config.namespace).await?;
-    let metrics = Arc::new(metrics::Metrics::default());
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let shutdown = {
-        let rx = shutdown_rx.clone();
-        move || {
-            let mut rx = rx.clone();
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }
-        }
-    };
-
-    // Every replica watches and evaluates; the one holding the Lease writes. Dropping the receiver
-    // at shutdown releases the Lease, so a successor takes over without waiting for it to expire.
-    // A webhook-only replica takes no part in the election.
-    let (leader, lease_task) = if config.controllers {
-        let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-            .with_namespace(&config.namespace)
-            .with_identity(&config.identity)
-            .with_duration(15)
-            .with_grace(5)
-            .build()
-            .await
-            .map_err(|e| Error::Lease(e.to_string()))?;
-        let (leader, task) = lease.watch().await;
-        (leader, Some(task))
-    } else {
-        (watch::channel(false).1, None)
-    };
-    let (driver, ctx, system_events) = aisystem::controller(
-        client.clone(),
-        key,
-        metrics.clone(),
-        leader,
-        config.controllers,
-    );
-    let server = metrics::serve(
-        config.metrics_addr,
-        metrics.clone(),
-        ctx.clone(),
-        shutdown(),
-    );
-
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        let _ = shutdown_tx.send(true);
-    });
-
-    // The AISystem controller's trigger streams fill every store; a webhook-only replica runs
-    // the watches alone.
-    let systems = match driver {
-        aisystem::Driver::Controller(systems) => systems
-            .graceful_shutdown_on(shutdown())
-            .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
-            .for_each(report)
-            .boxed(),
-        aisystem::Driver::StoresOnly(watches) => {
-            futures::future::select(watches, Box::pin(shutdown()))
-                .map(drop)
-                .boxed()
-        }
-    };
-    let mut tasks = vec![systems.map(|()| Ok(())).boxed(), server.boxed()];
-    if config.controllers {
-        let assessments = assessment::controller(client.clone(), &system_events)
-            .graceful_shutdown_on(shutdown())
-            .run(assessment::reconcile, assessment::error_policy, ctx.clone())
-            .for_each(report);
-        let bindings = binding::namespaced(client.clone(), &system_events)
-            .graceful_shutdown_on(shutdown())
-            .run(
-                binding::reconcile_namespaced,
-                binding::error_policy,
-                ctx.clone(),
-            )
-            .for_each(report);
-        let cluster_bindings = binding::cluster(client.clone(), &system_events)
-            .graceful_shutdown_on(shutdown())
-            .run(
-                binding::reconcile_cluster,
-                binding::error_policy,
-                ctx.clone(),
-            )
-            .for_each(report);
-        tasks.extend([
-            assessments.map(|()| Ok(())).boxed(),
-            bindings.map(|()| Ok(())).boxed(),
-            cluster_bindings.map(|()| Ok(())).boxed(),
-            scan::run(ctx.clone(), shutdown()).map(|()| Ok(())).boxed(),
-        ]);
-    }
-    if let Some(webhook) = config.webhook.clone() {
-        tasks.push(
-            crate::admission::serve(
-                client.clone(),
-                config.namespace.clone(),
-                webhook,
-                ctx.clone(),
-                shutdown(),
-            )
-            .boxed(),
-        );
-    }
-    tracing::info!(
-        namespace = %config.namespace,
-        metrics = %config.metrics_addr,
-        controllers = config.controllers,
-        webhook = ?config.webhook.as_ref().map(|w| w.addr),
-        "aims-operator running"
-    );
-    // Every task ends on shutdown; if one ends early, the process stops loudly rather than limp on.
-    let (result, _, rest) = futures::future::select_all(tasks).await;
-    // Dropping the last Lease receiver makes the lease task release the Lease for a successor.
-    drop(rest);
-    drop(ctx);
-    if let Some(lease_task) = lease_task
-        && tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
-            .await
-            .is_err()
-    {
-        tracing::warn!("the Lease was not released in time; a successor waits for it to expire");
-    }
-    result
 }
 
 /// Runs CPU-bound work (evaluating many systems) on tokio's blocking pool, so that it never holds
@@ -264,15 +149,17 @@ pub async fn off_runtime<T: Send + 'static>(
 /// with one backoff that grows across streams and resets only after two quiet minutes. At start,
 /// a few failed lists (kinds just installed) thus stalled every watch, and so readiness, for
 /// minutes. Here each watch backs off alone and the controller never pauses the others.
-pub fn controller_of<K: lean::Stored>(client: Client) -> kube::runtime::Controller<K> {
+pub fn controller_of<K: crate::cluster::stored::Stored>(
+    client: Client,
+) -> kube::runtime::Controller<K> {
     use kube::runtime::WatchStreamExt;
-    let (store, events) = reflect_events(client);
+    let (store, events) = crate::cluster::watch::reflect_events(client);
     controller_for_stream(events.applied_objects(), store)
 }
 
 /// A controller driven by `stream` (which backs off on its own) that never pauses its trigger
 /// streams for one stream's error; see [`controller_of`].
-pub(crate) fn controller_for_stream<K: Watched>(
+pub(crate) fn controller_for_stream<K: crate::cluster::watch::Watched>(
     stream: impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
     store: kube::runtime::reflector::Store<K>,
 ) -> kube::runtime::Controller<K> {
@@ -281,101 +168,12 @@ pub(crate) fn controller_for_stream<K: Watched>(
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
 }
 
-/// What a watched kind must be: what kube's reflectors and controllers need of it.
-pub trait Watched:
-    kube::Resource<DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync>
-    + Clone
-    + serde::de::DeserializeOwned
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<K> Watched for K where
-    K: kube::Resource<DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-/// The reflected watch events of `K` in every namespace, backing off on their own, with what
-/// [`Stored::trim`](lean::Stored::trim) drops removed before the store keeps them; and the store.
-pub fn reflect_events<K: lean::Stored>(
-    client: Client,
-) -> (
-    kube::runtime::reflector::Store<K>,
-    impl futures::Stream<Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>>
-    + Send
-    + 'static,
-) {
-    use kube::runtime::{WatchStreamExt, reflector, watcher};
-    let (store, writer) = reflector::store();
-    let events = reflector(
-        writer,
-        watcher(kube::Api::<K>::all(client), watcher::Config::default())
-            .default_backoff()
-            .modify(K::trim),
-    );
-    (store, events)
-}
-
 /// How many reconciles of one controller run at once. Unbounded, a start on a large cluster ran
 /// every object's reconcile together: each held its evaluation in memory and opened its own
 /// connection for its status write, which set the operator's peak memory. A reconcile is a few
 /// milliseconds of evaluation and one write, so a few at a time keep two cores and the API server
 /// busy.
 pub const CONCURRENCY: u16 = 8;
-
-/// Drops the watch events of `K` that change neither its generation (its spec), labels nor
-/// annotations: the updates of its status alone. New and deleted objects always pass.
-///
-/// For triggers whose mapper reads no status: the statuses the operator writes back would
-/// otherwise each start another round of reconciles that change nothing (a binding's tally
-/// re-evaluated every system it selects).
-pub fn without_status_updates<K, S>(stream: S) -> impl futures::Stream<Item = S::Item>
-where
-    K: kube::Resource,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-    S: futures::Stream<
-            Item = Result<kube::runtime::watcher::Event<K>, kube::runtime::watcher::Error>,
-        >,
-{
-    use kube::runtime::{reflector::ObjectRef, watcher::Event};
-    let mut seen = std::collections::HashMap::<ObjectRef<K>, u64>::new();
-    stream.filter(move |event| {
-        let keep = match event {
-            Ok(Event::Apply(o) | Event::InitApply(o)) => {
-                seen.insert(ObjectRef::from_obj(o), spec_version(o)) != Some(spec_version(o))
-            }
-            Ok(Event::Delete(o)) => {
-                seen.remove(&ObjectRef::from_obj(o));
-                true
-            }
-            Ok(Event::Init) => {
-                // A new list follows: it sees every object again.
-                seen.clear();
-                true
-            }
-            Ok(Event::InitDone) | Err(_) => true,
-        };
-        futures::future::ready(keep)
-    })
-}
-
-/// A hash of what a status write leaves unchanged: generation, labels and annotations.
-fn spec_version<K: kube::Resource>(o: &K) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let meta = o.meta();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (meta.generation, &meta.labels, &meta.annotations).hash(&mut h);
-    h.finish()
-}
 
 /// A controller backoff that never pauses: each trigger stream backs off on its own.
 struct NoPause;
@@ -402,25 +200,6 @@ fn report<T, E: std::error::Error>(
     }
     futures::future::ready(())
 }
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-pub mod halt;
 
 #[cfg(test)]
 mod tests {
@@ -511,10 +290,11 @@ mod tests {
             .iter()
             .map(|(_, e, _)| Ok(e.clone()))
             .collect::<Vec<_>>();
-        let kept: Vec<_> = super::without_status_updates(futures::stream::iter(events))
-            .map(|e| format!("{:?}", e.unwrap()))
-            .collect()
-            .await;
+        let kept: Vec<_> =
+            crate::cluster::watch::without_status_updates(futures::stream::iter(events))
+                .map(|e| format!("{:?}", e.unwrap()))
+                .collect()
+                .await;
         let want: Vec<_> = cases
             .iter()
             .filter(|(_, _, keep)| *keep)

@@ -34,7 +34,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
 
 async fn scan_once(ctx: &Context, reported: &mut BTreeSet<String>) {
     let systems = ctx.stores.systems.state();
-    let system_refs: Vec<_> = super::context::readable(&systems).collect();
+    let system_refs: Vec<_> = crate::cluster::readable(&systems).collect();
     ctx.metrics.set_systems(system_refs.iter().map(|s| {
         let phase = s.status.as_ref().and_then(|st| st.phase.as_ref());
         (

@@ -14,7 +14,7 @@ use std::{borrow::Cow, marker::PhantomData, sync::Arc};
 use k8s_openapi::{api::core::v1::Namespace, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use serde::{Deserialize, Deserializer};
 
-use super::{Watched, context::Guarded};
+use super::{stores::Guarded, watch::Watched};
 use crate::engine::workload::{WorkloadFacts, WorkloadKind, WorkloadObject, fields::LAST_APPLIED};
 
 /// A kind the stores keep: what of each object is dropped before it is stored.

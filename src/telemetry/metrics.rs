@@ -1,22 +1,16 @@
-//! Prometheus metrics and the health endpoints, served on their own port.
+//! The operator's Prometheus metrics, recorded by the controllers and the webhook and served by
+//! [`crate::runtime::health`].
 
 use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::Instant,
 };
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-
-use super::{Context, Error};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabel {
@@ -222,58 +216,22 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Records that the stores have synced: `/readyz` answers ready from now on.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the stores have synced.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
         out
     }
-}
-
-/// Serves `/metrics`, `/healthz` (the process answers) and `/readyz` (every store has synced)
-/// until `shutdown` resolves.
-pub async fn serve(
-    addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    ctx: Arc<Context>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), Error> {
-    let ready_metrics = metrics.clone();
-    tokio::spawn(async move {
-        ctx.stores
-            .wait_until_ready(std::time::Duration::from_secs(10))
-            .await;
-        // With KServe installed, InferenceServices are workloads too: a status computed before
-        // they are listed would be written twice.
-        if super::kserve::established(&ctx.client).await {
-            let _ = ctx.stores.inference_services.wait_until_ready().await;
-        }
-        ctx.synced.store(true, Ordering::Release);
-        ready_metrics.ready.store(true, Ordering::Relaxed);
-        tracing::info!("stores synced; ready");
-    });
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(|State(m): State<Arc<Metrics>>| async move { m.render() }),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(m): State<Arc<Metrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "stores not synced yet")
-                }
-            }),
-        )
-        .with_state(metrics);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

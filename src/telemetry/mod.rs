@@ -1,4 +1,7 @@
-//! Logging: human-readable or JSON lines, filtered by `RUST_LOG` (default `info`).
+//! Logging: human-readable or JSON lines, filtered by `RUST_LOG` (default `info`); and the
+//! operator's [`metrics`].
+
+pub mod metrics;
 
 use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter, prelude::*};
 
