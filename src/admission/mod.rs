@@ -34,10 +34,7 @@ use kube::core::admission::AdmissionResponse;
 use crate::{
     cluster::{Stores, Synced},
     engine::{
-        admission::workload::{BreakGlassPolicy, Decision, UnregisteredPolicy},
-        approval::SigningKey,
-        catalog::Catalog,
-        detect::Detector,
+        admission::workload::Decision, approval::SigningKey, catalog::Catalog, detect::Detector,
     },
     telemetry::metrics::Metrics,
 };
@@ -62,23 +59,7 @@ pub enum Error {
 }
 
 /// How the webhook decides what the records leave open.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The policy for unregistered model workloads where a namespace's `aims.dev/unregistered`
-    /// label sets none.
-    pub unregistered: UnregisteredPolicy,
-    /// Who may break the glass, and for how long.
-    pub break_glass: BreakGlassPolicy,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            unregistered: UnregisteredPolicy::Warn,
-            break_glass: BreakGlassPolicy::default(),
-        }
-    }
-}
+pub use crate::engine::decide::AdmissionPolicy as Settings;
 
 /// Where the operator's serving certificate comes from.
 #[derive(Clone, Debug)]

@@ -10,14 +10,15 @@ use serde_json::value::RawValue;
 
 use super::{Outcome, Webhook, config::is_control_plane, review};
 use crate::{
-    cluster::{as_bindings, readable, stored::Workload},
+    cluster::stored::Workload,
     engine::{
         admission::{
             Requester,
-            workload::{self, Cluster, Decision, Request},
+            workload::{Decision, Request},
         },
         approval::Trust,
-        evaluate::{self, Verdict},
+        decide::{self, Judge},
+        evaluate::Verdict,
         workload::{WorkloadFacts, WorkloadKind},
     },
 };
@@ -83,53 +84,20 @@ pub fn decide(
     old: Option<&WorkloadFacts>,
     requester: Requester,
 ) -> Decision {
-    let stores = &hook.stores;
-    let namespace = new.namespace.as_str();
-    let all_systems = stores.systems.state();
-    let every_system: Vec<_> = readable(&all_systems).collect();
-    let systems: Vec<_> = every_system
-        .iter()
-        .copied()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
-        .collect();
-    let (namespaced, cluster) = stores.bindings();
-    let bindings = as_bindings(&namespaced, &cluster);
-    // The assessments of every system that judges the workload: those it belongs to, and on an
-    // update those it belonged to before.
-    let mut judges = evaluate::claimants(&systems, new);
-    for s in old
-        .map(|old| evaluate::claimants(&systems, old))
-        .unwrap_or_default()
-    {
-        if !judges.iter().any(|j| std::ptr::eq(*j, s)) {
-            judges.push(s);
-        }
-    }
-    let stored: Vec<_> = judges
-        .iter()
-        .flat_map(|system| stores.assessments_of(system))
-        .collect();
-    let assessments: Vec<_> = readable(&stored).collect();
-    let labels = stores.namespace_labels(namespace);
-    workload::admit(
+    decide::workload(
+        &hook.stores,
         &Request {
             workload: new,
             old,
             requester,
         },
-        &Cluster {
-            systems: &systems,
-            declared_by: &every_system,
-            namespace_labels: &labels,
-            assessments: &assessments,
-            bindings: &bindings,
+        &Judge {
             catalog: &hook.catalog,
             trust: Trust::Verify(&hook.key),
             detector: &hook.detector,
-            unregistered: hook.settings.unregistered,
-            break_glass: &hook.settings.break_glass,
             now: jiff::Timestamp::now(),
         },
+        &hook.settings,
     )
 }
 

@@ -9,12 +9,16 @@ use serde::Serialize;
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, Phase, RiskAssessment},
     engine::{
-        admission::workload::unattached_verdict,
+        admission::{
+            Requester,
+            workload::{BreakGlassPolicy, Request},
+        },
         approval::Trust,
         binding::Binding,
         catalog::Catalog,
+        decide::{self, AdmissionPolicy, Judge, Namespaced, Records},
         detect::Detector,
-        evaluate::{self, ApprovalInForce, AssessmentSummary, Finding, Inputs, Verdict},
+        evaluate::{ApprovalInForce, AssessmentSummary, Finding, Verdict},
         workload::WorkloadFacts,
     },
     manifests::{Document, Object},
@@ -168,7 +172,35 @@ impl Inventory {
     }
 }
 
-/// Evaluates every system and every workload in `documents` as of `now`.
+/// `aims check` lends the engine the records of its files.
+impl Records for Inventory {
+    fn in_namespace<R>(&self, namespace: &str, decide: impl FnOnce(&Namespaced<'_>) -> R) -> R {
+        let every_system: Vec<&AISystem> = self.systems.iter().collect();
+        let assessments: Vec<&RiskAssessment> = self
+            .assessments
+            .iter()
+            .filter(|a| a.metadata.namespace.as_deref() == Some(namespace))
+            .collect();
+        let bindings: Vec<Binding> = self
+            .bindings
+            .iter()
+            .map(Binding::Namespaced)
+            .chain(self.cluster_bindings.iter().map(Binding::Cluster))
+            .collect();
+        let no_labels = BTreeMap::new();
+        decide(&Namespaced {
+            every_system: &every_system,
+            assessments: &assessments,
+            bindings: &bindings,
+            labels: self.namespaces.get(namespace).unwrap_or(&no_labels),
+        })
+    }
+}
+
+/// Evaluates every system and every workload in `documents` as of `now`, through the engine's one
+/// decision path: each system as the controller evaluates it, each workload as admission decides
+/// its create (by someone outside every break-glass group). Offline there is no signing key, so
+/// approvals are taken as written.
 pub fn check(
     documents: Vec<Document>,
     default_namespace: &str,
@@ -178,48 +210,22 @@ pub fn check(
     now: Timestamp,
 ) -> Report {
     let inv = Inventory::new(documents, default_namespace);
-    let bindings: Vec<Binding> = inv
-        .bindings
-        .iter()
-        .map(Binding::Namespaced)
-        .chain(inv.cluster_bindings.iter().map(Binding::Cluster))
-        .collect();
-    let no_labels = BTreeMap::new();
-
-    let assessments: Vec<&RiskAssessment> = inv.assessments.iter().collect();
-    let workloads: Vec<&WorkloadFacts> = inv.workloads.iter().collect();
+    let judge = Judge {
+        catalog,
+        trust: Trust::AsWritten,
+        detector,
+        now,
+    };
     let mut systems = Vec::new();
-    let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
     for system in &inv.systems {
         let namespace = system.namespace().unwrap_or_default();
-        let evaluation = evaluate::evaluate(&Inputs {
-            system,
-            namespace_labels: inv.namespaces.get(&namespace).unwrap_or(&no_labels),
-            assessments: &assessments,
-            bindings: &bindings,
-            workloads: &workloads,
-            catalog,
-            trust: Trust::AsWritten,
-            now,
-        });
+        let workloads: Vec<&WorkloadFacts> = inv
+            .workloads
+            .iter()
+            .filter(|w| w.namespace == namespace)
+            .collect();
+        let evaluation = decide::system(&inv, system, &workloads, &judge);
         let (satisfied, applicable) = evaluation.control_counts();
-        for w in &evaluation.workloads {
-            // A workload several systems claim gets the strictest verdict, as in admission.
-            let key = (namespace.clone(), w.workload.clone());
-            if verdicts.get(&key).is_some_and(|r| r.verdict >= w.verdict) {
-                continue;
-            }
-            verdicts.insert(
-                key,
-                WorkloadReport {
-                    namespace: namespace.clone(),
-                    workload: w.workload.clone(),
-                    system: Some(system.name_any()),
-                    verdict: w.verdict,
-                    reasons: w.reasons.iter().map(Reason::from).collect(),
-                },
-            );
-        }
         systems.push(SystemReport {
             namespace,
             name: system.name_any(),
@@ -233,30 +239,31 @@ pub fn check(
         });
     }
 
-    let system_refs: Vec<&AISystem> = inv.systems.iter().collect();
-    let found = evaluate::unregistered(&system_refs, &inv.workloads, detector);
+    // `unregistered` is the policy where a namespace's label says nothing, as in admission.
+    let policy = AdmissionPolicy {
+        unregistered,
+        break_glass: BreakGlassPolicy::default(),
+    };
+    let offline = Requester {
+        user: "",
+        groups: &[],
+    };
+    let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
     for w in &inv.workloads {
-        let key = (w.namespace.clone(), w.display_name());
-        if verdicts.contains_key(&key) {
-            continue;
-        }
-        let detection = found
-            .iter()
-            .find(|u| std::ptr::eq(u.workload, w))
-            .map(|u| &u.detection);
-        // The namespace's label chooses the policy, as in admission; `unregistered` is the
-        // default where it says nothing.
-        let labels = inv.namespaces.get(&w.namespace).unwrap_or(&no_labels);
-        let policy = UnregisteredPolicy::for_namespace(labels, unregistered);
-        let (verdict, reasons) = unattached_verdict(w, detection, policy);
+        let create = Request {
+            workload: w,
+            old: None,
+            requester: offline,
+        };
+        let decision = decide::workload(&inv, &create, &judge, &policy);
         verdicts.insert(
-            key,
+            (decision.namespace.clone(), decision.workload.clone()),
             WorkloadReport {
-                namespace: w.namespace.clone(),
-                workload: w.display_name(),
-                system: None,
-                verdict,
-                reasons,
+                namespace: decision.namespace,
+                workload: decision.workload,
+                system: decision.system,
+                verdict: decision.verdict,
+                reasons: decision.reasons,
             },
         );
     }

@@ -13,7 +13,12 @@ use kube::{ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::ref
 use super::stored::Workload;
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
-    engine::{binding::Binding, evaluate, workload::WorkloadFacts},
+    engine::{
+        binding::Binding,
+        decide::{Namespaced, Records},
+        evaluate,
+        workload::WorkloadFacts,
+    },
 };
 
 /// An aims object as read from the API server, or why it could not be read: one malformed object
@@ -281,6 +286,25 @@ where
         .state()
         .into_iter()
         .filter(move |o| namespace.is_none_or(|ns| o.meta().namespace.as_deref() == Some(ns)))
+}
+
+/// The stores lend the engine a namespace's records from one snapshot of each store.
+impl Records for Stores {
+    fn in_namespace<R>(&self, namespace: &str, decide: impl FnOnce(&Namespaced<'_>) -> R) -> R {
+        let systems = self.systems.state();
+        let every_system: Vec<&AISystem> = readable(&systems).collect();
+        let stored = self.assessments_in(namespace);
+        let assessments: Vec<&RiskAssessment> = readable(&stored).collect();
+        let (namespaced, cluster) = self.bindings();
+        let bindings = as_bindings(&namespaced, &cluster);
+        let labels = self.namespace_labels(namespace);
+        decide(&Namespaced {
+            every_system: &every_system,
+            assessments: &assessments,
+            bindings: &bindings,
+            labels: &labels,
+        })
+    }
 }
 
 /// Borrows the stored bindings as the engine's `Binding`s.

@@ -3,16 +3,17 @@
 
 use std::sync::Arc;
 
-use kube::{Client, ResourceExt};
+use kube::Client;
 
 use crate::{
-    api::{AISystem, RiskAssessment},
-    cluster::{Stores, Synced, as_bindings, readable},
+    api::AISystem,
+    cluster::{Stores, Synced},
     engine::{
         approval::{SigningKey, Trust},
         catalog::Catalog,
+        decide::{self, Judge},
         detect::Detector,
-        evaluate::{self, Evaluation, Inputs},
+        evaluate::Evaluation,
         workload::WorkloadFacts,
     },
     telemetry::metrics::Metrics,
@@ -53,25 +54,18 @@ impl Context {
         system: &AISystem,
         now: jiff::Timestamp,
     ) -> (Evaluation, Vec<Arc<WorkloadFacts>>) {
-        let namespace = system.namespace().unwrap_or_default();
-        let (namespaced, cluster) = self.stores.bindings();
-        let bindings = as_bindings(&namespaced, &cluster);
-        let stored = self.stores.assessments_in(&namespace);
-        let assessments: Vec<&RiskAssessment> = readable(&stored).collect();
         let workloads = self.stores.workloads_of(system);
         let facts: Vec<&WorkloadFacts> = workloads.iter().map(|w| &**w).collect();
-        let labels = self.stores.namespace_labels(&namespace);
-        let evaluation = evaluate::evaluate(&Inputs {
-            system,
-            namespace_labels: &labels,
-            assessments: &assessments,
-            bindings: &bindings,
-            workloads: &facts,
+        let judge = Judge {
             catalog: &self.catalog,
             trust: Trust::Verify(&self.key),
+            detector: &self.detector,
             now,
-        });
-        (evaluation, workloads)
+        };
+        (
+            decide::system(&self.stores, system, &facts, &judge),
+            workloads,
+        )
     }
 
     /// Whether every store has synced.

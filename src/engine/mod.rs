@@ -8,6 +8,7 @@ pub mod approval;
 pub mod binding;
 pub mod catalog;
 pub mod checks;
+pub mod decide;
 pub mod detect;
 pub mod evaluate;
 pub mod risk;
