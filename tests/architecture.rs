@@ -33,16 +33,6 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The top-level module a file under `src/` belongs to (`None` for `lib.rs` and `main.rs`).
-fn module_of(file: &Path) -> Option<String> {
-    let relative = file.strip_prefix(src()).unwrap();
-    let first = relative.components().next()?.as_os_str().to_str()?;
-    match first {
-        "lib.rs" | "main.rs" => None,
-        name => Some(name.trim_end_matches(".rs").to_owned()),
-    }
-}
-
 /// The source without its comments (line comments, doc comments included): a doc link to another
 /// module is not a dependency on it.
 fn without_comments(source: &str) -> String {
@@ -57,76 +47,165 @@ fn without_comments(source: &str) -> String {
         .join("\n")
 }
 
-/// The first path segment of each item of a `use` group's body (`a, b::{c, d}, e::f` → a, b, e).
-fn group_heads(body: &str) -> Vec<String> {
-    let mut heads = Vec::new();
-    let mut depth = 0;
-    let mut item = String::new();
-    for c in body.chars().chain(std::iter::once(',')) {
-        match c {
-            '{' => {
-                depth += 1;
-                item.push(c);
-            }
-            '}' => {
-                depth -= 1;
-                item.push(c);
-            }
-            ',' if depth == 0 => {
-                let head: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !head.is_empty() {
-                    heads.push(head);
-                }
-                item.clear();
-            }
-            c => item.push(c),
-        }
+/// The module path of a source file from the crate root (`src/engine/admission/workload.rs` →
+/// `engine::admission::workload`; a `mod.rs` is its directory's module; `lib.rs` the root).
+fn module_path(file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src()).unwrap();
+    let mut path: Vec<String> = relative
+        .iter()
+        .map(|c| c.to_str().unwrap().trim_end_matches(".rs").to_owned())
+        .collect();
+    if path
+        .last()
+        .is_some_and(|l| l == "mod" || l == "lib" || l == "main")
+    {
+        path.pop();
     }
-    heads
+    path
 }
 
-/// The top-level modules `code` names through `crate::`.
-fn crate_references(code: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let preceded_by_ident = rest[..at]
+/// The length of the identifier at the start of `s`.
+fn ident_len(s: &str) -> usize {
+    s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(s.len())
+}
+
+/// The paths a path expression at the start of `s` names, `use` groups expanded:
+/// `a::{b, c::d}` → `a::b`, `a::c::d`. `self` and `*` end a path.
+fn expand(s: &str) -> Vec<Vec<String>> {
+    let s = s.trim_start();
+    if let Some(body) = s.strip_prefix('{') {
+        let mut depth = 1;
+        let mut items = Vec::new();
+        let mut start = 0;
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        items.push(&body[start..i]);
+                        break;
+                    }
+                }
+                ',' if depth == 1 => {
+                    items.push(&body[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        return items.into_iter().flat_map(expand).collect();
+    }
+    let n = ident_len(s);
+    let head = &s[..n];
+    if n == 0 || head == "self" {
+        return vec![Vec::new()];
+    }
+    match s[n..].strip_prefix("::") {
+        Some(rest) => expand(rest)
+            .into_iter()
+            .map(|mut p| {
+                p.insert(0, head.to_owned());
+                p
+            })
+            .collect(),
+        None => vec![vec![head.to_owned()]],
+    }
+}
+
+/// Every module path `code` (of the module `module`) names through `crate::` or `super::`,
+/// resolved from the crate root.
+fn references(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < code.len() {
+        let rest = &code[at..];
+        let preceded_by_ident = code[..at]
             .chars()
             .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        rest = &rest[at + "crate::".len()..];
-        if preceded_by_ident {
-            continue; // `aims_crate::` or the like
-        }
-        if let Some(body) = rest.strip_prefix('{') {
-            let mut depth = 1;
-            let end = body
-                .char_indices()
-                .find(|&(_, c)| {
-                    match c {
-                        '{' => depth += 1,
-                        '}' => depth -= 1,
-                        _ => {}
-                    }
-                    depth == 0
-                })
-                .map_or(body.len(), |(i, _)| i);
-            out.extend(group_heads(&body[..end]));
-        } else {
-            let head: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !head.is_empty() {
-                out.insert(head);
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+        let base: Option<(Vec<String>, usize)> = if preceded_by_ident {
+            None
+        } else if rest.starts_with("crate::") {
+            Some((Vec::new(), "crate::".len()))
+        } else if rest.starts_with("super::") {
+            let mut ups = 0;
+            let mut len = 0;
+            while rest[len..].starts_with("super::") {
+                ups += 1;
+                len += "super::".len();
             }
+            (ups <= module.len()).then(|| (module[..module.len() - ups].to_vec(), len))
+        } else {
+            None
+        };
+        match base {
+            Some((base, len)) => {
+                for path in expand(&rest[len..]) {
+                    out.push(base.iter().cloned().chain(path).collect());
+                }
+                at += len;
+            }
+            None => at += rest.chars().next().map_or(1, char::len_utf8),
         }
     }
     out
+}
+
+/// The top-level modules `code` (of a top-level module) names through `crate::`.
+fn crate_references(code: &str) -> BTreeSet<String> {
+    references(code, &["somewhere".to_owned()])
+        .into_iter()
+        .filter_map(|p| p.into_iter().next())
+        .filter(|head| head != "somewhere")
+        .collect()
+}
+
+/// The modules declared in `file` (`mod x;` and `pub mod x;`), in order.
+fn declared_in(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+        })
+        .filter_map(|l| l.strip_suffix(';'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Which submodule of `parent` (a module path) uses which: `graph[a]` holds every sibling `b`
+/// that a file of `a` names.
+fn graph_within(parent: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+    let dir = parent.iter().fold(src(), |d, p| d.join(p));
+    let index = if parent.is_empty() {
+        src().join("lib.rs")
+    } else {
+        dir.join("mod.rs")
+    };
+    let siblings: BTreeSet<String> = declared_in(&index).into_iter().collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in sources(&dir) {
+        let module = module_path(&file);
+        if module.len() <= parent.len() {
+            continue;
+        }
+        let own = module[parent.len()].clone();
+        let code = without_comments(&std::fs::read_to_string(&file).unwrap());
+        let used = graph.entry(own.clone()).or_default();
+        for path in references(&code, &module) {
+            if path.len() <= parent.len() || path.iter().zip(parent).any(|(a, b)| a != b) {
+                continue;
+            }
+            let target = &path[parent.len()];
+            if *target != own && siblings.contains(target) {
+                used.insert(target.clone());
+            }
+        }
+    }
+    graph
 }
 
 /// The top-level modules, in the order `src/lib.rs` declares them with `pub mod`.
@@ -150,21 +229,7 @@ fn documented_order() -> Vec<String> {
 
 /// Which top-level module uses which: `graph[a]` holds every `b` that a file of `a` names.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let modules: BTreeSet<String> = declared_modules().into_iter().collect();
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in sources(&src()) {
-        let Some(module) = module_of(&file) else {
-            continue;
-        };
-        let code = without_comments(&std::fs::read_to_string(&file).unwrap());
-        let used = graph.entry(module.clone()).or_default();
-        for target in crate_references(&code) {
-            if target != module && modules.contains(&target) {
-                used.insert(target);
-            }
-        }
-    }
-    graph
+    graph_within(&[])
 }
 
 /// A cycle in `graph`, as the modules along it, if there is one.
@@ -210,6 +275,26 @@ fn the_reader_sees_every_kind_of_crate_path() {
             .map(String::from)
             .into()
     );
+    // Relative paths resolve against the file's module, groups nested.
+    let module = ["engine", "admission", "workload"].map(String::from);
+    let code = "use super::Requester;\nuse super::super::evaluate::{self, Verdict};\n\
+                use crate::engine::{detect, workload::*};";
+    let named: BTreeSet<String> = references(code, &module)
+        .into_iter()
+        .map(|p| p.join("::"))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "engine::admission::Requester",
+            "engine::evaluate",
+            "engine::evaluate::Verdict",
+            "engine::detect",
+            "engine::workload",
+        ]
+        .map(String::from)
+        .into()
+    );
 }
 
 #[test]
@@ -238,6 +323,18 @@ fn the_top_level_modules_use_each_other_without_a_cycle() {
     if let Some(cycle) = cycle(&graph) {
         panic!(
             "the top-level modules use each other in a cycle: {}\nthe whole graph: {graph:#?}",
+            cycle.join(" → ")
+        );
+    }
+}
+
+#[test]
+fn the_engine_modules_use_each_other_without_a_cycle() {
+    let graph = graph_within(&["engine"]);
+    assert!(graph.len() > 5, "too few modules read: {graph:?}");
+    if let Some(cycle) = cycle(&graph) {
+        panic!(
+            "the engine's modules use each other in a cycle: {}\nthe whole graph: {graph:#?}",
             cycle.join(" → ")
         );
     }

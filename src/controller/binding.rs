@@ -18,10 +18,7 @@ use super::{Context, Error, status};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, ControlBindingStatus, ControlTally},
     cluster::{Guarded, readable, watch::Watched, watches::SystemEvents},
-    engine::{
-        binding::{self, Binding},
-        evaluate::ConditionResult,
-    },
+    engine::{binding::Binding, evaluate::ConditionResult, tally},
 };
 
 /// Most system names a binding's status lists.
@@ -177,7 +174,7 @@ fn tally_status<K: Resource + HasStatus>(
         }
     }
     let refs: Vec<_> = evaluated.iter().map(|(s, l, e)| (*s, l, e)).collect();
-    let tally = binding::tally(&binding, &refs, &ctx.catalog);
+    let tally = tally::tally(&binding, &refs, &ctx.catalog);
     let previous = object.status();
     let valid = tally.unknown.is_empty();
     let mut new = ControlBindingStatus {

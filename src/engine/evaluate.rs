@@ -7,9 +7,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{
-    admission::workload::break_glass_of,
     approval::{self, ApprovalPolicy, Trust},
     binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
+    break_glass::break_glass_of,
     catalog::{Catalog, Check, Control},
     checks::{self, Assessed, Context, Problem},
     detect::{Detection, Detector},

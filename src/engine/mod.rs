@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod approval;
 pub mod binding;
+pub mod break_glass;
 pub mod catalog;
 pub mod checks;
 pub mod decide;
@@ -13,6 +14,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod risk;
 pub mod selector;
+pub mod tally;
 pub mod workload;
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
@@ -20,12 +20,11 @@ use crate::{
     },
 };
 
-/// The annotation that names the incident ticket a break-glass admission is made under.
-pub const BREAK_GLASS_TICKET: &str = "aims.dev/break-glass-ticket";
-/// The annotation that says why a workload must run despite failing controls.
-pub const BREAK_GLASS_REASON: &str = "aims.dev/break-glass-reason";
-/// The annotation that bounds a break-glass admission in time (RFC 3339).
-pub const BREAK_GLASS_UNTIL: &str = "aims.dev/break-glass-until";
+pub use crate::engine::break_glass::{
+    BREAK_GLASS_REASON, BREAK_GLASS_TICKET, BREAK_GLASS_UNTIL, BreakGlass, BreakGlassPolicy,
+    break_glass_of,
+};
+
 /// The namespace label that sets the policy for unregistered model workloads there
 /// (`Deny`, `Warn` or `Audit`).
 pub const UNREGISTERED_LABEL: &str = "aims.dev/unregistered";
@@ -63,37 +62,6 @@ impl UnregisteredPolicy {
             Self::Audit => Verdict::Allow,
         }
     }
-}
-
-/// Who may break the glass, and for how long at most.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BreakGlassPolicy {
-    /// The group whose members may admit a workload under break-glass.
-    pub group: String,
-    /// The longest a break-glass admission may last, from the request that makes it.
-    pub max: SignedDuration,
-}
-
-impl Default for BreakGlassPolicy {
-    /// Members of `aims:break-glass`, for at most 24 hours.
-    fn default() -> Self {
-        Self {
-            group: "aims:break-glass".to_owned(),
-            max: SignedDuration::from_hours(24),
-        }
-    }
-}
-
-/// A break-glass admission in force.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BreakGlass {
-    /// The incident ticket.
-    pub ticket: String,
-    /// Why.
-    pub reason: String,
-    /// Until when.
-    pub until: Timestamp,
 }
 
 /// One reason for a verdict.
@@ -518,39 +486,6 @@ fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
     w
 }
 
-/// The break-glass annotations of `w`: `None` when it carries none, otherwise the admission they
-/// ask for, or what is wrong with them (naming the annotation).
-pub fn break_glass_of(w: &WorkloadFacts) -> Option<Result<BreakGlass, String>> {
-    let a = &w.annotations;
-    if ![BREAK_GLASS_TICKET, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL]
-        .iter()
-        .any(|k| a.contains_key(*k))
-    {
-        return None;
-    }
-    let field = |key: &str| {
-        a.get(key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("metadata.annotations[{key}] is missing or empty"))
-    };
-    Some((|| {
-        let ticket = field(BREAK_GLASS_TICKET)?.to_owned();
-        let reason = field(BREAK_GLASS_REASON)?.to_owned();
-        let until = field(BREAK_GLASS_UNTIL)?;
-        let until: Timestamp = until.parse().map_err(|e| {
-            format!(
-                "metadata.annotations[{BREAK_GLASS_UNTIL}] is not an RFC 3339 time ({until:?}): {e}"
-            )
-        })?;
-        Ok(BreakGlass {
-            ticket,
-            reason,
-            until,
-        })
-    })())
-}
-
 /// Why a break-glass admission is not honoured, or `None` when it is.
 fn break_glass_refusal(
     system: &AISystem,
@@ -600,6 +535,7 @@ fn break_glass_refusal(
 
 #[cfg(test)]
 mod tests {
+    use jiff::SignedDuration;
     use serde_json::json;
 
     use super::*;
