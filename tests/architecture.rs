@@ -381,3 +381,31 @@ fn no_source_file_holds_more_than_the_limit_of_non_test_code() {
         "more than {MAX_LINES} lines of non-test code (split it by what it holds): {long:#?}"
     );
 }
+
+#[test]
+fn the_readme_layout_table_names_every_module_and_only_paths_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README.md has a Layout section");
+    let paths: Vec<&str> = layout
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| cell.split(", "))
+        .filter_map(|p| p.strip_prefix('`')?.strip_suffix('`'))
+        .collect();
+    let missing: Vec<&&str> = paths.iter().filter(|p| !root.join(p).exists()).collect();
+    assert!(missing.is_empty(), "the layout table names paths that do not exist: {missing:?}");
+    let unlisted: Vec<String> = declared_modules()
+        .into_iter()
+        .filter(|m| {
+            !paths.contains(&format!("src/{m}/").as_str())
+                && !paths.contains(&format!("src/{m}.rs").as_str())
+        })
+        .collect();
+    assert!(unlisted.is_empty(), "the layout table leaves out: {unlisted:?}");
+}
