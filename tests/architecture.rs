@@ -399,7 +399,10 @@ fn the_readme_layout_table_names_every_module_and_only_paths_that_exist() {
         .filter_map(|p| p.strip_prefix('`')?.strip_suffix('`'))
         .collect();
     let missing: Vec<&&str> = paths.iter().filter(|p| !root.join(p).exists()).collect();
-    assert!(missing.is_empty(), "the layout table names paths that do not exist: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the layout table names paths that do not exist: {missing:?}"
+    );
     let unlisted: Vec<String> = declared_modules()
         .into_iter()
         .filter(|m| {
@@ -407,5 +410,8 @@ fn the_readme_layout_table_names_every_module_and_only_paths_that_exist() {
                 && !paths.contains(&format!("src/{m}.rs").as_str())
         })
         .collect();
-    assert!(unlisted.is_empty(), "the layout table leaves out: {unlisted:?}");
+    assert!(
+        unlisted.is_empty(),
+        "the layout table leaves out: {unlisted:?}"
+    );
 }

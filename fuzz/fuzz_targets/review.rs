@@ -9,7 +9,9 @@ use aims_operator::{
     engine::{
         admission::{
             Requester,
-            workload::{self, BreakGlassPolicy, Cluster, Request, UnregisteredPolicy},
+            workload::{
+                self, AdmissionInputs, BreakGlassPolicy, UnregisteredPolicy, WorkloadRequest,
+            },
         },
         approval::Trust,
         catalog::Catalog,
@@ -27,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
                 let labels = BTreeMap::new();
                 let groups = req.user_info.groups.clone().unwrap_or_default();
                 let decision = workload::admit(
-                    &Request {
+                    &WorkloadRequest {
                         workload: &new,
                         old: old.as_ref(),
                         requester: Requester {
@@ -35,8 +37,9 @@ fuzz_target!(|data: &[u8]| {
                             groups: &groups,
                         },
                     },
-                    &Cluster {
+                    &AdmissionInputs {
                         systems: &[],
+                        declared_by: &[],
                         namespace_labels: &labels,
                         assessments: &[],
                         bindings: &[],

@@ -10,8 +10,8 @@ use kube::{
     },
 };
 
-use super::{Webhook, review::Request};
-use crate::engine::{admission::workload::Decision, evaluate::Verdict};
+use super::{Webhook, review::ReviewRequest};
+use crate::engine::{admission::workload::WorkloadDecision, evaluate::Verdict};
 
 /// The log target of decision records: `RUST_LOG=aims::decision=info` keeps them.
 pub const TARGET: &str = "aims::decision";
@@ -41,9 +41,9 @@ pub struct Answered<'a> {
     /// The webhook that answered (`workloads`, `records`, `riskassessments`).
     pub webhook: &'static str,
     /// The request.
-    pub req: &'a Request,
+    pub req: &'a ReviewRequest,
     /// The engine's decision, for a governed workload.
-    pub decision: Option<&'a Decision>,
+    pub decision: Option<&'a WorkloadDecision>,
     /// `allow`, `warn` or `deny` (see [`verdict`]).
     pub verdict: &'static str,
     /// The answer's message (why a request is denied).

@@ -34,7 +34,8 @@ use kube::core::admission::AdmissionResponse;
 use crate::{
     cluster::{Stores, Synced},
     engine::{
-        admission::workload::Decision, approval::SigningKey, catalog::Catalog, detect::Detector,
+        admission::workload::WorkloadDecision, approval::SigningKey, catalog::Catalog,
+        detect::Detector,
     },
     telemetry::metrics::Metrics,
 };
@@ -201,11 +202,11 @@ pub struct Outcome {
     /// The answer.
     pub response: AdmissionResponse,
     /// The engine's decision, for a governed workload.
-    pub decision: Option<Decision>,
+    pub decision: Option<WorkloadDecision>,
 }
 
 /// The paths the webhooks are served on, and their handlers.
-type Handler = fn(&Webhook, &review::Request) -> Outcome;
+type Handler = fn(&Webhook, &review::ReviewRequest) -> Outcome;
 
 /// The webhook's routes: the three review paths and `/healthz`.
 pub fn router(hook: Arc<Webhook>) -> Router {

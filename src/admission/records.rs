@@ -7,7 +7,7 @@ use kube::{Resource, ResourceExt, core::admission::Operation};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Outcome, Webhook, review, review::Request};
+use super::{Outcome, Webhook, review, review::ReviewRequest};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment, RiskAssessmentSpec},
     cluster::{as_bindings, readable},
@@ -23,7 +23,7 @@ use crate::{
 const GROUP: &str = "aims.dev";
 
 /// Answers one review of an aims record.
-pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
+pub fn validate(hook: &Webhook, req: &ReviewRequest) -> Outcome {
     if req.kind.group != GROUP {
         return Outcome::allow(req);
     }
@@ -83,7 +83,7 @@ pub fn validate(hook: &Webhook, req: &Request) -> Outcome {
 /// record stamp over both, and each new approval entry with the approver, the time, the content
 /// hash and the signature. A dry-run request is signed under the dry-run domains, so nothing it
 /// returns counts when written for real.
-pub fn mutate_assessment(hook: &Webhook, req: &Request) -> Outcome {
+pub fn mutate_assessment(hook: &Webhook, req: &ReviewRequest) -> Outcome {
     if req.kind.group != GROUP
         || req.kind.kind != "RiskAssessment"
         || !matches!(req.operation, Operation::Create | Operation::Update)
@@ -213,7 +213,7 @@ fn approval_policy_of(hook: &Webhook, system: &AISystem) -> ApprovalPolicy {
 }
 
 /// An AISystem review's object (`None` on a delete) and old object.
-fn system_change(req: &Request) -> Result<(Option<AISystem>, Option<AISystem>), String> {
+fn system_change(req: &ReviewRequest) -> Result<(Option<AISystem>, Option<AISystem>), String> {
     let new = match req.operation {
         Operation::Delete => None,
         _ => Some(req.object()?),
@@ -222,13 +222,13 @@ fn system_change(req: &Request) -> Result<(Option<AISystem>, Option<AISystem>), 
 }
 
 /// The request's object and old object as `K`, or a message naming the field that does not read.
-fn typed<K: Resource + DeserializeOwned>(req: &Request) -> Result<(K, Option<K>), String> {
+fn typed<K: Resource + DeserializeOwned>(req: &ReviewRequest) -> Result<(K, Option<K>), String> {
     Ok((req.object()?, req.old_object()?))
 }
 
 impl Outcome {
     /// Admits the request.
-    pub fn allow(req: &Request) -> Self {
+    pub fn allow(req: &ReviewRequest) -> Self {
         Self {
             response: review::allow(req),
             decision: None,
@@ -236,7 +236,7 @@ impl Outcome {
     }
 
     /// Refuses the request with `message`.
-    pub fn deny(req: &Request, message: impl Into<String>) -> Self {
+    pub fn deny(req: &ReviewRequest, message: impl Into<String>) -> Self {
         Self {
             response: review::deny(req, message),
             decision: None,

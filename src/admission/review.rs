@@ -30,7 +30,7 @@ pub struct Unreadable {
 /// review is read in one pass, with no intermediate tree of the objects.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Request {
+pub struct ReviewRequest {
     /// The review's `apiVersion` and `kind`, which the answer repeats.
     #[serde(skip)]
     pub types: TypeMeta,
@@ -71,11 +71,11 @@ struct Review {
     api_version: String,
     kind: String,
     #[serde(default)]
-    request: Option<Request>,
+    request: Option<ReviewRequest>,
 }
 
 /// Reads the request of an `admission.k8s.io/v1` AdmissionReview.
-pub fn decode(body: &[u8]) -> Result<Request, Unreadable> {
+pub fn decode(body: &[u8]) -> Result<ReviewRequest, Unreadable> {
     // One pass, straight into the request; a body that does not read is read again, slowly, to
     // say where it goes wrong.
     let review: Review = serde_json::from_slice(body).map_err(|e| diagnose(body, &e))?;
@@ -116,7 +116,7 @@ fn diagnose(body: &[u8], error: &serde_json::Error) -> Unreadable {
     Unreadable { uid, message }
 }
 
-impl Request {
+impl ReviewRequest {
     /// The request's object as `K`, with the request's namespace filled in where the object names
     /// none (a create may leave it out); or a message naming the field that does not read.
     pub fn object<K: Resource + DeserializeOwned>(&self) -> Result<K, String> {
@@ -130,7 +130,7 @@ impl Request {
             .ok_or_else(|| "the request carries no object".to_owned())
     }
 
-    /// The request's old object as `K`, when it has one; see [`Request::object`].
+    /// The request's old object as `K`, when it has one; see [`ReviewRequest::object`].
     pub fn old_object<K: Resource + DeserializeOwned>(&self) -> Result<Option<K>, String> {
         self.old_object
             .as_deref()
@@ -155,7 +155,7 @@ pub fn read<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
 }
 
 /// Admits the request.
-pub fn allow(req: &Request) -> AdmissionResponse {
+pub fn allow(req: &ReviewRequest) -> AdmissionResponse {
     // `AdmissionResponse` is non-exhaustive: start from kube's blank answer and make it an
     // admission of this request.
     let mut response = AdmissionResponse::invalid("");
@@ -174,7 +174,7 @@ pub fn unreadable(e: &Unreadable) -> AdmissionResponse {
 }
 
 /// A denial with `message`, code 403.
-pub fn deny(req: &Request, message: impl Into<String>) -> AdmissionResponse {
+pub fn deny(req: &ReviewRequest, message: impl Into<String>) -> AdmissionResponse {
     let mut response = allow(req);
     response.allowed = false;
     response.result = Status::failure(&message.into(), "Forbidden").with_code(403);

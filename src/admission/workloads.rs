@@ -14,7 +14,7 @@ use crate::{
     engine::{
         admission::{
             Requester,
-            workload::{Decision, Request},
+            workload::{WorkloadDecision, WorkloadRequest},
         },
         approval::Trust,
         decide::{self, Judge},
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Answers one review of a governed workload.
-pub fn validate(hook: &Webhook, req: &review::Request) -> Outcome {
+pub fn validate(hook: &Webhook, req: &review::ReviewRequest) -> Outcome {
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Outcome::allow(req);
     }
@@ -70,7 +70,12 @@ pub fn validate(hook: &Webhook, req: &review::Request) -> Outcome {
 /// template, so it is admitted unjudged, as the Pods webhook's match condition skips it. The same
 /// object from anyone else (an owner reference is only a claim) is judged as itself, and so is an
 /// ephemeral container added to any Pod.
-fn by_its_owner(new: &WorkloadFacts, req: &review::Request, user: &str, groups: &[String]) -> bool {
+fn by_its_owner(
+    new: &WorkloadFacts,
+    req: &review::ReviewRequest,
+    user: &str,
+    groups: &[String],
+) -> bool {
     matches!(new.kind, WorkloadKind::Pod | WorkloadKind::ReplicaSet)
         && new.controlled
         && req.sub_resource.is_none()
@@ -83,10 +88,10 @@ pub fn decide(
     new: &WorkloadFacts,
     old: Option<&WorkloadFacts>,
     requester: Requester,
-) -> Decision {
+) -> WorkloadDecision {
     decide::workload(
         &hook.stores,
-        &Request {
+        &WorkloadRequest {
             workload: new,
             old,
             requester,
@@ -106,7 +111,7 @@ pub type Facts = (WorkloadFacts, Option<WorkloadFacts>);
 
 /// The facts of the workload under review, read from the request's objects alone. `None` for a
 /// kind the engine does not govern.
-pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
+pub fn read_facts(req: &review::ReviewRequest) -> Result<Option<Facts>, String> {
     let Some(kind) = WorkloadKind::from_group_kind(&req.kind.group, &req.kind.kind) else {
         return Ok(None);
     };
@@ -130,7 +135,7 @@ pub fn read_facts(req: &review::Request) -> Result<Option<Facts>, String> {
 
 /// A scale request names a Deployment, StatefulSet, ReplicaSet or ReplicationController and its
 /// new replica count: the stored workload's facts with the replicas of the request.
-fn scale_facts(hook: &Webhook, req: &review::Request) -> Result<Option<Facts>, String> {
+fn scale_facts(hook: &Webhook, req: &review::ReviewRequest) -> Result<Option<Facts>, String> {
     let namespace = req.namespace.clone().unwrap_or_default();
     fn stored<K: kube::Resource<DynamicType = ()> + 'static>(
         store: &Store<Workload<K>>,

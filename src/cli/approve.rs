@@ -11,7 +11,7 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use super::connect::{Cluster, ClusterError, Named, Target, settle};
+use super::connect::{ClusterError, Connection, Named, Target, settle};
 use crate::api::{AssessmentState, Decision, RiskAssessment};
 
 /// Options of `aims approve`.
@@ -50,7 +50,7 @@ pub struct RejectArgs {
 
 /// One decision to record.
 #[derive(Debug)]
-pub struct Request {
+pub struct ApprovalRequest {
     /// The assessment.
     pub name: String,
     /// Its namespace, when given.
@@ -61,7 +61,7 @@ pub struct Request {
     pub comment: Option<String>,
 }
 
-impl From<ApproveArgs> for Request {
+impl From<ApproveArgs> for ApprovalRequest {
     fn from(a: ApproveArgs) -> Self {
         Self {
             name: a.name,
@@ -72,7 +72,7 @@ impl From<ApproveArgs> for Request {
     }
 }
 
-impl From<RejectArgs> for Request {
+impl From<RejectArgs> for ApprovalRequest {
     fn from(a: RejectArgs) -> Self {
         Self {
             name: a.name,
@@ -176,7 +176,7 @@ pub fn state(ra: &RiskAssessment) -> String {
 /// Records the decision and says what was stamped, then where the assessment stands once the
 /// operator has evaluated it (or as it last stood, if that takes longer than
 /// [`SETTLE`](super::connect::SETTLE)).
-pub async fn run(cluster: &Cluster, request: Request) -> Result<String, ClusterError> {
+pub async fn run(cluster: &Connection, request: ApprovalRequest) -> Result<String, ClusterError> {
     let namespace = cluster.namespace(request.namespace);
     let name = request.name.as_str();
     let target = Target::object("riskassessment", name, &namespace);

@@ -11,14 +11,14 @@ use crate::{
     engine::{
         admission::{
             Requester,
-            workload::{BreakGlassPolicy, Request},
+            workload::{BreakGlassPolicy, WorkloadRequest},
         },
         approval::Trust,
         binding::Binding,
         catalog::Catalog,
         decide::{self, AdmissionPolicy, Judge, Namespaced, Records},
         detect::Detector,
-        evaluate::{ApprovalInForce, AssessmentSummary, Finding, Verdict},
+        evaluate::{ApprovalInForce, AssessmentSummary, ControlFinding, Verdict},
         workload::WorkloadFacts,
     },
     manifests::{Document, Object},
@@ -61,7 +61,7 @@ pub struct SystemReport {
     /// Its RiskAssessments and where they stand.
     pub assessments: Vec<AssessmentSummary>,
     /// What fails, worst first.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ControlFinding>,
     /// When the answer can next change on its own.
     pub next_review_at: Option<Timestamp>,
 }
@@ -250,7 +250,7 @@ pub fn check(
     };
     let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();
     for w in &inv.workloads {
-        let create = Request {
+        let create = WorkloadRequest {
             workload: w,
             old: None,
             requester: offline,

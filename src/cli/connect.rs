@@ -38,7 +38,7 @@ pub struct ListScope {
 
 impl ListScope {
     /// The one namespace to list in, or `None` for every namespace.
-    pub fn namespace(&self, cluster: &Cluster) -> Option<String> {
+    pub fn namespace(&self, cluster: &Connection) -> Option<String> {
         (!self.all_namespaces).then(|| cluster.namespace(self.namespace.clone()))
     }
 }
@@ -159,7 +159,7 @@ impl<'a> Target<'a> {
 
 /// A client for the cluster of the current kubeconfig context (or the in-cluster service
 /// account), and the server it talks to.
-pub struct Cluster {
+pub struct Connection {
     /// The client.
     pub client: Client,
     server: String,
@@ -168,7 +168,7 @@ pub struct Cluster {
 /// How long a command waits for the operator to act on a change before it reports without it.
 pub const SETTLE: Duration = Duration::from_secs(10);
 
-impl Cluster {
+impl Connection {
     /// Reads the kubeconfig (KUBECONFIG, then ~/.kube/config, then the in-cluster service
     /// account), honouring its context's namespace and its user's impersonation (`as`,
     /// `as-groups`). Nothing is sent to the server yet.

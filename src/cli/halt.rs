@@ -9,7 +9,7 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use super::connect::{Cluster, ClusterError, Named, Target, settle};
+use super::connect::{ClusterError, Connection, Named, Target, settle};
 use crate::api::{AISystem, Phase};
 
 /// The annotation that keeps why a system was last resumed (the spec keeps only why it was
@@ -95,7 +95,7 @@ pub fn outcome(system: &AISystem) -> String {
 
 /// Applies `patch` to the system, says `done` and what the operator made of it.
 async fn set(
-    cluster: &Cluster,
+    cluster: &Connection,
     name: &str,
     namespace: Option<String>,
     patch: Value,
@@ -126,7 +126,7 @@ async fn set(
 }
 
 /// `aims halt`.
-pub async fn halt(cluster: &Cluster, args: HaltArgs) -> Result<String, ClusterError> {
+pub async fn halt(cluster: &Connection, args: HaltArgs) -> Result<String, ClusterError> {
     let done = format!("halted ({})", args.reason);
     set(
         cluster,
@@ -139,7 +139,7 @@ pub async fn halt(cluster: &Cluster, args: HaltArgs) -> Result<String, ClusterEr
 }
 
 /// `aims resume`.
-pub async fn resume(cluster: &Cluster, args: ResumeArgs) -> Result<String, ClusterError> {
+pub async fn resume(cluster: &Connection, args: ResumeArgs) -> Result<String, ClusterError> {
     let done = match &args.reason {
         Some(reason) => format!("resumed ({reason})"),
         None => "resumed".to_owned(),

@@ -431,13 +431,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 /// Connects to the cluster of the kubeconfig, runs `command` and prints what it returns.
 fn on_cluster<F, Fut>(how: &connect::ConnectArgs, command: F) -> Result<(), Error>
 where
-    F: FnOnce(connect::Cluster) -> Fut,
+    F: FnOnce(connect::Connection) -> Fut,
     Fut: Future<Output = Result<String, connect::ClusterError>>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let text = runtime.block_on(async { command(connect::Cluster::connect(how).await?).await })?;
+    let text =
+        runtime.block_on(async { command(connect::Connection::connect(how).await?).await })?;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
 }

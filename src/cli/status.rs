@@ -3,7 +3,7 @@
 
 use kube::{Api, ResourceExt, api::ListParams};
 
-use super::connect::{Cluster, ClusterError, Target};
+use super::connect::{ClusterError, Connection, Target};
 use crate::api::{AISystem, AISystemStatus, Phase};
 
 /// Options of `aims status`.
@@ -132,7 +132,7 @@ pub fn table(systems: &[AISystem], all_namespaces: bool, scope: &str) -> String 
 }
 
 /// Lists the systems and renders the table.
-pub async fn run(cluster: &Cluster, args: StatusArgs) -> Result<String, ClusterError> {
+pub async fn run(cluster: &Connection, args: StatusArgs) -> Result<String, ClusterError> {
     let namespace = args.scope.namespace(cluster);
     let api = match &namespace {
         None => Api::<AISystem>::all(cluster.client.clone()),

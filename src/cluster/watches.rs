@@ -60,7 +60,7 @@ pub struct Triggers {
 
 /// Which kinds are watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub enum WatchScope {
     /// Every kind: the controllers run here.
     Everything,
     /// What the webhook reads: the aims records, the namespaces, and the Deployments,
@@ -71,8 +71,8 @@ pub enum Scope {
 
 /// Starts (lazily: on first poll) one watch of every kind in `scope`, and gives back the stores
 /// they fill and their trigger streams. The stores of kinds outside `scope` are empty and ready.
-pub fn watch(client: &Client, scope: Scope) -> (Stores, Triggers) {
-    let everything = scope == Scope::Everything;
+pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
+    let everything = scope == WatchScope::Everything;
     let (systems, system_events) = reflect_events::<Guarded<AISystem>>(client.clone());
     let (assessments, assessment_stream) = reflect_specs::<Guarded<RiskAssessment>>(client.clone());
     let (bindings, binding_stream) = reflect_specs::<Guarded<ControlBinding>>(client.clone());

@@ -33,7 +33,7 @@ impl Assessed<'_> {
 
 /// What a check is given.
 #[derive(Clone, Copy, Debug)]
-pub struct Context<'c, 'a> {
+pub struct CheckInputs<'c, 'a> {
     /// The system.
     pub system: &'a AISystem,
     /// Its assessments, best first (see `evaluate`).
@@ -44,7 +44,7 @@ pub struct Context<'c, 'a> {
     pub now: Timestamp,
 }
 
-impl<'c, 'a> Context<'c, 'a> {
+impl<'c, 'a> CheckInputs<'c, 'a> {
     /// The assessment the records checks read: the one in force, else the best one there is.
     pub fn primary(&self) -> Option<&'c Assessed<'a>> {
         self.in_force.or(self.assessments.first())
@@ -101,7 +101,7 @@ pub fn is_per_workload(check: Check) -> bool {
 }
 
 /// Runs a system-level check.
-pub fn system_check(check: Check, applied: &Applied, ctx: &Context) -> Vec<Problem> {
+pub fn system_check(check: Check, applied: &Applied, ctx: &CheckInputs) -> Vec<Problem> {
     let spec = &ctx.system.spec;
     let high = spec.risk_tier == RiskTier::High;
     let mut out = Vec::new();
@@ -333,7 +333,7 @@ fn mode_name(mode: OversightMode) -> &'static str {
     }
 }
 
-fn risk_assessment(ctx: &Context) -> Vec<Problem> {
+fn risk_assessment(ctx: &CheckInputs) -> Vec<Problem> {
     let Some(a) = ctx.primary() else {
         return vec![Problem::pending(format!(
             "no RiskAssessment with spec.systemRef.name: {}: assess the system's risks",
@@ -359,7 +359,7 @@ fn risk_assessment(ctx: &Context) -> Vec<Problem> {
 }
 
 /// Runs a per-workload check on one workload of the system.
-pub fn workload_check(check: Check, ctx: &Context, w: &WorkloadFacts) -> Vec<Problem> {
+pub fn workload_check(check: Check, ctx: &CheckInputs, w: &WorkloadFacts) -> Vec<Problem> {
     let mut out = Vec::new();
     match check {
         Check::ResourceInventory => {
@@ -422,7 +422,7 @@ pub fn workload_check(check: Check, ctx: &Context, w: &WorkloadFacts) -> Vec<Pro
 /// A.6.2.5, per workload: every image and model URI is in the scope of the approved assessment
 /// (or, while none is approved, of the one closest to approval, so the gap shows early). That an
 /// approval exists at all is the system-level half of the check.
-pub fn deployment_scope(ctx: &Context, w: &WorkloadFacts) -> Vec<Problem> {
+pub fn deployment_scope(ctx: &CheckInputs, w: &WorkloadFacts) -> Vec<Problem> {
     match (ctx.in_force, ctx.assessments.first()) {
         (Some(a), _) => uncovered(a, w),
         (None, Some(a)) => uncovered(a, w)
@@ -468,7 +468,7 @@ fn uncovered(a: &Assessed, w: &WorkloadFacts) -> Vec<Problem> {
 }
 
 /// Why there is no approval in force.
-pub fn not_approved(ctx: &Context) -> Problem {
+pub fn not_approved(ctx: &CheckInputs) -> Problem {
     let system = name(ctx.system);
     let Some(a) = ctx.assessments.first() else {
         return Problem::pending(format!(

@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 
 use super::{
-    admission::workload::{self, BreakGlassPolicy, Cluster, Decision, Request, UnregisteredPolicy},
+    admission::workload::{
+        self, AdmissionInputs, BreakGlassPolicy, UnregisteredPolicy, WorkloadDecision,
+        WorkloadRequest,
+    },
     approval::Trust,
     binding::Binding,
     catalog::Catalog,
@@ -99,10 +102,10 @@ pub fn system(
 /// namespace.
 pub fn workload(
     records: &impl Records,
-    req: &Request<'_>,
+    req: &WorkloadRequest<'_>,
     judge: &Judge<'_>,
     policy: &AdmissionPolicy,
-) -> Decision {
+) -> WorkloadDecision {
     records.in_namespace(&req.workload.namespace, |records| {
         let namespace = req.workload.namespace.as_str();
         let systems: Vec<&AISystem> = records
@@ -113,7 +116,7 @@ pub fn workload(
             .collect();
         workload::admit(
             req,
-            &Cluster {
+            &AdmissionInputs {
                 systems: &systems,
                 declared_by: records.every_system,
                 namespace_labels: records.labels,

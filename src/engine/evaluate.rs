@@ -11,7 +11,7 @@ use super::{
     binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
     break_glass::break_glass_of,
     catalog::{Catalog, Check, Control},
-    checks::{self, Assessed, Context, Problem},
+    checks::{self, Assessed, CheckInputs, Problem},
     detect::{Detection, Detector},
     selector,
     workload::WorkloadFacts,
@@ -55,7 +55,7 @@ pub enum Verdict {
 /// Something that fails a control.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Finding {
+pub struct ControlFinding {
     /// The catalog id of the control.
     pub control: String,
     /// The control's title.
@@ -85,7 +85,7 @@ pub struct WorkloadVerdict {
     /// Allow, Warn or Deny.
     pub verdict: Verdict,
     /// The findings that apply to it, worst first: the system's and its own.
-    pub reasons: Vec<Finding>,
+    pub reasons: Vec<ControlFinding>,
 }
 
 /// How one applicable control fares.
@@ -175,7 +175,7 @@ pub struct Evaluation {
     /// Controls bindings exclude.
     pub excluded: Vec<ExclusionResult>,
     /// Everything that fails, worst first.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ControlFinding>,
     /// A verdict per workload of the system, in name order.
     pub workloads: Vec<WorkloadVerdict>,
     /// The approval in force.
@@ -333,7 +333,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
     let in_force = assessed
         .first()
         .filter(|a| a.verdict.state == AssessmentState::Approved);
-    let ctx = Context {
+    let ctx = CheckInputs {
         system,
         assessments: &assessed,
         in_force,
@@ -396,7 +396,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
         .iter()
         .map(|w| {
             let name = w.display_name();
-            let reasons: Vec<Finding> = findings
+            let reasons: Vec<ControlFinding> = findings
                 .iter()
                 .filter(|f| f.workload.as_ref().is_none_or(|n| *n == name))
                 .cloned()
@@ -465,7 +465,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
 }
 
 /// Runs one applicable control: its check, or its evidence for an attested control.
-fn run_control(applied: &Applied, ctx: &Context, workloads: &[&WorkloadFacts]) -> Vec<Problem> {
+fn run_control(applied: &Applied, ctx: &CheckInputs, workloads: &[&WorkloadFacts]) -> Vec<Problem> {
     let Some(check) = applied.control.check else {
         return attested(applied, ctx.now);
     };
@@ -501,7 +501,7 @@ fn attested(applied: &Applied, now: Timestamp) -> Vec<Problem> {
 }
 
 /// Findings no binding can switch off: a prohibited practice, and a halt.
-fn gates(system: &AISystem, catalog: &Catalog) -> Vec<Finding> {
+fn gates(system: &AISystem, catalog: &Catalog) -> Vec<ControlFinding> {
     let mut out = Vec::new();
     let gate = |id: &str, message: String| {
         let control = catalog.get(id)?;
@@ -534,8 +534,13 @@ fn gates(system: &AISystem, catalog: &Catalog) -> Vec<Finding> {
     out
 }
 
-fn finding(control: &Control, enforcement: Enforcement, severity: Severity, p: Problem) -> Finding {
-    Finding {
+fn finding(
+    control: &Control,
+    enforcement: Enforcement,
+    severity: Severity,
+    p: Problem,
+) -> ControlFinding {
+    ControlFinding {
         control: control.id.clone(),
         title: control.title.clone(),
         severity,
@@ -606,9 +611,9 @@ fn next_review(
 
 fn conditions(
     phase: Phase,
-    ctx: &Context,
+    ctx: &CheckInputs,
     controls: &[ControlResult],
-    findings: &[Finding],
+    findings: &[ControlFinding],
     halted: bool,
 ) -> Vec<ConditionResult> {
     let cond = |type_, status, reason, message: String| ConditionResult {

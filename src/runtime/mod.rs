@@ -23,7 +23,7 @@ use crate::{
     admission,
     cluster::{
         Synced,
-        watches::{self, Scope},
+        watches::{self, WatchScope},
     },
     controller::{self, FIELD_MANAGER},
     engine::{catalog::Catalog, detect::Detector},
@@ -104,9 +104,9 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
 
     // One watch per kind; a webhook-only replica watches only what the webhook reads.
     let scope = if config.controllers {
-        Scope::Everything
+        WatchScope::Everything
     } else {
-        Scope::Webhook
+        WatchScope::Webhook
     };
     let (stores, triggers) = watches::watch(&client, scope);
     let synced = Synced::default();

@@ -55,7 +55,7 @@ pub const MAX_EDITORS: usize = 64;
 /// Why the webhook refuses a RiskAssessment request. The message is what `kubectl` shows the
 /// person: what is wrong, where (the field path), and what to do instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum AssessmentRefusal {
     /// A create request carries approval entries.
     #[error(
         "spec.approvals must be empty when a RiskAssessment is created: {user} is creating it and \
@@ -179,7 +179,7 @@ pub fn admit(
     key: &SigningKey,
     dry_run: bool,
     now: Timestamp,
-) -> Result<RiskAssessmentSpec, Refusal> {
+) -> Result<RiskAssessmentSpec, AssessmentRefusal> {
     let Requester { user, groups } = requester;
     let signer = if dry_run { key.dry_run() } else { key.clone() };
     let mut spec = new.spec.clone();
@@ -188,7 +188,7 @@ pub fn admit(
 
     let Some(old) = old else {
         if !spec.approvals.is_empty() {
-            return Err(Refusal::ApprovalsAtCreate {
+            return Err(AssessmentRefusal::ApprovalsAtCreate {
                 user: user.to_owned(),
             });
         }
@@ -207,12 +207,12 @@ pub fn admit(
     };
 
     approval::check_append_only(&old.spec.approvals, &spec.approvals)
-        .map_err(Refusal::AppendOnly)?;
+        .map_err(AssessmentRefusal::AppendOnly)?;
     let index = old.spec.approvals.len();
     match spec.approvals.len().saturating_sub(index) {
         0 | 1 => {}
         count => {
-            return Err(Refusal::TooManyEntries {
+            return Err(AssessmentRefusal::TooManyEntries {
                 first: index,
                 count,
             });
@@ -224,7 +224,7 @@ pub fn admit(
     let hash = content_hash(&spec);
     if hash != content_hash(&old.spec) && !spec.edited_by.iter().any(|e| e == user) {
         if spec.edited_by.len() >= MAX_EDITORS {
-            return Err(Refusal::TooManyEditors {
+            return Err(AssessmentRefusal::TooManyEditors {
                 user: user.to_owned(),
             });
         }
@@ -252,10 +252,10 @@ pub fn admit(
     };
     // First: while the record does not verify, who is a self-approver is not known.
     if let Err(problem) = record {
-        return Err(Refusal::UnverifiedRecord { index, problem });
+        return Err(AssessmentRefusal::UnverifiedRecord { index, problem });
     }
     approval::check_new_entry(&spec, user, groups, policy)
-        .map_err(|violation| Refusal::Entry { index, violation })?;
+        .map_err(|violation| AssessmentRefusal::Entry { index, violation })?;
 
     let at = EntryRef {
         subject: subject(&spec, uid, namespace, name),
@@ -266,7 +266,7 @@ pub fn admit(
     let stamp = match &entry.stamp {
         None => approval::stamp(&signer, at, entry, user, groups, now, &hash),
         Some(_) if is_own_stamp(&signer, at, entry, requester, &hash) => return Ok(spec),
-        Some(_) => return Err(Refusal::HandWrittenStamp { index }),
+        Some(_) => return Err(AssessmentRefusal::HandWrittenStamp { index }),
     };
     if let Some(entry) = spec.approvals.get_mut(index) {
         entry.stamp = Some(stamp);
@@ -318,7 +318,7 @@ pub fn verify_stored(
     key: &SigningKey,
     dry_run: bool,
     now: Timestamp,
-) -> Result<(), Refusal> {
+) -> Result<(), AssessmentRefusal> {
     let admitted = admit(old, new, requester, policy, key, dry_run, now)?;
     if admitted == new.spec {
         return Ok(());
@@ -345,7 +345,7 @@ pub fn verify_stored(
         // Not something admit does; name the whole spec rather than nothing.
         fields.push("spec".to_owned());
     }
-    Err(Refusal::Tampered { fields })
+    Err(AssessmentRefusal::Tampered { fields })
 }
 
 /// Whether `entry`'s stamp is the operator's stamp for exactly this entry, this requester (user
@@ -378,7 +378,7 @@ fn check_first_decision(
     requester: Requester<'_>,
     key: &SigningKey,
     hash: &str,
-) -> Result<(), Refusal> {
+) -> Result<(), AssessmentRefusal> {
     let EntryRef { index, .. } = at;
     let user = requester.user;
     let earlier = approvals.iter().take(index).enumerate().filter(|&(i, a)| {
@@ -391,7 +391,7 @@ fn check_first_decision(
     for (i, a) in earlier {
         match a.decision {
             Decision::Reject => {
-                return Err(Refusal::AlreadyRejected {
+                return Err(AssessmentRefusal::AlreadyRejected {
                     index,
                     user: user.to_owned(),
                     earlier: i,
@@ -403,7 +403,7 @@ fn check_first_decision(
         }
     }
     match (approved, decision) {
-        (Some(earlier), Decision::Approve) => Err(Refusal::AlreadyApproved {
+        (Some(earlier), Decision::Approve) => Err(AssessmentRefusal::AlreadyApproved {
             index,
             user: user.to_owned(),
             earlier,
@@ -604,7 +604,7 @@ mod tests {
             stamped: Option<usize>,
         },
         /// Refused.
-        Refused(Refusal),
+        Refused(AssessmentRefusal),
     }
 
     struct Case {
@@ -630,7 +630,7 @@ mod tests {
     }
 
     fn self_approval(index: usize, user: &str) -> Want {
-        Want::Refused(Refusal::Entry {
+        Want::Refused(AssessmentRefusal::Entry {
             index,
             violation: ApprovalViolation::SelfApproval {
                 user: user.to_owned(),
@@ -712,7 +712,7 @@ mod tests {
             ),
             (
                 case("create with an approval", None, approve, "sam", approvers),
-                Want::Refused(Refusal::ApprovalsAtCreate { user: "sam".into() }),
+                Want::Refused(AssessmentRefusal::ApprovalsAtCreate { user: "sam".into() }),
             ),
             (
                 case(
@@ -722,7 +722,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::ApprovalsAtCreate {
+                Want::Refused(AssessmentRefusal::ApprovalsAtCreate {
                     user: "alice".into(),
                 }),
             ),
@@ -787,7 +787,7 @@ mod tests {
                     "dan",
                     &[DEVELOPERS],
                 ),
-                Want::Refused(Refusal::TooManyEditors { user: "dan".into() }),
+                Want::Refused(AssessmentRefusal::TooManyEditors { user: "dan".into() }),
             ),
             // --- new entries ----------------------------------------------------------------
             (
@@ -861,7 +861,7 @@ mod tests {
                     "dan",
                     &[DEVELOPERS],
                 ),
-                Want::Refused(Refusal::Entry {
+                Want::Refused(AssessmentRefusal::Entry {
                     index: 0,
                     violation: ApprovalViolation::NotAnApprover {
                         user: "dan".into(),
@@ -882,7 +882,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::Entry {
+                Want::Refused(AssessmentRefusal::Entry {
                     index: 0,
                     violation: ApprovalViolation::NotReady {
                         missing: vec![Incomplete::NoRisks],
@@ -900,7 +900,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::TooManyEntries { first: 0, count: 2 }),
+                Want::Refused(AssessmentRefusal::TooManyEntries { first: 0, count: 2 }),
             ),
             // --- append-only ------------------------------------------------------------------
             (
@@ -911,7 +911,9 @@ mod tests {
                     "bob",
                     approvers,
                 ),
-                Want::Refused(Refusal::AppendOnly(ApprovalViolation::Edited { index: 1 })),
+                Want::Refused(AssessmentRefusal::AppendOnly(ApprovalViolation::Edited {
+                    index: 1,
+                })),
             ),
             (
                 case(
@@ -921,7 +923,9 @@ mod tests {
                     "bob",
                     approvers,
                 ),
-                Want::Refused(Refusal::AppendOnly(ApprovalViolation::Edited { index: 1 })),
+                Want::Refused(AssessmentRefusal::AppendOnly(ApprovalViolation::Edited {
+                    index: 1,
+                })),
             ),
             (
                 case(
@@ -933,7 +937,9 @@ mod tests {
                     "bob",
                     approvers,
                 ),
-                Want::Refused(Refusal::AppendOnly(ApprovalViolation::Removed { index: 1 })),
+                Want::Refused(AssessmentRefusal::AppendOnly(ApprovalViolation::Removed {
+                    index: 1,
+                })),
             ),
             (
                 case(
@@ -943,7 +949,9 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::AppendOnly(ApprovalViolation::Edited { index: 0 })),
+                Want::Refused(AssessmentRefusal::AppendOnly(ApprovalViolation::Edited {
+                    index: 0,
+                })),
             ),
             (
                 case(
@@ -967,7 +975,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 0 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
             (
                 case(
@@ -980,7 +988,7 @@ mod tests {
                     "carol",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 2 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 2 }),
             ),
             (
                 case(
@@ -994,7 +1002,7 @@ mod tests {
                     approvers,
                 ),
                 // Refused before the stamp is looked at: alice already approved.
-                Want::Refused(Refusal::AlreadyApproved {
+                Want::Refused(AssessmentRefusal::AlreadyApproved {
                     index: 2,
                     user: "alice".into(),
                     earlier: 0,
@@ -1011,7 +1019,7 @@ mod tests {
                     "carol",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 2 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 2 }),
             ),
             (
                 case(
@@ -1024,7 +1032,7 @@ mod tests {
                     "carol",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 2 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 2 }),
             ),
             (
                 case(
@@ -1037,7 +1045,7 @@ mod tests {
                     "carol",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 0 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
             (
                 case(
@@ -1050,7 +1058,7 @@ mod tests {
                     "carol",
                     approvers,
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 0 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
             (
                 case(
@@ -1063,7 +1071,7 @@ mod tests {
                     "carol",
                     &[APPROVERS, DEVELOPERS],
                 ),
-                Want::Refused(Refusal::HandWrittenStamp { index: 0 }),
+                Want::Refused(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
             (
                 case(
@@ -1087,7 +1095,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::AlreadyApproved {
+                Want::Refused(AssessmentRefusal::AlreadyApproved {
                     index: 2,
                     user: "alice".into(),
                     earlier: 0,
@@ -1111,7 +1119,7 @@ mod tests {
                     "bob",
                     approvers,
                 ),
-                Want::Refused(Refusal::AlreadyRejected {
+                Want::Refused(AssessmentRefusal::AlreadyRejected {
                     index: 2,
                     user: "bob".into(),
                     earlier: 1,
@@ -1125,7 +1133,7 @@ mod tests {
                     "bob",
                     approvers,
                 ),
-                Want::Refused(Refusal::AlreadyRejected {
+                Want::Refused(AssessmentRefusal::AlreadyRejected {
                     index: 2,
                     user: "bob".into(),
                     earlier: 1,
@@ -1150,7 +1158,7 @@ mod tests {
                     "sam",
                     approvers,
                 ),
-                Want::Refused(Refusal::UnverifiedRecord {
+                Want::Refused(AssessmentRefusal::UnverifiedRecord {
                     index: 0,
                     problem: RecordProblem::BadSignature,
                 }),
@@ -1173,7 +1181,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::UnverifiedRecord {
+                Want::Refused(AssessmentRefusal::UnverifiedRecord {
                     index: 0,
                     problem: RecordProblem::Unsigned,
                 }),
@@ -1186,7 +1194,7 @@ mod tests {
                     "alice",
                     approvers,
                 ),
-                Want::Refused(Refusal::UnverifiedRecord {
+                Want::Refused(AssessmentRefusal::UnverifiedRecord {
                     index: 0,
                     problem: RecordProblem::NotAtCreation,
                 }),
@@ -1396,12 +1404,12 @@ mod tests {
             spec: admit(Some(&old), &request, alice, &policy(), &key, false, t(NOW)).unwrap(),
             ..request.clone()
         };
-        let cases: [(&str, Change, Result<(), Refusal>); 6] = [
+        let cases: [(&str, Change, Result<(), AssessmentRefusal>); 6] = [
             ("as admitted", |_| {}, Ok(())),
             (
                 "submittedBy changed",
                 |ra| ra.spec.submitted_by = Some("mallory".into()),
-                Err(Refusal::Tampered {
+                Err(AssessmentRefusal::Tampered {
                     fields: strings(&["spec.submittedBy"]),
                 }),
             ),
@@ -1411,14 +1419,14 @@ mod tests {
                     ra.spec.edited_by.clear();
                     ra.spec.submitted_by = None;
                 },
-                Err(Refusal::Tampered {
+                Err(AssessmentRefusal::Tampered {
                     fields: strings(&["spec.submittedBy", "spec.editedBy"]),
                 }),
             ),
             (
                 "the stamp removed",
                 |ra| ra.spec.approvals[0].stamp = None,
-                Err(Refusal::Tampered {
+                Err(AssessmentRefusal::Tampered {
                     fields: strings(&["spec.approvals[0].stamp"]),
                 }),
             ),
@@ -1429,12 +1437,12 @@ mod tests {
                         s.user = "carol".into();
                     }
                 },
-                Err(Refusal::HandWrittenStamp { index: 0 }),
+                Err(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
             (
                 "the comment changed under the stamp",
                 |ra| ra.spec.approvals[0].comment = None,
-                Err(Refusal::HandWrittenStamp { index: 0 }),
+                Err(AssessmentRefusal::HandWrittenStamp { index: 0 }),
             ),
         ];
         for (name, change, want) in cases {
@@ -1455,7 +1463,7 @@ mod tests {
         created.spec.submitted_by = None;
         assert_eq!(
             verify_stored(None, &created, sam, &policy(), &key, false, t(NOW)),
-            Err(Refusal::Tampered {
+            Err(AssessmentRefusal::Tampered {
                 fields: strings(&["spec.submittedBy", "spec.editedBy", "spec.recordStamp"]),
             })
         );
@@ -1463,9 +1471,9 @@ mod tests {
 
     #[test]
     fn refusals_name_the_field_and_say_what_to_do() {
-        let cases: [(Refusal, &[&str]); 10] = [
+        let cases: [(AssessmentRefusal, &[&str]); 10] = [
             (
-                Refusal::ApprovalsAtCreate { user: "sam".into() },
+                AssessmentRefusal::ApprovalsAtCreate { user: "sam".into() },
                 &[
                     "spec.approvals",
                     "sam",
@@ -1474,7 +1482,7 @@ mod tests {
                 ],
             ),
             (
-                Refusal::AppendOnly(ApprovalViolation::Edited { index: 1 }),
+                AssessmentRefusal::AppendOnly(ApprovalViolation::Edited { index: 1 }),
                 &[
                     "append-only",
                     "entry 1 of spec.approvals",
@@ -1482,18 +1490,18 @@ mod tests {
                 ],
             ),
             (
-                Refusal::TooManyEntries { first: 2, count: 3 },
+                AssessmentRefusal::TooManyEntries { first: 2, count: 3 },
                 &["spec.approvals[2]", "3 entries", "one decision"],
             ),
             (
-                Refusal::Entry {
+                AssessmentRefusal::Entry {
                     index: 4,
                     violation: ApprovalViolation::SelfApproval { user: "eve".into() },
                 },
                 &["spec.approvals[4]: ", "eve", "another approver must decide"],
             ),
             (
-                Refusal::AlreadyApproved {
+                AssessmentRefusal::AlreadyApproved {
                     index: 3,
                     user: "alice".into(),
                     earlier: 1,
@@ -1501,7 +1509,7 @@ mod tests {
                 &["spec.approvals[3]", "alice", "spec.approvals[1]", "Reject"],
             ),
             (
-                Refusal::AlreadyRejected {
+                AssessmentRefusal::AlreadyRejected {
                     index: 3,
                     user: "bob".into(),
                     earlier: 0,
@@ -1514,7 +1522,7 @@ mod tests {
                 ],
             ),
             (
-                Refusal::HandWrittenStamp { index: 2 },
+                AssessmentRefusal::HandWrittenStamp { index: 2 },
                 &[
                     "spec.approvals[2].stamp",
                     "written by the operator",
@@ -1522,11 +1530,11 @@ mod tests {
                 ],
             ),
             (
-                Refusal::TooManyEditors { user: "dan".into() },
+                AssessmentRefusal::TooManyEditors { user: "dan".into() },
                 &["spec.editedBy", "64", "dan", "new RiskAssessment"],
             ),
             (
-                Refusal::Tampered {
+                AssessmentRefusal::Tampered {
                     fields: strings(&["spec.editedBy", "spec.approvals[0].stamp"]),
                 },
                 &[
@@ -1535,7 +1543,7 @@ mod tests {
                 ],
             ),
             (
-                Refusal::Entry {
+                AssessmentRefusal::Entry {
                     index: 0,
                     violation: ApprovalViolation::NotReady {
                         missing: vec![Incomplete::NoImpactAssessment],

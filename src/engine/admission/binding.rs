@@ -41,7 +41,7 @@ impl fmt::Display for UnknownControl {
 
 /// Why the webhook refuses a binding. The message is what `kubectl` shows the person.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum BindingRefusal {
     /// The binding names control ids the catalog does not know.
     #[error(
         "the control catalog has no control with {}: {}; bind ISO/IEC 42001 Annex A control ids \
@@ -57,7 +57,7 @@ pub enum Refusal {
 
 /// Checks that every `controls[].id` and `notApplicable[].id` of a binding is a control id in
 /// `catalog`. Ids are compared exactly; the suggestion ignores case.
-pub fn admit(rules: &BindingRules, catalog: &Catalog) -> Result<(), Refusal> {
+pub fn admit(rules: &BindingRules, catalog: &Catalog) -> Result<(), BindingRefusal> {
     let controls = rules
         .controls
         .iter()
@@ -81,7 +81,7 @@ pub fn admit(rules: &BindingRules, catalog: &Catalog) -> Result<(), Refusal> {
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(Refusal::UnknownControls { unknown })
+        Err(BindingRefusal::UnknownControls { unknown })
     }
 }
 
@@ -181,7 +181,7 @@ mod tests {
             let want = if want.is_empty() {
                 Ok(())
             } else {
-                Err(Refusal::UnknownControls { unknown: want })
+                Err(BindingRefusal::UnknownControls { unknown: want })
             };
             assert_eq!(got, want, "{name}");
         }

@@ -80,7 +80,7 @@ impl Authority {
 /// Why the webhook refuses an AISystem change. The message is what `kubectl` shows the person:
 /// what is wrong, where (the field path), and who can do it instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum SystemRefusal {
     /// A user without the authority tried to clear a halt.
     #[error(
         "spec.oversight.halt: only the system's overseers may clear a halt, and {user} is not one; {}",
@@ -128,7 +128,7 @@ pub fn admit(
     new: Option<&AISystemSpec>,
     requester: Requester<'_>,
     approver_groups: &BTreeSet<String>,
-) -> Result<(), Refusal> {
+) -> Result<(), SystemRefusal> {
     let Some(old) = old else {
         return Ok(());
     };
@@ -136,7 +136,7 @@ pub fn admit(
     let Some(new) = new else {
         // A namespace being deleted takes the system's workloads with it.
         return if halted(old) && requester.user != NAMESPACE_CONTROLLER {
-            Err(Refusal::DeleteHalted { authority })
+            Err(SystemRefusal::DeleteHalted { authority })
         } else {
             Ok(())
         };
@@ -146,7 +146,7 @@ pub fn admit(
     }
     let user = requester.user.to_owned();
     if halted(old) && !halted(new) {
-        return Err(Refusal::ClearHalt { user, authority });
+        return Err(SystemRefusal::ClearHalt { user, authority });
     }
     let names = |spec: &AISystemSpec| overseers(spec).into_iter().collect::<BTreeSet<_>>();
     let declaration = if names(old) != names(new) {
@@ -164,7 +164,7 @@ pub fn admit(
         None
     };
     match declaration {
-        Some((field, what)) => Err(Refusal::Declaration {
+        Some((field, what)) => Err(SystemRefusal::Declaration {
             field,
             what,
             user,
@@ -259,15 +259,15 @@ mod tests {
         Authority::Overseers(strings(&["olga", "oscar"]))
     }
 
-    fn clear_refused(user: &str, authority: Authority) -> Result<(), Refusal> {
-        Err(Refusal::ClearHalt {
+    fn clear_refused(user: &str, authority: Authority) -> Result<(), SystemRefusal> {
+        Err(SystemRefusal::ClearHalt {
             user: user.to_owned(),
             authority,
         })
     }
 
-    fn declaration_refused(field: &'static str, what: &'static str) -> Result<(), Refusal> {
-        Err(Refusal::Declaration {
+    fn declaration_refused(field: &'static str, what: &'static str) -> Result<(), SystemRefusal> {
+        Err(SystemRefusal::Declaration {
             field,
             what,
             user: "mallory".to_owned(),
@@ -284,7 +284,7 @@ mod tests {
         Option<&'a AISystemSpec>,
         Option<Change>,
         (&'a str, &'a [&'a str]),
-        Result<(), Refusal>,
+        Result<(), SystemRefusal>,
     );
 
     #[test]
@@ -359,7 +359,7 @@ mod tests {
             ("no overseer or approver: anyone names the first overseer", Some(&running_unsupervised), Some(|s| add_overseer(s, "mallory")), mallory, Ok(())),
             // Delete.
             ("a running system is deleted", Some(&running), None, mallory, Ok(())),
-            ("a halted system is not, even by an overseer", Some(&halted), None, olga, Err(Refusal::DeleteHalted { authority: overseers_of_olga() })),
+            ("a halted system is not, even by an overseer", Some(&halted), None, olga, Err(SystemRefusal::DeleteHalted { authority: overseers_of_olga() })),
             ("a halted system goes with its namespace", Some(&halted), None, (NAMESPACE_CONTROLLER, &[]), Ok(())),
         ];
         for (name, old, change, (user, groups), want) in cases {
@@ -389,9 +389,9 @@ mod tests {
 
     #[test]
     fn refusals_name_the_field_and_whom_to_ask() {
-        let cases: [(Refusal, &[&str]); 4] = [
+        let cases: [(SystemRefusal, &[&str]); 4] = [
             (
-                Refusal::ClearHalt {
+                SystemRefusal::ClearHalt {
                     user: "mallory".into(),
                     authority: overseers_of_olga(),
                 },
@@ -403,14 +403,14 @@ mod tests {
                 ],
             ),
             (
-                Refusal::ClearHalt {
+                SystemRefusal::ClearHalt {
                     user: "mallory".into(),
                     authority: Authority::Approvers(["risk".to_owned()].into()),
                 },
                 &["spec.oversight.halt", "no overseer", "a member of risk"],
             ),
             (
-                Refusal::Declaration {
+                SystemRefusal::Declaration {
                     field: "spec.riskTier",
                     what: "the risk tier to a lower one",
                     user: "mallory".into(),
@@ -419,7 +419,7 @@ mod tests {
                 &["spec.riskTier", "mallory", "ask one of olga"],
             ),
             (
-                Refusal::DeleteHalted {
+                SystemRefusal::DeleteHalted {
                     authority: overseers_of_olga(),
                 },
                 &["cannot be deleted", "olga", "clear spec.oversight.halt"],

@@ -15,7 +15,7 @@ use crate::{
         binding::Binding,
         catalog::Catalog,
         detect::{Detection, Detector},
-        evaluate::{self, Finding, Inputs, Verdict},
+        evaluate::{self, ControlFinding, Inputs, Verdict},
         workload::{KSERVE_STOP, WorkloadFacts, WorkloadKind},
     },
 };
@@ -76,8 +76,8 @@ pub struct Reason {
     pub message: String,
 }
 
-impl From<&Finding> for Reason {
-    fn from(f: &Finding) -> Self {
+impl From<&ControlFinding> for Reason {
+    fn from(f: &ControlFinding) -> Self {
         Self {
             control: Some(f.control.clone()),
             enforcement: Some(f.enforcement),
@@ -117,7 +117,7 @@ fn enforcement_name(e: Enforcement) -> &'static str {
 /// The admission decision for one workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Decision {
+pub struct WorkloadDecision {
     /// `Kind/name`.
     pub workload: String,
     /// Its namespace.
@@ -132,7 +132,7 @@ pub struct Decision {
     pub break_glass: Option<BreakGlass>,
 }
 
-impl Decision {
+impl WorkloadDecision {
     /// The control ids that fail, in the order of the reasons.
     pub fn failing_controls(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = Vec::new();
@@ -199,7 +199,7 @@ fn is_blocking(r: &Reason) -> bool {
 
 /// The request: the workload as it would be stored, as it was (on an update), and who asks.
 #[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
+pub struct WorkloadRequest<'a> {
     /// The workload as the request would store it.
     pub workload: &'a WorkloadFacts,
     /// The workload as stored before an update; `None` on a create.
@@ -210,7 +210,7 @@ pub struct Request<'a> {
 
 /// What the cluster holds that the decision reads: the records of the workload's namespace.
 #[derive(Clone, Copy)]
-pub struct Cluster<'a> {
+pub struct AdmissionInputs<'a> {
     /// The AISystems of the namespace.
     pub systems: &'a [&'a AISystem],
     /// The AISystems whose declared models (`spec.models`) are a detection signal for a workload
@@ -248,9 +248,9 @@ pub struct Cluster<'a> {
 /// to before. A workload leaves a system (by a label or selector change) only when that system
 /// would admit it as it is after the update, so leaving a halted or failing system is denied like a
 /// scale-up of it.
-pub fn admit(req: &Request, cluster: &Cluster) -> Decision {
+pub fn admit(req: &WorkloadRequest, cluster: &AdmissionInputs) -> WorkloadDecision {
     let w = req.workload;
-    let mut decision = Decision {
+    let mut decision = WorkloadDecision {
         workload: w.display_name(),
         namespace: w.namespace.clone(),
         system: None,
@@ -337,7 +337,12 @@ struct Judgement {
 
 /// The verdict of `system` on the workload as the request would store it; `leaving` when the
 /// update takes the workload out of the system, which then judges it as if it stayed.
-fn judge(system: &AISystem, leaving: bool, req: &Request, cluster: &Cluster) -> Judgement {
+fn judge(
+    system: &AISystem,
+    leaving: bool,
+    req: &WorkloadRequest,
+    cluster: &AdmissionInputs,
+) -> Judgement {
     let w = req.workload;
     let mut judgement = Judgement {
         verdict: Verdict::Allow,
@@ -415,7 +420,7 @@ pub fn unattached_verdict(
     (verdict, reasons)
 }
 
-fn unattached(decision: &mut Decision, w: &WorkloadFacts, cluster: &Cluster) {
+fn unattached(decision: &mut WorkloadDecision, w: &WorkloadFacts, cluster: &AdmissionInputs) {
     let policy = UnregisteredPolicy::for_namespace(cluster.namespace_labels, cluster.unregistered);
     let detection = cluster.detector.detect_among(w, cluster.declared_by);
     let (verdict, reasons) = unattached_verdict(w, detection.as_ref(), policy);
@@ -490,8 +495,8 @@ fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
 fn break_glass_refusal(
     system: &AISystem,
     bg: &Result<BreakGlass, String>,
-    req: &Request,
-    cluster: &Cluster,
+    req: &WorkloadRequest,
+    cluster: &AdmissionInputs,
 ) -> Option<String> {
     let bg = match bg {
         Ok(bg) => bg,
@@ -949,7 +954,7 @@ mod tests {
                 .collect();
             let groups: Vec<String> = case.groups.iter().map(|g| (*g).to_owned()).collect();
             let decision = admit(
-                &Request {
+                &WorkloadRequest {
                     workload: &case.workload,
                     old: case.old.as_ref(),
                     requester: Requester {
@@ -957,7 +962,7 @@ mod tests {
                         groups: &groups,
                     },
                 },
-                &Cluster {
+                &AdmissionInputs {
                     systems: &systems,
                     declared_by: &systems,
                     namespace_labels: &labels,
@@ -999,7 +1004,7 @@ mod tests {
 
     #[test]
     fn deny_message_names_system_controls_and_where_to_look() {
-        let decision = Decision {
+        let decision = WorkloadDecision {
             workload: "Deployment/scorer".to_owned(),
             namespace: "credit".to_owned(),
             system: Some("scoring".to_owned()),
@@ -1269,7 +1274,7 @@ mod tests {
         for case in cases {
             let systems: Vec<&AISystem> = case.systems.iter().collect();
             let decision = admit(
-                &Request {
+                &WorkloadRequest {
                     workload: &case.workload,
                     old: case.old.as_ref(),
                     requester: Requester {
@@ -1277,7 +1282,7 @@ mod tests {
                         groups: &[],
                     },
                 },
-                &Cluster {
+                &AdmissionInputs {
                     systems: &systems,
                     declared_by: &systems,
                     namespace_labels: &labels,
