@@ -343,3 +343,168 @@ pub fn error_policy(system: Arc<Guarded<AISystem>>, err: &Error, ctx: Arc<Contex
     ctx.metrics.reconcile_error("aisystem", err.label());
     Action::requeue(Duration::from_secs(15))
 }
+
+/// The reconcile against a mocked API server: which requests it sends, and in which order.
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{Request, Response};
+    use kube::{Client, client::Body, runtime::events::Reporter};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{
+        cluster::{Stores, Synced, store_of},
+        engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
+        telemetry::metrics::Metrics,
+    };
+
+    /// One request the reconcile sent: method, path, body.
+    type Sent = (String, String, Value);
+
+    /// A client that answers every request as the API server would (the object it is asked to
+    /// change) and records it.
+    fn recording_client() -> (Client, Arc<Mutex<Vec<Sent>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let service = tower::service_fn(move |req: Request<Body>| {
+            let log = log.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes = body.collect_bytes().await.unwrap_or_default();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let path = parts.uri.path().to_owned();
+                log.lock()
+                    .unwrap()
+                    .push((parts.method.to_string(), path.clone(), body));
+                let answer = if path.ends_with("/scale") {
+                    json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                           "metadata": {"name": "scorer", "namespace": "credit"},
+                           "spec": {"replicas": 0}})
+                } else if path.ends_with("/status") {
+                    system(true, None)
+                } else {
+                    json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                           "metadata": {"name": "e", "namespace": "credit"},
+                           "eventTime": "2026-12-01T00:00:00.000000Z"})
+                };
+                Ok::<_, std::convert::Infallible>(
+                    Response::builder()
+                        .status(200)
+                        .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                        .unwrap(),
+                )
+            }
+        });
+        (Client::new(service, "default"), sent)
+    }
+
+    fn system(halt: bool, status: Option<Value>) -> Value {
+        let mut system = json!({
+            "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
+            "metadata": {"name": "scoring", "namespace": "credit", "generation": 1},
+            "spec": {
+                "purpose": "Score loan applications", "riskTier": "Minimal",
+                "owner": {"name": "ana"},
+                "oversight": {"halt": halt, "overseers": [{"name": "olga"}]}
+            }
+        });
+        if let Some(status) = status {
+            system["status"] = status;
+        }
+        system
+    }
+
+    fn deployment(replicas: i32) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "scorer", "namespace": "credit",
+                         "labels": {"aims.dev/system": "scoring"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "scorer"}},
+                "template": {"metadata": {"labels": {"app": "scorer"}},
+                    "spec": {"containers": [{"name": "c", "image": "r.example.com/scorer:1"}]}}}
+        })
+    }
+
+    /// A leader's context over stores holding `system` and its Deployment, with `client`.
+    fn context(client: Client, system: &Value, replicas: i32) -> Arc<Context> {
+        let stores = Stores {
+            systems: store_of(vec![serde_json::from_value(system.clone()).unwrap()]),
+            deployments: store_of(vec![serde_json::from_value(deployment(replicas)).unwrap()]),
+            ..Stores::empty()
+        };
+        Arc::new(Context {
+            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
+            client,
+            stores,
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key: SigningKey::new([7u8; 32]).unwrap(),
+            metrics: Arc::new(Metrics::default()),
+            synced: Synced::new(true),
+            leader: tokio::sync::watch::channel(true).1,
+            controllers: true,
+            pacer: Default::default(),
+        })
+    }
+
+    /// Reconciles `system` once with a fresh context and gives back what was sent.
+    async fn reconcile_once(system: &Value, replicas: i32) -> Vec<Sent> {
+        let (client, sent) = recording_client();
+        let ctx = context(client, system, replicas);
+        let guard = Arc::new(serde_json::from_value(system.clone()).unwrap());
+        reconcile(guard, ctx).await.unwrap();
+        sent.lock().unwrap().clone()
+    }
+
+    /// Where the first request to a path ending in `suffix` came, if one did.
+    fn position(sent: &[Sent], method: &str, suffix: &str) -> Option<usize> {
+        sent.iter()
+            .position(|(m, p, _)| m == method && p.ends_with(suffix))
+    }
+
+    #[tokio::test]
+    async fn a_halt_writes_the_status_that_records_the_replicas_before_it_scales_down() {
+        let sent = reconcile_once(&system(true, None), 2).await;
+        let status = position(&sent, "PATCH", "/aisystems/scoring/status").expect("status written");
+        let scale = position(&sent, "PATCH", "/deployments/scorer/scale").expect("scaled");
+        assert!(status < scale, "{sent:#?}");
+        assert_eq!(
+            sent[status].2["status"]["haltedWorkloads"][0]["replicas"],
+            2
+        );
+        assert_eq!(sent[scale].2, json!({"spec": {"replicas": 0}}));
+    }
+
+    #[tokio::test]
+    async fn a_resume_restores_the_replicas_before_it_forgets_them() {
+        // Halted earlier at two replicas: the status recorded them, the Deployment is at zero.
+        let halted = reconcile_once(&system(true, None), 2).await;
+        let recorded = halted
+            .iter()
+            .find(|(_, p, _)| p.ends_with("/status"))
+            .map(|(_, _, body)| body["status"].clone())
+            .unwrap();
+        let sent = reconcile_once(&system(false, Some(recorded)), 0).await;
+        let scale = position(&sent, "PATCH", "/deployments/scorer/scale").expect("restored");
+        let status = position(&sent, "PATCH", "/aisystems/scoring/status").expect("status written");
+        assert!(scale < status, "{sent:#?}");
+        assert_eq!(sent[scale].2, json!({"spec": {"replicas": 2}}));
+        let left = sent[status].2["status"].get("haltedWorkloads");
+        assert!(left.is_none_or(|w| w == &json!([])), "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_written_when_nothing_changed() {
+        let first = reconcile_once(&system(false, None), 2).await;
+        let written = first
+            .iter()
+            .find(|(_, p, _)| p.ends_with("/status"))
+            .map(|(_, _, body)| body["status"].clone())
+            .expect("the first evaluation writes a status");
+        // The same system with the status it was given: a fresh replica evaluates it again.
+        let sent = reconcile_once(&system(false, Some(written)), 2).await;
+        assert!(sent.is_empty(), "{sent:#?}");
+    }
+}
