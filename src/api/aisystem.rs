@@ -389,6 +389,14 @@ pub enum Phase {
     Halted,
 }
 
+impl AISystemSpec {
+    /// Whether an overseer has halted the system (`oversight.halt`): nothing of it is admitted
+    /// or scaled up, and its workloads are stopped, until an overseer clears it.
+    pub fn halted(&self) -> bool {
+        self.oversight.as_ref().is_some_and(|o| o.halt)
+    }
+}
+
 impl Phase {
     /// The phase as it is written in status.
     pub fn as_str(&self) -> &'static str {

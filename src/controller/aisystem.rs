@@ -191,7 +191,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     let (evaluation, workloads) = ctx.evaluate(system, now);
 
     // The stop button: while halted, the system's workloads are stopped; on resume, restored.
-    let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);
+    let halted = system.spec.halted();
     let previous = system.status.as_ref();
     let recorded = previous
         .map(|s| s.halted_workloads.as_slice())

@@ -414,7 +414,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
         })
         .collect();
 
-    let halted = system.spec.oversight.as_ref().is_some_and(|o| o.halt);
+    let halted = system.spec.halted();
     let phase = if halted {
         Phase::Halted
     } else if findings.is_empty() {

@@ -135,7 +135,7 @@ pub fn admit(
     let authority = Authority::of(old, approver_groups);
     let Some(new) = new else {
         // A namespace being deleted takes the system's workloads with it.
-        return if halted(old) && requester.user != NAMESPACE_CONTROLLER {
+        return if old.halted() && requester.user != NAMESPACE_CONTROLLER {
             Err(SystemRefusal::DeleteHalted { authority })
         } else {
             Ok(())
@@ -145,7 +145,7 @@ pub fn admit(
         return Ok(());
     }
     let user = requester.user.to_owned();
-    if halted(old) && !halted(new) {
+    if old.halted() && !new.halted() {
         return Err(SystemRefusal::ClearHalt { user, authority });
     }
     let names = |spec: &AISystemSpec| overseers(spec).into_iter().collect::<BTreeSet<_>>();
@@ -182,10 +182,6 @@ fn rank(tier: RiskTier) -> u8 {
         RiskTier::High => 2,
         RiskTier::Prohibited => 3,
     }
-}
-
-fn halted(spec: &AISystemSpec) -> bool {
-    spec.oversight.as_ref().is_some_and(|o| o.halt)
 }
 
 /// The overseers' names, in order.

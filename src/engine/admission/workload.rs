@@ -444,7 +444,7 @@ fn only_stops(old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
 /// halted, now that the halt is cleared: the controller carrying out an overseer's resume. Without
 /// this, resuming a system that fails an enforced control would be refused by its own webhook.
 fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
-    if system.spec.oversight.as_ref().is_some_and(|o| o.halt) {
+    if system.spec.halted() {
         return false;
     }
     let name = new.display_name();
@@ -502,7 +502,7 @@ fn break_glass_refusal(
         Ok(bg) => bg,
         Err(e) => return Some(e.clone()),
     };
-    if system.spec.oversight.as_ref().is_some_and(|o| o.halt) {
+    if system.spec.halted() {
         return Some(
             "break-glass does not lift a halt; an overseer resumes the system by setting \
              spec.oversight.halt to false"
