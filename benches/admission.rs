@@ -30,7 +30,7 @@ mod api_defaults;
 use tower::ServiceExt;
 
 use aims_operator::{
-    admission::{Settings, Webhook, router},
+    admission::{Webhook, router},
     api::{Approval, Decision, RiskAssessment},
     cluster::{Stores, Synced, store_of},
     engine::{
@@ -171,7 +171,7 @@ fn hook() -> Arc<Webhook> {
         key,
         metrics: Arc::new(Metrics::default()),
         synced: Synced::new(true),
-        settings: Settings::default(),
+        policy: Default::default(),
     })
 }
 

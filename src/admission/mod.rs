@@ -35,7 +35,7 @@ use crate::{
     cluster::{Stores, Synced},
     engine::{
         admission::workload::WorkloadDecision, approval::SigningKey, catalog::Catalog,
-        detect::Detector,
+        decide::AdmissionPolicy, detect::Detector,
     },
     telemetry::metrics::Metrics,
 };
@@ -58,9 +58,6 @@ pub enum Error {
         source: std::io::Error,
     },
 }
-
-/// How the webhook decides what the records leave open.
-pub use crate::engine::decide::AdmissionPolicy as Settings;
 
 /// Where the operator's serving certificate comes from.
 #[derive(Clone, Debug)]
@@ -94,8 +91,6 @@ pub struct ServeConfig {
     pub client_auth: Option<client_auth::ClientAuthConfig>,
     /// Bounds on time, size and concurrency.
     pub limits: limits::Limits,
-    /// The decision settings.
-    pub settings: Settings,
 }
 
 /// Serves the webhook until `shutdown`: loads (or creates) the certificate, keeps it fresh, and
@@ -193,8 +188,8 @@ pub struct Webhook {
     pub metrics: Arc<Metrics>,
     /// Publishes the Events of the decision log.
     pub recorder: kube::runtime::events::Recorder,
-    /// The decision settings.
-    pub settings: Settings,
+    /// What the webhook decides that the records leave open.
+    pub policy: AdmissionPolicy,
 }
 
 /// A handler's answer, and the workload decision behind it, for the decision log.

@@ -14,7 +14,7 @@ use kube::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{Settings, Webhook, router};
+use super::{Webhook, router};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     cluster::{Stores, Synced, store_of},
@@ -89,7 +89,7 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
         key: SigningKey::new([9u8; 32]).unwrap(),
         metrics: Arc::new(Metrics::default()),
         synced: Synced::new(synced),
-        settings: Settings::default(),
+        policy: Default::default(),
     })
 }
 

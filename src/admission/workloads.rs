@@ -102,7 +102,7 @@ pub fn decide(
             detector: &hook.detector,
             now: jiff::Timestamp::now(),
         },
-        &hook.settings,
+        &hook.policy,
     )
 }
 

@@ -23,6 +23,7 @@ use crate::{
     engine::{
         admission::workload::{BreakGlassPolicy, UnregisteredPolicy},
         catalog::Catalog,
+        decide::AdmissionPolicy,
         detect::Detector,
     },
     manifests,
@@ -493,13 +494,6 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
                 }
             }),
             limits: crate::admission::limits::Limits::default(),
-            settings: crate::admission::Settings {
-                unregistered: args.unregistered,
-                break_glass: BreakGlassPolicy {
-                    group: args.break_glass_group,
-                    max: args.break_glass_max,
-                },
-            },
         });
         crate::runtime::run(
             client,
@@ -509,6 +503,13 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
                 identity: args.identity.unwrap_or_else(default_identity),
                 controllers: !args.webhook_only,
                 webhook,
+                admission: AdmissionPolicy {
+                    unregistered: args.unregistered,
+                    break_glass: BreakGlassPolicy {
+                        group: args.break_glass_group,
+                        max: args.break_glass_max,
+                    },
+                },
             },
         )
         .await?;

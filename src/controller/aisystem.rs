@@ -444,7 +444,6 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             synced: Synced::new(true),
             leader: tokio::sync::watch::channel(true).1,
-            controllers: true,
             pacer: Default::default(),
         })
     }

@@ -39,9 +39,6 @@ pub struct Context {
     pub synced: Synced,
     /// Whether this replica holds the leader Lease: only the leader writes.
     pub leader: tokio::sync::watch::Receiver<bool>,
-    /// Whether the controllers run here; a webhook-only replica keeps the stores and never
-    /// writes.
-    pub controllers: bool,
     /// When each system was last evaluated, to pace evaluations.
     pub pacer: super::pace::Pacer,
 }
@@ -75,6 +72,6 @@ impl Context {
 
     /// Whether this replica may write: it holds the Lease and its stores have synced.
     pub fn may_write(&self) -> bool {
-        self.controllers && self.synced() && *self.leader.borrow()
+        self.synced() && *self.leader.borrow()
     }
 }

@@ -26,7 +26,7 @@ use crate::{
         watches::{self, WatchScope},
     },
     controller::{self, FIELD_MANAGER},
-    engine::{catalog::Catalog, detect::Detector},
+    engine::{catalog::Catalog, decide::AdmissionPolicy, detect::Detector},
     telemetry::metrics::Metrics,
 };
 
@@ -43,6 +43,8 @@ pub struct Config {
     pub controllers: bool,
     /// The admission webhook, when it is served.
     pub webhook: Option<admission::ServeConfig>,
+    /// What the webhook decides that the records leave open.
+    pub admission: AdmissionPolicy,
 }
 
 /// The Lease that elects the replica that writes.
@@ -84,24 +86,6 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         }
     };
 
-    // Every replica watches and evaluates; the one holding the Lease writes. Dropping the receiver
-    // at shutdown releases the Lease, so a successor takes over without waiting for it to expire.
-    // A webhook-only replica takes no part in the election.
-    let (leader, lease_task) = if config.controllers {
-        let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-            .with_namespace(&config.namespace)
-            .with_identity(&config.identity)
-            .with_duration(15)
-            .with_grace(5)
-            .build()
-            .await
-            .map_err(|e| Error::Lease(e.to_string()))?;
-        let (leader, task) = lease.watch().await;
-        (leader, Some(task))
-    } else {
-        (watch::channel(false).1, None)
-    };
-
     // One watch per kind; a webhook-only replica watches only what the webhook reads.
     let scope = if config.controllers {
         WatchScope::Everything
@@ -111,19 +95,6 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let (stores, triggers) = watches::watch(&client, scope);
     let synced = Synced::default();
     let recorder = Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER));
-    let ctx = Arc::new(controller::Context {
-        client: client.clone(),
-        stores: stores.clone(),
-        catalog: Catalog::builtin(),
-        detector: Detector::default(),
-        key: key.clone(),
-        metrics: metrics.clone(),
-        recorder: recorder.clone(),
-        synced: synced.clone(),
-        leader,
-        controllers: config.controllers,
-        pacer: Default::default(),
-    });
 
     let mut tasks: Vec<(&'static str, BoxFuture<'static, Result<(), Error>>)> = vec![(
         "metrics server",
@@ -137,18 +108,40 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         )
         .boxed(),
     )];
-    let until_shutdown = |task: BoxFuture<'static, ()>| {
-        futures::future::select(task, Box::pin(shutdown()))
-            .map(|_| Ok(()))
-            .boxed()
-    };
+    // Every replica that runs the controllers watches and evaluates; the one holding the Lease
+    // writes. Dropping the last receiver of the Lease (with the controllers' tasks, at shutdown)
+    // releases it, so a successor takes over without waiting for it to expire. A webhook-only
+    // replica takes no part in the election, and its watches fill the stores and trigger nothing.
+    let mut lease_task = None;
     if config.controllers {
+        let lease = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+            .with_namespace(&config.namespace)
+            .with_identity(&config.identity)
+            .with_duration(15)
+            .with_grace(5)
+            .build()
+            .await
+            .map_err(|e| Error::Lease(e.to_string()))?;
+        let (leader, task) = lease.watch().await;
+        lease_task = Some(task);
+        let ctx = Arc::new(controller::Context {
+            client: client.clone(),
+            stores: stores.clone(),
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key: key.clone(),
+            metrics: metrics.clone(),
+            recorder: recorder.clone(),
+            synced: synced.clone(),
+            leader,
+            pacer: Default::default(),
+        });
         for (name, task) in controller::tasks(&ctx, triggers, shutdown.clone()) {
             tasks.push((name, task.map(Ok).boxed()));
         }
     } else {
-        // The watches fill the stores and trigger nothing.
-        tasks.push(("watches", until_shutdown(triggers.drain())));
+        let watches = futures::future::select(triggers.drain(), Box::pin(shutdown()));
+        tasks.push(("watches", watches.map(|_| Ok(())).boxed()));
     }
     if let Some(webhook) = config.webhook.clone() {
         let state = Arc::new(admission::Webhook {
@@ -159,7 +152,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             metrics: metrics.clone(),
             recorder,
             synced,
-            settings: webhook.settings.clone(),
+            policy: config.admission.clone(),
         });
         tasks.push((
             "admission webhook",
@@ -199,9 +192,9 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             Err(Error::Ended(names[index]))
         }
     });
-    // Dropping the last Lease receiver makes the lease task release the Lease for a successor.
+    // Dropping the controllers' tasks drops the last Lease receiver: the lease task releases the
+    // Lease for a successor.
     drop(rest);
-    drop(ctx);
     if let Some(lease_task) = lease_task
         && tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
             .await
