@@ -81,7 +81,20 @@ fn workloads(namespace: &str) -> Vec<(String, String)> {
          spec:\n  serviceName: cache\n  selector: {{matchLabels: {{app: cache}}}}\n  template:\n    \
          metadata: {{labels: {{app: cache}}}}\n    spec:\n      containers:\n        - name: redis\n          image: redis:7.4\n"
     );
+    // Break-glass asked for by someone outside the break-glass group (the test's admin, and
+    // `aims check`, which knows no requester): refused in both.
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let break_glass = deployment("chat-incident", ", aims.dev/system: chat", &pinned("chat"))
+        .replacen(
+            "  labels:",
+            &format!(
+                "  annotations: {{aims.dev/break-glass-ticket: INC-7, \
+                 aims.dev/break-glass-reason: outage, aims.dev/break-glass-until: \"{until}\"}}\n  labels:"
+            ),
+            1,
+        );
     vec![
+        ("Deployment/chat-incident".into(), break_glass),
         (
             "Deployment/chat-server".into(),
             deployment("chat-server", ", aims.dev/system: chat", &pinned("chat")),
@@ -191,21 +204,7 @@ async fn the_webhook_and_aims_check_give_every_workload_the_same_verdict() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let offline: BTreeMap<String, String> = report["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                format!(
-                    "{}/{}",
-                    w["namespace"].as_str().unwrap(),
-                    w["workload"].as_str().unwrap()
-                ),
-                w["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let offline: BTreeMap<String, String> = support::check_verdicts(&report).into_iter().collect();
 
     let mut disagree = Vec::new();
     let mut seen = BTreeMap::<&str, usize>::new();

@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{repo, stdout};
+use support::{check_verdicts, repo, stdout};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -16,24 +16,6 @@ fn aims(args: &[&str]) -> Output {
         .current_dir(repo())
         .output()
         .expect("run aims")
-}
-
-fn verdicts(report: &Value) -> Vec<(String, String)> {
-    report["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                format!(
-                    "{}/{}",
-                    w["namespace"].as_str().unwrap(),
-                    w["workload"].as_str().unwrap()
-                ),
-                w["verdict"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -47,7 +29,7 @@ fn the_examples_get_the_documented_verdicts() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        verdicts(&report),
+        check_verdicts(&report),
         [
             ("credit/Deployment/pd-scorecard", "Deny"),
             ("hr/Deployment/cv-ranker", "Deny"),
@@ -163,7 +145,7 @@ fn the_unregistered_policy_is_chosen_on_the_command_line() {
         ]);
         assert_eq!(out.status.code(), Some(code), "{policy}");
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(verdicts(&report)[0].1, verdict, "{policy}");
+        assert_eq!(check_verdicts(&report)[0].1, verdict, "{policy}");
         let reason = report["workloads"][0]["reasons"][0]["message"]
             .as_str()
             .unwrap();
@@ -191,7 +173,7 @@ fn a_namespace_label_chooses_the_unregistered_policy_as_the_webhook_does() {
         assert_eq!(out.status.code(), Some(code), "{policy}");
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
-            verdicts(&report),
+            check_verdicts(&report),
             [
                 ("lenient/Deployment/chat".to_owned(), "Allow".to_owned()),
                 ("plain/Deployment/chat".to_owned(), plain.to_owned()),
@@ -221,4 +203,37 @@ fn unreadable_input_exits_two_naming_the_file_document_and_field() {
         assert!(err.contains(want), "{path}: {want:?} missing from {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+#[test]
+fn a_break_glass_in_the_files_is_refused_as_to_anyone_outside_the_group() {
+    let out = aims(&[
+        "check",
+        "-f",
+        "tests/fixtures/check/break-glass.yaml",
+        "--now",
+        NOW,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        check_verdicts(&report),
+        [("support/Deployment/chat".to_owned(), "Deny".to_owned())]
+    );
+    let reasons: Vec<&str> = report["workloads"][0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["message"].as_str())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("break-glass not honoured")
+                && r.contains(aims_operator::cli::check::OFFLINE_REQUESTER)
+                && r.contains("aims:break-glass")),
+        "{reasons:#?}"
+    );
 }

@@ -26,6 +26,9 @@ use crate::{
 
 pub use crate::engine::admission::workload::{Reason, UnregisteredPolicy};
 
+/// Who `aims check` decides a workload's create for: nobody in particular, so in no group.
+pub const OFFLINE_REQUESTER: &str = "the applier (aims check knows no requester)";
+
 /// The verdict on one workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -244,8 +247,10 @@ pub fn check(
         unregistered,
         break_glass: BreakGlassPolicy::default(),
     };
+    // Offline nobody asks: a break-glass in the files is refused as it is to anyone outside the
+    // break-glass group.
     let offline = Requester {
-        user: "",
+        user: OFFLINE_REQUESTER,
         groups: &[],
     };
     let mut verdicts: BTreeMap<(String, String), WorkloadReport> = BTreeMap::new();

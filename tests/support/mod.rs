@@ -170,3 +170,23 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// The verdicts of an `aims check --output json` report, as `namespace/Kind/name` and verdict, in
+/// the report's order.
+pub fn check_verdicts(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                format!(
+                    "{}/{}",
+                    w["namespace"].as_str().unwrap(),
+                    w["workload"].as_str().unwrap()
+                ),
+                w["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
