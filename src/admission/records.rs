@@ -15,7 +15,7 @@ use crate::{
         admission::{Requester, assessment, binding, system},
         approval::ApprovalPolicy,
         binding::resolve,
-        evaluate::approval_policy,
+        controls::deployment::approval_policy,
     },
 };
 

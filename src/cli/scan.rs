@@ -11,7 +11,7 @@ use crate::{
     api::AISystem,
     engine::{
         detect::Detector,
-        evaluate,
+        membership,
         workload::{WorkloadFacts, WorkloadKind},
     },
 };
@@ -122,7 +122,7 @@ pub async fn scan(
         Err(e) => return Err(e),
     }
     let refs: Vec<&AISystem> = systems.iter().collect();
-    let mut rows: Vec<Row> = evaluate::unregistered(&refs, &workloads, detector)
+    let mut rows: Vec<Row> = membership::unregistered(&refs, &workloads, detector)
         .into_iter()
         .map(|u| Row {
             namespace: u.workload.namespace.clone(),

@@ -16,7 +16,7 @@ use crate::{
     engine::{
         binding::Binding,
         decide::{Namespaced, Records},
-        evaluate,
+        membership,
         workload::WorkloadFacts,
     },
 };
@@ -195,7 +195,7 @@ impl Stores {
     pub fn workloads_of(&self, system: &AISystem) -> Vec<Arc<WorkloadFacts>> {
         let namespace = system.namespace().unwrap_or_default();
         self.select(Some(&namespace), &|labels, pod_labels| {
-            evaluate::labels_belong(system, labels, pod_labels)
+            membership::labels_belong(system, labels, pod_labels)
         })
     }
 
@@ -205,7 +205,7 @@ impl Stores {
         let namespace = system.namespace().unwrap_or_default();
         in_namespace(&self.jobs, Some(&namespace))
             .filter(|w| w.facts.controlled)
-            .filter(|w| evaluate::labels_belong(system, &w.facts.labels, &w.facts.pod_labels))
+            .filter(|w| membership::labels_belong(system, &w.facts.labels, &w.facts.pod_labels))
             .map(|w| w.facts.clone())
             .collect()
     }

@@ -28,7 +28,7 @@ use crate::{
         stored::Workload,
         watches::{SystemEvents, Triggers},
     },
-    engine::{evaluate::belongs, workload::WorkloadFacts},
+    engine::{membership::belongs, workload::WorkloadFacts},
 };
 
 /// How often a system is evaluated when nothing triggers it sooner.

@@ -18,7 +18,8 @@ use crate::{
     cluster::{Guarded, as_bindings, watch::without_status_updates, watches::SystemEvents},
     engine::{
         approval::{self, ApprovalPolicy, Trust},
-        binding, evaluate,
+        binding,
+        controls::deployment,
     },
 };
 
@@ -76,7 +77,7 @@ pub async fn reconcile(
             let (namespaced, cluster) = ctx.stores.bindings();
             let bindings = as_bindings(&namespaced, &cluster);
             let labels = ctx.stores.namespace_labels(&namespace);
-            evaluate::approval_policy(&binding::resolve(system, &labels, &bindings, &ctx.catalog))
+            deployment::approval_policy(&binding::resolve(system, &labels, &bindings, &ctx.catalog))
         }
         None => ApprovalPolicy::default(),
     };

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType};
 
 use super::Context;
-use crate::engine::{evaluate, workload::WorkloadFacts};
+use crate::engine::{membership, workload::WorkloadFacts};
 
 /// How often the stores are scanned.
 pub const INTERVAL: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ async fn scan_once(ctx: &Context, reported: &mut BTreeSet<String>) {
         )
     }));
     let workloads = ctx.stores.all_workloads();
-    let found = evaluate::unregistered(&system_refs, &workloads, &ctx.detector);
+    let found = membership::unregistered(&system_refs, &workloads, &ctx.detector);
     ctx.metrics
         .set_unregistered(found.iter().map(|u| u.workload.namespace.as_str()));
 

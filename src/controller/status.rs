@@ -207,7 +207,7 @@ pub fn assessment_status(
 /// The entries that do not count, as one sentence: `2 entries discounted: spec.approvals[0]
 /// (bob): ...; spec.approvals[1] ...`. Empty when none is.
 pub fn discounted_summary(v: &AssessmentVerdict) -> String {
-    crate::engine::checks::discounted_summary(&v.discounted)
+    crate::engine::approval::discounted_summary(&v.discounted)
 }
 
 /// The Warning Event to publish on an assessment when the entries that do not count changed

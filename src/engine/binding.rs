@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::ResourceExt;
 
 use super::{
-    catalog::{Catalog, Control},
+    catalog::{Catalog, Control, ids::HUMAN_OVERSIGHT},
     selector,
 };
 use crate::api::{
@@ -186,9 +186,6 @@ impl Applicability<'_> {
     }
 }
 
-/// The control that human oversight is checked under, always for High-risk systems.
-pub const OVERSIGHT_CONTROL: &str = "A.9.2";
-
 /// Works out which controls apply to `system`.
 ///
 /// A control applies when a selecting binding lists it or its profile includes it; the strictest
@@ -255,7 +252,7 @@ pub fn resolve<'a>(
     }
 
     let high = system.spec.risk_tier == RiskTier::High;
-    if high && let Some(control) = catalog.get(OVERSIGHT_CONTROL) {
+    if high && let Some(control) = catalog.get(HUMAN_OVERSIGHT) {
         add(
             &mut applied,
             control,
@@ -267,7 +264,7 @@ pub fn resolve<'a>(
 
     for (id, justification, by) in exclusions {
         let protected =
-            applied.get(id).is_some_and(|a| a.explicit) || (high && id == OVERSIGHT_CONTROL);
+            applied.get(id).is_some_and(|a| a.explicit) || (high && id == HUMAN_OVERSIGHT);
         if protected {
             continue;
         }

@@ -13,6 +13,17 @@ use crate::api::Profile;
 /// The catalog shipped with aims.
 const BUILTIN: &str = include_str!("../../catalog/iso42001-annex-a.yaml");
 
+/// The controls the engine's rules name by id; every other control is reached through its check.
+pub mod ids {
+    /// A.6.2.5, AI system deployment: the approval the webhook enforces, and its approval policy.
+    pub const DEPLOYMENT_APPROVAL: &str = "A.6.2.5";
+    /// A.9.2, human oversight: always applied to High-risk systems, and the control a halt is
+    /// reported under.
+    pub const HUMAN_OVERSIGHT: &str = "A.9.2";
+    /// A.9.4, intended use: the control a prohibited practice is reported under.
+    pub const INTENDED_USE: &str = "A.9.4";
+}
+
 /// An engine check that decides a control from the records and the live workloads.
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]

@@ -1,24 +1,23 @@
 //! `evaluate`: one system, its assessments, the bindings, its workloads, the catalog and `now` in;
 //! phase, conditions, findings, a verdict per workload and the next time the answer can change out.
 
-use std::{borrow::Borrow, collections::BTreeMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{
-    approval::{self, ApprovalPolicy, Trust},
-    binding::{self, Applicability, Applied, Binding, OVERSIGHT_CONTROL},
-    break_glass::break_glass_of,
-    catalog::{Catalog, Check, Control},
-    checks::{self, Assessed, CheckInputs, Problem},
-    detect::{Detection, Detector},
-    selector,
+    approval::{self, Trust},
+    binding::{self, Applicability, Binding},
+    catalog::Catalog,
+    conditions::{self, ControlState},
+    controls::{self, Assessed, CheckInputs, deployment, impact, usage},
+    gates::gates,
+    membership::belongs,
     workload::WorkloadFacts,
 };
-use crate::api::{
-    AISystem, AssessmentState, Enforcement, Phase, RiskAssessment, RiskTier, Severity,
-};
+pub use super::{conditions::ConditionResult, controls::ControlFinding};
+use crate::api::{AISystem, AssessmentState, Enforcement, Phase, RiskAssessment};
 
 /// Everything `evaluate` reads.
 #[derive(Clone, Copy)]
@@ -50,30 +49,6 @@ pub enum Verdict {
     Warn,
     /// Deny.
     Deny,
-}
-
-/// Something that fails a control.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ControlFinding {
-    /// The catalog id of the control.
-    pub control: String,
-    /// The control's title.
-    pub title: String,
-    /// How serious it is.
-    pub severity: Severity,
-    /// How the control is enforced.
-    pub enforcement: Enforcement,
-    /// What is missing or wrong, and what to do about it.
-    pub message: String,
-    /// The workload it is about (`Kind/name`), when it is about one.
-    pub workload: Option<String>,
-    /// EU AI Act articles the control maps to.
-    pub eu_ai_act: Vec<String>,
-    /// NIST AI RMF subcategories the control maps to.
-    pub nist_ai_rmf: Vec<String>,
-    #[serde(skip)]
-    pending: bool,
 }
 
 /// The verdict on one workload of the system.
@@ -116,20 +91,6 @@ pub struct ExclusionResult {
     pub justification: String,
     /// The binding that excludes it.
     pub by: String,
-}
-
-/// A condition the status should carry (without timestamps: the controller keeps those).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ConditionResult {
-    /// The condition type.
-    #[serde(rename = "type")]
-    pub type_: &'static str,
-    /// Whether it holds.
-    pub status: bool,
-    /// A CamelCase reason.
-    pub reason: &'static str,
-    /// A sentence for people.
-    pub message: String,
 }
 
 /// The approval a system runs under.
@@ -198,91 +159,6 @@ impl Evaluation {
     }
 }
 
-/// Whether workload `w` belongs to `system`: same namespace, and the system is one of its
-/// claimants (see [`labels_belong`]).
-pub fn belongs(system: &AISystem, w: &WorkloadFacts) -> bool {
-    system.metadata.namespace.as_deref().unwrap_or_default() == w.namespace
-        && labels_belong(system, &w.labels, &w.pod_labels)
-}
-
-/// Whether a workload of the system's namespace with these labels (its own, and its pod
-/// template's) belongs to `system`: the part of [`belongs`] that reads labels only, so a caller can
-/// skip reading the rest of a workload that does not.
-///
-/// The label wins: a workload whose labels (or pod template's labels) carry `aims.dev/system`
-/// belongs to the systems they name and to no other, whatever selectors match it, so no
-/// catch-all selector can take a workload away from its system. Only a workload without the label
-/// is claimed by selectors, and an empty `workloadSelector` claims nothing (it would otherwise
-/// claim every workload of the namespace). A workload may still have several claimants (two
-/// label values, or two matching selectors); admission then applies the strictest verdict.
-pub fn labels_belong(
-    system: &AISystem,
-    labels: &BTreeMap<String, String>,
-    pod_labels: &BTreeMap<String, String>,
-) -> bool {
-    let mut named = named_systems(labels, pod_labels).peekable();
-    if named.peek().is_some() {
-        return named.any(|name| system.metadata.name.as_deref() == Some(name));
-    }
-    system
-        .spec
-        .workload_selector
-        .as_ref()
-        .filter(|s| !selector::is_empty(s))
-        .is_some_and(|s| selector::matches(s, labels) || selector::matches(s, pod_labels))
-}
-
-/// The systems the `aims.dev/system` label names: the workload's own label, then its pod
-/// template's when that names another.
-fn named_systems<'a>(
-    labels: &'a BTreeMap<String, String>,
-    pod_labels: &'a BTreeMap<String, String>,
-) -> impl Iterator<Item = &'a str> {
-    let own = labels.get(crate::api::SYSTEM_LABEL).map(String::as_str);
-    let pods = pod_labels
-        .get(crate::api::SYSTEM_LABEL)
-        .map(String::as_str)
-        .filter(|p| Some(*p) != own);
-    own.into_iter().chain(pods)
-}
-
-/// The systems among `systems` that `w` belongs to, in the order given.
-pub fn claimants<'s>(systems: &[&'s AISystem], w: &WorkloadFacts) -> Vec<&'s AISystem> {
-    systems.iter().copied().filter(|s| belongs(s, w)).collect()
-}
-
-/// A model workload that belongs to no AISystem, with why it looks like one.
-#[derive(Clone, Debug)]
-pub struct Unregistered<'a> {
-    /// The workload.
-    pub workload: &'a WorkloadFacts,
-    /// Why it looks like model serving.
-    pub detection: Detection,
-}
-
-/// The workloads that look like model serving and belong to none of `systems` (a label naming a
-/// system that does not exist counts as none), including those that run an artifact one of
-/// `systems` declares. The workloads are facts or shared facts (`Arc`).
-pub fn unregistered<'a, W: Borrow<WorkloadFacts>>(
-    systems: &[&AISystem],
-    workloads: &'a [W],
-    detector: &Detector,
-) -> Vec<Unregistered<'a>> {
-    workloads
-        .iter()
-        .map(Borrow::borrow)
-        .filter(|w| !systems.iter().any(|s| belongs(s, w)))
-        .filter_map(|w| {
-            detector
-                .detect_among(w, systems)
-                .map(|detection| Unregistered {
-                    workload: w,
-                    detection,
-                })
-        })
-        .collect()
-}
-
 /// Evaluates one system: its records and those of `inputs.workloads` that belong to it.
 pub fn evaluate(inputs: &Inputs) -> Evaluation {
     let members = inputs
@@ -310,7 +186,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
         inputs.bindings,
         inputs.catalog,
     );
-    let policy = approval_policy(&applicability);
+    let policy = deployment::approval_policy(&applicability);
 
     let mut assessed: Vec<Assessed> = inputs
         .assessments
@@ -346,7 +222,7 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
     findings.extend(gates(system, inputs.catalog));
     let mut controls = Vec::new();
     for applied in &applicability.applied {
-        let problems = run_control(applied, &ctx, &workloads);
+        let problems = controls::run(applied, &ctx, &workloads);
         controls.push(ControlResult {
             id: applied.control.id.clone(),
             title: applied.control.title.clone(),
@@ -355,37 +231,18 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
             satisfied: problems.is_empty(),
             bound_by: applied.bound_by.clone(),
         });
-        let severity = severity_of(system, applied.control);
+        let severity = controls::severity(system, applied.control);
         findings.extend(
             problems
                 .into_iter()
-                .map(|p| finding(applied.control, applied.enforcement, severity, p)),
+                .map(|p| ControlFinding::new(applied.control, applied.enforcement, severity, p)),
         );
     }
-    let mut break_glass_until = Vec::new();
-    if let Some(control) = inputs.catalog.get("A.6.2.5") {
-        for w in &workloads {
-            let Some(Ok(bg)) = break_glass_of(w) else {
-                continue;
-            };
-            if bg.until <= now {
-                continue;
-            }
-            break_glass_until.push(bg.until);
-            findings.push(finding(
-                control,
-                Enforcement::Warn,
-                Severity::High,
-                Problem::workload(
-                    w,
-                    format!(
-                        "runs under break-glass (ticket {}: {}) until {}: its enforced controls are bypassed until then; remove the break-glass annotations once it is approved",
-                        bg.ticket, bg.reason, bg.until
-                    ),
-                ),
-            ));
-        }
-    }
+    let (break_glass, break_glass_until): (Vec<_>, Vec<_>) =
+        deployment::break_glass(inputs.catalog, &workloads, now)
+            .into_iter()
+            .unzip();
+    findings.extend(break_glass);
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
@@ -419,14 +276,25 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
         Phase::Halted
     } else if findings.is_empty() {
         Phase::Compliant
-    } else if findings.iter().all(|f| f.pending) {
+    } else if findings.iter().all(ControlFinding::is_pending) {
         Phase::Pending
     } else {
         Phase::NonCompliant
     };
 
     Evaluation {
-        conditions: conditions(phase, &ctx, &controls, &findings, halted),
+        conditions: vec![
+            conditions::registered(),
+            impact::risk_assessed(&ctx),
+            impact::impact_assessed(&ctx),
+            deployment::approved(&ctx),
+            usage::oversight_ready(&findings, halted),
+            conditions::controls_satisfied(controls.iter().map(|c| ControlState {
+                id: &c.id,
+                satisfied: c.satisfied,
+            })),
+            conditions::ready(phase, findings.len()),
+        ],
         phase,
         controls,
         excluded: applicability
@@ -464,124 +332,12 @@ fn evaluate_members<'a>(inputs: &Inputs<'a>, mut workloads: Vec<&'a WorkloadFact
     }
 }
 
-/// Runs one applicable control: its check, or its evidence for an attested control.
-fn run_control(applied: &Applied, ctx: &CheckInputs, workloads: &[&WorkloadFacts]) -> Vec<Problem> {
-    let Some(check) = applied.control.check else {
-        return attested(applied, ctx.now);
-    };
-    let per_workload = || {
-        workloads
-            .iter()
-            .flat_map(|w| checks::workload_check(check, ctx, w))
-    };
-    match check {
-        // Deployment approval has two halves: an approval exists, and it covers each workload.
-        Check::DeploymentApproval => checks::system_check(check, applied, ctx)
-            .into_iter()
-            .chain(per_workload())
-            .collect(),
-        _ if checks::is_per_workload(check) => per_workload().collect(),
-        _ => checks::system_check(check, applied, ctx),
-    }
-}
-
-fn attested(applied: &Applied, now: Timestamp) -> Vec<Problem> {
-    if applied.evidence.iter().any(|e| e.expires.0 > now) {
-        return Vec::new();
-    }
-    let message = match applied.evidence.iter().map(|e| e.expires.0).max() {
-        Some(expired) => format!("the evidence for this attested control expired at {expired}: attest it again in a binding"),
-        None => "attested control without evidence: add evidence (uri, sha256, attestedBy, expires) to the control in a binding".to_owned(),
-    };
-    vec![Problem {
-        message,
-        workload: None,
-        pending: false,
-    }]
-}
-
-/// Findings no binding can switch off: a prohibited practice, and a halt.
-fn gates(system: &AISystem, catalog: &Catalog) -> Vec<ControlFinding> {
-    let mut out = Vec::new();
-    let gate = |id: &str, message: String| {
-        let control = catalog.get(id)?;
-        Some(finding(
-            control,
-            Enforcement::Enforce,
-            Severity::Critical,
-            Problem {
-                message,
-                workload: None,
-                pending: false,
-            },
-        ))
-    };
-    if system.spec.risk_tier == RiskTier::Prohibited {
-        out.extend(gate(
-            "A.9.4",
-            "riskTier is Prohibited: EU AI Act Art. 5 prohibits this practice, and no workload of it is admitted".to_owned(),
-        ));
-    }
-    if let Some(o) = system.spec.oversight.as_ref().filter(|o| o.halt) {
-        out.extend(gate(
-            OVERSIGHT_CONTROL,
-            format!(
-                "halted by an overseer ({}): nothing is admitted or scaled up until spec.oversight.halt is false",
-                o.halt_reason.as_deref().unwrap_or("no reason given")
-            ),
-        ));
-    }
-    out
-}
-
-fn finding(
-    control: &Control,
-    enforcement: Enforcement,
-    severity: Severity,
-    p: Problem,
-) -> ControlFinding {
-    ControlFinding {
-        control: control.id.clone(),
-        title: control.title.clone(),
-        severity,
-        enforcement,
-        message: p.message,
-        workload: p.workload,
-        eu_ai_act: control.eu_ai_act.clone(),
-        nist_ai_rmf: control.nist_ai_rmf.clone(),
-        pending: p.pending,
-    }
-}
-
-/// Deployment approval and oversight failures are High; other failures are High for High-risk
-/// systems and Medium otherwise.
-fn severity_of(system: &AISystem, control: &Control) -> Severity {
-    if control.id == "A.6.2.5"
-        || control.id == OVERSIGHT_CONTROL
-        || system.spec.risk_tier == RiskTier::High
-    {
-        Severity::High
-    } else {
-        Severity::Medium
-    }
-}
-
 fn verdict_of(enforcement: Enforcement) -> Verdict {
     match enforcement {
         Enforcement::Enforce => Verdict::Deny,
         Enforcement::Warn => Verdict::Warn,
         Enforcement::Audit => Verdict::Allow,
     }
-}
-
-/// The approval policy of A.6.2.5 as the bindings set it.
-pub fn approval_policy(applicability: &Applicability) -> ApprovalPolicy {
-    applicability
-        .get("A.6.2.5")
-        .map_or_else(ApprovalPolicy::default, |a| ApprovalPolicy {
-            approver_groups: a.approver_groups(),
-            min_approvals: a.min_approvals(),
-        })
 }
 
 /// Assessments are ranked: the one in force first, then those closest to approval.
@@ -607,175 +363,4 @@ fn next_review(
         .iter()
         .flat_map(|a| a.evidence.iter().map(|e| e.expires.0));
     approvals.chain(evidence).filter(|t| *t > now).min()
-}
-
-fn conditions(
-    phase: Phase,
-    ctx: &CheckInputs,
-    controls: &[ControlResult],
-    findings: &[ControlFinding],
-    halted: bool,
-) -> Vec<ConditionResult> {
-    let cond = |type_, status, reason, message: String| ConditionResult {
-        type_,
-        status,
-        reason,
-        message,
-    };
-    let primary = ctx.primary();
-    let risk_assessed = match primary {
-        None => cond(
-            "RiskAssessed",
-            false,
-            "NoAssessment",
-            "no RiskAssessment refers to this system".into(),
-        ),
-        Some(a) if a.verdict.state == AssessmentState::Draft => cond(
-            "RiskAssessed",
-            false,
-            "Draft",
-            format!("RiskAssessment {} is a Draft", a.name()),
-        ),
-        Some(a) => match &a.verdict.risk {
-            Some(r) if !r.within_appetite => cond(
-                "RiskAssessed",
-                false,
-                "AboveAppetite",
-                format!(
-                    "residual risk above appetite: {}",
-                    r.above_appetite.join(", ")
-                ),
-            ),
-            _ => cond(
-                "RiskAssessed",
-                true,
-                "WithinAppetite",
-                format!("RiskAssessment {}", a.name()),
-            ),
-        },
-    };
-    let impact_done = primary.and_then(|a| {
-        a.ra.spec
-            .impact_assessment
-            .as_ref()
-            .and_then(|i| i.completed_on.clone())
-            .map(|d| (a.name().to_owned(), d))
-    });
-    let impact = match impact_done {
-        Some((name, date)) => cond(
-            "ImpactAssessed",
-            true,
-            "Completed",
-            format!("RiskAssessment {name}, completed on {date}"),
-        ),
-        None => cond(
-            "ImpactAssessed",
-            false,
-            "Incomplete",
-            "no completed impact assessment".into(),
-        ),
-    };
-    let approved = match (ctx.in_force, ctx.assessments.first()) {
-        (Some(a), _) => cond(
-            "Approved",
-            true,
-            "Approved",
-            format!(
-                "RiskAssessment {} approved by {}",
-                a.name(),
-                a.verdict.approvers.join(", ")
-            ),
-        ),
-        (None, None) => cond(
-            "Approved",
-            false,
-            "NoAssessment",
-            "no RiskAssessment refers to this system".into(),
-        ),
-        (None, Some(a)) => cond(
-            "Approved",
-            false,
-            a.verdict.state.as_str(),
-            checks::not_approved(ctx).message,
-        ),
-    };
-    let oversight_problems: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.control == OVERSIGHT_CONTROL)
-        .map(|f| f.message.as_str())
-        .collect();
-    let oversight = if halted {
-        cond(
-            "OversightReady",
-            false,
-            "Halted",
-            oversight_problems.join("; "),
-        )
-    } else if oversight_problems.is_empty() {
-        cond(
-            "OversightReady",
-            true,
-            "Ready",
-            "human oversight is in place".into(),
-        )
-    } else {
-        cond(
-            "OversightReady",
-            false,
-            "Incomplete",
-            oversight_problems.join("; "),
-        )
-    };
-    let failing: Vec<&str> = controls
-        .iter()
-        .filter(|c| !c.satisfied)
-        .map(|c| c.id.as_str())
-        .collect();
-    let (satisfied, applicable) = (controls.len() - failing.len(), controls.len());
-    let controls_ok = if failing.is_empty() {
-        cond(
-            "ControlsSatisfied",
-            true,
-            "AllSatisfied",
-            format!("{satisfied}/{applicable} controls satisfied"),
-        )
-    } else {
-        cond(
-            "ControlsSatisfied",
-            false,
-            "ControlsFailing",
-            format!(
-                "{satisfied}/{applicable} controls satisfied; failing: {}",
-                failing.join(", ")
-            ),
-        )
-    };
-    let ready = cond(
-        "Ready",
-        phase == Phase::Compliant,
-        match phase {
-            Phase::Compliant => "Compliant",
-            Phase::NonCompliant => "NonCompliant",
-            Phase::Pending => "Pending",
-            Phase::Halted => "Halted",
-        },
-        match phase {
-            Phase::Compliant => "every applicable control is satisfied".into(),
-            _ => format!("{} finding(s)", findings.len()),
-        },
-    );
-    vec![
-        cond(
-            "Registered",
-            true,
-            "Registered",
-            "the system is in the inventory".into(),
-        ),
-        risk_assessed,
-        impact,
-        approved,
-        oversight,
-        controls_ok,
-        ready,
-    ]
 }

@@ -16,6 +16,7 @@ use crate::{
         catalog::Catalog,
         detect::{Detection, Detector},
         evaluate::{self, ControlFinding, Inputs, Verdict},
+        membership,
         workload::{KSERVE_STOP, WorkloadFacts, WorkloadKind},
     },
 };
@@ -258,10 +259,10 @@ pub fn admit(req: &WorkloadRequest, cluster: &AdmissionInputs) -> WorkloadDecisi
         reasons: Vec::new(),
         break_glass: None,
     };
-    let staying = evaluate::claimants(cluster.systems, w);
+    let staying = membership::claimants(cluster.systems, w);
     let leaving: Vec<&AISystem> = req
         .old
-        .map(|old| evaluate::claimants(cluster.systems, old))
+        .map(|old| membership::claimants(cluster.systems, old))
         .unwrap_or_default()
         .into_iter()
         .filter(|s| !staying.iter().any(|t| std::ptr::eq(*t, *s)))

@@ -267,3 +267,34 @@ pub fn assess(
     }
     verdict
 }
+
+/// Most discounted entries a summary names one by one.
+const MAX_DISCOUNTED_NAMED: usize = 5;
+
+/// The approval entries that do not count, as one sentence: `2 entries discounted:
+/// spec.approvals[0] by bob: <why>; spec.approvals[1] (unstamped): <why>`. Empty when none is.
+pub fn discounted_summary(discounted: &[Discounted]) -> String {
+    if discounted.is_empty() {
+        return String::new();
+    }
+    let count = discounted.len();
+    let mut named: Vec<String> = discounted
+        .iter()
+        .take(MAX_DISCOUNTED_NAMED)
+        .map(|d| {
+            let who = d
+                .user
+                .as_deref()
+                .map_or_else(|| " (unstamped)".to_owned(), |u| format!(" by {u}"));
+            format!("spec.approvals[{}]{who}: {}", d.index, d.reason)
+        })
+        .collect();
+    if count > MAX_DISCOUNTED_NAMED {
+        named.push(format!("and {} more", count - MAX_DISCOUNTED_NAMED));
+    }
+    format!(
+        "{count} {} discounted: {}",
+        if count == 1 { "entry" } else { "entries" },
+        named.join("; ")
+    )
+}
