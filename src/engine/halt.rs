@@ -1,6 +1,6 @@
 //! Halt planning (EU AI Act Art. 14(4)(e)): what stopping a halted system's workloads, and
-//! restoring them on resume, takes. Pure: the controller carries the plan out (`controller::halt`)
-//! and keeps what it recorded in the system's status.
+//! restoring them on resume, takes, and how admission recognises the restore. Pure: the controller
+//! carries the plan out (`controller::halt`) and keeps what it recorded in the system's status.
 //!
 //! While a system is halted no Pod of it runs, whatever its kind: Deployments, StatefulSets,
 //! ReplicaSets and ReplicationControllers are scaled to zero, CronJobs and Jobs suspended,
@@ -13,7 +13,7 @@ use std::borrow::Borrow;
 
 pub use super::workload::{HALT_NODE_LABEL, KSERVE_STOP};
 use super::workload::{WorkloadFacts, WorkloadKind};
-use crate::api::HaltedWorkload;
+use crate::api::{AISystem, HaltedWorkload};
 
 /// One change to a workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +213,56 @@ fn stop_step(w: &WorkloadFacts, stop: bool) -> Step {
 
 fn is_stopped(w: &WorkloadFacts) -> bool {
     w.annotations.get(KSERVE_STOP).is_some_and(|v| v == "true")
+}
+
+/// Whether an update only brings a workload back to what the system's status recorded when it was
+/// halted, now that the halt is cleared: the controller carrying out an overseer's resume. Without
+/// this, resuming a system that fails an enforced control would be refused by its own webhook.
+pub fn restores(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
+    if system.spec.halted() {
+        return false;
+    }
+    let name = new.display_name();
+    let Some(recorded) = system
+        .status
+        .as_ref()
+        .and_then(|s| s.halted_workloads.iter().find(|h| h.workload == name))
+    else {
+        return false;
+    };
+    let stop = KSERVE_STOP;
+    let back = match new.kind {
+        WorkloadKind::Deployment
+        | WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController => {
+            old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
+        }
+        WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet => {
+            old.suspended == Some(true)
+                && new.suspended.unwrap_or(false) == recorded.suspended.unwrap_or(false)
+        }
+        WorkloadKind::InferenceService => {
+            is_true(old, stop) && is_true(new, stop) == recorded.suspended.unwrap_or(false)
+        }
+        WorkloadKind::Pod => false,
+    };
+    back && decisive(old) == decisive(new)
+}
+
+/// The facts with what only stops a workload blanked out, and only the annotations a decision
+/// reads kept.
+pub fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
+    let mut w = w.clone();
+    w.replicas = None;
+    w.suspended = None;
+    w.annotations
+        .retain(|k, _| k.starts_with("aims.dev/") && k != KSERVE_STOP);
+    w
+}
+
+fn is_true(w: &WorkloadFacts, annotation: &str) -> bool {
+    w.annotations.get(annotation).is_some_and(|v| v == "true")
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use crate::{
         catalog::Catalog,
         detect::{Detection, Detector},
         evaluate::{self, ControlFinding, Inputs, Verdict},
-        membership,
-        workload::{KSERVE_STOP, WorkloadFacts, WorkloadKind},
+        halt, membership,
+        workload::{KSERVE_STOP, WorkloadFacts},
     },
 };
 
@@ -350,7 +350,7 @@ fn judge(
         reasons: Vec::new(),
         break_glass: None,
     };
-    if !leaving && req.old.is_some_and(|old| restores_halt(system, old, w)) {
+    if !leaving && req.old.is_some_and(|old| halt::restores(system, old, w)) {
         judgement.reasons.push(Reason::note(
             "restores what ran before the system's halt, which an overseer has cleared",
         ));
@@ -438,58 +438,11 @@ fn only_stops(old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
     let not_resumed = !(old.suspended == Some(true) && new.suspended != Some(true));
     let stop = KSERVE_STOP;
     let not_started = !is_true(&old.annotations, stop) || is_true(&new.annotations, stop);
-    fewer && not_resumed && not_started && decisive(old) == decisive(new)
-}
-
-/// Whether an update only brings a workload back to what the system's status recorded when it was
-/// halted, now that the halt is cleared: the controller carrying out an overseer's resume. Without
-/// this, resuming a system that fails an enforced control would be refused by its own webhook.
-fn restores_halt(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
-    if system.spec.halted() {
-        return false;
-    }
-    let name = new.display_name();
-    let Some(recorded) = system
-        .status
-        .as_ref()
-        .and_then(|s| s.halted_workloads.iter().find(|h| h.workload == name))
-    else {
-        return false;
-    };
-    let stop = KSERVE_STOP;
-    let back = match new.kind {
-        WorkloadKind::Deployment
-        | WorkloadKind::StatefulSet
-        | WorkloadKind::ReplicaSet
-        | WorkloadKind::ReplicationController => {
-            old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
-        }
-        WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet => {
-            old.suspended == Some(true)
-                && new.suspended.unwrap_or(false) == recorded.suspended.unwrap_or(false)
-        }
-        WorkloadKind::InferenceService => {
-            is_true(&old.annotations, stop)
-                && is_true(&new.annotations, stop) == recorded.suspended.unwrap_or(false)
-        }
-        WorkloadKind::Pod => false,
-    };
-    back && decisive(old) == decisive(new)
+    fewer && not_resumed && not_started && halt::decisive(old) == halt::decisive(new)
 }
 
 fn is_true(annotations: &BTreeMap<String, String>, key: &str) -> bool {
     annotations.get(key).is_some_and(|v| v == "true")
-}
-
-/// The facts with what only stops a workload blanked out, and only the annotations a decision
-/// reads kept.
-fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
-    let mut w = w.clone();
-    w.replicas = None;
-    w.suspended = None;
-    w.annotations
-        .retain(|k, _| k.starts_with("aims.dev/") && k != KSERVE_STOP);
-    w
 }
 
 /// Why a break-glass admission is not honoured, or `None` when it is.
