@@ -31,14 +31,11 @@ use tower::ServiceExt;
 
 use aims_operator::{
     admission::{Webhook, router},
-    api::{Approval, Decision, RiskAssessment},
+    api::RiskAssessment,
     cluster::{Stores, Synced, store_of},
-    engine::{
-        approval::{self, EntryRef, SigningKey},
-        catalog::Catalog,
-        detect::Detector,
-    },
+    engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
     telemetry::metrics::Metrics,
+    testing::{self, Review},
 };
 
 const NS: &str = "credit";
@@ -82,7 +79,7 @@ fn system(i: usize) -> Value {
 /// The system's assessment, approved once by a member of `risk`, signed with `key`.
 fn assessment(i: usize, key: &SigningKey) -> RiskAssessment {
     let name = format!("system-{i}-v1");
-    let mut ra: RiskAssessment = from(json!({
+    let ra: RiskAssessment = from(json!({
         "apiVersion": "aims.dev/v1alpha1", "kind": "RiskAssessment",
         "metadata": {"name": name, "namespace": NS},
         "spec": {
@@ -93,29 +90,9 @@ fn assessment(i: usize, key: &SigningKey) -> RiskAssessment {
             "submittedBy": "sam", "validFor": "365d"
         }
     }));
-    let entry = Approval {
-        decision: Decision::Approve,
-        comment: None,
-        stamp: None,
-    };
-    // The record of who submitted it, as the webhook signs it at create.
-    let record = approval::record_stamp_of(key, &ra, Timestamp::now());
-    ra.spec.record_stamp = Some(record);
-    let as_is = ra.clone();
-    let stamp = approval::stamp(
-        key,
-        EntryRef::of(&as_is, 0),
-        &entry,
-        "rita",
-        &["risk".to_owned()],
-        Timestamp::now() - SignedDuration::from_hours(1),
-        &approval::content_hash(&ra.spec),
-    );
-    ra.spec.approvals.push(Approval {
-        stamp: Some(stamp),
-        ..entry
-    });
-    ra
+    // Submitted, as the webhook signs it at create, and approved an hour ago by rita.
+    let at = Timestamp::now() - SignedDuration::from_hours(1);
+    testing::approved_by(key, ra, &["rita"], &["risk"], at)
 }
 
 fn deployment(name: &str, system: usize, image: &str) -> Value {
@@ -205,22 +182,10 @@ fn as_sent(mut object: Value) -> Value {
 /// A Deployment CREATE review as the API server sends it.
 fn review(object: Value) -> Vec<u8> {
     let object = as_sent(object);
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": object.pointer("/metadata/name").cloned().unwrap(),
-            "namespace": NS, "operation": "CREATE",
-            "userInfo": {"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]},
-            "object": object, "oldObject": null, "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
-        }
-    }))
-    .unwrap()
+    Review::create(object)
+        .with("userInfo", json!({"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]}))
+        .with("options", json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}))
+        .bytes()
 }
 
 async fn post(app: axum::Router, body: Vec<u8>) -> axum::body::Bytes {

@@ -7,14 +7,15 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use aims_operator::{
-    api::{AISystem, Approval, ClusterControlBinding, Decision, RiskAssessment},
+    api::{AISystem, ClusterControlBinding, Decision, RiskAssessment},
     engine::{
-        approval::{self, EntryRef, SigningKey, Trust},
+        approval::{SigningKey, Trust},
         binding::Binding,
         catalog::Catalog,
         evaluate::{Inputs, evaluate},
         workload::{WorkloadFacts, WorkloadKind},
     },
+    testing,
 };
 
 fn image(i: usize) -> String {
@@ -68,29 +69,17 @@ fn fixtures(
     }))
     .unwrap();
     let key = SigningKey::new([7u8; 32]).unwrap();
-    let hash = approval::content_hash(&ra.spec);
     let at: Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
-    ra.spec.record_stamp = Some(approval::record_stamp_of(&key, &ra, at));
-    for (i, user) in ["ana", "ben"].into_iter().enumerate() {
-        let entry = Approval {
-            decision: Decision::Approve,
-            comment: None,
-            stamp: None,
-        };
-        let as_is = ra.clone();
-        let stamp = approval::stamp(
+    testing::seal(&key, &mut ra, at);
+    for user in ["ana", "ben"] {
+        testing::decide(
             &key,
-            EntryRef::of(&as_is, i),
-            &entry,
-            user,
-            &["risk".to_owned()],
+            &mut ra,
+            Decision::Approve,
+            None,
+            (user, &["risk"]),
             at,
-            &hash,
         );
-        ra.spec.approvals.push(Approval {
-            stamp: Some(stamp),
-            ..entry
-        });
     }
     let evidence = json!([{"uri": "u", "attestedBy": "a", "expires": "2027-01-01T00:00:00Z"}]);
     let attested: Vec<_> = Catalog::builtin()

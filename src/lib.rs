@@ -14,6 +14,7 @@
 //! * [`admission`]: the admission webhook's HTTPS server and handlers.
 //! * [`runtime`]: `aims run`, the one place that starts and supervises every task.
 //! * [`cli`]: the `aims` command line.
+//! * [`testing`]: builders for the tests and benchmarks (compiled for them alone).
 
 pub mod admission;
 pub mod api;
@@ -25,3 +26,5 @@ pub mod engine;
 pub mod manifests;
 pub mod runtime;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

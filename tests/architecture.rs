@@ -162,6 +162,10 @@ fn crate_references(code: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Top-level modules compiled for tests alone (`#[cfg(any(test, feature = "testing"))]`): only
+/// test code uses them, so using one is no edge of the program's graph.
+const TEST_ONLY: &[&str] = &["testing"];
+
 /// The modules declared in `file` (`mod x;` and `pub mod x;`), in order.
 fn declared_in(file: &Path) -> Vec<String> {
     std::fs::read_to_string(file)
@@ -200,7 +204,8 @@ fn graph_within(parent: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             }
             let target = &path[parent.len()];
-            if *target != own && siblings.contains(target) {
+            if *target != own && siblings.contains(target) && !TEST_ONLY.contains(&target.as_str())
+            {
                 used.insert(target.clone());
             }
         }

@@ -11,9 +11,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aims_operator::{
-    api::{AISystem, Approval, Decision, Phase, RiskAssessment},
-    engine::approval::{self, EntryRef, SigningKey},
+    api::{AISystem, Decision, Phase, RiskAssessment},
+    engine::approval::SigningKey,
     runtime::key::{SECRET_KEY, SECRET_NAME},
+    testing,
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};
@@ -197,28 +198,20 @@ async fn load() {
         let name = format!("system-{}", i % SYSTEMS_PER_NAMESPACE);
         let ras: Api<RiskAssessment> = Api::namespaced(client.clone(), &ns);
         let mut ra = ras.get(&name).await.unwrap();
-        // The record of who submitted it, signed as the webhook signs it at create.
+        // The record of who submitted it, signed as the webhook signs it at create, and the
+        // approval, stamped as the webhook stamps it.
         let created = ra.metadata.creation_timestamp.clone().unwrap().0;
-        let record = approval::record_stamp_of(&key, &ra, created);
-        ra.spec.record_stamp = Some(record.clone());
-        let entry = Approval {
-            decision: Decision::Approve,
-            comment: None,
-            stamp: None,
-        };
-        let stamp = approval::stamp(
+        testing::seal(&key, &mut ra, created);
+        let now = jiff::Timestamp::now();
+        testing::decide(
             &key,
-            EntryRef::of(&ra, 0),
-            &entry,
-            "reviewer",
-            &["reviewers".into()],
-            jiff::Timestamp::now(),
-            &approval::content_hash(&ra.spec),
+            &mut ra,
+            Decision::Approve,
+            None,
+            ("reviewer", &["reviewers"]),
+            now,
         );
-        let approvals = vec![Approval {
-            stamp: Some(stamp),
-            ..entry
-        }];
+        let (record, approvals) = (ra.spec.record_stamp.clone(), ra.spec.approvals.clone());
         let systems_ns: Api<AISystem> = Api::namespaced(client.clone(), &ns);
         let t = Instant::now();
         ras.patch(

@@ -6,7 +6,10 @@ mod support;
 
 use std::{collections::BTreeMap, process::Output, sync::OnceLock, time::Duration};
 
-use aims_operator::api::{AssessmentState, RiskAssessment};
+use aims_operator::{
+    api::{AssessmentState, RiskAssessment},
+    testing::Manifest,
+};
 use aims_testenv::ControlPlane;
 use kube::Api;
 use support::{
@@ -71,23 +74,17 @@ fn operator() -> &'static Operator {
     })
 }
 
+/// Deployment `name` of system `scoring` in `ns`, running `image`.
+fn scorer(name: &str, ns: &str, image: &str) -> Manifest {
+    Manifest::deployment(name, image)
+        .namespace(ns)
+        .system("scoring")
+        .container("scorer")
+        .cpu("100m")
+}
+
 fn deployment(ns: &str, image: &str) -> String {
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: scorer, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
-spec:
-  selector: {{matchLabels: {{app: scorer}}}}
-  template:
-    metadata: {{labels: {{app: scorer}}}}
-    spec:
-      containers:
-        - name: scorer
-          image: "{image}"
-          resources: {{requests: {{cpu: 100m}}}}
-"#
-    )
+    scorer("scorer", ns, image).yaml()
 }
 
 /// `kubectl patch` of the assessment with a JSON patch, as `user` in `groups`.
@@ -202,15 +199,11 @@ async fn an_unapproved_deployment_is_denied_until_approved_and_a_new_digest_unti
     // Break-glass: a member of the group admits it for a bounded time, with a warning; anyone else
     // is still denied.
     let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
-    let glass = deployment(ns, IMAGE)
-        .replacen(
-            "labels: {aims.dev/system: scoring}}",
-            &format!(
-                "labels: {{aims.dev/system: scoring}}, annotations: {{aims.dev/break-glass-ticket: INC-4711, aims.dev/break-glass-reason: fraud wave, aims.dev/break-glass-until: \"{until}\"}}}}"
-            ),
-            1,
-        )
-        .replacen("name: scorer,", "name: scorer-glass,", 1);
+    let glass = scorer("scorer-glass", ns, IMAGE)
+        .annotation("aims.dev/break-glass-ticket", "INC-4711")
+        .annotation("aims.dev/break-glass-reason", "fraud wave")
+        .annotation("aims.dev/break-glass-until", &until)
+        .yaml();
     refused(
         &kubectl_stdin(cp, &["apply", "-f", "-", "--as=dev"], &glass),
         "break-glass not honoured: dev is not in the group aims:break-glass",

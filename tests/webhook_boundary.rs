@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use aims_operator::testing::Manifest;
 use aims_testenv::{ControlPlane, WEBHOOK_CLIENT_NAME};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
@@ -214,21 +215,14 @@ fn forged_deployment(ns: &str, uid: &str, user: &str) -> Value {
     })
 }
 
-/// An unapproved Deployment of system `scoring` (JSON, which is YAML too).
+/// An unapproved Deployment of system `scoring`.
 fn deployment(ns: &str, name: &str) -> String {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns, "labels": {"aims.dev/system": "scoring"}},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "scorer", "image": IMAGE}]},
-            },
-        },
-    })
-    .to_string()
+    Manifest::deployment(name, IMAGE)
+        .namespace(ns)
+        .system("scoring")
+        .container("scorer")
+        .without_requests()
+        .yaml()
 }
 
 /// The notes of the `AdmissionDenied` Events in `ns`, each with how many times it occurred

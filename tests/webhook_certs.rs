@@ -24,7 +24,7 @@ mod certs {
 
     use aims_operator::admission::{
         certs::*,
-        config::{Options, Target, configurations},
+        config::{Endpoint, Options, configurations},
         tls::CertResolver,
     };
 
@@ -134,7 +134,7 @@ mod certs {
         publish_ca_bundle(&client, &name, "none yet").await.unwrap();
 
         let (mut validating, mut mutating) = configurations(
-            &Target::Url("https://127.0.0.1:9".to_owned()),
+            &Endpoint::Url("https://127.0.0.1:9".to_owned()),
             &Options::new(&ns),
         );
         validating.metadata.name = Some(name.clone());
@@ -377,7 +377,7 @@ mod configurations {
         }));
 
         let (mut validating, _) = configurations(
-            &Target::Url(format!("https://127.0.0.1:{port}")),
+            &Endpoint::Url(format!("https://127.0.0.1:{port}")),
             &Options::new("aims-system"),
         );
         validating.metadata.name = Some(name.clone());

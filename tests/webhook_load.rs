@@ -40,6 +40,7 @@ use aims_operator::{
     api::{AISystem, ControlBinding, RiskAssessment},
     engine::approval::SigningKey,
     runtime::key::{SECRET_KEY, SECRET_NAME},
+    testing::Review,
 };
 use aims_testenv::{ControlPlane, Options};
 use futures::{StreamExt, stream};
@@ -193,22 +194,10 @@ async fn populate(client: &Client) {
 
 /// A Deployment CREATE review as the API server sends it.
 fn review(object: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": object.pointer("/metadata/name").cloned().unwrap(),
-            "namespace": NS, "operation": "CREATE",
-            "userInfo": {"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]},
-            "object": object, "oldObject": null, "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
-        }
-    }))
-    .unwrap()
+    Review::create(object)
+        .with("userInfo", json!({"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]}))
+        .with("options", json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}))
+        .bytes()
 }
 
 /// One keep-alive HTTPS connection to the webhook, speaking just enough HTTP/1.1.

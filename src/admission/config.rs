@@ -111,7 +111,7 @@ pub static POD_MATCH_CONDITION: std::sync::LazyLock<String> = std::sync::LazyLoc
 
 /// Where the API server reaches the webhook server.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum Endpoint {
     /// A base URL such as `https://127.0.0.1:8443`; each webhook's path is appended.
     Url(String),
     /// A Service in the cluster.
@@ -190,7 +190,7 @@ pub enum ConfigError {
 /// The ValidatingWebhookConfiguration (workloads, records) and the MutatingWebhookConfiguration
 /// (RiskAssessment stamps), both named [`CONFIGURATION_NAME`], without a CA bundle.
 pub fn configurations(
-    target: &Target,
+    target: &Endpoint,
     opts: &Options,
 ) -> (ValidatingWebhookConfiguration, MutatingWebhookConfiguration) {
     let metadata = ObjectMeta {
@@ -289,7 +289,7 @@ pub fn configurations(
 
 /// Both configurations as one YAML stream (two documents separated by `---`), as
 /// `aims webhook-config` prints them.
-pub fn to_yaml_stream(target: &Target, opts: &Options) -> Result<String, ConfigError> {
+pub fn to_yaml_stream(target: &Endpoint, opts: &Options) -> Result<String, ConfigError> {
     let (validating, mutating) = configurations(target, opts);
     let validating =
         serde_saphyr::to_string(&validating).map_err(|source| ConfigError::Render {
@@ -315,13 +315,13 @@ fn validating_webhook(opts: &Options) -> ValidatingWebhook {
     }
 }
 
-fn client_config(target: &Target, path: &str) -> WebhookClientConfig {
+fn client_config(target: &Endpoint, path: &str) -> WebhookClientConfig {
     match target {
-        Target::Url(base) => WebhookClientConfig {
+        Endpoint::Url(base) => WebhookClientConfig {
             url: Some(format!("{}{path}", base.trim_end_matches('/'))),
             ..Default::default()
         },
-        Target::Service {
+        Endpoint::Service {
             namespace,
             name,
             port,
@@ -409,8 +409,8 @@ fn aims_rule(resources: &[&str]) -> RuleWithOperations {
 mod tests {
     use super::*;
 
-    fn service() -> Target {
-        Target::Service {
+    fn service() -> Endpoint {
+        Endpoint::Service {
             namespace: "aims-system".to_owned(),
             name: "aims-webhook".to_owned(),
             port: 443,
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn url_targets_get_the_path_appended() {
-        let target = Target::Url("https://127.0.0.1:8443/".to_owned());
+        let target = Endpoint::Url("https://127.0.0.1:8443/".to_owned());
         let (validating, mutating) = configurations(&target, &Options::new("aims-system"));
         let urls: Vec<String> = validating
             .webhooks
@@ -672,7 +672,7 @@ mod tests {
 
     #[test]
     fn the_yaml_stream_reads_back_as_the_same_objects() {
-        let target = Target::Url("https://127.0.0.1:8443".to_owned());
+        let target = Endpoint::Url("https://127.0.0.1:8443".to_owned());
         let opts = Options::new("aims-system");
         let yaml = to_yaml_stream(&target, &opts).unwrap();
         let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();

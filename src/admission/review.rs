@@ -193,24 +193,19 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::testing::Review;
 
     fn review(request: Value) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request
-        }))
-        .unwrap()
+        Review::of_request(request).bytes()
     }
 
+    /// A CREATE in namespace `shop` of a Deployment whose object names no namespace.
     fn request() -> Value {
-        json!({
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": "web", "namespace": "shop", "operation": "CREATE",
-            "userInfo": {"username": "dev", "groups": ["system:authenticated"]},
-            "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}},
-            "dryRun": false
-        })
+        let object =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+        Review::create(object)
+            .with("namespace", json!("shop"))
+            .request()
     }
 
     #[test]

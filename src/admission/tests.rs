@@ -20,9 +20,8 @@ use crate::{
     cluster::{Stores, Synced, store_of},
     engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
     telemetry::metrics::Metrics,
+    testing::{DIGEST, Manifest, Review, System},
 };
-
-const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
 fn guarded<K>(v: Value) -> kube::core::DeserializeGuard<K>
 where
@@ -42,15 +41,7 @@ fn offline_client() -> Client {
 }
 
 fn system(halt: bool) -> Value {
-    json!({
-        "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
-        "metadata": {"name": "scoring", "namespace": "credit"},
-        "spec": {
-            "purpose": "Score loan applications", "riskTier": "Limited", "owner": {"name": "ana"},
-            "oversight": if halt { json!({"halt": true, "haltReason": "drift", "overseers": [{"name": "olga"}]}) }
-                         else { json!({"overseers": [{"name": "olga"}]}) }
-        }
-    })
+    System::scoring().halted_if(halt).json()
 }
 
 fn binding(enforcement: &str) -> Value {
@@ -94,16 +85,13 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
 }
 
 fn deployment(name: &str, replicas: i32) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "credit", "labels": {"aims.dev/system": "scoring"}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": format!("r.example.com/scorer@sha256:{DIGEST}")}]}}
-        }
-    })
+    Manifest::deployment(name, &format!("r.example.com/scorer@sha256:{DIGEST}"))
+        .namespace("credit")
+        .system("scoring")
+        .container("c")
+        .without_requests()
+        .replicas(replicas)
+        .json()
 }
 
 fn review(
@@ -114,19 +102,18 @@ fn review(
     object: Value,
     old: Value,
 ) -> Value {
-    json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "00000000-0000-0000-0000-000000000001",
-            "kind": {"group": kind.0, "version": kind.1, "kind": kind.2},
-            "resource": {"group": kind.0, "version": kind.1, "resource": resource},
-            "subResource": sub,
-            "name": object.pointer("/metadata/name").cloned().unwrap_or(json!("scorer")),
-            "namespace": "credit", "operation": op,
-            "userInfo": {"username": "dev", "groups": ["system:authenticated"]},
-            "object": object, "oldObject": old, "dryRun": false
-        }
-    })
+    let name = object
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(json!("scorer"));
+    Review::update(object, old)
+        .kind(kind, resource)
+        .with("operation", json!(op))
+        .with("subResource", json!(sub))
+        .with("name", name)
+        .with("namespace", json!("credit"))
+        .with("uid", json!("00000000-0000-0000-0000-000000000001"))
+        .json()
 }
 
 /// `review` as made by `user` in `groups`.

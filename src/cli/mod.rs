@@ -18,7 +18,7 @@ use std::{
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{
-    admission::config::{FailurePolicy, Options as WebhookOptions, Target},
+    admission::config::{Endpoint, FailurePolicy, Options as WebhookOptions},
     crds,
     engine::{
         admission::workload::{BreakGlassPolicy, UnregisteredPolicy},
@@ -408,8 +408,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         })?,
         Command::WebhookConfig(args) => {
             let target = match (args.url, args.service) {
-                (Some(url), _) => Target::Url(url),
-                (None, service) => Target::Service {
+                (Some(url), _) => Endpoint::Url(url),
+                (None, service) => Endpoint::Service {
                     namespace: args.namespace.clone(),
                     name: service.unwrap_or_default(),
                     port: args.service_port,

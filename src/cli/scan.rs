@@ -19,7 +19,7 @@ use crate::{
 /// One unregistered model workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Row {
+pub struct UnregisteredRow {
     /// Its namespace.
     pub namespace: String,
     /// `Kind/name`.
@@ -67,7 +67,7 @@ pub async fn scan(
     client: &Client,
     namespace: Option<&str>,
     detector: &Detector,
-) -> Result<Vec<Row>, kube::Error> {
+) -> Result<Vec<UnregisteredRow>, kube::Error> {
     let systems = api::<AISystem>(client, namespace)
         .list(&ListParams::default())
         .await?
@@ -122,9 +122,9 @@ pub async fn scan(
         Err(e) => return Err(e),
     }
     let refs: Vec<&AISystem> = systems.iter().collect();
-    let mut rows: Vec<Row> = membership::unregistered(&refs, &workloads, detector)
+    let mut rows: Vec<UnregisteredRow> = membership::unregistered(&refs, &workloads, detector)
         .into_iter()
-        .map(|u| Row {
+        .map(|u| UnregisteredRow {
             namespace: u.workload.namespace.clone(),
             workload: u.workload.display_name(),
             reasons: u
@@ -140,11 +140,11 @@ pub async fn scan(
 }
 
 /// The rows as a table.
-pub fn table(rows: &[Row]) -> String {
+pub fn table(rows: &[UnregisteredRow]) -> String {
     if rows.is_empty() {
         return "No unregistered model workloads found.\n".to_owned();
     }
-    let width = |f: fn(&Row) -> usize, header: &str| {
+    let width = |f: fn(&UnregisteredRow) -> usize, header: &str| {
         rows.iter().map(f).max().unwrap_or(0).max(header.len())
     };
     let (ns_w, wl_w) = (

@@ -19,7 +19,7 @@ pub struct StatusArgs {
 
 /// One row of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
+pub struct StatusRow {
     /// The system's namespace.
     pub namespace: String,
     /// Its name.
@@ -32,7 +32,7 @@ pub struct Row {
     pub missing: String,
 }
 
-impl Row {
+impl StatusRow {
     /// The row of `system`.
     pub fn of(system: &AISystem) -> Self {
         let status = system.status.as_ref();
@@ -88,7 +88,7 @@ pub fn table(systems: &[AISystem], all_namespaces: bool, scope: &str) -> String 
     if systems.is_empty() {
         return format!("No AISystems found {scope}.\n");
     }
-    let mut rows: Vec<Row> = systems.iter().map(Row::of).collect();
+    let mut rows: Vec<StatusRow> = systems.iter().map(StatusRow::of).collect();
     rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let mut columns: Vec<(&str, Vec<&str>)> = Vec::new();
     if all_namespaces {

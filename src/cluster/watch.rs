@@ -114,18 +114,6 @@ pub fn reflect<K: Stored>(
     (store, events.touched_objects())
 }
 
-/// [`reflect`] for a kind whose status the systems' evaluation does not read: the store keeps
-/// every update, the trigger stream skips those of the status alone.
-pub fn reflect_specs<K: Stored>(
-    client: Client,
-) -> (
-    Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send,
-) {
-    let (store, events) = reflect_events(client);
-    (store, without_status_updates(events).touched_objects())
-}
-
 /// `watch()` when `watched`; otherwise the store of `unused`, empty and ready at once, and a
 /// trigger stream that never yields. A webhook-only replica keeps only the stores the webhook
 /// reads.

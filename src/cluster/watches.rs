@@ -1,8 +1,12 @@
 //! Every watch `aims run` starts, one per kind: the stores they fill and the trigger streams the
-//! controllers react to. The AISystem watch's events are shared with every controller that
-//! AISystems trigger ([`SystemEvents`]), so no kind is watched twice for the stores.
+//! controllers react to. The AISystem controller polls every watch; the events of the kinds other
+//! controllers read (AISystems, RiskAssessments and both kinds of binding) are shared with them
+//! ([`SharedEvents`]), so no kind is watched twice, and a controller sees an object only once the
+//! stores it decides from hold it.
 
-use futures::{StreamExt, stream::BoxStream};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::{Stream, StreamExt, stream::BoxStream};
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
     batch::v1::{CronJob, Job},
@@ -13,29 +17,32 @@ use kube::{
     api::DynamicObject,
     runtime::{reflector, watcher},
 };
+use tokio::sync::mpsc;
 
 use super::{
     Guarded, Stores, kserve,
     stored::Workload,
-    watch::{drain, reflect, reflect_events, reflect_specs, watch_if},
+    watch::{drain, reflect, reflect_events, watch_if},
 };
 use crate::api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment};
 
 /// A trigger stream: every object of a kind that a watch event touched.
 pub type Trigger<K> = BoxStream<'static, Result<K, watcher::Error>>;
 
+/// A watch's events, after its store applied each.
+pub type Events<K> = BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>;
+
 /// The trigger streams of every watch (a kind not watched never yields). Each must be polled for
 /// its store to fill: by the AISystem controller, or by [`Triggers::drain`].
 pub struct Triggers {
-    /// The AISystem watch's events themselves: the AISystem controller shares them with the
-    /// others ([`SystemEvents`]).
-    pub systems: BoxStream<'static, Result<watcher::Event<Guarded<AISystem>>, watcher::Error>>,
-    /// RiskAssessments, but for changes of their status alone.
-    pub assessments: Trigger<Guarded<RiskAssessment>>,
-    /// ControlBindings, but for changes of their status alone.
-    pub bindings: Trigger<Guarded<ControlBinding>>,
-    /// ClusterControlBindings, but for changes of their status alone.
-    pub cluster_bindings: Trigger<Guarded<ClusterControlBinding>>,
+    /// The AISystem watch's events: the AISystem controller shares them ([`SharedEvents`]).
+    pub systems: Events<Guarded<AISystem>>,
+    /// The RiskAssessment watch's events, shared likewise.
+    pub assessments: Events<Guarded<RiskAssessment>>,
+    /// The ControlBinding watch's events, shared likewise.
+    pub bindings: Events<Guarded<ControlBinding>>,
+    /// The ClusterControlBinding watch's events, shared likewise.
+    pub cluster_bindings: Events<Guarded<ClusterControlBinding>>,
     /// Namespaces.
     pub namespaces: Trigger<Namespace>,
     /// Deployments.
@@ -74,10 +81,11 @@ pub enum WatchScope {
 pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
     let everything = scope == WatchScope::Everything;
     let (systems, system_events) = reflect_events::<Guarded<AISystem>>(client.clone());
-    let (assessments, assessment_stream) = reflect_specs::<Guarded<RiskAssessment>>(client.clone());
-    let (bindings, binding_stream) = reflect_specs::<Guarded<ControlBinding>>(client.clone());
+    let (assessments, assessment_stream) =
+        reflect_events::<Guarded<RiskAssessment>>(client.clone());
+    let (bindings, binding_stream) = reflect_events::<Guarded<ControlBinding>>(client.clone());
     let (cluster_bindings, cluster_binding_stream) =
-        reflect_specs::<Guarded<ClusterControlBinding>>(client.clone());
+        reflect_events::<Guarded<ClusterControlBinding>>(client.clone());
     let (namespaces, namespace_stream) = reflect::<Namespace>(client.clone());
     let (deployments, deployment_stream) = reflect::<Workload<Deployment>>(client.clone());
     let (stateful_sets, stateful_set_stream) = reflect::<Workload<StatefulSet>>(client.clone());
@@ -163,75 +171,115 @@ impl Triggers {
     }
 }
 
-/// The AISystem watch's events, shared with the controllers that AISystems trigger, so that
-/// AISystems are watched (and every status write decoded) once rather than once per controller;
-/// and a signal for each change of a binding's spec (or its deletion), sent after the stores
-/// hold it, for the controllers whose decisions read bindings from the stores.
-#[derive(Clone)]
-pub struct SystemEvents(
-    tokio::sync::broadcast::Sender<watcher::Event<Guarded<AISystem>>>,
-    tokio::sync::broadcast::Sender<()>,
-);
+/// One watch's events, passed on to every subscriber: the controllers that read a kind besides
+/// the AISystem controller, which polls its watch.
+///
+/// Each subscriber has its own queue, so none misses an event (a missed event would be a lost
+/// wake-up: an object never reconciled for it). A queue holds only what arrived since its
+/// controller last polled it; controllers poll their trigger streams continuously, moving each
+/// event to their scheduler, which keeps one entry per object. A subscriber sees the events sent
+/// after it subscribed: subscribe before the watch is first polled.
+pub struct Fanout<K>(Arc<Mutex<Vec<mpsc::UnboundedSender<watcher::Event<K>>>>>);
 
-impl SystemEvents {
-    /// Events a slow subscriber may fall behind by before it misses some (it then waits for the
-    /// next event or its periodic requeue, and says so in the log).
-    const CAPACITY: usize = 1024;
+impl<K> Clone for Fanout<K> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
 
-    /// Channels with no subscriber yet.
-    pub fn new() -> Self {
-        Self(
-            tokio::sync::broadcast::channel(Self::CAPACITY).0,
-            tokio::sync::broadcast::channel(Self::CAPACITY).0,
-        )
+impl<K> Default for Fanout<K> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<K: Clone + Send + 'static> Fanout<K> {
+    /// Passes `events` through, sending each event to every subscriber on its way.
+    pub fn tee<S>(&self, events: S) -> impl Stream<Item = S::Item> + Send + 'static
+    where
+        S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    {
+        let fanout = self.clone();
+        events.inspect(move |event| {
+            if let Ok(event) = event {
+                fanout.send(event);
+            }
+        })
     }
 
-    /// Shares one AISystem watch event.
-    pub fn send(&self, event: &watcher::Event<Guarded<AISystem>>) {
-        // No subscribers (a webhook-only replica) is not an error.
-        let _ = self.0.send(event.clone());
+    /// Sends one event to every subscriber still there.
+    pub fn send(&self, event: &watcher::Event<K>) {
+        let mut subscribers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        subscribers.retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    /// A new subscriber's stream of the events sent from now on, as a watch stream.
+    pub fn subscribe(
+        &self,
+    ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(tx);
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (Ok(event), rx))
+        })
+    }
+}
+
+/// The events the AISystem controller shares: those of the AISystem, RiskAssessment and binding
+/// watches, and a signal for each change of a binding's spec (or its deletion), sent after the
+/// stores hold it, for the controllers whose decisions read bindings from the stores.
+#[derive(Clone)]
+pub struct SharedEvents {
+    /// AISystems.
+    pub systems: Fanout<Guarded<AISystem>>,
+    /// RiskAssessments.
+    pub assessments: Fanout<Guarded<RiskAssessment>>,
+    /// ControlBindings.
+    pub bindings: Fanout<Guarded<ControlBinding>>,
+    /// ClusterControlBindings.
+    pub cluster_bindings: Fanout<Guarded<ClusterControlBinding>>,
+    binding_changes: tokio::sync::broadcast::Sender<()>,
+}
+
+impl SharedEvents {
+    /// Binding-change signals a slow subscriber may fall behind by (it then gets one for all).
+    const CAPACITY: usize = 1024;
+
+    /// Nothing shared yet, and no subscriber.
+    pub fn new() -> Self {
+        Self {
+            systems: Fanout::default(),
+            assessments: Fanout::default(),
+            bindings: Fanout::default(),
+            cluster_bindings: Fanout::default(),
+            binding_changes: tokio::sync::broadcast::channel(Self::CAPACITY).0,
+        }
     }
 
     /// Signals that the stores hold a binding change.
     pub fn binding_changed(&self) {
-        let _ = self.1.send(());
+        // No subscribers (a webhook-only replica) is not an error.
+        let _ = self.binding_changes.send(());
     }
 
     /// A new subscriber's stream of binding changes (ControlBindings and ClusterControlBindings,
     /// created, changed in spec, or deleted), each after the stores hold it. A subscriber that
     /// falls behind gets one signal for all it missed.
-    pub fn binding_changes(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+    pub fn binding_changes(&self) -> impl Stream<Item = ()> + Send + 'static {
         use tokio::sync::broadcast::error::RecvError;
-        futures::stream::unfold(self.1.subscribe(), |mut rx| async move {
+        futures::stream::unfold(self.binding_changes.subscribe(), |mut rx| async move {
             match rx.recv().await {
                 Ok(()) | Err(RecvError::Lagged(_)) => Some(((), rx)),
                 Err(RecvError::Closed) => None,
             }
         })
     }
-
-    /// A new subscriber's stream of the events sent from now on, as a watch stream.
-    pub fn subscribe(
-        &self,
-    ) -> impl futures::Stream<Item = Result<watcher::Event<Guarded<AISystem>>, watcher::Error>>
-    + Send
-    + 'static {
-        use tokio::sync::broadcast::error::RecvError;
-        futures::stream::unfold(self.0.subscribe(), |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(event) => return Some((Ok(event), rx)),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "a controller fell behind the AISystem watch");
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        })
-    }
 }
 
-impl Default for SystemEvents {
+impl Default for SharedEvents {
     fn default() -> Self {
         Self::new()
     }
@@ -242,7 +290,7 @@ mod tests {
     use futures::StreamExt;
     use kube::runtime::watcher::Event;
 
-    use super::{Guarded, SystemEvents};
+    use super::{Fanout, Guarded};
 
     fn system(name: &str) -> Event<Guarded<super::AISystem>> {
         Event::Apply(
@@ -263,26 +311,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_subscriber_gets_every_event_and_one_that_fell_behind_goes_on() {
-        let events = SystemEvents::new();
+    async fn every_subscriber_gets_every_event_however_far_behind_it_is() {
+        let events = Fanout::default();
         let mut fast = Box::pin(events.subscribe());
         let slow = events.subscribe();
-        let total = SystemEvents::CAPACITY + 10;
+        let dropped = events.subscribe();
+        drop(dropped);
+        let total = 5000;
         let mut seen = Vec::new();
         for i in 0..total {
             events.send(&system(&format!("s{i}")));
             // The fast subscriber keeps up; the slow one reads nothing until the end.
             seen.push(name(&fast.next().await.unwrap().unwrap()));
         }
-        events.send(&system("last"));
+        // A subscriber that went away is forgotten, not an error.
+        assert_eq!(events.0.lock().unwrap().len(), 2);
         drop(events);
-        seen.extend(fast.map(|e| name(&e.unwrap())).collect::<Vec<_>>().await);
-        assert_eq!(seen.len(), total + 1);
-        assert_eq!(seen.first().map(String::as_str), Some("s0"));
+        assert_eq!(seen.len(), total);
+        assert!(
+            fast.next().await.is_none(),
+            "the stream ends with the watch"
+        );
 
-        // The slow one missed the oldest events, not the newest, and its stream did not end there.
         let seen: Vec<_> = slow.map(|e| name(&e.unwrap())).collect().await;
-        assert_eq!(seen.len(), SystemEvents::CAPACITY);
-        assert_eq!(seen.last().map(String::as_str), Some("last"));
+        assert_eq!(seen.len(), total);
+        assert_eq!(seen.first().map(String::as_str), Some("s0"));
+        assert_eq!(seen.last().map(String::as_str), Some("s4999"));
     }
 }

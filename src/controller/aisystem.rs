@@ -26,7 +26,8 @@ use crate::{
     cluster::{
         Guarded, kserve,
         stored::Workload,
-        watches::{SystemEvents, Triggers},
+        watch::without_status_updates,
+        watches::{SharedEvents, Triggers},
     },
     engine::{membership::belongs, workload::WorkloadFacts},
 };
@@ -70,23 +71,23 @@ fn all_in(
 }
 
 /// Builds the AISystem controller over the watches' `triggers`: a system is reconciled when it,
-/// its assessments, a binding, its namespace or one of its workloads changes. Every AISystem watch
-/// event is also sent to `fanout`, for the controllers that AISystems trigger.
+/// its assessments, a binding, its namespace or one of its workloads changes. It polls every
+/// watch, and passes the events of AISystems, RiskAssessments and bindings on to `shared`, for the
+/// other controllers.
 pub fn controller(
     ctx: &Context,
     triggers: Triggers,
-    fanout: &SystemEvents,
+    shared: &SharedEvents,
 ) -> Controller<Guarded<AISystem>> {
     let systems = &ctx.stores.systems;
-    let system_stream = {
-        let fanout = fanout.clone();
-        futures::StreamExt::inspect(triggers.systems, move |event| {
-            if let Ok(event) = event {
-                fanout.send(event);
-            }
-        })
-        .applied_objects()
-    };
+    let system_stream = shared.systems.tee(triggers.systems).applied_objects();
+    // Their statuses are not read by a system's evaluation: updates of them alone trigger nothing.
+    let assessments =
+        without_status_updates(shared.assessments.tee(triggers.assessments)).touched_objects();
+    let bindings = without_status_updates(shared.bindings.tee(triggers.bindings)).touched_objects();
+    let cluster_bindings =
+        without_status_updates(shared.cluster_bindings.tee(triggers.cluster_bindings))
+            .touched_objects();
     let in_namespace = {
         let systems = systems.clone();
         move |b: Guarded<ControlBinding>| all_in(&systems, b.namespace().as_deref())
@@ -107,7 +108,7 @@ pub fn controller(
         }
     };
     super::controller_for_stream(system_stream, systems.clone())
-        .watches_stream(triggers.assessments, |guard: Guarded<RiskAssessment>| {
+        .watches_stream(assessments, |guard: Guarded<RiskAssessment>| {
             let ra = guard.0.ok()?;
             ra.namespace()
                 .map(|ns| ObjectRef::new(&ra.spec.system_ref.name).within(&ns))
@@ -131,20 +132,20 @@ pub fn controller(
             kserve::api_resource(),
         )
         .watches_stream(
-            futures::StreamExt::inspect(triggers.bindings, signalled(fanout)),
+            futures::StreamExt::inspect(bindings, signalled(shared)),
             in_namespace,
         )
         .watches_stream(
-            futures::StreamExt::inspect(triggers.cluster_bindings, signalled(fanout)),
+            futures::StreamExt::inspect(cluster_bindings, signalled(shared)),
             everywhere,
         )
         .watches_stream(triggers.namespaces, of_namespace)
 }
 
 /// Signals a binding change to the other controllers, once the stores hold it.
-fn signalled<T>(fanout: &SystemEvents) -> impl FnMut(&T) + Send + 'static {
-    let fanout = fanout.clone();
-    move |_| fanout.binding_changed()
+fn signalled<T>(shared: &SharedEvents) -> impl FnMut(&T) + Send + 'static {
+    let shared = shared.clone();
+    move |_| shared.binding_changed()
 }
 
 /// The mapper from a workload of kind `K` to the systems it triggers; with `unless_controlled`,
@@ -358,6 +359,7 @@ mod tests {
         cluster::{Stores, Synced, store_of},
         engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
         telemetry::metrics::Metrics,
+        testing::{Manifest, System},
     };
 
     /// One request the reconcile sent: method, path, body.
@@ -401,30 +403,25 @@ mod tests {
     }
 
     fn system(halt: bool, status: Option<Value>) -> Value {
-        let mut system = json!({
-            "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
-            "metadata": {"name": "scoring", "namespace": "credit", "generation": 1},
-            "spec": {
-                "purpose": "Score loan applications", "riskTier": "Minimal",
-                "owner": {"name": "ana"},
-                "oversight": {"halt": halt, "overseers": [{"name": "olga"}]}
-            }
-        });
-        if let Some(status) = status {
-            system["status"] = status;
+        let system = System::scoring()
+            .tier("Minimal")
+            .meta("generation", json!(1))
+            .halted_if(halt);
+        match status {
+            Some(status) => system.status(status),
+            None => system,
         }
-        system
+        .json()
     }
 
     fn deployment(replicas: i32) -> Value {
-        json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "scorer", "namespace": "credit",
-                         "labels": {"aims.dev/system": "scoring"}},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "scorer"}},
-                "template": {"metadata": {"labels": {"app": "scorer"}},
-                    "spec": {"containers": [{"name": "c", "image": "r.example.com/scorer:1"}]}}}
-        })
+        Manifest::deployment("scorer", "r.example.com/scorer:1")
+            .namespace("credit")
+            .system("scoring")
+            .container("c")
+            .without_requests()
+            .replicas(replicas)
+            .json()
     }
 
     /// A leader's context over stores holding `system` and its Deployment, with `client`.

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use kube::{
-    Api, Client, ResourceExt,
+    Api, ResourceExt,
     runtime::{
         Controller, WatchStreamExt, controller::Action, events::EventType, reflector::ObjectRef,
     },
@@ -15,7 +15,7 @@ use kube::{
 use super::{Context, Error, status};
 use crate::{
     api::{AISystem, RiskAssessment},
-    cluster::{Guarded, as_bindings, watch::without_status_updates, watches::SystemEvents},
+    cluster::{Guarded, as_bindings, watch::without_status_updates, watches::SharedEvents},
     engine::{
         approval::{self, ApprovalPolicy, Trust},
         binding,
@@ -27,12 +27,15 @@ use crate::{
 /// annotations of the system it refers to (its approval policy depends on them, not on its status),
 /// and assesses every assessment again when a ControlBinding or ClusterControlBinding is created,
 /// changed or deleted (the binding that applies A.6.2.5 names the approver groups).
-pub fn controller(client: Client, systems: &SystemEvents) -> Controller<Guarded<RiskAssessment>> {
-    let controller = super::controller_of::<Guarded<RiskAssessment>>(client)
-        .reconcile_all_on(systems.binding_changes());
-    let assessments = controller.store();
-    controller.watches_stream(
-        without_status_updates(systems.subscribe()).touched_objects(),
+pub fn controller(ctx: &Context, shared: &SharedEvents) -> Controller<Guarded<RiskAssessment>> {
+    let assessments = ctx.stores.assessments.clone();
+    super::controller_for_stream(
+        shared.assessments.subscribe().applied_objects(),
+        assessments.clone(),
+    )
+    .reconcile_all_on(shared.binding_changes())
+    .watches_stream(
+        without_status_updates(shared.systems.subscribe()).touched_objects(),
         move |system: Guarded<AISystem>| {
             let name = system.name_any();
             let ns = system.namespace();

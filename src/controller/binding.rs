@@ -6,18 +6,14 @@ use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    runtime::{
-        Controller, WatchStreamExt,
-        controller::Action,
-        reflector::{ObjectRef, Store},
-    },
+    Api, Resource, ResourceExt,
+    runtime::{Controller, WatchStreamExt, controller::Action, reflector::ObjectRef},
 };
 
 use super::{Context, Error, status};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, ControlBindingStatus, ControlTally},
-    cluster::{Guarded, readable, watch::Watched, watches::SystemEvents},
+    cluster::{Guarded, readable, watches::SharedEvents},
     engine::{binding::Binding, evaluate::ConditionResult, tally},
 };
 
@@ -25,13 +21,16 @@ use crate::{
 const MAX_SYSTEMS: usize = 50;
 
 /// The ControlBinding controller; a change to any AISystem of its namespace re-tallies it, and
-/// so does any binding change once the shared stores hold it (see [`held`]).
-pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<ControlBinding>> {
-    let controller = super::controller_of::<Guarded<ControlBinding>>(client)
-        .reconcile_all_on(systems.binding_changes());
-    let bindings = controller.store();
+/// so does any binding change (both arrive once the stores hold them).
+pub fn namespaced(ctx: &Context, shared: &SharedEvents) -> Controller<Guarded<ControlBinding>> {
+    let bindings = ctx.stores.bindings.clone();
+    let controller = super::controller_for_stream(
+        shared.bindings.subscribe().applied_objects(),
+        bindings.clone(),
+    )
+    .reconcile_all_on(shared.binding_changes());
     controller.watches_stream(
-        systems.subscribe().touched_objects(),
+        shared.systems.subscribe().touched_objects(),
         move |s: Guarded<AISystem>| {
             let ns = s.namespace();
             bindings
@@ -45,16 +44,16 @@ pub fn namespaced(client: Client, systems: &SystemEvents) -> Controller<Guarded<
 }
 
 /// The ClusterControlBinding controller; a change to any AISystem re-tallies every one, and so
-/// does any binding change once the shared stores hold it (see [`held`]).
-pub fn cluster(
-    client: Client,
-    systems: &SystemEvents,
-) -> Controller<Guarded<ClusterControlBinding>> {
-    let controller = super::controller_of::<Guarded<ClusterControlBinding>>(client)
-        .reconcile_all_on(systems.binding_changes());
-    let bindings = controller.store();
+/// does any binding change (both arrive once the stores hold them).
+pub fn cluster(ctx: &Context, shared: &SharedEvents) -> Controller<Guarded<ClusterControlBinding>> {
+    let bindings = ctx.stores.cluster_bindings.clone();
+    let controller = super::controller_for_stream(
+        shared.cluster_bindings.subscribe().applied_objects(),
+        bindings.clone(),
+    )
+    .reconcile_all_on(shared.binding_changes());
     controller.watches_stream(
-        systems.subscribe().touched_objects(),
+        shared.systems.subscribe().touched_objects(),
         move |_: Guarded<AISystem>| {
             bindings
                 .state()
@@ -74,7 +73,6 @@ pub async fn reconcile_namespaced(
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     match &guard.0 {
-        Ok(_) if !held(&ctx.stores.bindings, &guard) => Ok(Action::await_change()),
         Ok(b) => {
             let api = Api::namespaced(ctx.client.clone(), &b.namespace().unwrap_or_default());
             write(ctx, guard, |b| Binding::Namespaced(b), api).await
@@ -92,7 +90,6 @@ pub async fn reconcile_cluster(
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
     match &guard.0 {
-        Ok(_) if !held(&ctx.stores.cluster_bindings, &guard) => Ok(Action::await_change()),
         Ok(_) => {
             let api = Api::all(ctx.client.clone());
             write(ctx, guard, |b| Binding::Cluster(b), api).await
@@ -101,18 +98,6 @@ pub async fn reconcile_cluster(
             Ok(super::aisystem::unreadable::<ClusterControlBinding>(&ctx, invalid).await)
         }
     }
-}
-
-/// Whether the shared stores, from which the systems are evaluated, hold this generation of the
-/// binding. This controller's own watch may see a binding first; a tally then would count the
-/// systems without it. When the stores catch up, their binding change re-tallies every binding.
-fn held<K>(shared: &Store<Guarded<K>>, guard: &Guarded<K>) -> bool
-where
-    Guarded<K>: Watched,
-{
-    shared
-        .get(&ObjectRef::from_obj(guard))
-        .is_some_and(|s| s.meta().generation == guard.meta().generation)
 }
 
 /// Tallies a readable binding (`as_binding` names its kind) and writes its status if it changed.

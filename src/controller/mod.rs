@@ -17,11 +17,10 @@ pub mod status;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt, future::BoxFuture};
-use kube::Client;
 
 pub use context::Context;
 
-use crate::cluster::watches::{SystemEvents, Triggers};
+use crate::cluster::watches::{SharedEvents, Triggers};
 
 /// The controllers' tasks, each named, over the watches' `triggers`: the AISystem,
 /// RiskAssessment, ControlBinding and ClusterControlBinding controllers, and the scan for
@@ -34,17 +33,20 @@ pub fn tasks<S>(
 where
     S: std::future::Future<Output = ()> + Send + Sync + 'static,
 {
-    let fanout = SystemEvents::new();
-    let client = &ctx.client;
-    let systems = aisystem::controller(ctx, triggers, &fanout)
+    // Every other controller subscribes before the AISystem controller first polls the watches.
+    let shared = SharedEvents::new();
+    let assessments = assessment::controller(ctx, &shared);
+    let bindings = binding::namespaced(ctx, &shared);
+    let cluster_bindings = binding::cluster(ctx, &shared);
+    let systems = aisystem::controller(ctx, triggers, &shared)
         .graceful_shutdown_on(shutdown())
         .run(aisystem::reconcile, aisystem::error_policy, ctx.clone())
         .for_each(report);
-    let assessments = assessment::controller(client.clone(), &fanout)
+    let assessments = assessments
         .graceful_shutdown_on(shutdown())
         .run(assessment::reconcile, assessment::error_policy, ctx.clone())
         .for_each(report);
-    let bindings = binding::namespaced(client.clone(), &fanout)
+    let bindings = bindings
         .graceful_shutdown_on(shutdown())
         .run(
             binding::reconcile_namespaced,
@@ -52,7 +54,7 @@ where
             ctx.clone(),
         )
         .for_each(report);
-    let cluster_bindings = binding::cluster(client.clone(), &fanout)
+    let cluster_bindings = cluster_bindings
         .graceful_shutdown_on(shutdown())
         .run(
             binding::reconcile_cluster,
@@ -142,23 +144,14 @@ pub async fn off_runtime<T: Send + 'static>(
     }
 }
 
-/// A controller of `K` (every namespace) whose own watch backs off by itself, as every stream
-/// given to [`kube::runtime::Controller::watches_stream`] must.
+/// A controller driven by `stream`, one of the shared watches (each backs off by itself, as every
+/// stream given to [`kube::runtime::Controller::watches_stream`] must), with `store` the store that
+/// watch fills.
 ///
 /// kube's controllers also pause all their trigger streams together whenever any one of them fails,
 /// with one backoff that grows across streams and resets only after two quiet minutes. At start,
 /// a few failed lists (kinds just installed) thus stalled every watch, and so readiness, for
 /// minutes. Here each watch backs off alone and the controller never pauses the others.
-pub fn controller_of<K: crate::cluster::stored::Stored>(
-    client: Client,
-) -> kube::runtime::Controller<K> {
-    use kube::runtime::WatchStreamExt;
-    let (store, events) = crate::cluster::watch::reflect_events(client);
-    controller_for_stream(events.applied_objects(), store)
-}
-
-/// A controller driven by `stream` (which backs off on its own) that never pauses its trigger
-/// streams for one stream's error; see [`controller_of`].
 pub(crate) fn controller_for_stream<K: crate::cluster::watch::Watched>(
     stream: impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
     store: kube::runtime::reflector::Store<K>,
@@ -351,5 +344,99 @@ mod tests {
             counts.1.load(Ordering::SeqCst),
             usize::from(super::CONCURRENCY)
         );
+    }
+
+    /// A client whose requests are recorded (method, path and query) and never answered: every
+    /// watch stays at its first list.
+    fn unanswering_client() -> (kube::Client, Arc<std::sync::Mutex<Vec<String>>>) {
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let service = tower::service_fn(move |req: axum::http::Request<kube::client::Body>| {
+            log.lock().unwrap().push(format!(
+                "{} {}",
+                req.method(),
+                req.uri().path_and_query().map_or("", |p| p.as_str())
+            ));
+            futures::future::pending::<
+                Result<axum::http::Response<kube::client::Body>, std::convert::Infallible>,
+            >()
+        });
+        (kube::Client::new(service, "default"), sent)
+    }
+
+    /// The controllers share the watches: each kind is listed once, however many controllers read
+    /// it (the RiskAssessment and binding controllers each watched their own kind a second time).
+    #[tokio::test]
+    async fn every_kind_is_listed_once_for_all_the_controllers() {
+        use crate::{
+            cluster::watches::{WatchScope, watch},
+            engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
+            telemetry::metrics::Metrics,
+        };
+        let (client, sent) = unanswering_client();
+        let (stores, triggers) = watch(&client, WatchScope::Everything);
+        let ctx = Arc::new(super::Context {
+            recorder: kube::runtime::events::Recorder::new(
+                client.clone(),
+                kube::runtime::events::Reporter::from("aims-operator"),
+            ),
+            client,
+            stores,
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key: SigningKey::new([7u8; 32]).unwrap(),
+            metrics: Arc::new(Metrics::default()),
+            synced: crate::cluster::Synced::new(false),
+            leader: tokio::sync::watch::channel(false).1,
+            pacer: Default::default(),
+        });
+        let tasks = super::tasks(&ctx, triggers, futures::future::pending::<()>);
+        let running = tokio::spawn(futures::future::join_all(
+            tasks.into_iter().map(|(_, task)| task),
+        ));
+
+        let kinds = [
+            "aisystems",
+            "riskassessments",
+            "controlbindings",
+            "clustercontrolbindings",
+            "namespaces",
+            "deployments",
+            "statefulsets",
+            "daemonsets",
+            "replicasets",
+            "replicationcontrollers",
+            "jobs",
+            "cronjobs",
+            "pods",
+        ];
+        let lists = || {
+            let mut lists = std::collections::BTreeMap::<String, usize>::new();
+            for request in sent.lock().unwrap().iter() {
+                let Some(path) = request.strip_prefix("GET ") else {
+                    continue;
+                };
+                let resource = path.split('?').next().unwrap_or_default();
+                let resource = resource.rsplit('/').next().unwrap_or_default().to_owned();
+                *lists.entry(resource).or_default() += 1;
+            }
+            lists
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !kinds.iter().all(|k| lists().contains_key(*k)) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not every kind was listed: {:?}",
+                lists()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Every controller started with the first poll; a watch of its own would have listed by now.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        running.abort();
+        let lists = lists();
+        for kind in kinds {
+            assert_eq!(lists.get(kind), Some(&1), "{kind}: {lists:?}");
+        }
     }
 }

@@ -6,21 +6,21 @@
 //! also documents the file's schema). A [`Detector`] is the rules compiled once; its
 //! [`Detector::detect`] looks at one workload's facts for these signals:
 //!
-//! * its kind: a KServe InferenceService ([`Reason::KServe`]);
+//! * its kind: a KServe InferenceService ([`Signal::KServe`]);
 //! * an image of a known serving runtime, matched on the image repository whatever the registry,
-//!   mirror path, tag or digest ([`Reason::ServingImage`]);
+//!   mirror path, tag or digest ([`Signal::ServingImage`]);
 //! * the command line of a known serving runtime (`vllm serve`, `python -m
 //!   vllm.entrypoints.openai.api_server`, also inside a shell's `-c` script), whatever the image
-//!   ([`Reason::ServingCommand`]);
-//! * an accelerator request, such as `nvidia.com/gpu` ([`Reason::Accelerator`]);
+//!   ([`Signal::ServingCommand`]);
+//! * an accelerator request, such as `nvidia.com/gpu` ([`Signal::Accelerator`]);
 //! * a dynamic resource claim (DRA, `resources.claims`), which is how accelerators are asked for
-//!   without an extended resource ([`Reason::ResourceClaim`]);
+//!   without an extended resource ([`Signal::ResourceClaim`]);
 //! * a model URI: one the workload declares (KServe `storageUri`, `STORAGE_URI`), or one with a
 //!   model scheme such as `hf://` in a container's command, arguments or environment
-//!   ([`Reason::ModelUri`]).
+//!   ([`Signal::ModelUri`]).
 //!
 //! [`Detector::detect_among`] adds one more, from the records rather than the rules: an image
-//! digest or model URI that an AISystem declares in `spec.models` ([`Reason::DeclaredArtifact`]).
+//! digest or model URI that an AISystem declares in `spec.models` ([`Signal::DeclaredArtifact`]).
 //! A workload of no system that runs a system's declared model is that model running outside
 //! the system that governs it.
 //!
@@ -232,7 +232,7 @@ pub enum RulesError {
 /// [`Detection::reasons`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "signal", rename_all = "camelCase")]
-pub enum Reason {
+pub enum Signal {
     /// It is a KServe InferenceService.
     #[serde(rename = "kserve")]
     KServe,
@@ -281,7 +281,7 @@ pub enum Reason {
     },
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::KServe => f.write_str("is a KServe InferenceService"),
@@ -314,8 +314,8 @@ impl fmt::Display for Reason {
 /// A workload that looks like model serving, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Detection {
-    /// The signals found: never empty, deduplicated, in the order of [`Reason`]'s `Ord`.
-    pub reasons: Vec<Reason>,
+    /// The signals found: never empty, deduplicated, in the order of [`Signal`]'s `Ord`.
+    pub reasons: Vec<Signal>,
 }
 
 impl fmt::Display for Detection {
@@ -528,20 +528,20 @@ impl Detector {
 
     /// [`Detector::detect`], and whether `w` runs an artifact that one of `systems` declares in
     /// `spec.models`: an image of the same digest (whatever its repository), a model URI as
-    /// declared ([`Reason::DeclaredArtifact`]). `systems` are those the caller can see; `w` is
+    /// declared ([`Signal::DeclaredArtifact`]). `systems` are those the caller can see; `w` is
     /// meant to belong to none of them. Allocates only on a hit.
     pub fn detect_among(&self, w: &WorkloadFacts, systems: &[&AISystem]) -> Option<Detection> {
         let mut reasons = Vec::new();
         declared_artifacts(w, systems, &mut reasons);
         if self.kserve_kinds && w.kind == WorkloadKind::InferenceService {
-            reasons.push(Reason::KServe);
+            reasons.push(Signal::KServe);
         }
         for c in &w.containers {
             self.image_reasons(&c.image, &mut reasons);
             self.command_reasons(c, &mut reasons);
             if self.resource_claims {
                 for claim in &c.resource_claims {
-                    reasons.push(Reason::ResourceClaim {
+                    reasons.push(Signal::ResourceClaim {
                         claim: claim.clone(),
                         container: c.name.clone(),
                     });
@@ -549,7 +549,7 @@ impl Detector {
             }
             for (resource, quantity) in &c.extended_resources {
                 if self.is_accelerator(resource) && !is_zero_quantity(quantity) {
-                    reasons.push(Reason::Accelerator {
+                    reasons.push(Signal::Accelerator {
                         resource: resource.clone(),
                         container: c.name.clone(),
                     });
@@ -558,7 +558,7 @@ impl Detector {
             if !self.uri_schemes.is_empty() {
                 for value in &c.args_and_env {
                     for_each_uri(&self.uri_schemes, value, |uri| {
-                        reasons.push(Reason::ModelUri {
+                        reasons.push(Signal::ModelUri {
                             uri: uri.to_owned(),
                         });
                     });
@@ -569,7 +569,7 @@ impl Detector {
             for uri in &w.model_uris {
                 let uri = uri.trim();
                 if !uri.is_empty() {
-                    reasons.push(Reason::ModelUri {
+                    reasons.push(Signal::ModelUri {
                         uri: uri.to_owned(),
                     });
                 }
@@ -606,7 +606,7 @@ impl Detector {
     }
 
     /// The runtimes whose command patterns match the command line of `c`.
-    fn command_reasons(&self, c: &super::workload::ContainerFacts, reasons: &mut Vec<Reason>) {
+    fn command_reasons(&self, c: &super::workload::ContainerFacts, reasons: &mut Vec<Signal>) {
         let words = c.command_line();
         if words.is_empty() || self.command_patterns.is_empty() {
             return;
@@ -638,7 +638,7 @@ impl Detector {
                     .and_then(|c| c.get(1))
                     .map_or("", |m| m.as_str());
                 if let Some(name) = self.runtimes.get(runtime) {
-                    reasons.push(Reason::ServingCommand {
+                    reasons.push(Signal::ServingCommand {
                         runtime: name.clone(),
                         command: command.to_owned(),
                         container: c.name.clone(),
@@ -648,9 +648,9 @@ impl Detector {
         });
     }
 
-    fn image_reasons(&self, image: &ImageRef, reasons: &mut Vec<Reason>) {
+    fn image_reasons(&self, image: &ImageRef, reasons: &mut Vec<Signal>) {
         for runtime in self.serving_runtimes(image) {
-            reasons.push(Reason::ServingImage {
+            reasons.push(Signal::ServingImage {
                 runtime: runtime.to_owned(),
                 image: image.reference.clone(),
             });
@@ -672,7 +672,7 @@ fn valid_pattern(pattern: &str, bad: impl Fn(String) -> RulesError) -> Result<()
 /// The artifacts of `systems`' `spec.models` that `w` runs: an image pinned to the same digest as
 /// a declared image (the repository may differ: the digest is the content), or a declared model
 /// URI among its declared URIs or as a word of its arguments and environment.
-fn declared_artifacts(w: &WorkloadFacts, systems: &[&AISystem], reasons: &mut Vec<Reason>) {
+fn declared_artifacts(w: &WorkloadFacts, systems: &[&AISystem], reasons: &mut Vec<Signal>) {
     for system in systems {
         for model in &system.spec.models {
             let artifact = &model.artifact;
@@ -711,7 +711,7 @@ fn declared_artifacts(w: &WorkloadFacts, systems: &[&AISystem], reasons: &mut Ve
             } else {
                 artifact.uri.clone()
             };
-            reasons.push(Reason::DeclaredArtifact {
+            reasons.push(Signal::DeclaredArtifact {
                 system: system_name,
                 artifact: declared.unwrap_or_default(),
             });
@@ -842,25 +842,25 @@ mod tests {
         deployment(json!([{"name": "main", "image": reference}]))
     }
 
-    fn serving(runtime: &str, image: &str) -> Reason {
-        Reason::ServingImage {
+    fn serving(runtime: &str, image: &str) -> Signal {
+        Signal::ServingImage {
             runtime: runtime.into(),
             image: image.into(),
         }
     }
 
-    fn accelerator(resource: &str, container: &str) -> Reason {
-        Reason::Accelerator {
+    fn accelerator(resource: &str, container: &str) -> Signal {
+        Signal::Accelerator {
             resource: resource.into(),
             container: container.into(),
         }
     }
 
-    fn model(uri: &str) -> Reason {
-        Reason::ModelUri { uri: uri.into() }
+    fn model(uri: &str) -> Signal {
+        Signal::ModelUri { uri: uri.into() }
     }
 
-    fn reasons(detector: &Detector, w: &WorkloadFacts) -> Vec<Reason> {
+    fn reasons(detector: &Detector, w: &WorkloadFacts) -> Vec<Signal> {
         detector.detect(w).map(|d| d.reasons).unwrap_or_default()
     }
 
@@ -1109,11 +1109,11 @@ mod tests {
             (
                 json!({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model"}}}),
                 vec![
-                    Reason::KServe,
+                    Signal::KServe,
                     model("gs://kfserving-examples/models/sklearn/1.0/model"),
                 ],
             ),
-            (json!({"predictor": {}}), vec![Reason::KServe]),
+            (json!({"predictor": {}}), vec![Signal::KServe]),
             (
                 json!({"predictor": {
                     "model": {"modelFormat": {"name": "huggingface"}, "storageUri": "hf://org/model"},
@@ -1121,7 +1121,7 @@ mod tests {
                                     "resources": {"limits": {"nvidia.com/gpu": "1"}}}]
                 }}),
                 vec![
-                    Reason::KServe,
+                    Signal::KServe,
                     serving("vLLM", "vllm/vllm-openai:v0.9.1"),
                     accelerator("nvidia.com/gpu", "kserve-container"),
                     model("hf://org/model"),
@@ -1269,7 +1269,7 @@ mod tests {
     fn reasons_read_as_sentences() {
         let detection = Detection {
             reasons: vec![
-                Reason::KServe,
+                Signal::KServe,
                 serving("vLLM", "vllm/vllm-openai:v0.9.1"),
                 accelerator("nvidia.com/gpu", "vllm"),
                 model("hf://meta-llama/Llama-3.1-8B-Instruct"),
@@ -1440,8 +1440,8 @@ mod tests {
         )
     }
 
-    fn command(runtime: &str, matched: &str) -> Reason {
-        Reason::ServingCommand {
+    fn command(runtime: &str, matched: &str) -> Signal {
+        Signal::ServingCommand {
             runtime: runtime.into(),
             command: matched.into(),
             container: "server".into(),
@@ -1630,7 +1630,7 @@ mod tests {
             )
             .unwrap()
         };
-        let claim = |claim: &str, container: &str| Reason::ResourceClaim {
+        let claim = |claim: &str, container: &str| Signal::ResourceClaim {
             claim: claim.into(),
             container: container.into(),
         };
@@ -1702,7 +1702,7 @@ mod tests {
             json!([{"name": "m", "artifact": {"uri": "hf://org/chat"}}]),
         );
         let systems = [&credit, &other];
-        let declared_by = |system: &str, artifact: &str| Reason::DeclaredArtifact {
+        let declared_by = |system: &str, artifact: &str| Signal::DeclaredArtifact {
             system: system.into(),
             artifact: artifact.into(),
         };
@@ -1782,14 +1782,14 @@ mod tests {
                 "runs vLLM (command `python -m vllm.entrypoints.openai.api_server` in container server)",
             ),
             (
-                Reason::ResourceClaim {
+                Signal::ResourceClaim {
                     claim: "gpu (ResourceClaimTemplate single-gpu)".into(),
                     container: "app".into(),
                 },
                 "requests devices through resource claim gpu (ResourceClaimTemplate single-gpu) in container app",
             ),
             (
-                Reason::DeclaredArtifact {
+                Signal::DeclaredArtifact {
                     system: "credit-scoring".into(),
                     artifact: "r.io/s@sha256:x".into(),
                 },

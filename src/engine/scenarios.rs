@@ -5,14 +5,15 @@ use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
 use super::{
-    approval::{self, EntryRef, SigningKey, Trust},
+    approval::{SigningKey, Trust},
     binding::Binding,
     catalog::Catalog,
     evaluate::{Evaluation, Inputs, Verdict, evaluate},
     workload::{WorkloadFacts, WorkloadKind},
 };
-use crate::api::{
-    AISystem, Approval, ClusterControlBinding, ControlBinding, Decision, Phase, RiskAssessment,
+use crate::{
+    api::{AISystem, ClusterControlBinding, ControlBinding, Phase, RiskAssessment},
+    testing,
 };
 
 const KEY: &[u8] = b"the operator's key, 32 bytes long!";
@@ -149,37 +150,13 @@ impl World {
 
     /// The assessment with an approval entry per approver, stamped and signed as the webhook does.
     fn signed(&self, value: &Value) -> RiskAssessment {
-        let mut ra: RiskAssessment = serde_json::from_value(value.clone()).unwrap();
-        let record = approval::record_stamp_of(&self.key, &ra, approved_at());
-        ra.spec.record_stamp = Some(record);
-        let hash = approval::content_hash(&ra.spec);
-        for (i, user) in self.approvers.iter().enumerate() {
-            let entry = Approval {
-                decision: Decision::Approve,
-                comment: None,
-                stamp: None,
-            };
-            let as_is = ra.clone();
-            let stamp = approval::stamp(
-                &self.key,
-                EntryRef::of(&as_is, i),
-                &entry,
-                user,
-                &["risk".to_owned()],
-                approved_at() + (i as i64).minutes(),
-                &hash,
-            );
-            ra.spec.approvals.push(Approval {
-                stamp: Some(stamp),
-                ..entry
-            });
-        }
+        let ra: RiskAssessment = serde_json::from_value(value.clone()).unwrap();
+        let mut ra = testing::approved_by(&self.key, ra, &self.approvers, &["risk"], approved_at());
         if self.edited_after_approval {
             // Through admission: the editor is recorded and the record signed again.
             ra.spec.risks[0].residual_severity = Some(4);
             ra.spec.edited_by.push("omar".into());
-            let record = approval::record_stamp_of(&self.key, &ra, approved_at());
-            ra.spec.record_stamp = Some(record);
+            testing::seal(&self.key, &mut ra, approved_at());
         }
         ra
     }

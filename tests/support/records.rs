@@ -95,31 +95,23 @@ pub async fn approve_as_webhook(
     at: jiff::Timestamp,
 ) {
     use aims_operator::{
-        api::{Approval, Decision, RiskAssessment},
-        engine::approval::{self, EntryRef},
+        api::{Decision, RiskAssessment},
+        testing,
     };
     use kube::api::{Api, Patch, PatchParams};
     let api: Api<RiskAssessment> = Api::namespaced(client.clone(), ns);
     let mut ra = api.get(name).await.unwrap();
     ra.spec.record_stamp = Some(record_as_webhook(key, &ra));
-    let entry = Approval {
-        decision: Decision::Approve,
-        comment: Some("fine".into()),
-        stamp: None,
-    };
-    let stamp = approval::stamp(
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let comment = Some("fine".to_owned());
+    testing::decide(
         key,
-        EntryRef::of(&ra, ra.spec.approvals.len()),
-        &entry,
-        user,
-        groups,
+        &mut ra,
+        Decision::Approve,
+        comment,
+        (user, &groups),
         at,
-        &approval::content_hash(&ra.spec),
     );
-    ra.spec.approvals.push(Approval {
-        stamp: Some(stamp),
-        ..entry
-    });
     let body = serde_json::json!({"spec": {
         "recordStamp": ra.spec.record_stamp,
         "approvals": ra.spec.approvals,

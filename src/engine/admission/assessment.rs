@@ -416,16 +416,14 @@ fn check_first_decision(
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use proptest::prelude::*;
-    use serde_json::json;
 
     use super::*;
+    use crate::testing;
     use crate::{
         api::{ApprovalStamp, AssessmentState},
         engine::approval::{Incomplete, Trust},
     };
 
-    const NS: &str = "credit";
-    const NAME: &str = "scoring-v3";
     const APPROVERS: &str = "risk-approvers";
     const DEVELOPERS: &str = "developers";
     /// When earlier entries were stamped.
@@ -441,58 +439,24 @@ mod tests {
     }
 
     fn key() -> SigningKey {
-        SigningKey::new([7u8; 32]).unwrap()
+        testing::signing_key()
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// When the stored assessment was created.
-    const CREATED: &str = "2025-10-30T08:00:00Z";
-
     /// Signs `ra`'s record of who submitted and edited it, as the webhook does, dated its
     /// creation.
     fn seal(ra: &mut RiskAssessment) {
-        let at = ra
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map_or(t(CREATED), |c| c.0);
-        ra.spec.record_stamp = Some(approval::record_stamp_of(&key(), ra, at));
+        testing::seal_at_creation(&key(), ra);
     }
 
-    /// A complete assessment as stored: submitted by `sam`, edited by `eve`, no decisions yet.
-    /// `sam` and `eve` are approvers too, so only the self-approval rule stops them.
+    /// The shared complete assessment as stored (`testing::scoring_assessment`): submitted by
+    /// `sam`, edited by `eve`, no decisions yet. `sam` and `eve` are approvers too, so only the
+    /// self-approval rule stops them.
     fn stored() -> RiskAssessment {
-        let spec: RiskAssessmentSpec = serde_json::from_value(json!({
-            "systemRef": {"name": "credit-scoring"},
-            "scope": {
-                "artifacts": [{"image": format!("r.example.com/scorer@sha256:{}", "a".repeat(64))}]
-            },
-            "criteria": {"acceptanceThreshold": 6},
-            "risks": [
-                {"id": "R1", "title": "Bias by age", "source": "Fairness", "likelihood": 3,
-                 "severity": 5, "treatment": "Mitigate", "controls": ["A.7.4"],
-                 "residualLikelihood": 1, "residualSeverity": 5},
-                {"id": "R2", "title": "Drift", "source": "Robustness", "likelihood": 3,
-                 "severity": 3, "treatment": "Mitigate"}
-            ],
-            "impactAssessment": {
-                "affectedGroups": ["Loan applicants"],
-                "completedOn": "2025-10-14"
-            },
-            "validFor": "30d",
-            "submittedBy": "sam",
-            "editedBy": ["eve"]
-        }))
-        .unwrap();
-        let mut ra = RiskAssessment::new(NAME, spec);
-        ra.metadata.namespace = Some(NS.to_owned());
-        ra.metadata.uid = Some("6b1f7d0e-0001".to_owned());
-        ra.metadata.creation_timestamp = Some(Time(t(CREATED)));
-        seal(&mut ra);
-        ra
+        testing::scoring_assessment()
     }
 
     /// A decision without a stamp, as a client sends it.
@@ -506,20 +470,8 @@ mod tests {
 
     /// Appends `user`'s decision, stamped by the operator at `at` on the current content.
     fn decided(ra: &mut RiskAssessment, d: Decision, user: &str, groups: &[&str], at: &str) {
-        let approval = decision(d, &format!("{user} decided"));
-        let stamp = approval::stamp(
-            &key(),
-            EntryRef::of(ra, ra.spec.approvals.len()),
-            &approval,
-            user,
-            &strings(groups),
-            t(at),
-            &content_hash(&ra.spec),
-        );
-        ra.spec.approvals.push(Approval {
-            stamp: Some(stamp),
-            ..approval
-        });
+        let comment = Some(format!("{user} decided"));
+        testing::decide(&key(), ra, d, comment, (user, groups), t(at));
     }
 
     /// The stored assessment with `alice`'s approval and `bob`'s rejection.

@@ -501,6 +501,7 @@ mod tests {
     use crate::{
         api::ControlBinding,
         engine::workload::{WorkloadKind, is_sha256_hex},
+        testing::System,
     };
 
     const NOW: &str = "2026-01-10T12:00:00Z";
@@ -511,24 +512,11 @@ mod tests {
     }
 
     fn system(halt: bool) -> AISystem {
-        let mut s: AISystem = serde_json::from_value(json!({
-            "apiVersion": "aims.dev/v1alpha1", "kind": "AISystem",
-            "metadata": {"name": "scoring", "namespace": "credit"},
-            "spec": {
-                "purpose": "Score loan applications",
-                "riskTier": "Limited",
-                "owner": {"name": "ana"},
-                "oversight": {"halt": halt, "haltReason": if halt { json!("drift") } else { json!(null) },
-                              "overseers": [{"name": "olga"}]}
-            },
+        System::scoring()
+            .halted_if(halt)
             // What the controller recorded when it halted the system (kept until it has resumed).
-            "status": {"haltedWorkloads": [{"workload": "Deployment/scorer", "replicas": 3}]}
-        }))
-        .unwrap();
-        if !halt {
-            s.spec.oversight.as_mut().unwrap().halt_reason = None;
-        }
-        s
+            .status(json!({"haltedWorkloads": [{"workload": "Deployment/scorer", "replicas": 3}]}))
+            .build()
     }
 
     fn deployment(

@@ -48,12 +48,13 @@ mod tests {
         Approval, ApprovalStamp, Artifact, AssessmentState, Decision, RiskAssessment,
         RiskAssessmentSpec,
     };
+    use crate::testing;
 
     const NS: &str = "credit";
     const NAME: &str = "scoring-v3";
-    const UID: &str = "0b5c8f4e-9d1a-4c3e-8f00-000000000001";
+    const UID: &str = testing::SCORING_UID;
     /// When the fixture was created.
-    const CREATED: &str = "2025-10-30T08:00:00Z";
+    const CREATED: &str = testing::SCORING_CREATED;
     const APPROVERS: &str = "risk-approvers";
     /// When approvals are given, unless a case says otherwise.
     const T0: &str = "2025-11-01T09:00:00Z";
@@ -70,7 +71,7 @@ mod tests {
     }
 
     fn key() -> SigningKey {
-        SigningKey::new([7u8; 32]).unwrap()
+        testing::signing_key()
     }
 
     fn other_key() -> SigningKey {
@@ -81,50 +82,17 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// A complete assessment, submitted by `sam` and edited by `eve`, approved by `alice`, `bob` and
-    /// `carol` (in the approver group) but not `dan` (a developer).
+    /// The shared complete assessment (`testing::scoring_assessment`), submitted by `sam` and
+    /// edited by `eve`; the cases approve it by `alice`, `bob` and `carol` (in the approver group)
+    /// but not `dan` (a developer). The submitter is not among the editors, so each self-approval
+    /// rule is tested alone.
     fn ready() -> RiskAssessment {
-        let spec: RiskAssessmentSpec = serde_json::from_value(json!({
-            "systemRef": {"name": "credit-scoring"},
-            "scope": {
-                "artifacts": [{"image": format!("r.example.com/scorer@sha256:{}", "a".repeat(64))}],
-                "description": "Scorecard v3"
-            },
-            "criteria": {"acceptanceThreshold": 6},
-            "risks": [
-                {"id": "R1", "title": "Bias by age", "source": "Fairness", "likelihood": 3,
-                 "severity": 5, "treatment": "Mitigate", "controls": ["A.7.4"],
-                 "residualLikelihood": 1, "residualSeverity": 5},
-                {"id": "R2", "title": "Drift", "source": "Robustness", "likelihood": 3,
-                 "severity": 3, "treatment": "Mitigate"}
-            ],
-            "impactAssessment": {
-                "affectedGroups": ["Loan applicants"],
-                "fundamentalRights": {"summary": "Non-discrimination"},
-                "completedOn": "2025-10-14"
-            },
-            "validFor": "30d",
-            "submittedBy": "sam",
-            // The submitter is not among the editors, so each self-approval rule is tested alone.
-            "editedBy": ["eve"]
-        }))
-        .unwrap();
-        let mut ra = RiskAssessment::new(NAME, spec);
-        ra.metadata.namespace = Some(NS.to_owned());
-        ra.metadata.uid = Some(UID.to_owned());
-        ra.metadata.creation_timestamp = Some(Time(t(CREATED)));
-        seal(&mut ra);
-        ra
+        testing::scoring_assessment()
     }
 
     /// Signs `ra`'s record of who submitted and edited it as the webhook does at create.
     fn seal(ra: &mut RiskAssessment) {
-        let at = ra
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map_or(t(CREATED), |c| c.0);
-        ra.spec.record_stamp = Some(record_stamp_of(&key(), ra, at));
+        testing::seal_at_creation(&key(), ra);
     }
 
     /// The fixture's subject, without editors (they have a table of their own).
@@ -148,24 +116,8 @@ mod tests {
 
     /// Appends an entry as the webhook would: stamped and signed on the current content.
     fn decide(ra: &mut RiskAssessment, decision: Decision, user: &str, groups: &[&str], at: &str) {
-        let approval = Approval {
-            decision,
-            comment: Some(format!("{user} decided")),
-            stamp: None,
-        };
-        let stamp = stamp(
-            &key(),
-            EntryRef::of(ra, ra.spec.approvals.len()),
-            &approval,
-            user,
-            &strings(groups),
-            t(at),
-            &content_hash(&ra.spec),
-        );
-        ra.spec.approvals.push(Approval {
-            stamp: Some(stamp),
-            ..approval
-        });
+        let comment = Some(format!("{user} decided"));
+        testing::decide(&key(), ra, decision, comment, (user, groups), t(at));
     }
 
     fn approve(ra: &mut RiskAssessment, user: &str) {

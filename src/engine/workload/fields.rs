@@ -301,16 +301,16 @@ struct JobTemplate {
     spec: Option<TemplatedSpec>,
 }
 
-/// An object: its metadata and its spec.
+/// The fields read of an object: its metadata and its spec.
 #[derive(Deserialize)]
-pub struct Object<S> {
+pub struct ObjectFields<S> {
     #[serde(default)]
     metadata: Meta,
     spec: Option<S>,
 }
 
 impl ReadFields for Deployment {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -326,7 +326,7 @@ impl ReadFields for Deployment {
 }
 
 impl ReadFields for StatefulSet {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -342,7 +342,7 @@ impl ReadFields for StatefulSet {
 }
 
 impl ReadFields for DaemonSet {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -357,7 +357,7 @@ impl ReadFields for DaemonSet {
 }
 
 impl ReadFields for ReplicaSet {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -373,7 +373,7 @@ impl ReadFields for ReplicaSet {
 }
 
 impl ReadFields for ReplicationController {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -389,7 +389,7 @@ impl ReadFields for ReplicationController {
 }
 
 impl ReadFields for Job {
-    type Fields = Object<TemplatedSpec>;
+    type Fields = ObjectFields<TemplatedSpec>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -405,7 +405,7 @@ impl ReadFields for Job {
 }
 
 impl ReadFields for CronJob {
-    type Fields = Object<CronJobFields>;
+    type Fields = ObjectFields<CronJobFields>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
@@ -427,7 +427,7 @@ impl ReadFields for CronJob {
 }
 
 impl ReadFields for Pod {
-    type Fields = Object<PodSpecFields>;
+    type Fields = ObjectFields<PodSpecFields>;
 
     fn from_fields(o: Self::Fields) -> Self {
         Self {
