@@ -1,9 +1,13 @@
 //! `aims check -f`: the documented verdicts on examples/, the output formats, and the exit status
-//! (0 nothing denied, 1 something denied, 2 unreadable input).
+//! (the sum of 1 something denied, 2 some input unreadable, 4 nothing checked under
+//! `--require-workloads`; 0 when none applies).
 
 mod support;
 
-use std::process::{Command, Output};
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
 
 use serde_json::Value;
 use support::{check_verdicts, repo, stdout};
@@ -236,4 +240,132 @@ fn a_break_glass_in_the_files_is_refused_as_to_anyone_outside_the_group() {
                 && r.contains("aims:break-glass")),
         "{reasons:#?}"
     );
+}
+
+#[test]
+fn an_unreadable_file_does_not_silence_the_others_and_the_status_says_both() {
+    let typo = "tests/fixtures/check/typo.yaml";
+    for (readable, code) in [("tests/fixtures/check/approved.yaml", 2), ("examples/", 3)] {
+        let out = aims(&["check", "-f", readable, "-f", typo, "--now", NOW]);
+        let (text, err) = (stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "{readable}: {text}\n{err}");
+        assert!(
+            text.contains("Workloads") && text.contains("ALLOW"),
+            "{text}"
+        );
+        assert!(
+            err.contains("typo.yaml document 1 (line 2): spec.riskTeir"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_report_says_what_it_checked_and_what_it_skipped() {
+    let path = "tests/fixtures/check/no-workloads.yaml";
+    let out = aims(&["check", "-f", path, "--now", NOW]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 workloads:"), "{text}");
+    assert!(
+        text.contains("Skipped 3 objects of kinds aims does not govern: ConfigMap ×2, Service."),
+        "{text}"
+    );
+    let out = aims(&["check", "-f", path, "--now", NOW, "--output", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["evaluated"], 0);
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!({"ConfigMap": 2, "Service": 1})
+    );
+
+    // Asked to, it fails on an input with nothing to check: an empty render too.
+    let out = aims(&["check", "-f", path, "--now", NOW, "--require-workloads"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("nothing checked: the input holds no workload aims governs (skipped: ConfigMap ×2, Service)"),
+        "{err}"
+    );
+    let out = piped(&["check", "-f", "-", "--require-workloads"], "");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = aims(&[
+        "check",
+        "-f",
+        "examples/",
+        "--now",
+        NOW,
+        "--require-workloads",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "examples/ deny, and hold workloads"
+    );
+}
+
+/// The CI recipe of the README: a rendered chart on standard input, unregistered model workloads
+/// denied, an empty render failing.
+#[test]
+fn the_ci_recipe_fails_the_build_on_an_unregistered_model_workload() {
+    let rendered = "\
+apiVersion: v1
+kind: Service
+metadata: {name: chat, namespace: research}
+spec: {selector: {app: chat}, ports: [{port: 8000}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: chat, namespace: research}
+spec:
+  selector: {matchLabels: {app: chat}}
+  template:
+    metadata: {labels: {app: chat}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.9.1
+          args: [--model, Qwen/Qwen2.5-7B-Instruct]
+          resources: {limits: {nvidia.com/gpu: 1}}
+";
+    let args = [
+        "check",
+        "-f",
+        "-",
+        "--unregistered",
+        "deny",
+        "--require-workloads",
+    ];
+    let out = piped(&args, rendered);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("DENY") && text.contains("research/Deployment/chat"),
+        "{text}"
+    );
+    assert!(text.contains("unregistered model workload"), "{text}");
+}
+
+/// `aims` with `args`, `input` on its standard input.
+fn piped(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run aims");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -81,12 +81,29 @@ pub struct Report {
     pub workloads: Vec<WorkloadReport>,
     /// An evaluation per system.
     pub systems: Vec<SystemReport>,
+    /// How many workloads were evaluated: what "nothing denied" is about.
+    pub evaluated: usize,
+    /// The objects of kinds aims does not govern (Services, ConfigMaps, other projects' custom
+    /// resources...), counted by kind: read, and skipped.
+    pub skipped: BTreeMap<String, usize>,
 }
 
 impl Report {
     /// Whether anything would be denied.
     pub fn any_denied(&self) -> bool {
         self.workloads.iter().any(|w| w.verdict == Verdict::Deny)
+    }
+
+    /// The skipped kinds as one phrase: `ConfigMap ×2, Service`.
+    pub fn skipped_kinds(&self) -> String {
+        self.skipped
+            .iter()
+            .map(|(kind, n)| match n {
+                1 => kind.clone(),
+                n => format!("{kind} ×{n}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -109,6 +126,10 @@ pub struct CheckArgs {
     /// Evaluate as of this time (RFC 3339), instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<Timestamp>,
+    /// Fail (exit status 4) when the input holds no workload aims governs: an empty render, or
+    /// only kinds it does not know, which would otherwise pass as "nothing denied".
+    #[arg(long)]
+    pub require_workloads: bool,
 }
 
 /// Output formats.
@@ -125,6 +146,7 @@ pub enum Format {
 /// The inputs, grouped.
 #[derive(Default)]
 struct Inventory {
+    skipped: BTreeMap<String, usize>,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     systems: Vec<AISystem>,
     assessments: Vec<RiskAssessment>,
@@ -165,7 +187,7 @@ impl Inventory {
                     }
                     inv.workloads.push(w);
                 }
-                Object::Other { .. } => {}
+                Object::Other { kind, .. } => *inv.skipped.entry(kind).or_default() += 1,
             }
         }
         inv.systems.sort_by_key(|s| (s.namespace(), s.name_any()));
@@ -276,7 +298,9 @@ pub fn check(
     Report {
         now,
         approvals_taken_as_written: true,
+        evaluated: verdicts.len(),
         workloads: verdicts.into_values().collect(),
         systems,
+        skipped: inv.skipped,
     }
 }

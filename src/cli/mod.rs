@@ -517,9 +517,20 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
     })
 }
 
+/// `aims check`'s exit status: the sum of what applies, so one number says all of it.
+mod check_status {
+    /// Something would be denied.
+    pub const DENIED: u8 = 1;
+    /// Some input could not be read (what could be read was still checked and reported).
+    pub const UNREADABLE: u8 = 2;
+    /// `--require-workloads`, and the input holds no workload aims governs.
+    pub const NOTHING_CHECKED: u8 = 4;
+}
+
 fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {
     let (documents, errors) = manifests::load_paths(&args.paths);
-    if !errors.is_empty() {
+    if documents.is_empty() && !errors.is_empty() {
+        // Nothing to report: the errors say it all.
         return Err(Error::Input(errors));
     }
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
@@ -537,11 +548,27 @@ fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {
         check::Format::Junit => render::junit(&report),
     };
     anstream::stdout().write_all(text.as_bytes())?;
-    Ok(if report.any_denied() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let mut status = 0;
+    if report.any_denied() {
+        status |= check_status::DENIED;
+    }
+    if !errors.is_empty() {
+        eprintln!("error: {}", Error::Input(errors));
+        status |= check_status::UNREADABLE;
+    }
+    if args.require_workloads && report.evaluated == 0 {
+        let skipped = report.skipped_kinds();
+        eprintln!(
+            "error: nothing checked: the input holds no workload aims governs{}",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped: {skipped})")
+            }
+        );
+        status |= check_status::NOTHING_CHECKED;
+    }
+    Ok(ExitCode::from(status))
 }
 
 #[cfg(test)]

@@ -85,6 +85,15 @@ pub fn text(report: &Report) -> String {
         "\n{n} workload{}: {allowed} admitted, {warned} admitted with warnings, {denied} denied.",
         if n == 1 { "" } else { "s" }
     );
+    let skipped: usize = report.skipped.values().sum();
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {skipped} object{} of kinds aims does not govern: {}.",
+            if skipped == 1 { "" } else { "s" },
+            report.skipped_kinds()
+        );
+    }
     if report.approvals_taken_as_written {
         let _ = writeln!(
             out,

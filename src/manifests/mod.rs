@@ -252,7 +252,7 @@ mod tests {
         path::{Path, PathBuf},
     };
 
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use proptest::prelude::*;
 
@@ -286,6 +286,36 @@ mod tests {
 
     fn parse(text: &str) -> (Vec<Document>, Vec<LoadError>) {
         parse_text("test.yaml", text)
+    }
+
+    /// Scalars are read as kubectl reads them (YAML 1.1, as go-yaml does), not as YAML 1.2 would.
+    #[test]
+    fn scalars_are_read_as_kubectl_reads_them() {
+        let cases = [
+            ("0755", json!(493)),
+            ("0644", json!(420)),
+            ("0", json!(0)),
+            ("755", json!(755)),
+            ("0x1F", json!(31)),
+            ("yes", json!(true)),
+            ("off", json!(false)),
+            ("\"0755\"", json!("0755")),
+        ];
+        for (scalar, want) in cases {
+            let text = format!("v: {scalar}\n");
+            let got: Value =
+                serde_saphyr::from_str_with_options(&text, parse::yaml_options()).unwrap();
+            assert_eq!(got["v"], want, "{scalar}");
+        }
+        // A chart's ConfigMap volume, as Bitnami's and NVIDIA's charts write it.
+        let (docs, errors) = parse(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: redis, namespace: data}\n\
+             spec:\n  selector: {matchLabels: {app: redis}}\n  template:\n    metadata: {labels: {app: redis}}\n\
+             \x20   spec:\n      containers: [{name: redis, image: 'redis:7'}]\n\
+             \x20     volumes: [{name: scripts, configMap: {name: scripts, defaultMode: 0755}}]\n",
+        );
+        assert!(errors.is_empty(), "{:?}", messages(&errors));
+        assert_eq!(docs.len(), 1);
     }
 
     const AISYSTEM: &str = "\

@@ -12,9 +12,13 @@ pub(super) struct Sink {
     pub(super) errors: Vec<LoadError>,
 }
 
+/// YAML as kubectl reads it (go-yaml's YAML 1.1 scalars): `0755` is octal, 493, as in a volume's
+/// `defaultMode` that every chart writes that way; `yes`, `no`, `on` and `off` are booleans.
 pub(super) fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
+    options.legacy_octal_numbers = true;
+    options.strict_booleans = false;
     options
 }
 
