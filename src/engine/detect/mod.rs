@@ -38,193 +38,22 @@ use std::{
 };
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::workload::{ImageRef, WorkloadFacts, WorkloadKind, is_sha256_digest};
 use crate::api::AISystem;
 
-/// The default rules file, `catalog/detection.yaml`, whose header comment documents the schema.
-pub const DEFAULT_RULES_YAML: &str = include_str!("../../catalog/detection.yaml");
+mod rules;
+
+use rules::DEFAULT_RULES;
+pub use rules::{DEFAULT_RULES_YAML, DetectionRules, RulesError, ServingRuntime};
 
 /// The upper bound on the compiled size of all image patterns together, in bytes.
 const IMAGE_SET_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 
-/// What makes a workload look like model serving: the schema of a rules file.
-///
-/// A rules file is the whole rule set, not an overlay on the defaults: a key it leaves out
-/// detects nothing of its kind. Unknown keys are an error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DetectionRules {
-    /// Whether a KServe InferenceService is model serving by its kind alone.
-    #[serde(default)]
-    pub kserve_kinds: bool,
-    /// Known model-serving runtimes and the images they ship as.
-    #[serde(default)]
-    pub serving_runtimes: Vec<ServingRuntime>,
-    /// Extended resources that are accelerators: an exact name (`nvidia.com/gpu`) or a prefix
-    /// ending in `*` (`nvidia.com/mig-*`).
-    #[serde(default)]
-    pub accelerator_resources: Vec<String>,
-    /// Whether a model URI the workload declares (KServe `storageUri`, a `STORAGE_URI`
-    /// environment variable) is a signal, whatever its scheme.
-    #[serde(default)]
-    pub declared_model_uris: bool,
-    /// URI schemes, each ending in `://` (`hf://`), that are a signal where they appear in a
-    /// container's command, arguments or environment values.
-    #[serde(default)]
-    pub model_uri_schemes_in_args: Vec<String>,
-    /// Whether a container that uses a dynamic resource claim (`resources.claims`) is a signal.
-    /// The claim's device class is not read (the admission path makes no API calls): a claim is
-    /// taken to be an accelerator.
-    #[serde(default)]
-    pub resource_claims: bool,
-}
-
-/// One known model-serving runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ServingRuntime {
-    /// The runtime's name, as reasons show it (`vLLM`).
-    pub name: String,
-    /// Regular expressions over the image repository (no tag, no digest). A pattern must match
-    /// whole trailing path segments of the repository, so `vllm/vllm-openai` matches
-    /// `docker.io/vllm/vllm-openai` and `mirror.corp/hub/vllm/vllm-openai` but not
-    /// `myvllm/vllm-openai` or `vllm/vllm-openai-tools`. The anchoring is added: write no `^` or
-    /// `$`.
-    #[serde(default)]
-    pub images: Vec<String>,
-    /// Regular expressions over a container's command line: its command and arguments joined by
-    /// single spaces. A pattern must match whole words: it starts at the line's start, after
-    /// whitespace, a path's `/` or a shell's `;&|(`, `=` or a quote, and ends at the line's end,
-    /// whitespace, `;&|)` or a quote, so `vllm\s+serve` matches `/usr/bin/vllm serve` and
-    /// `sh -c "exec vllm serve m"` but not `myvllm serve`. The anchoring is added.
-    #[serde(default)]
-    pub commands: Vec<String>,
-}
-
-static DEFAULT_RULES: LazyLock<DetectionRules> = LazyLock::new(|| {
-    serde_saphyr::from_str(DEFAULT_RULES_YAML)
-        .expect("the embedded catalog/detection.yaml is valid (tested)")
-});
-
 static DEFAULT_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
     Detector::new(&DEFAULT_RULES).expect("the embedded catalog/detection.yaml compiles (tested)")
 });
-
-impl Default for DetectionRules {
-    /// The rules of the embedded `catalog/detection.yaml`.
-    fn default() -> Self {
-        DEFAULT_RULES.clone()
-    }
-}
-
-impl DetectionRules {
-    /// Reads and checks rules from YAML of the schema in [`DEFAULT_RULES_YAML`]. The error names
-    /// the rule at fault, for example `servingRuntimes[3] (vLLM)` and its bad pattern.
-    ///
-    /// A file that enables no signal at all (an empty file, `{}`) is an error: it is more likely
-    /// a mistake, such as a missing ConfigMap key, than a wish to detect nothing.
-    pub fn from_yaml(yaml: &str) -> Result<Self, RulesError> {
-        let rules: Self =
-            serde_saphyr::from_str(yaml).map_err(|source| RulesError::Yaml { source })?;
-        if rules.is_empty() {
-            return Err(RulesError::Empty);
-        }
-        rules.validate()?;
-        Ok(rules)
-    }
-
-    /// Whether the rules enable no signal, so that they detect nothing.
-    pub fn is_empty(&self) -> bool {
-        !self.kserve_kinds
-            && !self.declared_model_uris
-            && self.serving_runtimes.is_empty()
-            && self.accelerator_resources.is_empty()
-            && self.model_uri_schemes_in_args.is_empty()
-            && !self.resource_claims
-    }
-
-    /// Checks that every rule is well formed (names, patterns, schemes), as [`Detector::new`]
-    /// would.
-    pub fn validate(&self) -> Result<(), RulesError> {
-        Detector::new(self).map(drop)
-    }
-}
-
-/// Why detection rules are unusable. An error about one rule names it, by key and position.
-#[derive(Debug, thiserror::Error)]
-pub enum RulesError {
-    /// The text is not YAML of the rules' shape (including an unknown key).
-    #[error("detection rules are not valid YAML of the expected shape: {source}")]
-    Yaml {
-        /// What the YAML reader reported.
-        source: serde_saphyr::Error,
-    },
-    /// The rules enable no signal at all.
-    #[error("detection rules enable no signal: they would detect nothing")]
-    Empty,
-    /// A serving runtime is incomplete.
-    #[error("servingRuntimes[{index}] ({name:?}): {message}")]
-    Runtime {
-        /// Its position in `servingRuntimes`.
-        index: usize,
-        /// Its name as written.
-        name: String,
-        /// What is wrong.
-        message: &'static str,
-    },
-    /// A command pattern of a serving runtime is not a usable regular expression.
-    #[error("servingRuntimes[{index}] ({runtime}): command pattern {pattern:?}: {message}")]
-    CommandPattern {
-        /// The runtime's position in `servingRuntimes`.
-        index: usize,
-        /// The runtime's name.
-        runtime: String,
-        /// The pattern as written.
-        pattern: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An image pattern of a serving runtime is not a usable regular expression.
-    #[error("servingRuntimes[{index}] ({runtime}): image pattern {pattern:?}: {message}")]
-    ImagePattern {
-        /// The runtime's position in `servingRuntimes`.
-        index: usize,
-        /// The runtime's name.
-        runtime: String,
-        /// The pattern as written.
-        pattern: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The image patterns are each valid but together exceed the size limit of a compiled set.
-    #[error("servingRuntimes: the image patterns together are too large to compile: {message}")]
-    ImagePatterns {
-        /// What the regex compiler reported.
-        message: String,
-    },
-    /// An accelerator resource name or prefix is malformed.
-    #[error("acceleratorResources[{index}] ({pattern:?}): {message}")]
-    AcceleratorResource {
-        /// Its position in `acceleratorResources`.
-        index: usize,
-        /// The entry as written.
-        pattern: String,
-        /// What is wrong.
-        message: &'static str,
-    },
-    /// A URI scheme is malformed.
-    #[error("modelUriSchemesInArgs[{index}] ({scheme:?}): {message}")]
-    UriScheme {
-        /// Its position in `modelUriSchemesInArgs`.
-        index: usize,
-        /// The entry as written.
-        scheme: String,
-        /// What is wrong.
-        message: &'static str,
-    },
-}
 
 /// Why a workload looks like model serving: one signal.
 ///
@@ -378,6 +207,8 @@ pub struct Detector {
     any_image: Regex,
     /// For each pattern of `images`, the index of its runtime.
     image_runtime: Arc<[usize]>,
+    /// For each runtime, the tags of its client images (anchored), if it has any.
+    client_tags: Arc<[Option<Regex>]>,
     accelerators: Arc<[ResourcePattern]>,
     declared_model_uris: bool,
     /// The schemes of `modelUriSchemesInArgs` without their `://`, deduplicated.
@@ -412,6 +243,7 @@ impl Detector {
         let mut command_set = Vec::new();
         let mut command_patterns = Vec::new();
         let mut command_runtime = Vec::new();
+        let mut client_tags = Vec::new();
         for (index, runtime) in rules.serving_runtimes.iter().enumerate() {
             let incomplete = |message| RulesError::Runtime {
                 index,
@@ -450,6 +282,33 @@ impl Detector {
                 patterns.push(format!("(?:^|/)(?:{pattern})$"));
                 image_runtime.push(runtimes.len());
             }
+            let bad = |field: &'static str, pattern: &str| {
+                let (runtime, pattern) = (runtime.name.clone(), pattern.to_owned());
+                move |message: String| RulesError::Pattern {
+                    index,
+                    runtime: runtime.clone(),
+                    field,
+                    pattern: pattern.clone(),
+                    message,
+                }
+            };
+            for pattern in &runtime.projects {
+                valid_pattern(pattern, bad("project", pattern))?;
+                patterns.push(format!("(?:^|/)(?:{pattern})/[^/]+(?:/[^/]+)*$"));
+                image_runtime.push(runtimes.len());
+            }
+            for pattern in &runtime.client_tags {
+                valid_pattern(pattern, bad("client tag", pattern))?;
+            }
+            client_tags.push(if runtime.client_tags.is_empty() {
+                None
+            } else {
+                let any = runtime.client_tags.join(")|(?:");
+                let anchored = format!("^(?:(?:{any}))$");
+                let tags = Regex::new(&anchored)
+                    .map_err(|e| bad("client tag", &runtime.client_tags[0])(e.to_string()))?;
+                Some(tags)
+            });
             runtimes.push(runtime.name.clone());
         }
         let too_large = |e: regex::Error| RulesError::ImagePatterns {
@@ -508,6 +367,7 @@ impl Detector {
             images,
             any_image,
             image_runtime: image_runtime.into(),
+            client_tags: client_tags.into(),
             accelerators,
             declared_model_uris: rules.declared_model_uris,
             uri_schemes: uri_schemes.into(),
@@ -583,7 +443,8 @@ impl Detector {
         Some(Detection { reasons })
     }
 
-    /// The runtimes whose image patterns match `image`'s repository, by name, in rule order.
+    /// The runtimes whose image or project patterns match `image`'s repository, by name, in rule
+    /// order; not those of which `image`'s tag marks a client image.
     pub fn serving_runtimes<'a>(&'a self, image: &ImageRef) -> impl Iterator<Item = &'a str> {
         let repository = image.repository.as_str();
         let matches = (!repository.is_empty() && self.any_image.is_match(repository))
@@ -596,6 +457,10 @@ impl Detector {
                 let runtime = *self.image_runtime.get(pattern)?;
                 // Patterns of one runtime are adjacent: report the runtime once.
                 (last.replace(runtime) != Some(runtime)).then_some(runtime)
+            })
+            .filter(|&runtime| {
+                let client = self.client_tags.get(runtime).and_then(Option::as_ref);
+                !client.is_some_and(|tags| image.tag.as_deref().is_some_and(|t| tags.is_match(t)))
             })
             .filter_map(|runtime| self.runtimes.get(runtime).map(String::as_str))
     }
@@ -1363,6 +1228,14 @@ mod tests {
                 "modelUriSchemesInArgs: ['h f://']\n",
                 &["modelUriSchemesInArgs[0]", "character"],
             ),
+            (
+                "servingRuntimes:\n  - name: P\n    images: ['p/q']\n    projects: ['p(']\n",
+                &["servingRuntimes[0] (P)", "project pattern \"p(\""],
+            ),
+            (
+                "servingRuntimes:\n  - name: T\n    images: ['t/u']\n    clientTags: ['ok', '']\n",
+                &["servingRuntimes[0] (T)", "client tag pattern \"\"", "empty"],
+            ),
             ("servingRuntime: []\n", &["servingRuntime"]),
             (
                 "servingRuntimes:\n  - name: X\n    image: ['x/y']\n",
@@ -1881,5 +1754,74 @@ mod tests {
         fn reading_rules_never_panics(yaml in "\\PC{0,200}") {
             let _ = DetectionRules::from_yaml(&yaml);
         }
+    }
+
+    #[test]
+    fn a_serving_project_in_the_image_path_names_its_runtime() {
+        let detector = Detector::default();
+        let triton = "NVIDIA Triton Inference Server";
+        for (reference, runtime) in [
+            (
+                "registry.example.com/tensorflow-serving/resnet:2",
+                Some("TensorFlow Serving"),
+            ),
+            (
+                "registry.example.com/ml/tensorflow-serving/resnet/v2:1",
+                Some("TensorFlow Serving"),
+            ),
+            ("registry.example.com/tritonserver/ensemble:3", Some(triton)),
+            (
+                "registry.example.com/torchserve/bert:1.0",
+                Some("TorchServe"),
+            ),
+            // Whole segments only, and a project is followed by an image of it.
+            ("registry.example.com/my-tensorflow-serving/resnet:2", None),
+            ("registry.example.com/tensorflow-serving-tools/lint:1", None),
+            ("registry.example.com/torchserve-docs/site:1", None),
+            ("registry.example.com/team/resnet:2", None),
+        ] {
+            let want: Vec<Signal> = runtime.map(|r| serving(r, reference)).into_iter().collect();
+            assert_eq!(reasons(&detector, &image(reference)), want, "{reference}");
+        }
+    }
+
+    #[test]
+    fn client_and_sdk_images_of_a_runtime_are_not_servers() {
+        let detector = Detector::default();
+        let triton = "NVIDIA Triton Inference Server";
+        // Triton's SDK image benchmarking a server from a Pod, as NVIDIA's guides run it.
+        let sdk = "nvcr.io/nvidia/tritonserver:25.06-py3-sdk";
+        let benchmark = deployment(json!([{"name": "perf", "image": sdk,
+            "command": ["perf_analyzer", "-m", "resnet50", "-u", "triton:8001", "-i", "grpc"]}]));
+        assert_eq!(detector.detect(&benchmark), None);
+        // The server image of the same release is a server.
+        let server = "nvcr.io/nvidia/tritonserver:25.06-py3";
+        assert_eq!(
+            reasons(&detector, &image(server)),
+            [serving(triton, server)]
+        );
+        // The SDK image running the server is one, by its command line.
+        let serving_sdk = deployment(json!([{"name": "server", "image": sdk,
+            "command": ["tritonserver", "--model-repository=/models"]}]));
+        assert_eq!(
+            reasons(&detector, &serving_sdk),
+            [command(triton, "tritonserver")]
+        );
+        // A client tag of one runtime does not hide another runtime's image.
+        let rules = DetectionRules::from_yaml(
+            "servingRuntimes:\n  - name: A\n    images: ['acme/llm']\n    clientTags: ['.*-client']\n  - name: B\n    images: ['acme/llm']\n",
+        )
+        .unwrap();
+        let both = Detector::new(&rules).unwrap();
+        assert_eq!(
+            reasons(&both, &image("acme/llm:1-client")),
+            [serving("B", "acme/llm:1-client")]
+        );
+        // The whole tag must match.
+        assert_eq!(
+            reasons(&both, &image("acme/llm:1-client-fix")).len(),
+            2,
+            "a tag that only contains the pattern is no client tag"
+        );
     }
 }
