@@ -200,7 +200,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     // A CronJob's running Jobs stop with it.
     let mut targets = workloads;
     targets.extend(ctx.stores.owned_jobs_of(system));
-    let plan = halt::plan(halted, &targets, recorded);
+    let plan = crate::engine::halt::plan(halted, &targets, recorded);
     let new = status::system_status(
         previous,
         &evaluation,
@@ -351,14 +351,12 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use axum::http::{Request, Response};
-    use kube::{Client, client::Body, runtime::events::Reporter};
+    use kube::{Client, client::Body};
     use serde_json::{Value, json};
 
     use super::*;
     use crate::{
-        cluster::{Stores, Synced, store_of},
-        engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
-        telemetry::metrics::Metrics,
+        cluster::{Stores, store_of},
         testing::{Manifest, System},
     };
 
@@ -431,18 +429,7 @@ mod tests {
             deployments: store_of(vec![serde_json::from_value(deployment(replicas)).unwrap()]),
             ..Stores::empty()
         };
-        Arc::new(Context {
-            recorder: Recorder::new(client.clone(), Reporter::from("aims-operator")),
-            client,
-            stores,
-            catalog: Catalog::builtin(),
-            detector: Detector::default(),
-            key: SigningKey::new([7u8; 32]).unwrap(),
-            metrics: Arc::new(Metrics::default()),
-            synced: Synced::new(true),
-            leader: tokio::sync::watch::channel(true).1,
-            pacer: Default::default(),
-        })
+        Context::for_test(client, stores, true)
     }
 
     /// Reconciles `system` once with a fresh context and gives back what was sent.

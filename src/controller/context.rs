@@ -44,6 +44,27 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context for tests over `client` and `stores`, with the test signing key and the builtin
+    /// catalog and detector; a leader whose stores have synced when `leading`, else a replica that
+    /// writes nothing.
+    #[cfg(test)]
+    pub(crate) fn for_test(client: Client, stores: Stores, leading: bool) -> Arc<Self> {
+        Arc::new(Self {
+            recorder: kube::runtime::events::Recorder::new(
+                client.clone(),
+                kube::runtime::events::Reporter::from("aims-operator"),
+            ),
+            client,
+            stores,
+            catalog: Catalog::builtin(),
+            detector: Detector::default(),
+            key: crate::testing::signing_key(),
+            metrics: Arc::new(Metrics::default()),
+            synced: Synced::new(leading),
+            leader: tokio::sync::watch::channel(leading).1,
+            pacer: Default::default(),
+        })
+    }
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the
     /// operator's key. Also gives back the system's workloads.
     pub fn evaluate(

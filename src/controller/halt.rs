@@ -9,7 +9,7 @@ use kube::{
 use serde_json::json;
 
 use super::{Error, FIELD_MANAGER};
-pub use crate::engine::halt::{HALT_NODE_LABEL, KSERVE_STOP, Plan, Step, plan};
+use crate::engine::halt::{HALT_NODE_LABEL, KSERVE_STOP, Step};
 use crate::engine::workload::WorkloadKind;
 
 /// Carries out the steps in `namespace`.

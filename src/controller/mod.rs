@@ -368,28 +368,10 @@ mod tests {
     /// it (the RiskAssessment and binding controllers each watched their own kind a second time).
     #[tokio::test]
     async fn every_kind_is_listed_once_for_all_the_controllers() {
-        use crate::{
-            cluster::watches::{WatchScope, watch},
-            engine::{approval::SigningKey, catalog::Catalog, detect::Detector},
-            telemetry::metrics::Metrics,
-        };
+        use crate::cluster::watches::{WatchScope, watch};
         let (client, sent) = unanswering_client();
         let (stores, triggers) = watch(&client, WatchScope::Everything);
-        let ctx = Arc::new(super::Context {
-            recorder: kube::runtime::events::Recorder::new(
-                client.clone(),
-                kube::runtime::events::Reporter::from("aims-operator"),
-            ),
-            client,
-            stores,
-            catalog: Catalog::builtin(),
-            detector: Detector::default(),
-            key: SigningKey::new([7u8; 32]).unwrap(),
-            metrics: Arc::new(Metrics::default()),
-            synced: crate::cluster::Synced::new(false),
-            leader: tokio::sync::watch::channel(false).1,
-            pacer: Default::default(),
-        });
+        let ctx = super::Context::for_test(client, stores, false);
         let tasks = super::tasks(&ctx, triggers, futures::future::pending::<()>);
         let running = tokio::spawn(futures::future::join_all(
             tasks.into_iter().map(|(_, task)| task),

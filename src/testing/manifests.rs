@@ -37,7 +37,7 @@ impl Manifest {
     }
 
     /// With the label `key: value` on the workload itself.
-    pub fn label(mut self, key: &str, value: &str) -> Self {
+    fn label(mut self, key: &str, value: &str) -> Self {
         self.0["metadata"]["labels"][key] = json!(value);
         self
     }
@@ -87,11 +87,5 @@ impl Manifest {
     /// The manifest as one YAML document (JSON is YAML), for `kubectl apply -f -`.
     pub fn yaml(&self) -> String {
         self.0.to_string()
-    }
-}
-
-impl From<Manifest> for Value {
-    fn from(m: Manifest) -> Self {
-        m.0
     }
 }

@@ -16,8 +16,3 @@ pub use systems::*;
 
 /// A sha256 digest for pinned test images.
 pub const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
-
-/// `repository` pinned by [`DIGEST`].
-pub fn pinned(repository: &str) -> String {
-    format!("{repository}@sha256:{DIGEST}")
-}

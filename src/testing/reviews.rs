@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-/// An AdmissionReview request being built: `Review::create(object).by("ana", &["risk"])`.
+/// An AdmissionReview request being built: `Review::create(object).with("dryRun", json!(true))`.
 ///
 /// The kind and resource are read from the object's `apiVersion` and `kind` (the resource is the
 /// kind in lower case with an `s`); the requester is `dev` in `system:authenticated`.
@@ -18,13 +18,6 @@ impl Review {
     /// An UPDATE from `old` to `object`.
     pub fn update(object: Value, old: Value) -> Self {
         Self::of("UPDATE", object, old)
-    }
-
-    /// A DELETE of `old`.
-    pub fn delete(old: Value) -> Self {
-        let mut review = Self::of("DELETE", Value::Null, old.clone());
-        review.fill_from(&old);
-        review
     }
 
     fn of(operation: &str, object: Value, old: Value) -> Self {
@@ -73,22 +66,11 @@ impl Review {
         self
     }
 
-    /// Made by `user` in `groups`.
-    pub fn by(mut self, user: &str, groups: &[&str]) -> Self {
-        self.0["userInfo"] = json!({"username": user, "groups": groups});
-        self
-    }
-
-    /// With the request's field `key` set to `value` (`subResource`, `namespace`, `resource`, `uid`,
-    /// `dryRun`, `options`, ...).
+    /// With the request's field `key` set to `value` (`userInfo`, `subResource`, `namespace`,
+    /// `uid`, `dryRun`, `options`, ...).
     pub fn with(mut self, key: &str, value: Value) -> Self {
         self.0[key] = value;
         self
-    }
-
-    /// For the subresource `sub` (`scale`, `status`).
-    pub fn sub_resource(self, sub: &str) -> Self {
-        self.with("subResource", json!(sub))
     }
 
     /// The request alone.

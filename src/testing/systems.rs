@@ -40,7 +40,7 @@ impl System {
     }
 
     /// With `spec.<key>` set to `value`.
-    pub fn spec(mut self, key: &str, value: Value) -> Self {
+    fn spec(mut self, key: &str, value: Value) -> Self {
         self.0["spec"][key] = value;
         self
     }
