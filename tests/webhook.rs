@@ -613,4 +613,39 @@ spec:
         },
     )
     .await;
+    // What a runtime's images are: its SDK image benchmarking a server is no server, the same
+    // image running the server is one, and so is an image under a project named for a runtime.
+    let shaped = |name: &str, image: &str, command: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: wh-shadow-deny}}
+spec:
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: main
+          image: "{image}"
+          command: {command}
+"#
+        )
+    };
+    let sdk = "nvcr.io/nvidia/tritonserver:25.06-py3-sdk";
+    let bench = shaped(
+        "bench",
+        sdk,
+        "[perf_analyzer, -m, resnet50, -u, 'triton:8001']",
+    );
+    ok(apply(cp, &bench));
+    let server = shaped("triton", sdk, "[tritonserver, --model-repository=/models]");
+    refused(&apply(cp, &server), "runs NVIDIA Triton Inference Server");
+    let project = shaped(
+        "resnet",
+        "registry.example.com/tensorflow-serving/resnet:2",
+        "[/usr/bin/serve]",
+    );
+    refused(&apply(cp, &project), "runs TensorFlow Serving");
 }
