@@ -174,7 +174,11 @@ fn model_server(rng: &mut Rng, i: usize) -> WorkloadFacts {
         }
         _ => {
             let c = container(rng, "kserve-container", "kserve/sklearnserver:v0.15.2");
-            let mut w = workload(WorkloadKind::InferenceService, i, vec![c]);
+            let mut w = workload(
+                WorkloadKind::custom("InferenceService").expect("a built-in kind"),
+                i,
+                vec![c],
+            );
             w.model_uris
                 .push("gs://kfserving-examples/models/sklearn/1.0/model".to_owned());
             w

@@ -616,7 +616,10 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
                 "cronjob" => ApiResource::erase::<CronJob>(&()),
                 "job" => ApiResource::erase::<Job>(&()),
                 "daemonset" => ApiResource::erase::<DaemonSet>(&()),
-                _ => aims_operator::cluster::kserve::api_resource(),
+                _ => aims_operator::cluster::custom::api_resource(
+                    aims_operator::engine::kinds::find("serving.kserve.io", "InferenceService")
+                        .unwrap(),
+                ),
             },
         );
         let scales = Api::<Deployment>::namespaced(operator.clone(), ns);

@@ -350,7 +350,9 @@ spec:
     let isvcs: Api<kube::api::DynamicObject> = Api::namespaced_with(
         client.clone(),
         ns,
-        &aims_operator::cluster::kserve::api_resource(),
+        &aims_operator::cluster::custom::api_resource(
+            aims_operator::engine::kinds::find("serving.kserve.io", "InferenceService").unwrap(),
+        ),
     );
     let state = || async {
         let replicas = deployments.get("ranker").await.ok()?.spec?.replicas?;

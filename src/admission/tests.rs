@@ -106,8 +106,15 @@ fn review(
         .pointer("/metadata/name")
         .cloned()
         .unwrap_or(json!("scorer"));
-    Review::update(object, old)
-        .kind(kind, resource)
+    let mut review = Review::update(object, old).kind(kind, resource);
+    if kind.2 == "Scale" {
+        // A scale request's kind is autoscaling/v1 Scale; its resource is the workload's.
+        review = review.with(
+            "resource",
+            json!({"group": "apps", "version": "v1", "resource": resource}),
+        );
+    }
+    review
         .with("operation", json!(op))
         .with("subResource", json!(sub))
         .with("name", name)

@@ -148,12 +148,22 @@ fn scale_facts(hook: &Webhook, req: &review::ReviewRequest) -> Result<Option<Fac
     }
     let stores = &hook.stores;
     let (name, ns) = (req.name.as_str(), namespace.as_str());
-    let stored = match req.resource.resource.as_str() {
-        "deployments" => stored(&stores.deployments, name, ns),
-        "statefulsets" => stored(&stores.stateful_sets, name, ns),
-        "replicasets" => stored(&stores.replica_sets, name, ns),
-        "replicationcontrollers" => stored(&stores.replication_controllers, name, ns),
-        _ => return Ok(None),
+    let stored = match (req.resource.group.as_str(), req.resource.resource.as_str()) {
+        ("apps", "deployments") => stored(&stores.deployments, name, ns),
+        ("apps", "statefulsets") => stored(&stores.stateful_sets, name, ns),
+        ("apps", "replicasets") => stored(&stores.replica_sets, name, ns),
+        ("", "replicationcontrollers") => stored(&stores.replication_controllers, name, ns),
+        // A custom kind with a scale subresource (LeaderWorkerSet, Argo Rollout).
+        (group, plural) => {
+            let Some(custom) = stores.custom.iter().find(|c| {
+                c.kind
+                    .spec()
+                    .is_some_and(|s| s.group == group && s.plural == plural && s.has_scale())
+            }) else {
+                return Ok(None);
+            };
+            custom.get(ns, name).map(|w| WorkloadFacts::clone(&w.facts))
+        }
     };
     // The request's objects are Scale objects; only their replica count matters here.
     let replicas = |object: &Option<Box<RawValue>>| {

@@ -1,19 +1,13 @@
 //! `aims scan`: the unregistered model workloads of a live cluster, with the reasons they look like
 //! model serving.
 
-use kube::{
-    Api, Client,
-    api::{DynamicObject, ListParams},
-};
+use kube::{Api, Client, api::ListParams};
 use serde::Serialize;
 
 use crate::{
     api::AISystem,
-    engine::{
-        detect::Detector,
-        membership,
-        workload::{WorkloadFacts, WorkloadKind},
-    },
+    cluster::custom::{self, CustomWorkload},
+    engine::{detect::Detector, membership, workload::WorkloadFacts},
 };
 
 /// One unregistered model workload.
@@ -61,8 +55,8 @@ where
 }
 
 /// Lists every governed workload of `namespace` (of the cluster when `None`) and returns those
-/// that look like model serving and belong to no AISystem. InferenceServices are included when
-/// KServe's CRD is installed.
+/// that look like model serving and belong to no AISystem. The custom kinds whose CRDs are
+/// installed are included.
 pub async fn scan(
     client: &Client,
     namespace: Option<&str>,
@@ -103,23 +97,21 @@ pub async fn scan(
             .into_iter()
             .filter(|w| !w.controlled),
     );
-    let isvc = crate::cluster::kserve::api_resource();
-    let isvcs = match namespace {
-        Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &isvc),
-        None => Api::<DynamicObject>::all_with(client.clone(), &isvc),
-    };
-    match isvcs.list(&ListParams::default()).await {
-        Ok(list) => {
-            for object in list {
-                let value = serde_json::to_value(&object).unwrap_or_default();
-                if let Ok(facts) = WorkloadFacts::from_json(WorkloadKind::InferenceService, value) {
-                    workloads.push(facts);
-                }
-            }
+    // Each custom kind whose CRD is installed.
+    for spec in crate::engine::kinds::installed() {
+        let Some(resource) = custom::served(client, spec).await? else {
+            continue;
+        };
+        let objects = match namespace {
+            Some(ns) => Api::<CustomWorkload>::namespaced_with(client.clone(), ns, &resource),
+            None => Api::<CustomWorkload>::all_with(client.clone(), &resource),
+        };
+        match objects.list(&ListParams::default()).await {
+            Ok(list) => workloads.extend(list.into_iter().map(|o| WorkloadFacts::clone(&o.facts))),
+            // Removed since it was found.
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e),
         }
-        // KServe is not installed.
-        Err(kube::Error::Api(e)) if e.code == 404 => {}
-        Err(e) => return Err(e),
     }
     let refs: Vec<&AISystem> = systems.iter().collect();
     let mut rows: Vec<UnregisteredRow> = membership::unregistered(&refs, &workloads, detector)

@@ -6,9 +6,10 @@
 //! * [`watch`]: reflected watches that back off on their own, and trigger streams.
 //! * [`watches`]: every watch `aims run` starts, and the AISystem events shared by controllers.
 //! * [`stores`]: the stores and their queries.
-//! * [`kserve`]: InferenceServices, watched once KServe's CRD exists.
+//! * [`custom`]: the custom-resource kinds of the governed kinds' data, each watched once its CRD
+//!   exists.
 
-pub mod kserve;
+pub mod custom;
 pub mod stored;
 pub mod stores;
 pub mod watch;

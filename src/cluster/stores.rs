@@ -8,16 +8,16 @@ use k8s_openapi::api::{
     batch::v1::{CronJob, Job},
     core::v1::{Namespace, Pod, ReplicationController},
 };
-use kube::{ResourceExt, api::DynamicObject, core::DeserializeGuard, runtime::reflector::Store};
+use kube::{ResourceExt, core::DeserializeGuard, runtime::reflector::Store};
 
-use super::stored::Workload;
+use super::{custom::CustomStore, stored::Workload};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
         binding::Binding,
         decide::{Namespaced, Records},
         membership,
-        workload::WorkloadFacts,
+        workload::{WorkloadFacts, WorkloadKind},
     },
 };
 
@@ -68,8 +68,9 @@ pub struct Stores {
     pub cron_jobs: Store<Workload<CronJob>>,
     /// Pods.
     pub pods: Store<Workload<Pod>>,
-    /// KServe InferenceServices (empty until KServe's CRD exists).
-    pub inference_services: Store<DynamicObject>,
+    /// One store per custom-resource kind of the governed kinds' data (each empty until its CRD
+    /// exists).
+    pub custom: Vec<CustomStore>,
 }
 
 impl Stores {
@@ -90,10 +91,10 @@ impl Stores {
             jobs: store_of(Vec::new()),
             cron_jobs: store_of(Vec::new()),
             pods: store_of(Vec::new()),
-            inference_services: kube::runtime::reflector::store::Writer::<DynamicObject>::new(
-                super::kserve::api_resource(),
-            )
-            .as_reader(),
+            custom: crate::engine::kinds::installed()
+                .iter()
+                .map(CustomStore::unwatched)
+                .collect(),
         }
     }
 
@@ -144,7 +145,7 @@ impl Stores {
             track("CronJobs", ready(&self.cron_jobs)),
             track("Pods", ready(&self.pods)),
         ]);
-        // InferenceServices are not waited for here: KServe may never be installed.
+        // The custom kinds are not waited for here: their CRDs may never be installed.
         tokio::pin!(all);
         loop {
             tokio::select! {
@@ -227,7 +228,6 @@ impl Stores {
                 .filter(|w| keep(&w.facts.labels, &w.facts.pod_labels))
                 .map(|w| w.facts.clone())
         }
-        let none = BTreeMap::new();
         let mut out = Vec::new();
         out.extend(facts(&self.deployments, namespace, keep));
         out.extend(facts(&self.stateful_sets, namespace, keep));
@@ -239,24 +239,20 @@ impl Stores {
         out.extend(facts(&self.replica_sets, namespace, keep).filter(|f| !f.controlled));
         out.extend(facts(&self.jobs, namespace, keep).filter(|f| !f.controlled));
         out.extend(facts(&self.pods, namespace, keep).filter(|f| !f.controlled));
-        out.extend(
-            in_namespace(&self.inference_services, namespace)
-                .filter(|o| keep(o.metadata.labels.as_ref().unwrap_or(&none), &none))
-                .filter_map(|o| inference_service_facts(&o))
-                .map(Arc::new),
-        );
+        for custom in &self.custom {
+            out.extend(
+                in_namespace(&custom.store, namespace)
+                    .filter(|w| keep(&w.facts.labels, &w.facts.pod_labels))
+                    .map(|w| w.facts.clone()),
+            );
+        }
         out
     }
-}
 
-/// The facts of an InferenceService read through the dynamic API.
-pub fn inference_service_facts(object: &DynamicObject) -> Option<WorkloadFacts> {
-    let value = serde_json::to_value(object).ok()?;
-    WorkloadFacts::from_json(
-        crate::engine::workload::WorkloadKind::InferenceService,
-        value,
-    )
-    .ok()
+    /// The store of a custom kind.
+    pub fn custom(&self, kind: WorkloadKind) -> Option<&CustomStore> {
+        self.custom.iter().find(|c| c.kind == kind)
+    }
 }
 
 /// A store that holds `objects`, as a watch that listed them would leave it: for tests and

@@ -12,15 +12,12 @@ use k8s_openapi::api::{
     batch::v1::{CronJob, Job},
     core::v1::{Namespace, Pod, ReplicationController},
 };
-use kube::{
-    Client,
-    api::DynamicObject,
-    runtime::{reflector, watcher},
-};
+use kube::{Client, runtime::watcher};
 use tokio::sync::mpsc;
 
 use super::{
-    Guarded, Stores, kserve,
+    Guarded, Stores,
+    custom::{self, CustomStore, CustomWorkload},
     stored::Workload,
     watch::{drain, reflect, reflect_events, watch_if},
 };
@@ -61,8 +58,9 @@ pub struct Triggers {
     pub cron_jobs: Trigger<Workload<CronJob>>,
     /// Pods.
     pub pods: Trigger<Workload<Pod>>,
-    /// KServe InferenceServices.
-    pub inference_services: Trigger<DynamicObject>,
+    /// The custom-resource kinds, one trigger stream per store of [`Stores::custom`], in the same
+    /// order.
+    pub custom: Vec<Trigger<CustomWorkload>>,
 }
 
 /// Which kinds are watched.
@@ -71,8 +69,9 @@ pub enum WatchScope {
     /// Every kind: the controllers run here.
     Everything,
     /// What the webhook reads: the aims records, the namespaces, and the Deployments,
-    /// StatefulSets, ReplicaSets and ReplicationControllers that scale requests name. In a busy
-    /// cluster Pods are most of the watch traffic, and a webhook-only replica does not read them.
+    /// StatefulSets, ReplicaSets, ReplicationControllers and custom kinds with a scale
+    /// subresource that scale requests name. In a busy cluster Pods are most of the watch
+    /// traffic, and a webhook-only replica does not read them.
     Webhook,
 }
 
@@ -104,11 +103,21 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
     let (pods, pod_stream) = watch_if(everything, Default::default(), || {
         reflect::<Workload<Pod>>(client.clone())
     });
-    let (inference_services, inference_service_stream) = watch_if(
-        everything,
-        reflector::store::Writer::new(kserve::api_resource()),
-        || kserve::reflect(client.clone()),
-    );
+    let (custom, custom_streams): (Vec<CustomStore>, Vec<Trigger<CustomWorkload>>) =
+        crate::engine::kinds::installed()
+            .iter()
+            .map(|spec| {
+                if everything || spec.has_scale() {
+                    let (store, stream) = custom::reflect(client.clone(), spec);
+                    (store, stream.boxed())
+                } else {
+                    (
+                        CustomStore::unwatched(spec),
+                        futures::stream::pending().boxed(),
+                    )
+                }
+            })
+            .unzip();
     let stores = Stores {
         systems,
         assessments,
@@ -123,7 +132,7 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
         jobs,
         cron_jobs,
         pods,
-        inference_services,
+        custom,
     };
     let triggers = Triggers {
         systems: system_events.boxed(),
@@ -139,7 +148,7 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
         jobs: job_stream.boxed(),
         cron_jobs: cron_job_stream.boxed(),
         pods: pod_stream.boxed(),
-        inference_services: inference_service_stream.boxed(),
+        custom: custom_streams,
     };
     (stores, triggers)
 }
@@ -150,22 +159,26 @@ impl Triggers {
     /// that does nothing, on the CPU the webhook's calls need.
     pub fn drain(self) -> futures::future::BoxFuture<'static, ()> {
         use futures::FutureExt;
-        futures::future::join_all([
-            drain(self.systems),
-            drain(self.assessments),
-            drain(self.bindings),
-            drain(self.cluster_bindings),
-            drain(self.namespaces),
-            drain(self.deployments),
-            drain(self.stateful_sets),
-            drain(self.daemon_sets),
-            drain(self.replica_sets),
-            drain(self.replication_controllers),
-            drain(self.jobs),
-            drain(self.cron_jobs),
-            drain(self.pods),
-            drain(self.inference_services),
-        ])
+        let custom = self.custom.into_iter().map(drain);
+        futures::future::join_all(
+            [
+                drain(self.systems),
+                drain(self.assessments),
+                drain(self.bindings),
+                drain(self.cluster_bindings),
+                drain(self.namespaces),
+                drain(self.deployments),
+                drain(self.stateful_sets),
+                drain(self.daemon_sets),
+                drain(self.replica_sets),
+                drain(self.replication_controllers),
+                drain(self.jobs),
+                drain(self.cron_jobs),
+                drain(self.pods),
+            ]
+            .into_iter()
+            .chain(custom),
+        )
         .map(drop)
         .boxed()
     }

@@ -24,7 +24,8 @@ use super::{Context, Error, halt, status};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     cluster::{
-        Guarded, kserve,
+        Guarded,
+        custom::{self, CustomWorkload},
         stored::Workload,
         watch::without_status_updates,
         watches::{SharedEvents, Triggers},
@@ -100,14 +101,7 @@ pub fn controller(
         let systems = systems.clone();
         move |n: Namespace| all_in(&systems, Some(&n.name_any()))
     };
-    let of_inference_service = {
-        let systems = systems.clone();
-        move |o: DynamicObject| {
-            crate::cluster::stores::inference_service_facts(&o)
-                .map_or_else(Vec::new, |f| systems_of(&systems, &f))
-        }
-    };
-    super::controller_for_stream(system_stream, systems.clone())
+    let mut controller = super::controller_for_stream(system_stream, systems.clone())
         .watches_stream(assessments, |guard: Guarded<RiskAssessment>| {
             let ra = guard.0.ok()?;
             ra.namespace()
@@ -126,11 +120,6 @@ pub fn controller(
         .watches_stream(triggers.jobs, of_workload(systems, false))
         .watches_stream(triggers.cron_jobs, of_workload(systems, false))
         .watches_stream(triggers.pods, of_workload(systems, true))
-        .watches_stream_with(
-            triggers.inference_services,
-            of_inference_service,
-            kserve::api_resource(),
-        )
         .watches_stream(
             futures::StreamExt::inspect(bindings, signalled(shared)),
             in_namespace,
@@ -139,7 +128,19 @@ pub fn controller(
             futures::StreamExt::inspect(cluster_bindings, signalled(shared)),
             everywhere,
         )
-        .watches_stream(triggers.namespaces, of_namespace)
+        .watches_stream(triggers.namespaces, of_namespace);
+    for (store, trigger) in ctx.stores.custom.iter().zip(triggers.custom) {
+        let Some(spec) = store.kind.spec() else {
+            continue;
+        };
+        let systems = systems.clone();
+        controller = controller.watches_stream_with(
+            trigger,
+            move |w: CustomWorkload| systems_of(&systems, &w.facts),
+            custom::api_resource(spec),
+        );
+    }
+    controller
 }
 
 /// Signals a binding change to the other controllers, once the stores hold it.
@@ -211,7 +212,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
 
     // Halting: remember what to restore before stopping anything. Resuming: restore before forgetting.
     if !halted {
-        halt::apply(&ctx.client, &namespace, &plan.steps).await?;
+        halt::apply(&ctx.client, &ctx.stores, &namespace, &plan.steps).await?;
     }
     if previous != Some(&new) {
         let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -226,7 +227,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
         }
     }
     if halted {
-        halt::apply(&ctx.client, &namespace, &plan.steps).await?;
+        halt::apply(&ctx.client, &ctx.stores, &namespace, &plan.steps).await?;
     }
     if !plan.steps.is_empty() {
         let (reason, verb) = if halted {

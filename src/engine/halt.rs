@@ -2,42 +2,52 @@
 //! restoring them on resume, takes, and how admission recognises the restore. Pure: the controller
 //! carries the plan out (`controller::halt`) and keeps what it recorded in the system's status.
 //!
-//! While a system is halted no Pod of it runs, whatever its kind: Deployments, StatefulSets,
-//! ReplicaSets and ReplicationControllers are scaled to zero, CronJobs and Jobs suspended,
-//! InferenceServices stopped, DaemonSets parked (their pods select the node label
-//! [`HALT_NODE_LABEL`], which no node carries) and bare Pods deleted; on resume exactly what was
-//! there is restored (a deleted Pod is not: whoever runs it creates it again, and the webhook
-//! judges that).
+//! While a system is halted no Pod of it runs, whatever its kind. How each kind stops is its
+//! [`Stopper`]: Deployments, StatefulSets, ReplicaSets, ReplicationControllers and the custom kinds
+//! that scale (LeaderWorkerSet, Argo Rollout, ...) go to zero replicas; CronJobs, Jobs and the
+//! custom kinds with a `suspend` (JobSet, RayCluster, PyTorchJob, ...) are suspended; the kinds
+//! with a stop annotation (KServe's) are stopped with it; DaemonSets are parked (their pods select
+//! the node label [`HALT_NODE_LABEL`], which no node carries); bare Pods are deleted; a kind with
+//! no stop of its own (RayService, Knative Service) stops through what it creates, which carries
+//! its labels and is governed itself. On resume exactly what was there is restored (a deleted Pod
+//! is not: whoever runs it creates it again, and the webhook judges that).
 
 use std::borrow::Borrow;
 
-pub use super::workload::{HALT_NODE_LABEL, KSERVE_STOP};
-use super::workload::{WorkloadFacts, WorkloadKind};
+pub use super::workload::HALT_NODE_LABEL;
+use super::{
+    kinds::{Halt, Stopper},
+    workload::{WorkloadFacts, WorkloadKind},
+};
 use crate::api::{AISystem, HaltedWorkload};
 
 /// One change to a workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Set a Deployment's or StatefulSet's replicas through its scale subresource.
+    /// Set the replicas of a kind that scales: through its scale subresource, or its replicas
+    /// field for a custom kind that has no scale subresource.
     Scale {
-        /// Deployment or StatefulSet.
+        /// Its kind.
         kind: WorkloadKind,
         /// Its name.
         name: String,
         /// The replicas to set.
         replicas: i32,
     },
-    /// Stop (or start) a KServe InferenceService with its `serving.kserve.io/stop` annotation.
+    /// Stop (or start) an object of a kind stopped by an annotation (KServe's
+    /// `serving.kserve.io/stop`): set it, or remove it.
     Stop {
+        /// Its kind.
+        kind: WorkloadKind,
         /// Its name.
         name: String,
         /// Whether it is to be stopped.
         stop: bool,
     },
-    /// Set a CronJob's or a Job's `spec.suspend` (a suspended Job's Pods are deleted by the Job
-    /// controller).
+    /// Set the `suspend` flag of a CronJob, a Job (a suspended Job's Pods are deleted by the Job
+    /// controller) or a custom kind with one.
     Suspend {
-        /// CronJob or Job.
+        /// Its kind.
         kind: WorkloadKind,
         /// Its name.
         name: String,
@@ -67,8 +77,16 @@ impl std::fmt::Display for Step {
                 name,
                 replicas,
             } => write!(f, "{kind}/{name} to {replicas} replicas"),
-            Self::Stop { name, stop: true } => write!(f, "InferenceService/{name} stopped"),
-            Self::Stop { name, stop: false } => write!(f, "InferenceService/{name} started"),
+            Self::Stop {
+                kind,
+                name,
+                stop: true,
+            } => write!(f, "{kind}/{name} stopped"),
+            Self::Stop {
+                kind,
+                name,
+                stop: false,
+            } => write!(f, "{kind}/{name} started"),
             Self::Suspend {
                 kind,
                 name,
@@ -105,14 +123,8 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
     for w in workloads.iter().map(Borrow::borrow) {
         let name = w.display_name();
         let known = recorded.iter().find(|r| r.workload == name);
-        match (w.kind, halted) {
-            (
-                WorkloadKind::Deployment
-                | WorkloadKind::StatefulSet
-                | WorkloadKind::ReplicaSet
-                | WorkloadKind::ReplicationController,
-                true,
-            ) => {
+        match (w.kind.stopper(), halted) {
+            (Stopper::Count, true) => {
                 let replicas = w.replicas.unwrap_or(1);
                 let remembered = known.cloned().unwrap_or(HaltedWorkload {
                     workload: name,
@@ -128,32 +140,18 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
                 }
                 out.recorded.push(remembered);
             }
-            (WorkloadKind::InferenceService, true) => {
-                let stopped = is_stopped(w);
-                let remembered = known.cloned().unwrap_or(HaltedWorkload {
-                    workload: name,
-                    replicas: None,
-                    suspended: Some(stopped),
-                });
-                if !stopped {
-                    out.steps.push(Step::Stop {
-                        name: w.name.clone(),
-                        stop: true,
-                    });
-                }
-                out.recorded.push(remembered);
-            }
-            (WorkloadKind::InferenceService, false) => {
-                if let Some(stopped) = known.and_then(|k| k.suspended)
-                    && is_stopped(w) != stopped
+            (Stopper::Count, false) => {
+                if let Some(replicas) = known.and_then(|k| k.replicas)
+                    && w.replicas != Some(replicas)
                 {
-                    out.steps.push(Step::Stop {
+                    out.steps.push(Step::Scale {
+                        kind: w.kind,
                         name: w.name.clone(),
-                        stop: stopped,
+                        replicas,
                     });
                 }
             }
-            (WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet, true) => {
+            (Stopper::Flag, true) => {
                 let suspended = w.suspended.unwrap_or(false);
                 let remembered = known.cloned().unwrap_or(HaltedWorkload {
                     workload: name,
@@ -165,54 +163,38 @@ pub fn plan<W: Borrow<WorkloadFacts>>(
                 }
                 out.recorded.push(remembered);
             }
-            (WorkloadKind::Pod, true) => out.steps.push(Step::Delete {
-                name: w.name.clone(),
-            }),
-            (
-                WorkloadKind::Deployment
-                | WorkloadKind::StatefulSet
-                | WorkloadKind::ReplicaSet
-                | WorkloadKind::ReplicationController,
-                false,
-            ) => {
-                if let Some(replicas) = known.and_then(|k| k.replicas)
-                    && w.replicas != Some(replicas)
-                {
-                    out.steps.push(Step::Scale {
-                        kind: w.kind,
-                        name: w.name.clone(),
-                        replicas,
-                    });
-                }
-            }
-            (WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet, false) => {
+            (Stopper::Flag, false) => {
                 if let Some(suspended) = known.and_then(|k| k.suspended)
                     && w.suspended.unwrap_or(false) != suspended
                 {
                     out.steps.push(stop_step(w, suspended));
                 }
             }
-            _ => {}
+            (Stopper::Delete, true) => out.steps.push(Step::Delete {
+                name: w.name.clone(),
+            }),
+            (Stopper::Delete | Stopper::Nothing, _) => {}
         }
     }
     out
 }
 
-/// The step that stops (or starts) a CronJob, a Job or a DaemonSet.
+/// The step that stops (or starts) a workload whose stop is a flag.
 fn stop_step(w: &WorkloadFacts, stop: bool) -> Step {
     let name = w.name.clone();
     match w.kind {
         WorkloadKind::DaemonSet => Step::Park { name, park: stop },
+        WorkloadKind::Custom(spec) if matches!(spec.halt, Halt::Annotation { .. }) => Step::Stop {
+            kind: w.kind,
+            name,
+            stop,
+        },
         kind => Step::Suspend {
             kind,
             name,
             suspend: stop,
         },
     }
-}
-
-fn is_stopped(w: &WorkloadFacts) -> bool {
-    w.annotations.get(KSERVE_STOP).is_some_and(|v| v == "true")
 }
 
 /// Whether an update only brings a workload back to what the system's status recorded when it was
@@ -230,39 +212,27 @@ pub fn restores(system: &AISystem, old: &WorkloadFacts, new: &WorkloadFacts) -> 
     else {
         return false;
     };
-    let stop = KSERVE_STOP;
-    let back = match new.kind {
-        WorkloadKind::Deployment
-        | WorkloadKind::StatefulSet
-        | WorkloadKind::ReplicaSet
-        | WorkloadKind::ReplicationController => {
+    let back = match new.kind.stopper() {
+        Stopper::Count => {
             old.replicas == Some(0) && new.replicas.is_some() && new.replicas == recorded.replicas
         }
-        WorkloadKind::CronJob | WorkloadKind::Job | WorkloadKind::DaemonSet => {
+        Stopper::Flag => {
             old.suspended == Some(true)
                 && new.suspended.unwrap_or(false) == recorded.suspended.unwrap_or(false)
         }
-        WorkloadKind::InferenceService => {
-            is_true(old, stop) && is_true(new, stop) == recorded.suspended.unwrap_or(false)
-        }
-        WorkloadKind::Pod => false,
+        Stopper::Delete | Stopper::Nothing => false,
     };
     back && decisive(old) == decisive(new)
 }
 
-/// The facts with what only stops a workload blanked out, and only the annotations a decision
-/// reads kept.
+/// The facts with what only stops a workload blanked out (its replicas, its stop flag or stop
+/// annotation), and only the annotations a decision reads kept.
 pub fn decisive(w: &WorkloadFacts) -> WorkloadFacts {
     let mut w = w.clone();
     w.replicas = None;
     w.suspended = None;
-    w.annotations
-        .retain(|k, _| k.starts_with("aims.dev/") && k != KSERVE_STOP);
+    w.annotations.retain(|k, _| k.starts_with("aims.dev/"));
     w
-}
-
-fn is_true(w: &WorkloadFacts, annotation: &str) -> bool {
-    w.annotations.get(annotation).is_some_and(|v| v == "true")
 }
 
 #[cfg(test)]
@@ -289,10 +259,14 @@ mod tests {
         .unwrap()
     }
 
+    fn isvc_kind() -> WorkloadKind {
+        WorkloadKind::custom("InferenceService").unwrap()
+    }
+
     fn isvc(name: &str, stop: Option<&str>) -> WorkloadFacts {
-        let annotations = stop.map_or_else(|| json!({}), |v| json!({KSERVE_STOP: v}));
+        let annotations = stop.map_or_else(|| json!({}), |v| json!({"serving.kserve.io/stop": v}));
         WorkloadFacts::from_json(
-            WorkloadKind::InferenceService,
+            isvc_kind(),
             json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                    "metadata": {"name": name, "namespace": "n", "annotations": annotations}, "spec": {"predictor": {}}}),
         )
@@ -507,6 +481,7 @@ mod tests {
                 vec![isvc("chat", None)],
                 vec![],
                 vec![Step::Stop {
+                    kind: isvc_kind(),
                     name: "chat".into(),
                     stop: true,
                 }],
@@ -518,6 +493,7 @@ mod tests {
                 vec![isvc("chat", Some("true"))],
                 vec![rec("InferenceService/chat", None, Some(false))],
                 vec![Step::Stop {
+                    kind: isvc_kind(),
                     name: "chat".into(),
                     stop: false,
                 }],

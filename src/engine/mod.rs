@@ -15,6 +15,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod gates;
 pub mod halt;
+pub mod kinds;
 pub mod membership;
 pub mod risk;
 pub mod selector;

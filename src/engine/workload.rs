@@ -18,12 +18,14 @@ use k8s_openapi::{
 use serde::Serialize;
 use serde_json::Value;
 
+use super::kinds::{self, Halt, KindSpec, Stopper};
 use crate::api::SYSTEM_LABEL;
 
 pub mod fields;
 
-/// The kinds of workload the engine governs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// The kinds of workload the engine governs: the built-in Kubernetes kinds, read with their own
+/// types, and the custom-resource kinds of [`super::kinds`], read by their row's paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WorkloadKind {
     /// apps/v1 Deployment.
     Deployment,
@@ -41,13 +43,14 @@ pub enum WorkloadKind {
     CronJob,
     /// v1 Pod.
     Pod,
-    /// serving.kserve.io InferenceService.
-    InferenceService,
+    /// A custom-resource kind of the governed kinds' data (KServe InferenceService,
+    /// LeaderWorkerSet, RayService, PyTorchJob, ...).
+    Custom(&'static KindSpec),
 }
 
 impl WorkloadKind {
-    /// Every governed kind.
-    pub const ALL: [Self; 9] = [
+    /// The built-in Kubernetes kinds.
+    pub const BUILTIN: [Self; 8] = [
         Self::Deployment,
         Self::StatefulSet,
         Self::DaemonSet,
@@ -56,8 +59,23 @@ impl WorkloadKind {
         Self::Job,
         Self::CronJob,
         Self::Pod,
-        Self::InferenceService,
     ];
+
+    /// Every governed kind: the built-in ones, then the custom-resource kinds in force.
+    pub fn all() -> impl Iterator<Item = Self> {
+        Self::BUILTIN
+            .into_iter()
+            .chain(kinds::installed().iter().map(Self::Custom))
+    }
+
+    /// The custom-resource kind named `kind` in force (a test's shorthand; kinds are otherwise
+    /// found by group and kind).
+    pub fn custom(kind: &str) -> Option<Self> {
+        kinds::installed()
+            .iter()
+            .find(|k| k.kind == kind)
+            .map(Self::Custom)
+    }
 
     /// The kind's name as in `kind:`.
     pub fn as_str(self) -> &'static str {
@@ -70,7 +88,7 @@ impl WorkloadKind {
             Self::Job => "Job",
             Self::CronJob => "CronJob",
             Self::Pod => "Pod",
-            Self::InferenceService => "InferenceService",
+            Self::Custom(spec) => &spec.kind,
         }
     }
 
@@ -91,18 +109,50 @@ impl WorkloadKind {
             ("batch", "Job") => Some(Self::Job),
             ("batch", "CronJob") => Some(Self::CronJob),
             ("", "Pod") => Some(Self::Pod),
-            ("serving.kserve.io", "InferenceService") => Some(Self::InferenceService),
-            _ => None,
+            _ => kinds::find(group, kind).map(Self::Custom),
         }
     }
 
-    /// The `apiVersion` of the kind's objects (KServe's served version for InferenceServices).
-    pub fn api_version(self) -> &'static str {
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
         match self {
-            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps/v1",
-            Self::Job | Self::CronJob => "batch/v1",
-            Self::Pod | Self::ReplicationController => "v1",
-            Self::InferenceService => "serving.kserve.io/v1beta1",
+            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps",
+            Self::Job | Self::CronJob => "batch",
+            Self::Pod | Self::ReplicationController => "",
+            Self::Custom(spec) => &spec.group,
+        }
+    }
+
+    /// The `apiVersion` manifests of the kind are written in.
+    pub fn api_version(self) -> String {
+        match self {
+            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => {
+                "apps/v1".to_owned()
+            }
+            Self::Job | Self::CronJob => "batch/v1".to_owned(),
+            Self::Pod | Self::ReplicationController => "v1".to_owned(),
+            Self::Custom(spec) => spec.api_version(),
+        }
+    }
+
+    /// How a halt acts on the kind.
+    pub fn stopper(self) -> Stopper {
+        match self {
+            Self::Deployment
+            | Self::StatefulSet
+            | Self::ReplicaSet
+            | Self::ReplicationController => Stopper::Count,
+            Self::DaemonSet | Self::Job | Self::CronJob => Stopper::Flag,
+            Self::Pod => Stopper::Delete,
+            Self::Custom(spec) => spec.stopper(),
+        }
+    }
+
+    /// The custom-resource kind's row, for a kind of the data.
+    pub fn spec(self) -> Option<&'static KindSpec> {
+        match self {
+            Self::Custom(spec) => Some(spec),
+            _ => None,
         }
     }
 
@@ -115,6 +165,13 @@ impl WorkloadKind {
         Self::DaemonSet,
         Self::Job,
     ];
+}
+
+/// Written as the kind's name.
+impl Serialize for WorkloadKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl fmt::Display for WorkloadKind {
@@ -346,7 +403,7 @@ impl WorkloadFacts {
             WorkloadKind::Job => Self::from_job(&typed(kind, object)?),
             WorkloadKind::CronJob => Self::from_cron_job(&typed(kind, object)?),
             WorkloadKind::Pod => Self::from_pod(&typed(kind, object)?),
-            WorkloadKind::InferenceService => Self::from_inference_service(&object)?,
+            WorkloadKind::Custom(spec) => Self::from_custom(spec, &object)?,
         })
     }
 
@@ -436,63 +493,174 @@ impl WorkloadFacts {
         facts
     }
 
-    /// Facts of a KServe InferenceService, read without a schema: its predictor's (and
-    /// transformer's, explainer's) containers, model `storageUri`s and `minReplicas`.
-    pub fn from_inference_service(object: &Value) -> Result<Self, FactsError> {
-        let meta: ObjectMeta = object
-            .get("metadata")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| FactsError::Shape {
-                kind: WorkloadKind::InferenceService,
-                path: "metadata".into(),
-                message: e.to_string(),
-            })?
-            .unwrap_or_default();
-        let mut facts = Self::from_meta(WorkloadKind::InferenceService, &meta);
-        facts.pod_labels = facts.labels.clone();
-        let spec = object.get("spec");
-        for component in ["predictor", "transformer", "explainer"] {
-            let Some(part) = spec.and_then(|s| s.get(component)) else {
-                continue;
-            };
-            let path = format!("spec.{component}");
-            if let Some(containers) = part.get("containers") {
-                let containers: Vec<Container> = serde_json::from_value(containers.clone())
-                    .map_err(|e| FactsError::Shape {
-                        kind: WorkloadKind::InferenceService,
-                        path: format!("{path}.containers"),
-                        message: e.to_string(),
-                    })?;
-                for c in &containers {
-                    facts.add_container(c, false);
-                }
-            }
-            // `predictor.model.storageUri` (v1beta1) and the older per-framework form
-            // `predictor.<framework>.storageUri`.
-            if let Some(map) = part.as_object() {
-                for value in map.values() {
-                    if let Some(uri) = value.get("storageUri").and_then(Value::as_str) {
-                        facts.model_uris.push(uri.to_owned());
+    /// Facts of an object of a custom-resource kind, read by the paths of its row: the labels of
+    /// its first pod template (its own, for a kind without templates), the containers of every
+    /// pod template, pod spec and container-shaped object, the model URIs, the replicas and
+    /// whether it is stopped. A field of the wrong shape is an error naming its path, and so are
+    /// two pod templates that name different systems: an object belongs to one system.
+    pub fn from_custom(spec: &'static KindSpec, object: &Value) -> Result<Self, FactsError> {
+        let kind = WorkloadKind::Custom(spec);
+        let shape = |path: &str, message: String| FactsError::Shape {
+            kind,
+            path: path.to_owned(),
+            message,
+        };
+        let meta: ObjectMeta = match object.get("metadata") {
+            Some(m) => read_at(kind, "metadata", m)?,
+            None => ObjectMeta::default(),
+        };
+        let mut facts = Self::from_meta(kind, &meta);
+        let mut system: Option<(String, String)> = None;
+        let mut templates = 0;
+        for path in &spec.pod_templates {
+            for (at, template) in path.find(object) {
+                let labels: BTreeMap<String, String> =
+                    match template.get("metadata").and_then(|m| m.get("labels")) {
+                        Some(l) => read_at(kind, &format!("{at}.metadata.labels"), l)?,
+                        None => BTreeMap::new(),
+                    };
+                if let Some(named) = labels.get(SYSTEM_LABEL) {
+                    match &system {
+                        Some((first, other)) if other != named => {
+                            return Err(shape(
+                                &format!("{at}.metadata.labels"),
+                                format!(
+                                    "{SYSTEM_LABEL} is {named}, while {first} names {other}: \
+                                     all pods of one object belong to one system"
+                                ),
+                            ));
+                        }
+                        Some(_) => {}
+                        None => system = Some((at.clone(), named.clone())),
                     }
                 }
-            }
-            if let Some(uri) = part.get("storageUri").and_then(Value::as_str) {
-                facts.model_uris.push(uri.to_owned());
-            }
-            if component == "predictor" {
-                facts.replicas = Some(
-                    part.get("minReplicas")
-                        .and_then(Value::as_i64)
-                        .and_then(|n| i32::try_from(n).ok())
-                        .unwrap_or(1),
-                );
+                if templates == 0 {
+                    facts.pod_labels = labels;
+                }
+                templates += 1;
+                if let Some(pod) = template.get("spec") {
+                    facts.add_pod_spec_value(pod, &format!("{at}.spec"))?;
+                }
             }
         }
+        if spec.pod_templates.is_empty() {
+            facts.pod_labels = facts.labels.clone();
+        }
+        for path in &spec.pod_specs {
+            for (at, pod) in path.find(object) {
+                facts.add_pod_spec_value(pod, &at)?;
+            }
+        }
+        for path in &spec.containers {
+            for (at, c) in path.find(object) {
+                facts.add_container_value(c, &at)?;
+            }
+        }
+        for path in &spec.model_uris {
+            for (at, uri) in path.find(object) {
+                let uri = uri
+                    .as_str()
+                    .ok_or_else(|| shape(&at, format!("expected a string, found {uri}")))?;
+                facts.model_uris.push(uri.to_owned());
+            }
+        }
+        if let Some(replicas) = &spec.replicas {
+            facts.replicas = Some(match replicas.path.find(object).first() {
+                Some((at, n)) => n
+                    .as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or_else(|| shape(at, format!("expected a replica count, found {n}")))?,
+                None => replicas.default,
+            });
+        }
+        facts.suspended = match &spec.halt {
+            Halt::Suspend { path } => Some(match path.find(object).first() {
+                Some((at, flag)) => flag
+                    .as_bool()
+                    .ok_or_else(|| shape(at, format!("expected true or false, found {flag}")))?,
+                None => false,
+            }),
+            Halt::Annotation { key, value } => Some(facts.annotations.get(key) == Some(value)),
+            _ => None,
+        };
         facts.model_uris.sort();
         facts.model_uris.dedup();
         Ok(facts)
+    }
+
+    /// Adds the containers of a pod spec given as JSON at `at`.
+    fn add_pod_spec_value(&mut self, pod: &Value, at: &str) -> Result<(), FactsError> {
+        // Only the fields facts come from: the rest of a custom kind's pod spec may not even be a
+        // pod spec's (KServe's predictor).
+        let mut slim = serde_json::Map::new();
+        slim.insert(
+            "containers".to_owned(),
+            pod.get("containers")
+                .cloned()
+                .unwrap_or_else(|| Value::Array(Vec::new())),
+        );
+        for field in ["initContainers", "resourceClaims"] {
+            if let Some(v) = pod.get(field) {
+                slim.insert(field.to_owned(), v.clone());
+            }
+        }
+        let spec: PodSpec = read_at(self.kind, at, &Value::Object(slim))?;
+        self.add_pod_spec(&spec);
+        Ok(())
+    }
+
+    /// Adds a container-shaped object given as JSON at `at` (`image` as a string or as
+    /// `{repository, tag}`; `resources` or `resourcesPerNode`; `command`, `args`, `env`). One
+    /// with no image is not a container of its own (a runtime elsewhere gives the image).
+    fn add_container_value(&mut self, c: &Value, at: &str) -> Result<(), FactsError> {
+        let kind = self.kind;
+        let image = match c.get("image") {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::String(image)) => image.clone(),
+            Some(Value::Object(parts)) => {
+                let part = |key: &str| parts.get(key).and_then(Value::as_str).unwrap_or_default();
+                match (part("repository"), part("tag")) {
+                    (repository, "") => repository.to_owned(),
+                    (repository, tag) => format!("{repository}:{tag}"),
+                }
+            }
+            Some(other) => {
+                return Err(FactsError::Shape {
+                    kind,
+                    path: format!("{at}.image"),
+                    message: format!("expected an image reference, found {other}"),
+                });
+            }
+        };
+        let field = |name: &str| c.get(name).filter(|v| !v.is_null());
+        let resources = match field("resources")
+            .map(|r| ("resources", r))
+            .or_else(|| field("resourcesPerNode").map(|r| ("resourcesPerNode", r)))
+        {
+            Some((name, r)) => Some(read_at(kind, &format!("{at}.{name}"), r)?),
+            None => None,
+        };
+        let strings = |name: &str| -> Result<Option<Vec<String>>, FactsError> {
+            field(name)
+                .map(|v| read_at(kind, &format!("{at}.{name}"), v))
+                .transpose()
+        };
+        let container = Container {
+            name: c.get("name").and_then(Value::as_str).map_or_else(
+                || at.rsplit('.').next().unwrap_or(at).to_owned(),
+                str::to_owned,
+            ),
+            image: Some(image),
+            command: strings("command")?,
+            args: strings("args")?,
+            env: field("env")
+                .map(|v| read_at(kind, &format!("{at}.env"), v))
+                .transpose()?,
+            resources,
+            ..Container::default()
+        };
+        self.add_container(&container, false);
+        Ok(())
     }
 
     fn from_meta(kind: WorkloadKind, meta: &ObjectMeta) -> Self {
@@ -640,9 +808,29 @@ impl WorkloadFacts {
     }
 }
 
+/// Reads `value`, found at `at` in an object of `kind`, as a `T`; an error names the path.
+fn read_at<'v, T: serde::Deserialize<'v>>(
+    kind: WorkloadKind,
+    at: &str,
+    value: &'v Value,
+) -> Result<T, FactsError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        FactsError::Shape {
+            kind,
+            path: if inner == "." {
+                at.to_owned()
+            } else {
+                format!("{at}.{inner}")
+            },
+            message: e.inner().to_string(),
+        }
+    })
+}
+
 /// Whether `owner` is the controller of an object of `kind` and of a governed kind that is
-/// reviewed in its place: a Pod's ReplicaSet, StatefulSet, DaemonSet, Job or
-/// ReplicationController; a ReplicaSet's Deployment; a Job's CronJob.
+/// reviewed in its place: a Pod's ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
+/// or custom-resource kind; a ReplicaSet's Deployment; a Job's CronJob.
 fn controlled_by_governed(kind: WorkloadKind, owner: &OwnerReference) -> bool {
     if owner.controller != Some(true) {
         return false;
@@ -651,7 +839,11 @@ fn controlled_by_governed(kind: WorkloadKind, owner: &OwnerReference) -> bool {
         return false;
     };
     match kind {
-        WorkloadKind::Pod => WorkloadKind::POD_OWNERS.contains(&owner),
+        // A custom kind's Pods are its own: the kind's controller writes them from the
+        // templates the object was reviewed with, and a halt stops them through it.
+        WorkloadKind::Pod => {
+            WorkloadKind::POD_OWNERS.contains(&owner) || matches!(owner, WorkloadKind::Custom(_))
+        }
         WorkloadKind::ReplicaSet => owner == WorkloadKind::Deployment,
         WorkloadKind::Job => owner == WorkloadKind::CronJob,
         _ => false,
@@ -784,7 +976,9 @@ mod tests {
                                 "env": [{"name": "STORAGE_URI", "value": "gs://bucket/model"}]}]
             }}
         });
-        let facts = WorkloadFacts::from_json(WorkloadKind::InferenceService, isvc).unwrap();
+        let facts =
+            WorkloadFacts::from_json(WorkloadKind::custom("InferenceService").unwrap(), isvc)
+                .unwrap();
         assert_eq!(facts.replicas, Some(2));
         assert_eq!(facts.model_uris, ["gs://bucket/model", "hf://org/model"]);
         assert_eq!(facts.containers[0].image.repository, "vllm/vllm-openai");
@@ -827,7 +1021,9 @@ mod tests {
             (owned("Deployment", "apps/v1", true), false),
             (owned("ReplicaSet", "example.com/v1", true), false),
             (owned("Node", "v1", true), false),
-            (owned("RayCluster", "ray.io/v1", true), false),
+            (owned("RayCluster", "ray.io/v1", true), true),
+            (owned("RayCluster", "ray.io/v1", false), false),
+            (owned("RayThing", "ray.io/v1", true), false),
             (json!([]), false),
         ];
         for (owners, controlled) in cases {
@@ -918,7 +1114,7 @@ mod tests {
         );
         assert_eq!(
             WorkloadKind::from_type("serving.kserve.io/v1beta1", "InferenceService"),
-            Some(WorkloadKind::InferenceService)
+            WorkloadKind::custom("InferenceService")
         );
         assert_eq!(
             WorkloadKind::from_type("apps/v1", "ReplicaSet"),
@@ -928,9 +1124,9 @@ mod tests {
             WorkloadKind::from_type("v1", "ReplicationController"),
             Some(WorkloadKind::ReplicationController)
         );
-        for kind in WorkloadKind::ALL {
+        for kind in WorkloadKind::all() {
             assert_eq!(
-                WorkloadKind::from_type(kind.api_version(), kind.as_str()),
+                WorkloadKind::from_type(&kind.api_version(), kind.as_str()),
                 Some(kind)
             );
         }

@@ -9,7 +9,7 @@ use kube::Client;
 
 use super::Error;
 use crate::{
-    cluster::{Stores, Synced, kserve},
+    cluster::{Stores, Synced, custom},
     telemetry::metrics::Metrics,
 };
 
@@ -28,10 +28,15 @@ pub async fn serve(
         stores
             .wait_until_ready(std::time::Duration::from_secs(10))
             .await;
-        // With KServe installed, InferenceServices are workloads too: a status computed before
-        // they are listed would be written twice.
-        if kserve::established(&client).await {
-            let _ = stores.inference_services.wait_until_ready().await;
+        // A custom kind whose CRD is installed has workloads too: a status computed before they
+        // are listed would be written twice.
+        for custom in &stores.custom {
+            let Some(spec) = custom.kind.spec() else {
+                continue;
+            };
+            if matches!(custom::served(&client, spec).await, Ok(Some(_))) {
+                let _ = custom.store.wait_until_ready().await;
+            }
         }
         synced.set();
         ready_metrics.set_ready();

@@ -17,7 +17,7 @@ use crate::{
         detect::{Detection, Detector},
         evaluate::{self, ControlFinding, Inputs, Verdict},
         halt, membership,
-        workload::{KSERVE_STOP, WorkloadFacts},
+        workload::WorkloadFacts,
     },
 };
 
@@ -435,14 +435,9 @@ fn only_stops(old: &WorkloadFacts, new: &WorkloadFacts) -> bool {
         (Some(o), Some(n)) => n <= o,
         (o, n) => o == n,
     };
+    // A suspend flag, a parked DaemonSet and a stop annotation alike are `suspended`.
     let not_resumed = !(old.suspended == Some(true) && new.suspended != Some(true));
-    let stop = KSERVE_STOP;
-    let not_started = !is_true(&old.annotations, stop) || is_true(&new.annotations, stop);
-    fewer && not_resumed && not_started && halt::decisive(old) == halt::decisive(new)
-}
-
-fn is_true(annotations: &BTreeMap<String, String>, key: &str) -> bool {
-    annotations.get(key).is_some_and(|v| v == "true")
+    fewer && not_resumed && halt::decisive(old) == halt::decisive(new)
 }
 
 /// Why a break-glass admission is not honoured, or `None` when it is.

@@ -6,7 +6,8 @@
 //! also documents the file's schema). A [`Detector`] is the rules compiled once; its
 //! [`Detector::detect`] looks at one workload's facts for these signals:
 //!
-//! * its kind: a KServe InferenceService ([`Signal::KServe`]);
+//! * its kind: one that serves models by what it is, as the governed kinds' data says (KServe's
+//!   InferenceService, NVIDIA's NIMService) ([`Signal::ServingKind`]);
 //! * an image of a known serving runtime, matched on the image repository whatever the registry,
 //!   mirror path, tag or digest ([`Signal::ServingImage`]);
 //! * the command line of a known serving runtime (`vllm serve`, `python -m
@@ -40,7 +41,7 @@ use std::{
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 
-use super::workload::{ImageRef, WorkloadFacts, WorkloadKind, is_sha256_digest};
+use super::workload::{ImageRef, WorkloadFacts, is_sha256_digest};
 use crate::api::AISystem;
 
 mod rules;
@@ -62,9 +63,11 @@ static DEFAULT_DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "signal", rename_all = "camelCase")]
 pub enum Signal {
-    /// It is a KServe InferenceService.
-    #[serde(rename = "kserve")]
-    KServe,
+    /// Its kind serves models by what it is (the governed kinds' `servesModels`).
+    ServingKind {
+        /// The kind.
+        kind: String,
+    },
     /// A container runs the image of a known serving runtime.
     ServingImage {
         /// The runtime's name, from the rules.
@@ -113,7 +116,7 @@ pub enum Signal {
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::KServe => f.write_str("is a KServe InferenceService"),
+            Self::ServingKind { kind } => write!(f, "its kind, {kind}, serves models"),
             Self::ServingImage { runtime, image } => write!(f, "runs {runtime} (image {image})"),
             Self::ServingCommand {
                 runtime,
@@ -196,7 +199,7 @@ impl ResourcePattern {
 /// Detection rules compiled for fast matching. Cheap to clone and share between threads.
 #[derive(Clone, Debug)]
 pub struct Detector {
-    kserve_kinds: bool,
+    serving_kinds: bool,
     /// Runtime names, indexed by runtime.
     runtimes: Arc<[String]>,
     /// Every image pattern of every runtime, anchored to trailing path segments.
@@ -362,7 +365,7 @@ impl Detector {
         uri_schemes.dedup();
 
         Ok(Self {
-            kserve_kinds: rules.kserve_kinds,
+            serving_kinds: rules.serving_kinds,
             runtimes: runtimes.into(),
             images,
             any_image,
@@ -393,8 +396,10 @@ impl Detector {
     pub fn detect_among(&self, w: &WorkloadFacts, systems: &[&AISystem]) -> Option<Detection> {
         let mut reasons = Vec::new();
         declared_artifacts(w, systems, &mut reasons);
-        if self.kserve_kinds && w.kind == WorkloadKind::InferenceService {
-            reasons.push(Signal::KServe);
+        if self.serving_kinds && w.kind.spec().is_some_and(|k| k.serves_models) {
+            reasons.push(Signal::ServingKind {
+                kind: w.kind.to_string(),
+            });
         }
         for c in &w.containers {
             self.image_reasons(&c.image, &mut reasons);
@@ -667,6 +672,13 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::engine::workload::WorkloadKind;
+
+    fn isvc_signal() -> Signal {
+        Signal::ServingKind {
+            kind: "InferenceService".into(),
+        }
+    }
 
     const DIGEST: &str = "sha256:5f7f5a7c0c1e6d8f2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091";
 
@@ -696,7 +708,7 @@ mod tests {
                     "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": pod}
                 })
             }
-            WorkloadKind::Job | WorkloadKind::InferenceService => json!({
+            WorkloadKind::Job | WorkloadKind::Custom(_) => json!({
                 "metadata": {"name": "w", "namespace": "ns"}, "spec": {"template": pod}
             }),
         };
@@ -737,7 +749,7 @@ mod tests {
             rules
         );
         assert_eq!(DetectionRules::default(), rules);
-        assert!(rules.kserve_kinds && rules.declared_model_uris);
+        assert!(rules.serving_kinds && rules.declared_model_uris);
         assert_eq!(rules.model_uri_schemes_in_args, ["hf://"]);
         let mut names: Vec<_> = rules.serving_runtimes.iter().map(|r| &r.name).collect();
         let count = names.len();
@@ -974,11 +986,11 @@ mod tests {
             (
                 json!({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model"}}}),
                 vec![
-                    Signal::KServe,
+                    isvc_signal(),
                     model("gs://kfserving-examples/models/sklearn/1.0/model"),
                 ],
             ),
-            (json!({"predictor": {}}), vec![Signal::KServe]),
+            (json!({"predictor": {}}), vec![isvc_signal()]),
             (
                 json!({"predictor": {
                     "model": {"modelFormat": {"name": "huggingface"}, "storageUri": "hf://org/model"},
@@ -986,7 +998,7 @@ mod tests {
                                     "resources": {"limits": {"nvidia.com/gpu": "1"}}}]
                 }}),
                 vec![
-                    Signal::KServe,
+                    isvc_signal(),
                     serving("vLLM", "vllm/vllm-openai:v0.9.1"),
                     accelerator("nvidia.com/gpu", "kserve-container"),
                     model("hf://org/model"),
@@ -998,7 +1010,9 @@ mod tests {
                 "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                 "metadata": {"name": "chat", "namespace": "support"}, "spec": spec
             });
-            let w = WorkloadFacts::from_json(WorkloadKind::InferenceService, isvc).unwrap();
+            let w =
+                WorkloadFacts::from_json(WorkloadKind::custom("InferenceService").unwrap(), isvc)
+                    .unwrap();
             assert_eq!(reasons(&detector, &w), want, "{spec}");
         }
     }
@@ -1134,14 +1148,14 @@ mod tests {
     fn reasons_read_as_sentences() {
         let detection = Detection {
             reasons: vec![
-                Signal::KServe,
+                isvc_signal(),
                 serving("vLLM", "vllm/vllm-openai:v0.9.1"),
                 accelerator("nvidia.com/gpu", "vllm"),
                 model("hf://meta-llama/Llama-3.1-8B-Instruct"),
             ],
         };
         let want = [
-            "is a KServe InferenceService",
+            "its kind, InferenceService, serves models",
             "runs vLLM (image vllm/vllm-openai:v0.9.1)",
             "requests nvidia.com/gpu in container vllm",
             "loads model hf://meta-llama/Llama-3.1-8B-Instruct",
@@ -1151,7 +1165,10 @@ mod tests {
         }
         assert_eq!(detection.to_string(), want.join("; "));
         let json = serde_json::to_value(&detection).unwrap();
-        assert_eq!(json["reasons"][0], json!({"signal": "kserve"}));
+        assert_eq!(
+            json["reasons"][0],
+            json!({"signal": "servingKind", "kind": "InferenceService"})
+        );
         assert_eq!(
             json["reasons"][1],
             json!({"signal": "servingImage", "runtime": "vLLM", "image": "vllm/vllm-openai:v0.9.1"})
@@ -1242,7 +1259,7 @@ mod tests {
                 &["image"],
             ),
             ("servingRuntimes: 3\n", &["detection rules"]),
-            ("kserveKinds: [\n", &["detection rules"]),
+            ("servingKinds: [\n", &["detection rules"]),
             ("", &["no signal"]),
             ("{}", &["no signal"]),
             ("# only a comment\n", &["no signal"]),
@@ -1261,7 +1278,7 @@ mod tests {
             "servingRuntimes:\n  - name: Acme LLM\n    images: ['acme/llm-server']\nacceleratorResources: ['example.com/npu']\n",
         )
         .unwrap();
-        assert!(!rules.kserve_kinds && !rules.declared_model_uris);
+        assert!(!rules.serving_kinds && !rules.declared_model_uris);
         let detector = Detector::new(&rules).unwrap();
         let cases = [
             (
@@ -1285,16 +1302,16 @@ mod tests {
             assert_eq!(reasons(&detector, &w), want, "{:?}", w.containers);
         }
         let isvc = WorkloadFacts::from_json(
-            WorkloadKind::InferenceService,
+            WorkloadKind::custom("InferenceService").unwrap(),
             json!({"metadata": {"name": "x"}, "spec": {"predictor": {"model": {"storageUri": "hf://o/m"}}}}),
         )
         .unwrap();
         assert_eq!(detector.detect(&isvc), None);
         // Built in code, an empty rule set detects nothing.
-        let none = DetectionRules::from_yaml("kserveKinds: false\nservingRuntimes: []\n");
+        let none = DetectionRules::from_yaml("servingKinds: false\nservingRuntimes: []\n");
         assert!(matches!(none, Err(RulesError::Empty)), "{none:?}");
         let none = Detector::new(&DetectionRules {
-            kserve_kinds: false,
+            serving_kinds: false,
             serving_runtimes: vec![],
             accelerator_resources: vec![],
             declared_model_uris: false,
@@ -1544,7 +1561,7 @@ mod tests {
             [claim("gpu (ResourceClaimTemplate t)", "m")]
         );
         // The rule is data: off, a claim is no signal.
-        let rules = DetectionRules::from_yaml("kserveKinds: true\n").unwrap();
+        let rules = DetectionRules::from_yaml("servingKinds: true\n").unwrap();
         assert!(!rules.resource_claims);
         assert_eq!(Detector::new(&rules).unwrap().detect(&d), None);
     }

@@ -17,9 +17,11 @@ pub const DEFAULT_RULES_YAML: &str = include_str!("../../../catalog/detection.ya
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DetectionRules {
-    /// Whether a KServe InferenceService is model serving by its kind alone.
-    #[serde(default)]
-    pub kserve_kinds: bool,
+    /// Whether an object of a kind that serves models by what it is (the governed kinds'
+    /// `servesModels`: KServe's, NIM's) is model serving by its kind alone. `kserveKinds` is
+    /// read as this key.
+    #[serde(default, alias = "kserveKinds")]
+    pub serving_kinds: bool,
     /// Known model-serving runtimes and the images they ship as.
     #[serde(default)]
     pub serving_runtimes: Vec<ServingRuntime>,
@@ -105,7 +107,7 @@ impl DetectionRules {
 
     /// Whether the rules enable no signal, so that they detect nothing.
     pub fn is_empty(&self) -> bool {
-        !self.kserve_kinds
+        !self.serving_kinds
             && !self.declared_model_uris
             && self.serving_runtimes.is_empty()
             && self.accelerator_resources.is_empty()

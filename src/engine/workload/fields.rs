@@ -475,8 +475,8 @@ impl WorkloadFacts {
             WorkloadKind::Job => Self::from_job(&parse(kind, text)?),
             WorkloadKind::CronJob => Self::from_cron_job(&parse(kind, text)?),
             WorkloadKind::Pod => Self::from_pod(&parse(kind, text)?),
-            WorkloadKind::InferenceService => {
-                Self::from_inference_service(&parse_as::<serde_json::Value>(kind, text)?)?
+            WorkloadKind::Custom(spec) => {
+                Self::from_custom(spec, &parse_as::<serde_json::Value>(kind, text)?)?
             }
         })
     }
@@ -632,7 +632,7 @@ mod tests {
                 }}),
             ),
             (
-                WorkloadKind::InferenceService,
+                WorkloadKind::custom("InferenceService").unwrap(),
                 json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                     "metadata": metadata("isvc", false),
                     "spec": {"predictor": {"minReplicas": 2, "model": {"modelFormat": {"name": "sklearn"},
