@@ -444,7 +444,7 @@ const POLICIES: [&str; 6] = [
     "aims-operator-workload-writes",
     "aims-operator-cronjob-writes",
     "aims-operator-job-writes",
-    "aims-operator-inferenceservice-writes",
+    "aims-operator-inferenceservices.serving.kserve.io-writes",
     "aims-operator-daemonset-writes",
     "aims-operator-pod-deletes",
 ];
@@ -752,7 +752,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
             ns,
             "inferenceservice/ranker-online",
             r#"{"spec":{"predictor":{"minReplicas":3}}}"#,
-            "an InferenceService's spec",
+            "the spec of this InferenceService",
         ),
         (
             ns,

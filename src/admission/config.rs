@@ -4,8 +4,9 @@
 //! Five webhooks, in two configurations both named [`CONFIGURATION_NAME`]:
 //!
 //! * `workloads.aims.dev` (validating, [`VALIDATE_WORKLOADS_PATH`]): Deployments, StatefulSets,
-//!   DaemonSets, ReplicaSets, ReplicationControllers and their scale, Jobs, CronJobs and KServe
-//!   InferenceServices, outside kube-system, kube-node-lease, the operator's namespace and any
+//!   DaemonSets, ReplicaSets, ReplicationControllers and their scale, Jobs, CronJobs and every
+//!   custom-resource kind of the governed kinds' data (`catalog/kinds.yaml`, and a platform team's
+//!   own), outside kube-system, kube-node-lease, the operator's namespace and any
 //!   namespaces the user excludes (so the operator can never lock the cluster or itself out).
 //! * `pods.aims.dev` (validating, [`VALIDATE_WORKLOADS_PATH`]): the same for Pods, and for the
 //!   ephemeral containers added to any Pod (`pods/ephemeralcontainers`, as `kubectl debug`
@@ -392,13 +393,25 @@ fn workload_rules() -> Vec<RuleWithOperations> {
             "Namespaced",
         ),
         rule("batch", "v1", &["jobs", "cronjobs"], "Namespaced"),
-        rule(
-            "serving.kserve.io",
-            "*",
-            &["inferenceservices"],
-            "Namespaced",
-        ),
     ]
+    .into_iter()
+    .chain(custom_kind_rules())
+    .collect()
+}
+
+/// One rule per custom-resource kind of the governed kinds' data, in every version its CRD
+/// serves (a rule for a kind whose CRD is not installed matches nothing until it is), with its
+/// scale subresource where a halt scales it.
+fn custom_kind_rules() -> impl Iterator<Item = RuleWithOperations> {
+    crate::engine::kinds::installed().iter().map(|k| {
+        let scale = format!("{}/scale", k.plural);
+        let resources: Vec<&str> = if k.has_scale() {
+            vec![&k.plural, &scale]
+        } else {
+            vec![&k.plural]
+        };
+        rule(&k.group, "*", &resources, "Namespaced")
+    })
 }
 
 fn aims_rule(resources: &[&str]) -> RuleWithOperations {

@@ -42,6 +42,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// More governed kinds: a file of catalog/kinds.yaml's shape (`kinds: [...]`), added to the
+    /// built-in ones. The operator, `aims check`, `aims scan` and `aims webhook-config` read it
+    /// alike; the chart's `extraKinds` value gives the operator one.
+    #[arg(long, global = true, env = "AIMS_KINDS_FILE", value_name = "FILE")]
+    pub kinds_file: Option<PathBuf>,
 }
 
 /// How the binary names itself when kubectl runs it as a plugin: kubectl runs `kubectl aims ...`
@@ -360,6 +365,14 @@ pub enum Error {
     /// A command that talks to the cluster failed.
     #[error(transparent)]
     Cluster(#[from] connect::ClusterError),
+    /// The governed kinds file is unreadable or refused.
+    #[error("--kinds-file {path}: {message}")]
+    Kinds {
+        /// The file.
+        path: PathBuf,
+        /// Why it is refused.
+        message: String,
+    },
 }
 
 impl Error {
@@ -373,8 +386,24 @@ impl Error {
     }
 }
 
+/// Installs the governed kinds of `--kinds-file`, if one is given, before anything is read.
+fn install_kinds(path: Option<&Path>) -> Result<(), Error> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let refused = |message: String| Error::Kinds {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
+    let file =
+        crate::engine::kinds::KindsFile::from_yaml(&text).map_err(|e| refused(e.to_string()))?;
+    crate::engine::kinds::install(file.kinds).map_err(|e| refused(e.to_string()))
+}
+
 /// Runs the command and says how the process should exit.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    install_kinds(cli.kinds_file.as_deref())?;
     match cli.command {
         Command::Crds {
             output_dir: Some(dir),

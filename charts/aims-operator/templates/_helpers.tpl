@@ -57,3 +57,13 @@ matchExpressions:
     values:
       {{- toYaml . | nindent 6 }}
 {{- end }}
+
+{{/*
+The governed custom-resource kinds, as JSON `{"kinds": [...]}`: the built-in rows (files/kinds.yaml,
+the operator's own catalog/kinds.yaml) and the platform team's extraKinds. The webhook rules, the
+RBAC and the operator's --kinds-file all come from this one list.
+*/}}
+{{- define "aims.kinds" -}}
+{{- $builtin := (.Files.Get "files/kinds.yaml" | fromYaml).kinds -}}
+{{- toJson (dict "kinds" (concat $builtin .Values.extraKinds)) -}}
+{{- end }}
