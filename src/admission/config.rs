@@ -638,6 +638,21 @@ mod tests {
                 "batch/v1/jobs Namespaced",
                 "batch/v1/cronjobs Namespaced",
                 "serving.kserve.io/*/inferenceservices Namespaced",
+                "serving.kserve.io/*/llminferenceservices Namespaced",
+                "apps.nvidia.com/*/nimservices Namespaced",
+                "leaderworkerset.x-k8s.io/*/leaderworkersets Namespaced",
+                "leaderworkerset.x-k8s.io/*/leaderworkersets/scale Namespaced",
+                "jobset.x-k8s.io/*/jobsets Namespaced",
+                "ray.io/*/rayclusters Namespaced",
+                "ray.io/*/rayjobs Namespaced",
+                "ray.io/*/rayservices Namespaced",
+                "kubeflow.org/*/pytorchjobs Namespaced",
+                "kubeflow.org/*/tfjobs Namespaced",
+                "kubeflow.org/*/mpijobs Namespaced",
+                "trainer.kubeflow.org/*/trainjobs Namespaced",
+                "argoproj.io/*/rollouts Namespaced",
+                "argoproj.io/*/rollouts/scale Namespaced",
+                "serving.knative.dev/*/services Namespaced",
             ]
         );
         assert_eq!(

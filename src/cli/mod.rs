@@ -663,7 +663,10 @@ mod tests {
             "{text}"
         );
         let text = help(&["kubectl-aims", "--help"]);
-        assert!(text.contains("Usage: kubectl aims <COMMAND>"), "{text}");
+        assert!(
+            text.contains("Usage: kubectl aims [OPTIONS] <COMMAND>"),
+            "{text}"
+        );
         assert!(!text.contains("As a kubectl plugin"), "{text}");
         assert!(help(&["aims", "--help"]).contains("As a kubectl plugin"));
     }

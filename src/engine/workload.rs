@@ -646,8 +646,13 @@ impl WorkloadFacts {
                 .transpose()
         };
         let container = Container {
+            // Named by its own name, else by its field (`trainer`), else (the whole `spec` of a
+            // NIMService) by the kind.
             name: c.get("name").and_then(Value::as_str).map_or_else(
-                || at.rsplit('.').next().unwrap_or(at).to_owned(),
+                || match at.rsplit('.').next().unwrap_or(at) {
+                    "spec" => kind.as_str().to_lowercase(),
+                    field => field.to_owned(),
+                },
                 str::to_owned,
             ),
             image: Some(image),
@@ -788,7 +793,12 @@ impl WorkloadFacts {
             }
         }
         self.containers.push(ContainerFacts {
-            name: c.name.clone(),
+            // A Knative Service's container may have no name: findings name it by its position.
+            name: if c.name.is_empty() {
+                format!("#{}", self.containers.len() + 1)
+            } else {
+                c.name.clone()
+            },
             image: ImageRef::parse(c.image.as_deref().unwrap_or_default()),
             init,
             ephemeral: false,
