@@ -57,7 +57,7 @@ helm upgrade --install aims "${chart[@]}" --set webhook.enabled=false >/dev/null
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 # KServe is not installed here: a schema-less stand-in lets the InferenceService example apply.
 kubectl get crd inferenceservices.serving.kserve.io >/dev/null 2>&1 ||
-  kubectl apply -f tests/fixtures/kserve-inferenceservice-crd.yaml >/dev/null
+  kubectl apply -f tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml >/dev/null
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
 # Applied before the webhooks exist, as workloads that predate the operator would be. The

@@ -550,7 +550,7 @@ async fn the_operator_may_change_only_what_the_stop_button_needs() {
         &[
             "apply",
             "-f",
-            "tests/fixtures/kserve-inferenceservice-crd.yaml",
+            "tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml",
         ],
     ));
     support::wait_established(&cp, &["crd/inferenceservices.serving.kserve.io"]);

@@ -180,7 +180,7 @@ async fn inference_services_are_governed_once_kserve_is_installed_even_after_the
         &[
             "apply",
             "-f",
-            "tests/fixtures/kserve-inferenceservice-crd.yaml",
+            "tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml",
         ],
     ));
     support::wait_established(&cp, &["crd/inferenceservices.serving.kserve.io"]);

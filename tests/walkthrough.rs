@@ -116,7 +116,7 @@ fn the_readme_walkthrough_prints_what_the_readme_shows() {
         &[
             "apply",
             "-f",
-            "tests/fixtures/kserve-inferenceservice-crd.yaml",
+            "tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml",
         ],
     ));
     support::wait_established(&cp, &["crd", "--all"]);

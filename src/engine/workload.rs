@@ -18,9 +18,10 @@ use k8s_openapi::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::kinds::{self, Halt, KindSpec, Stopper};
+use super::kinds::{self, KindSpec, Stopper};
 use crate::api::SYSTEM_LABEL;
 
+pub mod custom;
 pub mod fields;
 
 /// The kinds of workload the engine governs: the built-in Kubernetes kinds, read with their own
@@ -493,182 +494,7 @@ impl WorkloadFacts {
         facts
     }
 
-    /// Facts of an object of a custom-resource kind, read by the paths of its row: the labels of
-    /// its first pod template (its own, for a kind without templates), the containers of every
-    /// pod template, pod spec and container-shaped object, the model URIs, the replicas and
-    /// whether it is stopped. A field of the wrong shape is an error naming its path, and so are
-    /// two pod templates that name different systems: an object belongs to one system.
-    pub fn from_custom(spec: &'static KindSpec, object: &Value) -> Result<Self, FactsError> {
-        let kind = WorkloadKind::Custom(spec);
-        let shape = |path: &str, message: String| FactsError::Shape {
-            kind,
-            path: path.to_owned(),
-            message,
-        };
-        let meta: ObjectMeta = match object.get("metadata") {
-            Some(m) => read_at(kind, "metadata", m)?,
-            None => ObjectMeta::default(),
-        };
-        let mut facts = Self::from_meta(kind, &meta);
-        let mut system: Option<(String, String)> = None;
-        let mut templates = 0;
-        for path in &spec.pod_templates {
-            for (at, template) in path.find(object) {
-                let labels: BTreeMap<String, String> =
-                    match template.get("metadata").and_then(|m| m.get("labels")) {
-                        Some(l) => read_at(kind, &format!("{at}.metadata.labels"), l)?,
-                        None => BTreeMap::new(),
-                    };
-                if let Some(named) = labels.get(SYSTEM_LABEL) {
-                    match &system {
-                        Some((first, other)) if other != named => {
-                            return Err(shape(
-                                &format!("{at}.metadata.labels"),
-                                format!(
-                                    "{SYSTEM_LABEL} is {named}, while {first} names {other}: \
-                                     all pods of one object belong to one system"
-                                ),
-                            ));
-                        }
-                        Some(_) => {}
-                        None => system = Some((at.clone(), named.clone())),
-                    }
-                }
-                if templates == 0 {
-                    facts.pod_labels = labels;
-                }
-                templates += 1;
-                if let Some(pod) = template.get("spec") {
-                    facts.add_pod_spec_value(pod, &format!("{at}.spec"))?;
-                }
-            }
-        }
-        if spec.pod_templates.is_empty() {
-            facts.pod_labels = facts.labels.clone();
-        }
-        for path in &spec.pod_specs {
-            for (at, pod) in path.find(object) {
-                facts.add_pod_spec_value(pod, &at)?;
-            }
-        }
-        for path in &spec.containers {
-            for (at, c) in path.find(object) {
-                facts.add_container_value(c, &at)?;
-            }
-        }
-        for path in &spec.model_uris {
-            for (at, uri) in path.find(object) {
-                let uri = uri
-                    .as_str()
-                    .ok_or_else(|| shape(&at, format!("expected a string, found {uri}")))?;
-                facts.model_uris.push(uri.to_owned());
-            }
-        }
-        if let Some(replicas) = &spec.replicas {
-            facts.replicas = Some(match replicas.path.find(object).first() {
-                Some((at, n)) => n
-                    .as_i64()
-                    .and_then(|n| i32::try_from(n).ok())
-                    .ok_or_else(|| shape(at, format!("expected a replica count, found {n}")))?,
-                None => replicas.default,
-            });
-        }
-        facts.suspended = match &spec.halt {
-            Halt::Suspend { path } => Some(match path.find(object).first() {
-                Some((at, flag)) => flag
-                    .as_bool()
-                    .ok_or_else(|| shape(at, format!("expected true or false, found {flag}")))?,
-                None => false,
-            }),
-            Halt::Annotation { key, value } => Some(facts.annotations.get(key) == Some(value)),
-            _ => None,
-        };
-        facts.model_uris.sort();
-        facts.model_uris.dedup();
-        Ok(facts)
-    }
-
-    /// Adds the containers of a pod spec given as JSON at `at`.
-    fn add_pod_spec_value(&mut self, pod: &Value, at: &str) -> Result<(), FactsError> {
-        // Only the fields facts come from: the rest of a custom kind's pod spec may not even be a
-        // pod spec's (KServe's predictor).
-        let mut slim = serde_json::Map::new();
-        slim.insert(
-            "containers".to_owned(),
-            pod.get("containers")
-                .cloned()
-                .unwrap_or_else(|| Value::Array(Vec::new())),
-        );
-        for field in ["initContainers", "resourceClaims"] {
-            if let Some(v) = pod.get(field) {
-                slim.insert(field.to_owned(), v.clone());
-            }
-        }
-        let spec: PodSpec = read_at(self.kind, at, &Value::Object(slim))?;
-        self.add_pod_spec(&spec);
-        Ok(())
-    }
-
-    /// Adds a container-shaped object given as JSON at `at` (`image` as a string or as
-    /// `{repository, tag}`; `resources` or `resourcesPerNode`; `command`, `args`, `env`). One
-    /// with no image is not a container of its own (a runtime elsewhere gives the image).
-    fn add_container_value(&mut self, c: &Value, at: &str) -> Result<(), FactsError> {
-        let kind = self.kind;
-        let image = match c.get("image") {
-            None | Some(Value::Null) => return Ok(()),
-            Some(Value::String(image)) => image.clone(),
-            Some(Value::Object(parts)) => {
-                let part = |key: &str| parts.get(key).and_then(Value::as_str).unwrap_or_default();
-                match (part("repository"), part("tag")) {
-                    (repository, "") => repository.to_owned(),
-                    (repository, tag) => format!("{repository}:{tag}"),
-                }
-            }
-            Some(other) => {
-                return Err(FactsError::Shape {
-                    kind,
-                    path: format!("{at}.image"),
-                    message: format!("expected an image reference, found {other}"),
-                });
-            }
-        };
-        let field = |name: &str| c.get(name).filter(|v| !v.is_null());
-        let resources = match field("resources")
-            .map(|r| ("resources", r))
-            .or_else(|| field("resourcesPerNode").map(|r| ("resourcesPerNode", r)))
-        {
-            Some((name, r)) => Some(read_at(kind, &format!("{at}.{name}"), r)?),
-            None => None,
-        };
-        let strings = |name: &str| -> Result<Option<Vec<String>>, FactsError> {
-            field(name)
-                .map(|v| read_at(kind, &format!("{at}.{name}"), v))
-                .transpose()
-        };
-        let container = Container {
-            // Named by its own name, else by its field (`trainer`), else (the whole `spec` of a
-            // NIMService) by the kind.
-            name: c.get("name").and_then(Value::as_str).map_or_else(
-                || match at.rsplit('.').next().unwrap_or(at) {
-                    "spec" => kind.as_str().to_lowercase(),
-                    field => field.to_owned(),
-                },
-                str::to_owned,
-            ),
-            image: Some(image),
-            command: strings("command")?,
-            args: strings("args")?,
-            env: field("env")
-                .map(|v| read_at(kind, &format!("{at}.env"), v))
-                .transpose()?,
-            resources,
-            ..Container::default()
-        };
-        self.add_container(&container, false);
-        Ok(())
-    }
-
-    fn from_meta(kind: WorkloadKind, meta: &ObjectMeta) -> Self {
+    pub(super) fn from_meta(kind: WorkloadKind, meta: &ObjectMeta) -> Self {
         Self {
             kind,
             namespace: meta.namespace.clone().unwrap_or_default(),
@@ -714,7 +540,7 @@ impl WorkloadFacts {
         facts
     }
 
-    fn add_pod_spec(&mut self, spec: &PodSpec) {
+    pub(super) fn add_pod_spec(&mut self, spec: &PodSpec) {
         let first = self.containers.len();
         for c in spec.init_containers.iter().flatten() {
             self.add_container(c, true);
@@ -766,7 +592,7 @@ impl WorkloadFacts {
         self.model_uris.dedup();
     }
 
-    fn add_container(&mut self, c: &Container, init: bool) {
+    pub(super) fn add_container(&mut self, c: &Container, init: bool) {
         let resources = c.resources.as_ref();
         let requests = resources.and_then(|r| r.requests.as_ref());
         let limits = resources.and_then(|r| r.limits.as_ref());
@@ -816,26 +642,6 @@ impl WorkloadFacts {
                 .collect(),
         });
     }
-}
-
-/// Reads `value`, found at `at` in an object of `kind`, as a `T`; an error names the path.
-fn read_at<'v, T: serde::Deserialize<'v>>(
-    kind: WorkloadKind,
-    at: &str,
-    value: &'v Value,
-) -> Result<T, FactsError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.path().to_string();
-        FactsError::Shape {
-            kind,
-            path: if inner == "." {
-                at.to_owned()
-            } else {
-                format!("{at}.{inner}")
-            },
-            message: e.inner().to_string(),
-        }
-    })
 }
 
 /// Whether `owner` is the controller of an object of `kind` and of a governed kind that is

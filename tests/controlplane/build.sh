@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the upstream Kubernetes components the tests and `make demo` run (kube-apiserver,
-# kube-controller-manager, kubectl) from this Go module, plus helm, and caches them outside the
-# repository, keyed by version. Prints the cache's bin directory. A second run with everything
-# present is a no-op.
+# kube-controller-manager, kubectl) from this Go module, plus helm, fetches the upstream CRDs of
+# upstream-crds.txt from their Go modules into ../upstream-crds beside the bin directory, and
+# caches all of it outside the repository, keyed by version. Prints the cache's bin directory. A
+# second run with everything present is a no-op.
 #
 #   AIMS_CACHE   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/aims-operator)
 set -euo pipefail
@@ -38,5 +39,21 @@ if [ ! -x "$helm_bin/helm" ]; then
   GOBIN="$helm_bin" GOFLAGS= go install -trimpath -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$helm_version"
 fi
 ln -sf "$helm_bin/helm" "$bin/helm"
+
+# The upstream CRDs, refetched when the list changes.
+crds="$bin/../upstream-crds"
+crds_key=$(sha256sum "$here/upstream-crds.txt" | cut -c1-12)
+if [ "$(cat "$crds/.key" 2>/dev/null)" != "$crds_key" ]; then
+  echo "fetching upstream CRDs" >&2
+  rm -rf "$crds.tmp" && mkdir -p "$crds.tmp"
+  grep -v '^#' "$here/upstream-crds.txt" | while read -r module files; do
+    [ -n "$module" ] || continue
+    dir=$(GOFLAGS= go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$dir" ] || { echo "cannot fetch $module" >&2; exit 1; }
+    for f in $files; do cp "$dir/$f" "$crds.tmp/"; done
+  done
+  echo "$crds_key" > "$crds.tmp/.key"
+  rm -rf "$crds" && mv "$crds.tmp" "$crds"
+fi
 
 echo "$bin"

@@ -38,7 +38,34 @@ pub fn install_crds(cp: &ControlPlane, kserve: bool) {
             &[
                 "apply",
                 "-f",
-                "tests/fixtures/kserve-inferenceservice-crd.yaml",
+                "tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml",
+            ],
+        ));
+    }
+    wait_established(cp, &["crd", "--all"]);
+}
+
+/// Installs the CRD of every governed custom-resource kind and waits until they are Established:
+/// the real upstream CRDs that `tests/controlplane/build.sh` fetched from their Go modules
+/// (KubeRay, Kubeflow's training operator and trainer, Argo Rollouts, Knative Serving), and the
+/// stand-ins of `tests/fixtures/crds/` for the kinds whose modules cannot be fetched.
+pub fn install_kind_crds(cp: &ControlPlane) {
+    let upstream = cp.bin_dir().join("../upstream-crds");
+    assert!(
+        upstream.is_dir(),
+        "{} is missing: run tests/controlplane/build.sh",
+        upstream.display()
+    );
+    // Server-side: the upstream CRDs are too large for kubectl's last-applied annotation.
+    for dir in [upstream.as_path(), Path::new("tests/fixtures/crds")] {
+        ok(kubectl(
+            cp,
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                dir.to_str().unwrap(),
             ],
         ));
     }
