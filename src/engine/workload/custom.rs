@@ -211,3 +211,139 @@ fn read_at<'v, T: serde::Deserialize<'v>>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn kind(name: &str) -> &'static KindSpec {
+        WorkloadKind::custom(name)
+            .and_then(WorkloadKind::spec)
+            .unwrap()
+    }
+
+    #[test]
+    fn pod_templates_that_name_two_systems_are_refused_with_the_path() {
+        let lws = json!({"metadata": {"name": "x"}, "spec": {"replicas": 1, "leaderWorkerTemplate": {
+            "leaderTemplate": {"metadata": {"labels": {"aims.dev/system": "approved"}},
+                               "spec": {"containers": [{"name": "a", "image": "i"}]}},
+            "workerTemplate": {"metadata": {"labels": {"aims.dev/system": "other"}},
+                               "spec": {"containers": [{"name": "b", "image": "j"}]}}}}});
+        let err = WorkloadFacts::from_custom(kind("LeaderWorkerSet"), &lws)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spec.leaderWorkerTemplate.workerTemplate.metadata.labels")
+                && err.contains("aims.dev/system is other")
+                && err.contains("names approved"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_shape_is_named_by_its_path() {
+        let cases = [
+            (
+                "PyTorchJob",
+                json!({"spec": {"runPolicy": {"suspend": "yes"}, "pytorchReplicaSpecs": {}}}),
+                "spec.runPolicy.suspend: expected true or false",
+            ),
+            (
+                "RayCluster",
+                json!({"spec": {"workerGroupSpecs": [{"template": {"spec": {"containers": [{"name": 3}]}}}]}}),
+                "spec.workerGroupSpecs[0].template.spec.containers[0].name",
+            ),
+            (
+                "NIMService",
+                json!({"spec": {"image": 7}}),
+                "spec.image: expected an image reference",
+            ),
+            (
+                "LeaderWorkerSet",
+                json!({"spec": {"replicas": "two"}}),
+                "spec.replicas: expected a replica count",
+            ),
+            (
+                "LLMInferenceService",
+                json!({"spec": {"model": {"uri": 1}}}),
+                "spec.model.uri: expected a string",
+            ),
+        ];
+        for (k, object, want) in cases {
+            let err = WorkloadFacts::from_custom(kind(k), &object)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn each_stop_is_read_as_the_row_says() {
+        let pytorch = |suspend: Option<bool>| {
+            let run_policy = suspend.map_or_else(|| json!({}), |s| json!({"suspend": s}));
+            WorkloadFacts::from_custom(
+                kind("PyTorchJob"),
+                &json!({"spec": {"runPolicy": run_policy, "pytorchReplicaSpecs": {}}}),
+            )
+            .unwrap()
+            .suspended
+        };
+        assert_eq!(pytorch(None), Some(false));
+        assert_eq!(pytorch(Some(true)), Some(true));
+        let llm = |annotations: serde_json::Value| {
+            WorkloadFacts::from_custom(
+                kind("LLMInferenceService"),
+                &json!({"metadata": {"annotations": annotations}, "spec": {}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(llm(json!({})).suspended, Some(false));
+        assert_eq!(
+            llm(json!({"serving.kserve.io/stop": "true"})).suspended,
+            Some(true)
+        );
+        assert_eq!(llm(json!({})).replicas, Some(1), "the row's default");
+        let lws =
+            WorkloadFacts::from_custom(kind("LeaderWorkerSet"), &json!({"spec": {"replicas": 3}}))
+                .unwrap();
+        assert_eq!((lws.replicas, lws.suspended), (Some(3), None));
+        let knative = WorkloadFacts::from_custom(kind("Service"), &json!({"spec": {}})).unwrap();
+        assert_eq!((knative.replicas, knative.suspended), (None, None));
+    }
+
+    #[test]
+    fn a_container_shaped_object_is_read_whatever_its_image_form() {
+        let nim = WorkloadFacts::from_custom(
+            kind("NIMService"),
+            &json!({"metadata": {"labels": {"aims.dev/system": "chat"}}, "spec": {
+                "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3.3"},
+                "resources": {"limits": {"nvidia.com/gpu": 1}}}}),
+        )
+        .unwrap();
+        assert_eq!(nim.system_label(), Some("chat"));
+        let c = &nim.containers[0];
+        assert_eq!(c.name, "nimservice");
+        assert_eq!(
+            c.image.reference,
+            "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3"
+        );
+        assert_eq!(
+            c.extended_resources
+                .get("nvidia.com/gpu")
+                .map(String::as_str),
+            Some("1")
+        );
+        // A trainer whose image its runtime gives is no container of its own; its model still
+        // counts.
+        let train = WorkloadFacts::from_custom(
+            kind("TrainJob"),
+            &json!({"spec": {"trainer": {"numNodes": 2},
+                             "initializer": {"model": {"storageUri": "hf://org/m"}}}}),
+        )
+        .unwrap();
+        assert!(train.containers.is_empty());
+        assert_eq!(train.model_uris, ["hf://org/m"]);
+    }
+}
