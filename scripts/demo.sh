@@ -55,9 +55,12 @@ stop_operator
 helm upgrade --install aims "${chart[@]}" --set webhook.enabled=false >/dev/null
 # helm installs CRDs only once: a reused control plane gets today's.
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
-# KServe is not installed here: a schema-less stand-in lets the InferenceService example apply.
-kubectl get crd inferenceservices.serving.kserve.io >/dev/null 2>&1 ||
-  kubectl apply -f tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml >/dev/null
+# KServe and LeaderWorkerSet are not installed here: schema-less stand-ins of their CRDs let the
+# InferenceService and LeaderWorkerSet examples apply (the operator watches each kind once its CRD
+# exists).
+for crd in tests/fixtures/crds/*.yaml; do
+  kubectl get crd "$(basename "$crd" .yaml)" >/dev/null 2>&1 || kubectl apply -f "$crd" >/dev/null
+done
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
 # Applied before the webhooks exist, as workloads that predate the operator would be. The
@@ -108,6 +111,9 @@ done
 echo
 echo "\$ kubectl get aims -A"
 kubectl get aims -A
+echo
+echo "\$ kubectl aims scan -A"
+"$target/debug/aims" scan -A
 echo
 echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
 kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true

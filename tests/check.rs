@@ -38,6 +38,7 @@ fn the_examples_get_the_documented_verdicts() {
             ("credit/Deployment/pd-scorecard", "Deny"),
             ("hr/Deployment/cv-ranker", "Deny"),
             ("research/Deployment/llm-playground", "Warn"),
+            ("research/LeaderWorkerSet/llm-multinode", "Warn"),
             ("shop/Deployment/recommender", "Allow"),
             ("support/InferenceService/support-assistant", "Deny"),
         ]

@@ -242,3 +242,32 @@ fn ordinary_workloads_are_governed_but_not_model_serving() {
         serde_json::json!({"SparkApplication": 1})
     );
 }
+
+#[test]
+fn the_readme_kinds_table_lists_every_governed_kind_and_its_group() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let table = readme
+        .split("<!-- kinds: tests/kinds_corpus.rs checks this table -->")
+        .nth(1)
+        .expect("the README's kinds table");
+    let rows: Vec<(String, String)> = table
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].to_owned(), cells[2].to_owned())
+        })
+        .collect();
+    let want: Vec<(String, String)> = WorkloadKind::all()
+        .map(|k| {
+            let group = match k.group() {
+                "" => "core",
+                g => g,
+            };
+            (k.as_str().to_owned(), group.to_owned())
+        })
+        .collect();
+    assert_eq!(rows, want);
+}

@@ -402,6 +402,7 @@ spec:
                 &[("RiskAssessment", 1)],
             ),
             ("unregistered/llm-playground.yaml", &[("Workload", 1)]),
+            ("unregistered/llm-multinode.yaml", &[("Workload", 1)]),
             (
                 "",
                 &[
@@ -410,7 +411,7 @@ spec:
                     ("ControlBinding", 1),
                     ("Namespace", 5),
                     ("RiskAssessment", 3),
-                    ("Workload", 5),
+                    ("Workload", 6),
                 ],
             ),
         ];

@@ -19,8 +19,8 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared control plane, with the aims CRDs and the KServe stand-in CRD installed and
-/// Established.
+/// The shared control plane, with the aims CRDs and the stand-in CRDs (KServe, LeaderWorkerSet,
+/// JobSet, NIM) installed and Established.
 pub fn cluster() -> &'static ControlPlane {
     static READY: OnceLock<()> = OnceLock::new();
     let cp = aims_testenv::shared();
@@ -28,17 +28,19 @@ pub fn cluster() -> &'static ControlPlane {
     cp
 }
 
-/// Installs the aims CRDs (and, with `kserve`, the KServe stand-in CRD) and waits until they are
-/// Established.
-pub fn install_crds(cp: &ControlPlane, kserve: bool) {
+/// Installs the aims CRDs (and, with `stand_ins`, the stand-in CRDs of `tests/fixtures/crds/`: the
+/// examples' InferenceService and LeaderWorkerSet apply) and waits until they are Established.
+pub fn install_crds(cp: &ControlPlane, stand_ins: bool) {
     ok(kubectl(cp, &["apply", "--server-side", "-f", "crds/"]));
-    if kserve {
+    if stand_ins {
         ok(kubectl(
             cp,
             &[
                 "apply",
+                "--server-side",
+                "--force-conflicts",
                 "-f",
-                "tests/fixtures/crds/inferenceservices.serving.kserve.io.yaml",
+                "tests/fixtures/crds/",
             ],
         ));
     }
