@@ -70,7 +70,11 @@ fn both_configurations(
     ];
     template.extend(["--show-only", "templates/webhooks.yaml"]);
     for v in values {
-        template.extend(["--set", v]);
+        // `@FILE` is a values file, anything else one `--set`.
+        match v.strip_prefix('@') {
+            Some(file) => template.extend(["--values", file]),
+            None => template.extend(["--set", v]),
+        }
     }
     let rendered = ok(helm(cp, &template));
     (documents(&printed), documents(&rendered))
@@ -144,6 +148,55 @@ async fn the_chart_installs_and_the_operator_governs_with_only_the_rights_it_gra
         ],
     );
     assert_same_webhooks(&printed, &rendered);
+    // A platform team's own kind: the operator reads it from the file the chart's extraKinds value
+    // renders, and both review it.
+    let (printed, rendered) = both_configurations(
+        &cp,
+        &[
+            "--kinds-file",
+            "tests/fixtures/extra-kinds/kinds.yaml",
+            "--service",
+            "aims-operator-webhook",
+            "--namespace",
+            NS,
+        ],
+        &["@tests/fixtures/extra-kinds/values.yaml"],
+    );
+    assert_same_webhooks(&printed, &rendered);
+    assert!(
+        rendered
+            .iter()
+            .find(|d| d["kind"] == "ValidatingWebhookConfiguration")
+            .unwrap()["webhooks"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"] == serde_json::json!(["modelservers", "modelservers/scale"])),
+        "{rendered:#?}"
+    );
+    let extra = ok(helm(
+        &cp,
+        &[
+            "template",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            NS,
+            "--values",
+            "tests/fixtures/extra-kinds/values.yaml",
+            "--show-only",
+            "templates/kinds-configmap.yaml",
+        ],
+    ));
+    let configmap = &documents(&extra)[0];
+    let file: Value =
+        serde_saphyr::from_str(configmap["data"]["kinds.yaml"].as_str().unwrap()).unwrap();
+    let want: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(support::repo().join("tests/fixtures/extra-kinds/kinds.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file, want, "the operator reads the rows the values give");
 
     // The optional parts render, and switched off they are gone.
     let kinds = |values: &[&str]| -> Vec<String> {

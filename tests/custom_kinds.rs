@@ -491,3 +491,103 @@ async fn an_llm_inference_service_is_governed() {
     )
     .await;
 }
+
+/// The policies the chart holds the operator's writes to, for the custom kinds whose real CRDs are
+/// installed: type-checked against the real schemas, and refusing all but the stop.
+#[tokio::test]
+async fn the_operator_may_change_only_the_stop_of_a_custom_kind() {
+    let cp = setup();
+    let ns = "operator-writes";
+    namespace(cp, ns);
+    ok(apply(cp, &pytorch_job(ns, "mnist", false)));
+    ok(apply(cp, &ray_service(ns, "llm", false)));
+    for policy in [
+        "aims-operator-pytorchjobs.kubeflow.org-writes",
+        "aims-operator-tfjobs.kubeflow.org-writes",
+        "aims-operator-mpijobs.kubeflow.org-writes",
+        "aims-operator-trainjobs.trainer.kubeflow.org-writes",
+        "aims-operator-rayclusters.ray.io-writes",
+        "aims-operator-rayjobs.ray.io-writes",
+    ] {
+        let checked = eventually(WAIT, &format!("{policy} type-checked"), || async {
+            let status = stdout(&kubectl(
+                cp,
+                &[
+                    "get",
+                    "validatingadmissionpolicy",
+                    policy,
+                    "-o",
+                    "jsonpath={.status.observedGeneration}/{.status.typeChecking}",
+                ],
+            ));
+            (!status.starts_with('/')).then_some(status)
+        })
+        .await;
+        assert!(
+            !checked.contains("expressionWarnings"),
+            "{policy}: {checked}"
+        );
+    }
+    // The operator's own client: a PATCH alone, as its halt sends it.
+    let kubeconfig = support::operator::as_chart_service_account(cp, OPERATOR_NS);
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let patch = |target: &str, body: &str| {
+        let (kind, name) = target.split_once('/').unwrap();
+        let spec = match kind {
+            "pytorchjob" => aims_operator::engine::kinds::find("kubeflow.org", "PyTorchJob"),
+            _ => aims_operator::engine::kinds::find("ray.io", "RayService"),
+        }
+        .unwrap();
+        let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
+            client.clone(),
+            ns,
+            &aims_operator::cluster::custom::api_resource(spec),
+        );
+        let (name, body) = (name.to_owned(), body.to_owned());
+        async move {
+            let pp = kube::api::PatchParams {
+                dry_run: true,
+                ..Default::default()
+            };
+            let patch =
+                kube::api::Patch::Merge(serde_json::from_str::<serde_json::Value>(&body).unwrap());
+            api.patch(&name, &pp, &patch)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+    };
+    patch(
+        "pytorchjob/mnist",
+        r#"{"spec":{"runPolicy":{"suspend":true}}}"#,
+    )
+    .await
+    .expect("the stop is allowed");
+    for (target, body, says) in [
+        (
+            "pytorchjob/mnist",
+            r#"{"spec":{"pytorchReplicaSpecs":{"Master":{"replicas":4}}}}"#,
+            "may not change spec.pytorchReplicaSpecs",
+        ),
+        (
+            "pytorchjob/mnist",
+            r#"{"metadata":{"labels":{"aims.dev/system":"other"}}}"#,
+            "labels",
+        ),
+        // A RayService stops through its RayClusters: the operator may not write it at all.
+        (
+            "rayservice/llm",
+            r#"{"spec":{"serveConfigV2":"x"}}"#,
+            "forbidden",
+        ),
+    ] {
+        let err = patch(target, body).await.expect_err(body);
+        assert!(err.contains(says), "{target} {body}: {err}");
+    }
+}

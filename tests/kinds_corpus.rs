@@ -271,3 +271,52 @@ fn the_readme_kinds_table_lists_every_governed_kind_and_its_group() {
         .collect();
     assert_eq!(rows, want);
 }
+
+#[test]
+fn a_platform_teams_own_kind_is_governed_from_its_kinds_file() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aims"))
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect("run aims")
+    };
+    let file = "tests/fixtures/extra-kinds/modelserver.yaml";
+    // Without the kinds file the kind is not governed, and says so.
+    let out = run(&["check", "-f", file, "-o", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["skipped"], serde_json::json!({"ModelServer": 1}));
+    // With it, its template and its model are read.
+    let out = run(&[
+        "check",
+        "--kinds-file",
+        "tests/fixtures/extra-kinds/kinds.yaml",
+        "-f",
+        file,
+        "-o",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let w = &report["workloads"][0];
+    assert_eq!(w["workload"], "ModelServer/sentiment");
+    let reason = w["reasons"][0]["message"].as_str().unwrap();
+    assert!(
+        reason.contains("requests amd.com/gpu in container server")
+            && reason.contains("loads model s3://models/sentiment/v4"),
+        "{reason}"
+    );
+    // A row that cannot work is refused at start, naming it and what is wrong.
+    let out = run(&[
+        "check",
+        "--kinds-file",
+        "tests/fixtures/extra-kinds/bad-kinds.yaml",
+        "-f",
+        file,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--kinds-file tests/fixtures/extra-kinds/bad-kinds.yaml: kinds[0] (ModelServer): halt: scaling to zero needs `replicas`"),
+        "{err}"
+    );
+}
