@@ -103,7 +103,7 @@ fn junit_output_has_a_failure_per_denied_workload() {
     let xml = stdout(&out);
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
-        xml.contains(r#"<testsuites name="aims check" tests="5" failures="3">"#),
+        xml.contains(r#"<testsuites name="aims check" tests="6" failures="3">"#),
         "{xml}"
     );
     assert_eq!(xml.matches("<failure ").count(), 3);

@@ -591,3 +591,21 @@ async fn the_operator_may_change_only_the_stop_of_a_custom_kind() {
         assert!(err.contains(says), "{target} {body}: {err}");
     }
 }
+
+/// A team may not split one object's pods between systems: a worker template labelled for
+/// another (say, an approved) system than the leader's is refused, naming the field.
+#[tokio::test]
+async fn pod_templates_of_one_object_may_not_name_two_systems() {
+    let cp = setup();
+    let ns = "two-systems";
+    namespace(cp, ns);
+    let manifest = leader_worker_set(ns, "split", true).replace(
+        "    workerTemplate:\n      spec:",
+        "    workerTemplate:\n      metadata: {labels: {aims.dev/system: approved-elsewhere}}\n      spec:",
+    );
+    assert!(manifest.contains("approved-elsewhere"));
+    refused(
+        &apply(cp, &manifest),
+        "spec.leaderWorkerTemplate.workerTemplate.metadata.labels: aims.dev/system is approved-elsewhere, while spec.leaderWorkerTemplate.leaderTemplate names scoring",
+    );
+}
