@@ -114,6 +114,20 @@ fn deployment(name: &str, system: usize, image: &str) -> Value {
     })
 }
 
+/// The same model server as [`deployment`], run by a LeaderWorkerSet of a leader and a worker: a
+/// custom kind, read by the paths of its row.
+fn leader_worker_set(name: &str, system: usize, image: &str) -> Value {
+    let template = deployment(name, system, image)["spec"]["template"].clone();
+    json!({
+        "apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+        "metadata": {"name": name, "namespace": NS, "uid": "6f1c1f8e-8d5b-4f57-9f0e-3a1c2b7d9e11",
+            "generation": 1, "creationTimestamp": "2026-11-24T10:00:00Z",
+            "labels": {"aims.dev/system": format!("system-{system}"), "app": name}},
+        "spec": {"replicas": 2, "leaderWorkerTemplate": {
+            "size": 2, "leaderTemplate": template.clone(), "workerTemplate": template}}
+    })
+}
+
 fn hook() -> Arc<Webhook> {
     let key = SigningKey::new([9u8; 32]).unwrap();
     let client = offline_client();
@@ -272,6 +286,13 @@ fn bench(c: &mut Criterion) {
             })),
             true,
         ),
+        (
+            "allow: an approved image of a registered system, as a LeaderWorkerSet",
+            Review::create(leader_worker_set("system-3-new", 3, &image(3)))
+                .with("userInfo", json!({"username": "dev", "uid": "1", "groups": ["developers", "system:authenticated"]}))
+                .bytes(),
+            true,
+        ),
     ];
     for (name, body, allowed) in cases {
         let logged = LOGGED.load(Ordering::Relaxed);
@@ -286,10 +307,16 @@ fn bench(c: &mut Criterion) {
             Some(&json!(allowed)),
             "{name}: {answer:#}"
         );
-        c.bench_function(&format!("admission/Deployment CREATE, {name}"), |b| {
+        let kind = if name.ends_with("LeaderWorkerSet") {
+            "LeaderWorkerSet"
+        } else {
+            "Deployment"
+        };
+        let name = name.trim_end_matches(", as a LeaderWorkerSet");
+        c.bench_function(&format!("admission/{kind} CREATE, {name}"), |b| {
             b.iter(|| rt.block_on(post(app.clone(), std::hint::black_box(body.clone()))))
         });
-        c.bench_function(&format!("admission cold/Deployment CREATE, {name}"), |b| {
+        c.bench_function(&format!("admission cold/{kind} CREATE, {name}"), |b| {
             b.iter_batched(
                 || {
                     let body = body.clone();
@@ -336,5 +363,23 @@ fn watch_event(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, watch_event);
+/// A LeaderWorkerSet's watch event as the stores read it: its facts, by its row's paths.
+fn custom_watch_event(c: &mut Criterion) {
+    use aims_operator::cluster::custom::CustomWorkload;
+    use kube::core::WatchEvent;
+
+    let line = format!(
+        r#"{{"type":"ADDED","object":{}}}"#,
+        leader_worker_set("system-3-new", 3, &image(3))
+    );
+    c.bench_function("watch event/LeaderWorkerSet created, as stored", |b| {
+        b.iter(|| {
+            let event: WatchEvent<CustomWorkload> =
+                serde_json::from_str(std::hint::black_box(&line)).unwrap();
+            event
+        })
+    });
+}
+
+criterion_group!(benches, bench, watch_event, custom_watch_event);
 criterion_main!(benches);
