@@ -181,10 +181,11 @@ pub struct Oversight {
     #[schemars(length(max = 32))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub overseers: Vec<Person>,
-    /// The stop button (EU AI Act Art. 14(4)(e)): while true, the system's Deployments and
-    /// StatefulSets are scaled to zero, its CronJobs are suspended, its KServe InferenceServices
-    /// are stopped, and new or scaled-up workloads are denied. Setting it back to false restores
-    /// what was there.
+    /// The stop button (EU AI Act Art. 14(4)(e)): while true, every workload of the system is
+    /// stopped as its kind allows (Deployments, StatefulSets and LeaderWorkerSets scaled to zero,
+    /// CronJobs, Jobs, RayClusters and PyTorchJobs suspended, KServe services stopped, bare Pods
+    /// deleted, ...), and new, scaled-up or restarted workloads are denied. Setting it back to
+    /// false restores what was there.
     #[serde(default)]
     pub halt: bool,
     /// Why the system was halted. Required while `halt` is true.
@@ -366,11 +367,13 @@ pub struct AISystemStatus {
 pub struct HaltedWorkload {
     /// `Kind/name`.
     pub workload: String,
-    /// For a Deployment or StatefulSet: the replicas to restore.
+    /// For a kind a halt scales to zero (a Deployment, a StatefulSet, a LeaderWorkerSet, ...): the
+    /// replicas to restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
-    /// For a CronJob (`spec.suspend`) or a KServe InferenceService (its `serving.kserve.io/stop`
-    /// annotation): whether it was already stopped before the halt.
+    /// For a kind a halt stops by a flag (a CronJob's or a Job's `spec.suspend`, a parked DaemonSet,
+    /// a custom kind's suspend field or stop annotation such as KServe's
+    /// `serving.kserve.io/stop`): whether it was already stopped before the halt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<bool>,
 }

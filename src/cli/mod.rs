@@ -156,9 +156,10 @@ pub enum Command {
     Reject(approve::RejectArgs),
     /// Halt an AISystem: the stop button (EU AI Act Art. 14(4)(e)).
     ///
-    /// Sets spec.oversight.halt, with the reason. The operator scales the system's Deployments and
-    /// StatefulSets to zero, suspends its CronJobs, stops its InferenceServices, and its webhook
-    /// denies new or scaled-up workloads until an overseer resumes it.
+    /// Sets spec.oversight.halt, with the reason. The operator stops every workload of the system
+    /// as its kind allows (scales Deployments and LeaderWorkerSets to zero, suspends CronJobs,
+    /// Jobs and PyTorchJobs, stops InferenceServices, ...), and its webhook denies new or
+    /// scaled-up workloads until an overseer resumes it.
     #[command(
         after_help = "Examples:\n  kubectl aims halt product-recommender -n shop --reason \"drift under investigation\""
     )]
@@ -173,8 +174,9 @@ pub enum Command {
     Resume(halt::ResumeArgs),
     /// List the unregistered model workloads of a live cluster, with why each looks like one.
     ///
-    /// A workload is listed when it looks like model serving (a KServe InferenceService, a known
-    /// serving image, an accelerator request, a model URI) and belongs to no AISystem.
+    /// A workload of any governed kind is listed when it looks like model serving (a model-serving
+    /// kind such as KServe's, a known serving image or command, an accelerator request, a model
+    /// URI) and belongs to no AISystem.
     /// Without -n or -A, the namespace of the current kubeconfig context.
     #[command(
         after_help = "Examples:\n  aims scan -A\n  aims scan -n research\n  aims scan -A -o json | jq '.[].workload'"
@@ -193,8 +195,8 @@ pub enum Command {
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
     /// Reads AISystems, RiskAssessments, ControlBindings, ClusterControlBindings, Namespaces and
-    /// workloads (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Pods, KServe
-    /// InferenceServices) and evaluates them as the operator would. Exit status: 0 when nothing is
+    /// workloads of every governed kind (Deployments, Jobs, Pods, LeaderWorkerSets, RayServices,
+    /// PyTorchJobs, KServe InferenceServices, ...) and evaluates them as the operator would. Exit status: 0 when nothing is
     /// denied, 1 when something is, 2 when the input cannot be read.
     #[command(
         after_help = "Examples:\n  aims check -f examples/\n  kustomize build overlays/prod | aims check -f -\n  aims check -f manifests/ --output junit > aims.xml"

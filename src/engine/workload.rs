@@ -1,6 +1,7 @@
 //! Workload facts: what the engine needs to know about one workload, read from a Deployment,
-//! StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, Pod or KServe
-//! InferenceService.
+//! StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob or Pod with their own
+//! types, or from an object of a governed custom-resource kind by the paths of its row
+//! ([`custom`]).
 //!
 //! Facts are extracted once (in the controller's reflector, the webhook's request, or the CLI's
 //! input) and are all the engine ever sees of a workload.
@@ -275,9 +276,6 @@ impl ContainerFacts {
     }
 }
 
-/// KServe's annotation that stops an InferenceService (its pods go away; it serves nothing).
-pub const KSERVE_STOP: &str = "serving.kserve.io/stop";
-
 /// The node label a halted DaemonSet's pods are made to select. No node carries it, so while it
 /// is in the pod template's `nodeSelector` the DaemonSet runs no pod anywhere; a DaemonSet has no
 /// replicas to scale and no `suspend` to set.
@@ -302,10 +300,11 @@ pub struct WorkloadFacts {
     pub containers: Vec<ContainerFacts>,
     /// Model URIs it loads: KServe `storageUri`s and `STORAGE_URI` values.
     pub model_uris: Vec<String>,
-    /// Desired replicas, where the kind has them (Deployment, StatefulSet, InferenceService
-    /// `minReplicas`).
+    /// Desired replicas, where the kind has them (a Deployment's, a StatefulSet's, a custom kind's
+    /// `replicas` path such as a LeaderWorkerSet's `spec.replicas`).
     pub replicas: Option<i32>,
-    /// Whether it is stopped without being scaled: a CronJob or a Job suspended, a DaemonSet
+    /// Whether it is stopped without being scaled: a CronJob, a Job or a custom kind suspended (a
+    /// custom kind's stop annotation set counts as suspended), a DaemonSet
     /// parked by a halt (its pods select the node label [`HALT_NODE_LABEL`], which no node has).
     pub suspended: Option<bool>,
     /// Whether a governed kind controls it (a Pod of a ReplicaSet, a Job of a CronJob, a
