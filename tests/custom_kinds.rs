@@ -4,7 +4,9 @@
 //! while their system is unapproved, admitted and counted Compliant once it is approved (their
 //! images pinned by digest in the approved scope), stopped by a halt (and kept stopped), restored
 //! by the resume, and reported when a copy of them belongs to no system; `aims check` gives the
-//! webhook's verdicts offline.
+//! webhook's verdicts offline. A platform team's own kind, given to the operator as the chart's
+//! `extraKinds` value gives it (`--kinds-file`, and the RBAC and webhook rules rendered from it),
+//! goes through the same life.
 
 mod support;
 
@@ -28,6 +30,10 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The model the LLMInferenceService loads, and the digest its assessment records.
 const MODEL: &str = "hf://Qwen/Qwen2.5-7B-Instruct";
 const MODEL_SHA256: &str = "6666666666666666666666666666666666666666666666666666666666666666";
+
+/// A platform team's own kind, which the operator, its webhook configurations, its RBAC and every
+/// `aims` command here are given.
+const KINDS_FILE: &str = "tests/fixtures/extra-kinds/kinds.yaml";
 
 /// What the reviewer and the overseer may do with the aims records.
 const RBAC: &str = r#"
@@ -54,8 +60,14 @@ fn setup() -> &'static ControlPlane {
     let cp = cluster();
     OPERATOR.get_or_init(|| {
         install_kind_crds(cp);
+        ok(kubectl(
+            cp,
+            &["apply", "-f", "tests/fixtures/extra-kinds/crd.yaml"],
+        ));
+        support::wait_established(cp, &["crd", "modelservers.serving.example.com"]);
         ok(apply(cp, RBAC));
-        let op = Operator::start(cp, OPERATOR_NS, "operator");
+        // With a platform team's own kind, as the chart's extraKinds value gives it.
+        let op = Operator::start_with(cp, OPERATOR_NS, "operator", &["--kinds-file", KINDS_FILE]);
         op.register_webhooks(cp);
         op
     });
@@ -202,6 +214,28 @@ spec:
     )
 }
 
+/// The platform team's own kind (`tests/fixtures/extra-kinds/kinds.yaml`).
+fn model_server(ns: &str, name: &str, system: bool) -> String {
+    let labels = labels(system);
+    format!(
+        r#"
+apiVersion: serving.example.com/v1
+kind: ModelServer
+metadata: {{name: {name}, namespace: {ns}, labels: {labels}}}
+spec:
+  replicas: 2
+  model: "{MODEL}"
+  template:
+    metadata: {{labels: {labels}}}
+    spec:
+      containers:
+        - name: server
+          image: "{IMAGE}"
+          resources: {{limits: {{amd.com/gpu: "1"}}}}
+"#
+    )
+}
+
 fn llm_inference_service(ns: &str, name: &str, system: bool) -> String {
     let labels = labels(system);
     format!(
@@ -221,10 +255,12 @@ spec:
     )
 }
 
-/// `aims ARGS` as the admin, or as `who` (`--as` and `--as-group` arguments).
+/// `aims ARGS` as the admin, or as `who` (`--as` and `--as-group` arguments), with the platform
+/// team's kinds.
 fn aims(cp: &ControlPlane, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aims"))
         .args(args)
+        .env("AIMS_KINDS_FILE", KINDS_FILE)
         .env("KUBECONFIG", cp.kubeconfig())
         .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
@@ -387,7 +423,10 @@ async fn governed(ns: &str, case: Case) {
         ],
     );
     refused(&restart, "halted by an overseer (drift)");
-    if case.target.starts_with("leaderworkerset/") {
+    if ["leaderworkerset/", "modelserver/"]
+        .iter()
+        .any(|k| case.target.starts_with(k))
+    {
         // Through the scale subresource too.
         refused(
             &kubectl(cp, &["-n", ns, "scale", case.target, "--replicas=3"]),
@@ -487,6 +526,22 @@ async fn an_llm_inference_service_is_governed() {
             running: "",
             stopped: "true",
             restart: r#"{"metadata":{"annotations":{"serving.kserve.io/stop":null}}}"#,
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_platform_teams_own_kind_is_governed() {
+    governed(
+        "modelserver",
+        Case {
+            target: "modelserver/sentiment",
+            manifest: model_server,
+            state: "{.spec.replicas}",
+            running: "2",
+            stopped: "0",
+            restart: r#"{"spec":{"replicas":2}}"#,
         },
     )
     .await;

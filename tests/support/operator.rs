@@ -29,6 +29,8 @@ pub struct Operator {
     metrics: String,
     webhook: String,
     log: std::path::PathBuf,
+    /// The `--kinds-file` it was started with: its webhook configurations review those kinds too.
+    kinds_file: Option<String>,
 }
 
 /// The user the chart's ServiceAccount authenticates as.
@@ -40,6 +42,26 @@ pub fn chart_service_account(namespace: &str) -> String {
 /// in `namespace` (as `helm install` would) and writes a kubeconfig that impersonates that
 /// ServiceAccount, with the groups its token would carry. Returns the kubeconfig's path.
 pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path::PathBuf {
+    as_chart_service_account_with(cp, namespace, None)
+}
+
+/// [`as_chart_service_account`], the chart given the rows of `kinds_file` (a file of
+/// catalog/kinds.yaml's shape) as its `extraKinds` value, as a platform team gives its own kinds.
+pub fn as_chart_service_account_with(
+    cp: &ControlPlane,
+    namespace: &str,
+    kinds_file: Option<&str>,
+) -> std::path::PathBuf {
+    let mut values = Vec::new();
+    if let Some(file) = kinds_file {
+        let kinds: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(super::repo().join(file)).unwrap())
+                .unwrap();
+        let path = cp.dir().join(format!("values-{namespace}.json"));
+        let extra = serde_json::json!({"extraKinds": kinds["kinds"]});
+        std::fs::write(&path, extra.to_string()).unwrap();
+        values = vec!["--values".to_owned(), path.display().to_string()];
+    }
     let rbac = ok(cp
         .helm()
         .args([
@@ -49,6 +71,7 @@ pub fn as_chart_service_account(cp: &ControlPlane, namespace: &str) -> std::path
             "--namespace",
             namespace,
         ])
+        .args(&values)
         .args(["--show-only", "templates/serviceaccount.yaml"])
         .args(["--show-only", "templates/rbac.yaml"])
         .args(["--show-only", "templates/workload-writes-policy.yaml"])
@@ -148,7 +171,11 @@ impl Operator {
             .kubectl()
             .args(["create", "namespace", namespace])
             .output();
-        let kubeconfig = as_chart_service_account(cp, namespace);
+        let kinds_file = extra
+            .iter()
+            .position(|a| *a == "--kinds-file")
+            .map(|i| extra[i + 1].to_owned());
+        let kubeconfig = as_chart_service_account_with(cp, namespace, kinds_file.as_deref());
         let metrics = format!("127.0.0.1:{}", free_port());
         let webhook = webhook.to_owned();
         let log = cp.dir().join(format!("{log_name}.log"));
@@ -176,6 +203,7 @@ impl Operator {
             metrics,
             webhook,
             log,
+            kinds_file,
         };
         op.wait_ready();
         op
@@ -240,6 +268,8 @@ impl Operator {
                 "--namespace",
                 &self.namespace,
             ])
+            .args(self.kinds_file.iter().flat_map(|f| ["--kinds-file", f]))
+            .current_dir(super::repo())
             .output()
             .unwrap());
         ok(apply(cp, &config));
