@@ -1,18 +1,15 @@
 //! The custom-resource kinds of the governed kinds' data ([`crate::engine::kinds`]), watched
-//! through the dynamic API once each one's CRD exists, whether it was installed before the
-//! operator started or later. The stores keep each object as its facts, like the built-in kinds.
+//! through the dynamic API once each one's CRD exists ([`super::crds`] says when), whether it was
+//! installed before the operator started or later. The stores keep each object as its facts, like
+//! the built-in kinds.
 
 use std::{
     borrow::Cow,
     sync::{Arc, OnceLock},
-    time::Duration,
 };
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::{
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{
     Api, Client,
     api::{ApiResource, GroupVersionKind},
@@ -25,18 +22,11 @@ use kube::{
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::crds::{CrdSummary, Installed, crd_name};
 use crate::engine::{
     kinds::KindSpec,
     workload::{WorkloadFacts, WorkloadKind},
 };
-
-/// How often the operator looks for a kind's CRD until it appears.
-const POLL: Duration = Duration::from_secs(5);
-
-/// The CRD's name of a kind: `<plural>.<group>`.
-pub fn crd_name(spec: &KindSpec) -> String {
-    format!("{}.{}", spec.plural, spec.group)
-}
 
 /// The kind at the version its manifests are written in: how the stores key its objects.
 pub fn api_resource(spec: &KindSpec) -> ApiResource {
@@ -46,39 +36,17 @@ pub fn api_resource(spec: &KindSpec) -> ApiResource {
     )
 }
 
-/// Where the API serves a kind: `Some` with its stored version once its CRD is Established,
-/// `None` while it is not installed. Without the right to read CRDs (a person's CLI), the
-/// manifests' version is assumed.
+/// Where the API serves a kind, read once (a person's CLI; the operator watches the CRDs,
+/// [`super::crds`]): `Some` once its CRD is Established, `None` while it is not installed.
+/// Without the right to read CRDs, the manifests' version is assumed.
 pub async fn served(client: &Client, spec: &KindSpec) -> Result<Option<ApiResource>, kube::Error> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = match crds.get_opt(&crd_name(spec)).await {
-        Ok(Some(crd)) => crd,
-        Ok(None) => return Ok(None),
-        Err(kube::Error::Api(e)) if e.code == 403 => return Ok(Some(api_resource(spec))),
-        Err(e) => return Err(e),
-    };
-    let established = crd
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| {
-            c.iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        });
-    if !established {
-        return Ok(None);
+    let crds: Api<CrdSummary> = Api::all(client.clone());
+    match crds.get_opt(&crd_name(spec)).await {
+        Ok(Some(crd)) => Ok(crd.serving(spec)),
+        Ok(None) => Ok(None),
+        Err(kube::Error::Api(e)) if e.code == 403 => Ok(Some(api_resource(spec))),
+        Err(e) => Err(e),
     }
-    let versions = &crd.spec.versions;
-    let version = versions
-        .iter()
-        .find(|v| v.served && v.name == spec.version)
-        .or_else(|| versions.iter().find(|v| v.served && v.storage))
-        .or_else(|| versions.iter().find(|v| v.served))
-        .map_or_else(|| spec.version.clone(), |v| v.name.clone());
-    Ok(Some(ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(&spec.group, &version, &spec.kind),
-        &spec.plural,
-    )))
 }
 
 /// An object of a custom kind as the stores keep it: its name, namespace and resourceVersion, and
@@ -234,10 +202,11 @@ impl CustomStore {
 }
 
 /// A store of one custom kind and the reflected watch stream that fills it. The stream waits until
-/// the kind's CRD is Established, then watches the version it serves.
+/// `installed` reports the kind's CRD Established, then watches the version it serves.
 pub fn reflect(
     client: Client,
     spec: &'static KindSpec,
+    installed: Installed,
 ) -> (
     CustomStore,
     impl Stream<Item = Result<CustomWorkload, watcher::Error>> + Send,
@@ -246,32 +215,16 @@ pub fn reflect(
     let store = writer.as_reader();
     let served = Arc::new(OnceLock::new());
     let wait = {
-        let client = client.clone();
         let served = served.clone();
         async move {
-            let mut logged = false;
-            let resource = loop {
-                match self::served(&client, spec).await {
-                    Ok(Some(resource)) => break resource,
-                    Ok(None) => {}
-                    Err(err) => tracing::debug!(%err, kind = %spec.kind, "cannot read the CRD"),
-                }
-                if !logged {
-                    tracing::info!(
-                        kind = %spec.kind,
-                        crd = %crd_name(spec),
-                        "not installed; watched once its CRD is"
-                    );
-                    logged = true;
-                }
-                tokio::time::sleep(POLL).await;
-            };
+            let resource = installed.served(spec).await?;
             tracing::info!(kind = %spec.kind, version = %resource.version, "watching");
             let _ = served.set(resource.clone());
-            resource
+            Some(resource)
         }
     };
     let stream = futures::stream::once(wait)
+        .filter_map(futures::future::ready)
         .flat_map(move |resource| {
             watcher(
                 Api::<CustomWorkload>::all_with(client.clone(), &resource),

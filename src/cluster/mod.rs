@@ -6,9 +6,11 @@
 //! * [`watch`]: reflected watches that back off on their own, and trigger streams.
 //! * [`watches`]: every watch `aims run` starts, and the AISystem events shared by controllers.
 //! * [`stores`]: the stores and their queries.
+//! * [`crds`]: which governed custom-resource kinds are installed, from one watch of the CRDs.
 //! * [`custom`]: the custom-resource kinds of the governed kinds' data, each watched once its CRD
 //!   exists.
 
+pub mod crds;
 pub mod custom;
 pub mod stored;
 pub mod stores;

@@ -10,7 +10,7 @@ use k8s_openapi::api::{
 };
 use kube::{ResourceExt, core::DeserializeGuard, runtime::reflector::Store};
 
-use super::{custom::CustomStore, stored::Workload};
+use super::{crds::Installed, custom::CustomStore, stored::Workload};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     engine::{
@@ -71,6 +71,8 @@ pub struct Stores {
     /// One store per custom-resource kind of the governed kinds' data (each empty until its CRD
     /// exists).
     pub custom: Vec<CustomStore>,
+    /// Which of those kinds are installed, as the CRD watch reports them.
+    pub installed: Installed,
 }
 
 impl Stores {
@@ -95,6 +97,7 @@ impl Stores {
                 .iter()
                 .map(CustomStore::unwatched)
                 .collect(),
+            installed: Installed::fixed(Default::default()),
         }
     }
 

@@ -16,7 +16,7 @@ use kube::{Client, runtime::watcher};
 use tokio::sync::mpsc;
 
 use super::{
-    Guarded, Stores,
+    Guarded, Stores, crds,
     custom::{self, CustomStore, CustomWorkload},
     stored::Workload,
     watch::{drain, reflect, reflect_events, watch_if},
@@ -61,6 +61,9 @@ pub struct Triggers {
     /// The custom-resource kinds, one trigger stream per store of [`Stores::custom`], in the same
     /// order.
     pub custom: Vec<Trigger<CustomWorkload>>,
+    /// The watch of the cluster's CRDs, which starts each custom kind's watch once its CRD is
+    /// installed: a task of its own, polled for as long as the watches run.
+    pub crds: futures::future::BoxFuture<'static, ()>,
 }
 
 /// Which kinds are watched.
@@ -103,12 +106,13 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
     let (pods, pod_stream) = watch_if(everything, Default::default(), || {
         reflect::<Workload<Pod>>(client.clone())
     });
+    let (installed, crds) = crds::watch_crds(client.clone());
     let (custom, custom_streams): (Vec<CustomStore>, Vec<Trigger<CustomWorkload>>) =
         crate::engine::kinds::installed()
             .iter()
             .map(|spec| {
                 if everything || spec.has_scale() {
-                    let (store, stream) = custom::reflect(client.clone(), spec);
+                    let (store, stream) = custom::reflect(client.clone(), spec, installed.clone());
                     (store, stream.boxed())
                 } else {
                     (
@@ -133,6 +137,7 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
         cron_jobs,
         pods,
         custom,
+        installed,
     };
     let triggers = Triggers {
         systems: system_events.boxed(),
@@ -149,6 +154,7 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
         cron_jobs: cron_job_stream.boxed(),
         pods: pod_stream.boxed(),
         custom: custom_streams,
+        crds,
     };
     (stores, triggers)
 }
@@ -159,7 +165,7 @@ impl Triggers {
     /// that does nothing, on the CPU the webhook's calls need.
     pub fn drain(self) -> futures::future::BoxFuture<'static, ()> {
         use futures::FutureExt;
-        let custom = self.custom.into_iter().map(drain);
+        let custom = self.custom.into_iter().map(drain).chain([self.crds]);
         futures::future::join_all(
             [
                 drain(self.systems),

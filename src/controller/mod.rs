@@ -33,6 +33,10 @@ pub fn tasks<S>(
 where
     S: std::future::Future<Output = ()> + Send + Sync + 'static,
 {
+    // The CRD watch runs beside the controllers: it starts each custom kind's watch once its CRD
+    // is installed.
+    let mut triggers = triggers;
+    let crds = std::mem::replace(&mut triggers.crds, futures::future::pending().boxed());
     // Every other controller subscribes before the AISystem controller first polls the watches.
     let shared = SharedEvents::new();
     let assessments = assessment::controller(ctx, &shared);
@@ -63,6 +67,7 @@ where
         )
         .for_each(report);
     vec![
+        ("crd watch", crds),
         ("aisystem controller", systems.boxed()),
         ("riskassessment controller", assessments.boxed()),
         ("controlbinding controller", bindings.boxed()),

@@ -5,11 +5,10 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
-use kube::Client;
 
 use super::Error;
 use crate::{
-    cluster::{Stores, Synced, custom},
+    cluster::{Stores, Synced, crds},
     telemetry::metrics::Metrics,
 };
 
@@ -18,7 +17,6 @@ use crate::{
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    client: Client,
     stores: Stores,
     synced: Synced,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -30,11 +28,12 @@ pub async fn serve(
             .await;
         // A custom kind whose CRD is installed has workloads too: a status computed before they
         // are listed would be written twice.
+        let installed = stores.installed.listed().await;
         for custom in &stores.custom {
             let Some(spec) = custom.kind.spec() else {
                 continue;
             };
-            if matches!(custom::served(&client, spec).await, Ok(Some(_))) {
+            if installed.contains_key(&crds::crd_name(spec)) {
                 let _ = custom.store.wait_until_ready().await;
             }
         }

@@ -101,7 +101,6 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         health::serve(
             config.metrics_addr,
             metrics.clone(),
-            client.clone(),
             stores.clone(),
             synced.clone(),
             shutdown(),

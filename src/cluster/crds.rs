@@ -1,0 +1,313 @@
+//! Which governed custom-resource kinds are installed, and at which version: one watch of the
+//! cluster's CRDs, each read for its name, served versions and `Established` condition alone (a
+//! CRD's schema is most of it, and is skipped while reading). Each custom kind's watch waits here
+//! until its CRD is Established, so a kind installed after the operator started is picked up at
+//! once, without a request per kind and per poll.
+
+use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::{
+    Api, Client,
+    api::{ApiResource, GroupVersionKind},
+    runtime::{WatchStreamExt, watcher},
+};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::engine::kinds::{self, KindSpec};
+
+/// A CRD, as much of it as says where its kind is served.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CrdSummary {
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: SummarySpec,
+    #[serde(default)]
+    status: Option<SummaryStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct SummarySpec {
+    #[serde(default)]
+    versions: Vec<SummaryVersion>,
+}
+
+/// One version of a CRD.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SummaryVersion {
+    /// Its name (`v1`).
+    pub name: String,
+    /// Whether the API serves it.
+    #[serde(default)]
+    pub served: bool,
+    /// Whether objects are stored in it.
+    #[serde(default)]
+    pub storage: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct SummaryStatus {
+    #[serde(default)]
+    conditions: Vec<SummaryCondition>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct SummaryCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+}
+
+impl CrdSummary {
+    /// Where it serves `spec`'s kind, when it is Established.
+    pub fn serving(&self, spec: &KindSpec) -> Option<ApiResource> {
+        self.established()
+            .then(|| serving_version(spec, &self.spec.versions))
+            .flatten()
+    }
+
+    fn established(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
+    }
+}
+
+impl kube::Resource for CrdSummary {
+    type DynamicType = ();
+    type Scope = kube::core::ClusterResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "CustomResourceDefinition".into()
+    }
+
+    fn group(_: &()) -> Cow<'_, str> {
+        "apiextensions.k8s.io".into()
+    }
+
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1".into()
+    }
+
+    fn api_version(_: &()) -> Cow<'_, str> {
+        "apiextensions.k8s.io/v1".into()
+    }
+
+    fn plural(_: &()) -> Cow<'_, str> {
+        "customresourcedefinitions".into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// The CRD's name of a kind: `<plural>.<group>`.
+pub fn crd_name(spec: &KindSpec) -> String {
+    format!("{}.{}", spec.plural, spec.group)
+}
+
+/// Where the API serves `spec`'s kind, given its CRD's versions: the row's version when it is
+/// served, else the stored one, else any served one. The fields a row reads are the same in each.
+pub fn serving_version(spec: &KindSpec, versions: &[SummaryVersion]) -> Option<ApiResource> {
+    let version = versions
+        .iter()
+        .find(|v| v.served && v.name == spec.version)
+        .or_else(|| versions.iter().find(|v| v.served && v.storage))
+        .or_else(|| versions.iter().find(|v| v.served))?;
+    Some(ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(&spec.group, &version.name, &spec.kind),
+        &spec.plural,
+    ))
+}
+
+/// What the CRD watch has seen: each installed governed kind's CRD name, and where it is served.
+pub type Served = BTreeMap<String, ApiResource>;
+
+/// The governed kinds installed now, as the CRD watch reports them; `None` until its first list.
+#[derive(Clone, Debug)]
+pub struct Installed(watch::Receiver<Option<Arc<Served>>>);
+
+impl Installed {
+    /// A view that never changes: no CRD watch runs (tests, a process without a cluster). Its
+    /// kinds are `served`, listed at once.
+    pub fn fixed(served: Served) -> Self {
+        let (tx, rx) = watch::channel(Some(Arc::new(served)));
+        // The receiver keeps the last value after the sender is gone.
+        drop(tx);
+        Self(rx)
+    }
+
+    /// Where `spec`'s kind is served, once its CRD is Established: waits until it is, for as long
+    /// as it takes. `None` if the watch is gone (shutdown).
+    pub async fn served(&self, spec: &KindSpec) -> Option<ApiResource> {
+        let name = crd_name(spec);
+        let mut rx = self.0.clone();
+        let seen = rx
+            .wait_for(|s| s.as_ref().is_some_and(|s| s.contains_key(&name)))
+            .await
+            .ok()?;
+        seen.as_ref().and_then(|s| s.get(&name).cloned())
+    }
+
+    /// Once the CRDs have been listed, the governed kinds installed at that moment.
+    pub async fn listed(&self) -> Arc<Served> {
+        let mut rx = self.0.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(seen) => seen.clone().unwrap_or_default(),
+            Err(_) => Arc::default(),
+        }
+    }
+}
+
+/// The watch of the cluster's CRDs and what it reports. The future must be polled (it is one of
+/// the operator's tasks) for [`Installed`] to change; it runs until the process ends.
+pub fn watch_crds(client: Client) -> (Installed, futures::future::BoxFuture<'static, ()>) {
+    let (tx, rx) = watch::channel(None);
+    let task = async move {
+        let rows = kinds::installed();
+        let mut served = Served::new();
+        let mut listing = Served::new();
+        let mut events = watcher(Api::<CrdSummary>::all(client), watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(event) = events.next().await {
+            let changed = match event {
+                Ok(watcher::Event::Init) => {
+                    listing.clear();
+                    false
+                }
+                Ok(watcher::Event::InitApply(crd)) => {
+                    apply(rows, &mut listing, &crd);
+                    false
+                }
+                Ok(watcher::Event::InitDone) => {
+                    served = std::mem::take(&mut listing);
+                    true
+                }
+                Ok(watcher::Event::Apply(crd)) => apply(rows, &mut served, &crd),
+                Ok(watcher::Event::Delete(crd)) => served
+                    .remove(crd.metadata.name.as_deref().unwrap_or_default())
+                    .is_some(),
+                Err(error) => {
+                    tracing::warn!(%error, "the CRD watch failed; retrying");
+                    false
+                }
+            };
+            if changed {
+                for (crd, resource) in &served {
+                    tracing::debug!(%crd, version = %resource.version, "installed");
+                }
+                tx.send_replace(Some(Arc::new(served.clone())));
+            }
+        }
+    };
+    (Installed(rx), Box::pin(task))
+}
+
+/// Records `crd` in `served` when it is a governed kind's and Established; says whether that
+/// changed anything.
+fn apply(rows: &[KindSpec], served: &mut Served, crd: &CrdSummary) -> bool {
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let now = rows
+        .iter()
+        .find(|k| crd_name(k) == name)
+        .and_then(|k| crd.serving(k));
+    let before = served.get(&name).map(|r| r.version.clone());
+    match now {
+        Some(resource) => {
+            let changed = before.as_deref() != Some(resource.version.as_str());
+            served.insert(name, resource);
+            changed
+        }
+        None => served.remove(&name).is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn crd(name: &str, versions: serde_json::Value, established: bool) -> CrdSummary {
+        serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": name},
+            "spec": {"group": "x", "names": {"kind": "X", "plural": "xs"}, "scope": "Namespaced",
+                     "versions": versions},
+            "status": {"conditions": [{"type": "Established", "status": if established { "True" } else { "False" }}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_governed_kind_is_served_once_its_crd_is_established_at_the_version_it_serves() {
+        let rows = kinds::builtin();
+        let mut served = Served::new();
+        let lws = "leaderworkersets.leaderworkerset.x-k8s.io";
+        let v1 = json!([{"name": "v1", "served": true, "storage": true}]);
+        assert!(!apply(&rows, &mut served, &crd(lws, v1.clone(), false)));
+        assert!(served.is_empty());
+        assert!(apply(&rows, &mut served, &crd(lws, v1.clone(), true)));
+        assert_eq!(served[lws].api_version, "leaderworkerset.x-k8s.io/v1");
+        assert!(!apply(&rows, &mut served, &crd(lws, v1, true)), "no change");
+        // Served only at another version: that one.
+        let llm = "llminferenceservices.serving.kserve.io";
+        let v2 = json!([{"name": "v1alpha1", "served": false, "storage": false},
+                        {"name": "v1alpha2", "served": true, "storage": true}]);
+        assert!(apply(&rows, &mut served, &crd(llm, v2, true)));
+        assert_eq!(served[llm].version, "v1alpha2");
+        // Not a governed kind's CRD.
+        let other = json!([{"name": "v1", "served": true, "storage": true}]);
+        assert!(!apply(
+            &rows,
+            &mut served,
+            &crd("widgets.example.com", other, true)
+        ));
+        assert_eq!(served.len(), 2);
+    }
+
+    #[test]
+    fn a_crd_is_read_without_its_schema() {
+        let big = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "rayclusters.ray.io"},
+            "spec": {"versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object"}}}}}]},
+            "status": {"conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}]}
+        });
+        let summary: CrdSummary = serde_json::from_value(big).unwrap();
+        assert!(summary.established());
+        assert_eq!(summary.spec.versions[0].name, "v1");
+    }
+
+    #[tokio::test]
+    async fn a_fixed_view_answers_at_once() {
+        let spec = kinds::find("ray.io", "RayCluster").unwrap();
+        let mut served = Served::new();
+        served.insert(
+            crd_name(spec),
+            serving_version(
+                spec,
+                &[SummaryVersion {
+                    name: "v1".into(),
+                    served: true,
+                    storage: true,
+                }],
+            )
+            .unwrap(),
+        );
+        let installed = Installed::fixed(served);
+        assert_eq!(installed.listed().await.len(), 1);
+        assert_eq!(installed.served(spec).await.unwrap().version, "v1");
+    }
+}
