@@ -647,10 +647,11 @@ async fn the_operator_may_change_only_the_stop_of_a_custom_kind() {
     }
 }
 
-/// A team may not split one object's pods between systems: a worker template labelled for
-/// another (say, an approved) system than the leader's is refused, naming the field.
+/// A team may not split one object's pods between systems (a worker template labelled for another,
+/// say an approved, system than the leader's), nor leave what a kind creates outside its system (a
+/// Knative Service labelled on itself alone): each is refused, naming the field.
 #[tokio::test]
-async fn pod_templates_of_one_object_may_not_name_two_systems() {
+async fn the_pods_of_one_object_belong_to_its_one_system() {
     let cp = setup();
     let ns = "two-systems";
     namespace(cp, ns);
@@ -662,5 +663,23 @@ async fn pod_templates_of_one_object_may_not_name_two_systems() {
     refused(
         &apply(cp, &manifest),
         "spec.leaderWorkerTemplate.workerTemplate.metadata.labels: aims.dev/system is approved-elsewhere, while spec.leaderWorkerTemplate.leaderTemplate names scoring",
+    );
+    // A Knative Service labelled on itself alone: its Revisions' Deployments would carry no system
+    // label, outside the system and out of a halt's reach. Refused, saying where the label goes.
+    let knative = format!(
+        r#"
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {{name: resnet, namespace: {ns}, labels: {{aims.dev/system: scoring}}}}
+spec:
+  template:
+    spec:
+      containers:
+        - image: "{IMAGE}"
+"#
+    );
+    refused(
+        &apply(cp, &knative),
+        "spec.template.metadata.labels: aims.dev/system: scoring is on the Service but not on its pod template",
     );
 }

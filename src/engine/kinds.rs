@@ -116,10 +116,29 @@ pub enum Halt {
     },
     /// It has no stop of its own: what it creates, objects of these governed kinds that carry its
     /// labels, is stopped, and admission keeps the object from starting anything new.
+    #[serde(rename_all = "camelCase")]
     Through {
         /// The kinds it creates.
         kinds: Vec<String>,
+        /// Whose labels what it creates carries: the object's (KubeRay copies a RayService's
+        /// labels to its RayClusters) or only its pod templates' (Knative's Revisions, and their
+        /// Deployments, carry `spec.template.metadata.labels`). With `podTemplates`, an object
+        /// whose `aims.dev/system` label is not on every pod template is refused: what it creates
+        /// would belong to no system, and a halt would not reach it.
+        #[serde(default)]
+        labels_from: LabelsFrom,
     },
+}
+
+/// Whose labels the objects a kind creates carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LabelsFrom {
+    /// The object's own.
+    #[default]
+    Object,
+    /// Its pod templates' alone.
+    PodTemplates,
 }
 
 /// How a halt acts on a kind, as the engine plans it.
@@ -203,7 +222,16 @@ impl KindSpec {
             Halt::Annotation { key, value } if key.is_empty() || value.is_empty() => {
                 return Err("halt.annotation: key and value are both needed".to_owned());
             }
-            Halt::Through { kinds } => {
+            Halt::Through {
+                labels_from: LabelsFrom::PodTemplates,
+                ..
+            } if self.pod_templates.is_empty() => {
+                return Err(
+                    "halt.through.labelsFrom: podTemplates needs `podTemplates` to hold the labels"
+                        .to_owned(),
+                );
+            }
+            Halt::Through { kinds, .. } => {
                 if kinds.is_empty() {
                     return Err("halt.through.kinds: name the governed kinds it creates".to_owned());
                 }
@@ -610,6 +638,10 @@ mod tests {
             (
                 format!("{base}    podTemplates: [spec..template]\n    halt: {{suspend: {{path: spec.suspend}}}}\n"),
                 "empty segment",
+            ),
+            (
+                format!("{base}    podSpecs: [spec.pod]\n    halt: {{through: {{kinds: [Deployment], labelsFrom: podTemplates}}}}\n"),
+                "halt.through.labelsFrom: podTemplates needs `podTemplates`",
             ),
             (
                 format!("{base}    podTemplate: [spec.template]\n    halt: {{suspend: {{path: spec.suspend}}}}\n"),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{FactsError, WorkloadFacts, WorkloadKind};
 use crate::{
     api::SYSTEM_LABEL,
-    engine::kinds::{Halt, KindSpec},
+    engine::kinds::{Halt, KindSpec, LabelsFrom},
 };
 
 impl WorkloadFacts {
@@ -69,6 +69,13 @@ impl WorkloadFacts {
         if spec.pod_templates.is_empty() {
             facts.pod_labels = facts.labels.clone();
         }
+        if let Halt::Through {
+            labels_from: LabelsFrom::PodTemplates,
+            ..
+        } = &spec.halt
+        {
+            facts.labels_on_every_template(spec, object)?;
+        }
         for path in &spec.pod_specs {
             for (at, pod) in path.find(object) {
                 facts.add_pod_spec_value(pod, &at)?;
@@ -109,6 +116,38 @@ impl WorkloadFacts {
         facts.model_uris.sort();
         facts.model_uris.dedup();
         Ok(facts)
+    }
+
+    /// Refuses an object whose `aims.dev/system` label is not on every pod template: the objects
+    /// its controller creates carry the templates' labels alone.
+    fn labels_on_every_template(&self, spec: &KindSpec, object: &Value) -> Result<(), FactsError> {
+        let Some(system) = self.labels.get(SYSTEM_LABEL) else {
+            return Ok(());
+        };
+        for path in &spec.pod_templates {
+            for (at, template) in path.find(object) {
+                let named = template
+                    .pointer(&format!(
+                        "/metadata/labels/{}",
+                        SYSTEM_LABEL.replace('/', "~1")
+                    ))
+                    .and_then(Value::as_str);
+                if named != Some(system) {
+                    return Err(FactsError::Shape {
+                        kind: self.kind,
+                        path: format!("{at}.metadata.labels"),
+                        message: format!(
+                            "{SYSTEM_LABEL}: {system} is on the {kind} but not on its pod template: \
+                             what the {kind} creates carries the template's labels alone, so it \
+                             would belong to no system and a halt could not reach it; label the \
+                             template",
+                            kind = self.kind
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adds the containers of a pod spec given as JSON at `at`.
@@ -240,6 +279,45 @@ mod tests {
                 && err.contains("names approved"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_knative_service_names_its_system_on_the_template_its_deployments_carry() {
+        let service = |object_label: bool, template_label: bool| {
+            let label = |on: bool| {
+                if on {
+                    json!({"aims.dev/system": "chat"})
+                } else {
+                    json!({})
+                }
+            };
+            WorkloadFacts::from_custom(
+                kind("Service"),
+                &json!({"metadata": {"name": "s", "labels": label(object_label)},
+                    "spec": {"template": {"metadata": {"labels": label(template_label)},
+                        "spec": {"containers": [{"image": "r.io/m:1"}]}}}}),
+            )
+        };
+        let err = service(true, false).unwrap_err().to_string();
+        assert!(
+            err.contains("spec.template.metadata.labels")
+                && err.contains(
+                    "aims.dev/system: chat is on the Service but not on its pod template"
+                ),
+            "{err}"
+        );
+        assert_eq!(service(true, true).unwrap().system_label(), Some("chat"));
+        assert_eq!(service(false, true).unwrap().system_label(), Some("chat"));
+        assert_eq!(service(false, false).unwrap().system_label(), None);
+        // KubeRay copies a RayService's own labels to its RayClusters: the object's label is enough.
+        let ray = WorkloadFacts::from_custom(
+            kind("RayService"),
+            &json!({"metadata": {"labels": {"aims.dev/system": "chat"}},
+                "spec": {"rayClusterConfig": {"headGroupSpec": {"template": {
+                    "spec": {"containers": [{"name": "h", "image": "r.io/ray:1"}]}}}}}}),
+        )
+        .unwrap();
+        assert_eq!(ray.system_label(), Some("chat"));
     }
 
     #[test]
