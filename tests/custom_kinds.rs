@@ -210,6 +210,17 @@ spec:
               image: "{IMAGE}"
               command: [python3, /opt/mnist.py]
               resources: {{limits: {{nvidia.com/gpu: "1"}}}}
+    Worker:
+      replicas: 2
+      restartPolicy: OnFailure
+      template:
+        metadata: {{labels: {labels}}}
+        spec:
+          containers:
+            - name: pytorch
+              image: "{IMAGE}"
+              command: [python3, /opt/mnist.py]
+              resources: {{limits: {{nvidia.com/gpu: "1"}}}}
 "#
     )
 }
@@ -423,11 +434,11 @@ async fn governed(ns: &str, case: Case) {
         ],
     );
     refused(&restart, "halted by an overseer (drift)");
-    if ["leaderworkerset/", "modelserver/"]
+    if ["leaderworkerset/", "modelserver/", "pytorchjob/"]
         .iter()
         .any(|k| case.target.starts_with(k))
     {
-        // Through the scale subresource too.
+        // Through the scale subresource too (a PyTorchJob's CRD scales its workers).
         refused(
             &kubectl(cp, &["-n", ns, "scale", case.target, "--replicas=3"]),
             "halted by an overseer",

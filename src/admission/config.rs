@@ -401,16 +401,12 @@ fn workload_rules() -> Vec<RuleWithOperations> {
 
 /// One rule per custom-resource kind of the governed kinds' data, in every version its CRD
 /// serves (a rule for a kind whose CRD is not installed matches nothing until it is), with its
-/// scale subresource where a halt scales it.
+/// scale subresource: where a CRD has one (a LeaderWorkerSet's, a PyTorchJob's workers), scaling
+/// through it is judged like any other scale-up.
 fn custom_kind_rules() -> impl Iterator<Item = RuleWithOperations> {
     crate::engine::kinds::installed().iter().map(|k| {
         let scale = format!("{}/scale", k.plural);
-        let resources: Vec<&str> = if k.has_scale() {
-            vec![&k.plural, &scale]
-        } else {
-            vec![&k.plural]
-        };
-        rule(&k.group, "*", &resources, "Namespaced")
+        rule(&k.group, "*", &[&k.plural, &scale], "Namespaced")
     })
 }
 
@@ -638,21 +634,33 @@ mod tests {
                 "batch/v1/jobs Namespaced",
                 "batch/v1/cronjobs Namespaced",
                 "serving.kserve.io/*/inferenceservices Namespaced",
+                "serving.kserve.io/*/inferenceservices/scale Namespaced",
                 "serving.kserve.io/*/llminferenceservices Namespaced",
+                "serving.kserve.io/*/llminferenceservices/scale Namespaced",
                 "apps.nvidia.com/*/nimservices Namespaced",
+                "apps.nvidia.com/*/nimservices/scale Namespaced",
                 "leaderworkerset.x-k8s.io/*/leaderworkersets Namespaced",
                 "leaderworkerset.x-k8s.io/*/leaderworkersets/scale Namespaced",
                 "jobset.x-k8s.io/*/jobsets Namespaced",
+                "jobset.x-k8s.io/*/jobsets/scale Namespaced",
                 "ray.io/*/rayclusters Namespaced",
+                "ray.io/*/rayclusters/scale Namespaced",
                 "ray.io/*/rayjobs Namespaced",
+                "ray.io/*/rayjobs/scale Namespaced",
                 "ray.io/*/rayservices Namespaced",
+                "ray.io/*/rayservices/scale Namespaced",
                 "kubeflow.org/*/pytorchjobs Namespaced",
+                "kubeflow.org/*/pytorchjobs/scale Namespaced",
                 "kubeflow.org/*/tfjobs Namespaced",
+                "kubeflow.org/*/tfjobs/scale Namespaced",
                 "kubeflow.org/*/mpijobs Namespaced",
+                "kubeflow.org/*/mpijobs/scale Namespaced",
                 "trainer.kubeflow.org/*/trainjobs Namespaced",
+                "trainer.kubeflow.org/*/trainjobs/scale Namespaced",
                 "argoproj.io/*/rollouts Namespaced",
                 "argoproj.io/*/rollouts/scale Namespaced",
                 "serving.knative.dev/*/services Namespaced",
+                "serving.knative.dev/*/services/scale Namespaced",
             ]
         );
         assert_eq!(

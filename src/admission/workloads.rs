@@ -153,12 +153,13 @@ fn scale_facts(hook: &Webhook, req: &review::ReviewRequest) -> Result<Option<Fac
         ("apps", "statefulsets") => stored(&stores.stateful_sets, name, ns),
         ("apps", "replicasets") => stored(&stores.replica_sets, name, ns),
         ("", "replicationcontrollers") => stored(&stores.replication_controllers, name, ns),
-        // A custom kind with a scale subresource (LeaderWorkerSet, Argo Rollout).
+        // A custom kind whose CRD has a scale subresource (LeaderWorkerSet, Argo Rollout, a
+        // PyTorchJob's workers): whatever path the count is at, the request says old and new.
         (group, plural) => {
             let Some(custom) = stores.custom.iter().find(|c| {
                 c.kind
                     .spec()
-                    .is_some_and(|s| s.group == group && s.plural == plural && s.has_scale())
+                    .is_some_and(|s| s.group == group && s.plural == plural)
             }) else {
                 return Ok(None);
             };

@@ -72,8 +72,8 @@ pub enum WatchScope {
     /// Every kind: the controllers run here.
     Everything,
     /// What the webhook reads: the aims records, the namespaces, and the Deployments,
-    /// StatefulSets, ReplicaSets, ReplicationControllers and custom kinds with a scale
-    /// subresource that scale requests name. In a busy cluster Pods are most of the watch
+    /// StatefulSets, ReplicaSets, ReplicationControllers and custom kinds that scale requests
+    /// name. In a busy cluster Pods are most of the watch
     /// traffic, and a webhook-only replica does not read them.
     Webhook,
 }
@@ -107,19 +107,13 @@ pub fn watch(client: &Client, scope: WatchScope) -> (Stores, Triggers) {
         reflect::<Workload<Pod>>(client.clone())
     });
     let (installed, crds) = crds::watch_crds(client.clone());
+    // Every scope watches the custom kinds: a scale request may name any of them.
     let (custom, custom_streams): (Vec<CustomStore>, Vec<Trigger<CustomWorkload>>) =
         crate::engine::kinds::installed()
             .iter()
             .map(|spec| {
-                if everything || spec.has_scale() {
-                    let (store, stream) = custom::reflect(client.clone(), spec, installed.clone());
-                    (store, stream.boxed())
-                } else {
-                    (
-                        CustomStore::unwatched(spec),
-                        futures::stream::pending().boxed(),
-                    )
-                }
+                let (store, stream) = custom::reflect(client.clone(), spec, installed.clone());
+                (store, stream.boxed())
             })
             .unzip();
     let stores = Stores {
