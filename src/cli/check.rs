@@ -222,6 +222,52 @@ impl Records for Inventory {
     }
 }
 
+/// The auditor's report of the records in `documents` as of `now`: each system evaluated as the
+/// controller evaluates it (the same path as [`check`]); approvals are taken as written.
+pub fn report(
+    documents: Vec<Document>,
+    default_namespace: &str,
+    catalog: &Catalog,
+    now: Timestamp,
+) -> crate::engine::report::Report {
+    let inv = Inventory::new(documents, default_namespace);
+    let detector = Detector::default();
+    let judge = Judge {
+        catalog,
+        trust: Trust::AsWritten,
+        detector: &detector,
+        now,
+    };
+    let evaluations: Vec<_> = inv
+        .systems
+        .iter()
+        .map(|system| {
+            let namespace = system.namespace().unwrap_or_default();
+            let workloads: Vec<&WorkloadFacts> = inv
+                .workloads
+                .iter()
+                .filter(|w| w.namespace == namespace)
+                .collect();
+            decide::system(&inv, system, &workloads, &judge)
+        })
+        .collect();
+    let systems: Vec<_> = inv.systems.iter().zip(&evaluations).collect();
+    let assessments: Vec<&RiskAssessment> = inv.assessments.iter().collect();
+    let bindings: Vec<Binding> = inv
+        .bindings
+        .iter()
+        .map(Binding::Namespaced)
+        .chain(inv.cluster_bindings.iter().map(Binding::Cluster))
+        .collect();
+    crate::engine::report::build(&crate::engine::report::ReportInputs {
+        systems: &systems,
+        assessments: &assessments,
+        bindings: &bindings,
+        catalog,
+        now,
+    })
+}
+
 /// Evaluates every system and every workload in `documents` as of `now`, through the engine's one
 /// decision path: each system as the controller evaluates it, each workload as admission decides
 /// its create (by someone outside every break-glass group). Offline there is no signing key, so

@@ -5,6 +5,7 @@ pub mod check;
 pub mod connect;
 pub mod halt;
 mod render;
+pub mod report;
 pub mod scan;
 pub mod status;
 
@@ -192,6 +193,17 @@ pub enum Command {
         #[command(flatten)]
         connect: connect::ConnectArgs,
     },
+    /// The auditor's report of the records in manifests: Statement of Applicability, inventory,
+    /// risk register with heat maps, approvals ledger, evidence register, open nonconformities.
+    ///
+    /// Every Annex A control is listed (applicable or not, and why), crosswalked to the EU AI Act,
+    /// the NIST AI RMF and the CEN/CLC JTC 21 harmonised standards under preparation. Systems are
+    /// evaluated through the same engine path as `aims check`; approvals are taken as written. The
+    /// HTML is one file that opens offline and prints.
+    #[command(
+        after_help = "Examples:\n  aims report -f examples/ --file report.html\n  aims report -f examples/ -o markdown > report.md\n  aims report -f examples/ -o json | jq '.statementOfApplicability[] | select(.applicable)'"
+    )]
+    Report(report::ReportArgs),
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
     /// Reads AISystems, RiskAssessments, ControlBindings, ClusterControlBindings, Namespaces and
@@ -367,6 +379,14 @@ pub enum Error {
     /// A command that talks to the cluster failed.
     #[error(transparent)]
     Cluster(#[from] connect::ClusterError),
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The governed kinds file is unreadable or refused.
     #[error("--kinds-file {path}: {message}")]
     Kinds {
@@ -416,6 +436,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .write_all(crds::to_yaml_stream()?.as_bytes())?;
         }
         Command::Check(args) => return run_check(&args),
+        Command::Report(args) => run_report(&args)?,
         Command::Run(args) => run_operator(args)?,
         Command::Scan {
             scope,
@@ -556,6 +577,25 @@ mod check_status {
     pub const UNREADABLE: u8 = 2;
     /// `--require-workloads`, and the input holds no workload aims governs.
     pub const NOTHING_CHECKED: u8 = 4;
+}
+
+fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
+    let (documents, errors) = manifests::load_paths(&args.paths);
+    if !errors.is_empty() {
+        // A report of part of the records would show the rest as missing: none is written.
+        return Err(Error::Input(errors));
+    }
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let built = check::report(documents, &args.namespace, &Catalog::builtin(), now);
+    let text = report::render(&built, args.output).map_err(std::io::Error::other)?;
+    match &args.file {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
 }
 
 fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {

@@ -1,0 +1,61 @@
+//! `aims report`: the auditor's report of the records in manifests, as JSON, Markdown or one
+//! self-contained HTML file.
+
+mod html;
+mod markdown;
+mod tables;
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::engine::report::Report;
+
+/// `aims report` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Manifests to report on: files, directories (read recursively) or `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Html)]
+    pub output: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The namespace of objects that name none.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// Report as of this time (RFC 3339), instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<Timestamp>,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One HTML file that opens offline: styles and charts inline, print-ready.
+    Html,
+    /// Markdown, for a wiki or a pull request.
+    Markdown,
+    /// JSON (its fields are documented in docs/report.md).
+    Json,
+}
+
+/// The report in `format`.
+pub fn render(report: &Report, format: Format) -> Result<String, serde_json::Error> {
+    Ok(match format {
+        Format::Html => html::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(report)?;
+            text.push('\n');
+            text
+        }
+    })
+}
+
+/// A time as a date (`2026-12-07`), for tables.
+fn date(t: &Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}

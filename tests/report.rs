@@ -1,0 +1,204 @@
+//! `aims report -f`: the auditor's report of the examples, as JSON, Markdown and one self-contained
+//! HTML file, with the values the records hold.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::{repo, stderr, stdout};
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+
+fn aims(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run aims")
+}
+
+fn json(path: &str) -> Value {
+    let out = aims(&["report", "-f", path, "--now", NOW, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_report_of_the_examples_holds_every_control_system_and_risk() {
+    let r = json("examples/");
+    // Statement of Applicability: every Annex A control, applicable or excluded with why.
+    let soa = r["statementOfApplicability"].as_array().unwrap();
+    assert_eq!(soa.len(), 38);
+    let row = |id: &str| soa.iter().find(|c| c["id"] == id).unwrap();
+    let a1004 = row("A.10.4");
+    assert_eq!(a1004["applicable"], false);
+    assert_eq!(a1004["systems"][0]["system"], "credit/credit-scoring");
+    assert_eq!(a1004["systems"][0]["state"], "Excluded");
+    assert!(
+        a1004["systems"][0]["justification"]
+            .as_str()
+            .unwrap()
+            .contains("not provided to customers")
+    );
+    assert_eq!(
+        a1004["bindings"],
+        serde_json::json!(["ControlBinding credit/lending-controls"])
+    );
+    let a625 = row("A.6.2.5");
+    assert_eq!(a625["decided"], "checked");
+    assert_eq!(a625["crosswalk"]["harmonisedStandards"][0], "prEN 18285");
+    assert_eq!(
+        row("A.9.2")["crosswalk"]["harmonisedStandards"][0],
+        "prEN 18229-1"
+    );
+    assert_eq!(row("A.2.2")["decided"], "attested");
+
+    // Inventory: the four systems with their tier, owner, oversight and phase.
+    let inventory: Vec<(String, String, String)> = r["inventory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["system"].as_str().unwrap().to_owned(),
+                s["riskTier"].as_str().unwrap().to_owned(),
+                s["phase"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inventory,
+        [
+            ("credit/credit-scoring", "High", "Pending"),
+            ("hr/cv-screening", "High", "NonCompliant"),
+            ("shop/product-recommender", "Minimal", "Compliant"),
+            ("support/support-assistant", "Limited", "Pending"),
+        ]
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
+    assert_eq!(
+        r["inventory"][0]["overseers"],
+        serde_json::json!(["jan.novak", "aisha.khan"])
+    );
+
+    // Risk register: each risk of the three assessments sits in one cell of each heat map.
+    let risks = r["riskRegister"]["risks"].as_array().unwrap();
+    assert_eq!(risks.len(), 8);
+    let total = |map: &Value| -> u64 {
+        map["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap())
+            .map(|n| n.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&r["riskRegister"]["inherent"]), 8);
+    assert_eq!(total(&r["riskRegister"]["residual"]), 8);
+    for k in risks {
+        let (l, s) = (
+            k["likelihood"].as_u64().unwrap(),
+            k["severity"].as_u64().unwrap(),
+        );
+        assert_eq!(k["inherentScore"].as_u64().unwrap(), l * s, "{k}");
+        let cell = &r["riskRegister"]["inherent"]["cells"][l as usize - 1][s as usize - 1];
+        assert!(cell.as_u64().unwrap() >= 1, "{k}");
+    }
+
+    // Evidence register: what expires soonest first.
+    let expires: Vec<&str> = r["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["expires"].as_str().unwrap())
+        .collect();
+    let mut sorted = expires.clone();
+    sorted.sort();
+    assert_eq!(expires, sorted);
+    assert!(!expires.is_empty());
+
+    // Open nonconformities: the enforced controls that fail, e.g. the CV ranker's.
+    assert!(
+        r["nonconformities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["system"] == "hr/cv-screening" && n["control"] == "A.6.2.8")
+    );
+}
+
+#[test]
+fn the_approvals_ledger_says_who_approved_which_content_until_when() {
+    let r = json("tests/fixtures/check/approved.yaml");
+    let a = &r["approvals"][0];
+    assert_eq!(a["assessment"], "faq-bot-2026");
+    assert_eq!(a["decision"], "Approve");
+    assert_eq!(a["user"], "risk-officer");
+    assert!(a["contentHash"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(a["counts"], true);
+    assert_eq!(a["until"], "2027-04-30T09:00:00Z");
+}
+
+#[test]
+fn the_html_report_is_one_file_that_opens_offline() {
+    let dir = std::env::temp_dir().join(format!("aims-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.html");
+    let out = aims(&[
+        "report",
+        "-f",
+        "examples/",
+        "--now",
+        NOW,
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for section in [
+        "Statement of Applicability",
+        "AI system inventory",
+        "Risk register",
+        "Approvals ledger",
+        "Evidence register",
+        "Open nonconformities",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    assert_eq!(html.matches("<svg").count(), 2, "the two heat maps");
+    assert!(html.contains("Inherent risk (8 risks)"));
+    // Nothing is fetched: no script, stylesheet, image or frame from anywhere.
+    for fetch in ["<script", "<link", "<img", "<iframe", "@import", "url("] {
+        assert!(!html.contains(fetch), "{fetch}");
+    }
+    assert!(html.contains("@media print"));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let md = aims(&["report", "-f", "examples/", "--now", NOW, "-o", "markdown"]);
+    let md = stdout(&md);
+    assert!(md.starts_with("# AI management system report"));
+    assert!(
+        md.contains("| A.10.4 | Customers | no | attested | credit/credit-scoring: excluded (")
+    );
+}
+
+#[test]
+fn unreadable_input_writes_no_report_and_names_the_field() {
+    let out = aims(&[
+        "report",
+        "-f",
+        "tests/fixtures/check/typo.yaml",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty(), "no partial report");
+    let err = stderr(&out);
+    assert!(
+        err.contains("typo.yaml") && err.contains("did you mean"),
+        "{err}"
+    );
+}
