@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 DEMO_DIR := .aims-demo
 
-.PHONY: demo down test lint crds controlplane install
+.PHONY: demo down test lint crds controlplane browser install
 
 ## demo: start a local control plane, install the CRDs, apply examples/, show their status
 demo: controlplane
@@ -14,7 +14,7 @@ down:
 	@bash scripts/demo.sh down $(DEMO_DIR)
 
 ## test: every test, unit and integration (against a real kube-apiserver, etcd, controller-manager)
-test: controlplane
+test: controlplane browser
 	AIMS_K8S_BIN="$$(bash tests/controlplane/build.sh)" cargo test --workspace --all-targets --locked
 
 ## lint: formatting and clippy, warnings are errors
@@ -32,6 +32,10 @@ install:
 	bin="$${CARGO_INSTALL_ROOT:-$${CARGO_HOME:-$$HOME/.cargo}}/bin"; \
 	ln -sf aims "$$bin/kubectl-aims"; \
 	echo "installed $$bin/aims and $$bin/kubectl-aims (kubectl aims --help)"
+
+## browser: install (once) the headless Chromium and poppler-utils the report tests look through
+browser:
+	@bash scripts/install-browser.sh
 
 ## controlplane: build (once, then cached) kube-apiserver, kube-controller-manager, kubectl and helm
 controlplane:

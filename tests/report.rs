@@ -202,3 +202,116 @@ fn unreadable_input_writes_no_report_and_names_the_field() {
         "{err}"
     );
 }
+
+/// A headless Chromium and poppler, which `make test` installs (scripts/install-browser.sh): these
+/// tests look at the report as a person does, and never skip.
+fn tool(name: &str) -> String {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    found
+        .unwrap_or_else(|| {
+            panic!("{name} is missing: run `bash scripts/install-browser.sh` (make test does)")
+        })
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_pdf_reads_as_a_person_sees_it() {
+    tool("chromium-headless-shell");
+    let dir = std::env::temp_dir().join(format!("aims-report-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join("report.pdf");
+    let out = aims(&[
+        "report",
+        "-f",
+        "examples/",
+        "--now",
+        NOW,
+        "-o",
+        "pdf",
+        "--file",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = Command::new(tool("pdftotext"))
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    for seen in [
+        "AI management system report",
+        "Statement of Applicability (ISO/IEC 42001 6.1.3)",
+        "Inherent risk (8 risks)",
+        "Residual risk (8 risks)",
+        "Evidence register (what expires soonest first)",
+        "Open nonconformities (ISO/IEC 42001 10.2)",
+        "A.10.4",
+        "prEN 18285",
+        "credit/credit-scoring",
+        "jan.novak",
+    ] {
+        assert!(
+            text.contains(seen),
+            "the PDF does not show {seen:?}:\n{text}"
+        );
+    }
+    let info = Command::new(tool("pdfinfo")).arg(&pdf).output().unwrap();
+    let pages: u32 = stdout(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(pages >= 3, "{pages} pages");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first page of the HTML report as a browser shows it; with AIMS_UPDATE_SCREENSHOTS=1 it is
+/// the README's picture (docs/report-first-page.png).
+#[test]
+fn the_html_report_shows_its_first_page_in_a_browser() {
+    let browser = tool("chromium-headless-shell");
+    let dir = std::env::temp_dir().join(format!("aims-report-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    let png = dir.join("report.png");
+    let out = aims(&[
+        "report",
+        "-f",
+        "examples/",
+        "--now",
+        NOW,
+        "--file",
+        html.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut shot = Command::new(&browser);
+    shot.args([
+        "--headless",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1280,900",
+    ])
+    .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+    .arg(format!("--screenshot={}", png.display()));
+    if std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("Uid:\t0\t")) {
+        shot.arg("--no-sandbox");
+    }
+    let out = shot
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+    // The page drew something: a blank 1280×900 screenshot compresses to a few kilobytes.
+    assert!(bytes.len() > 50_000, "{} bytes: a blank page?", bytes.len());
+    if std::env::var_os("AIMS_UPDATE_SCREENSHOTS").is_some() {
+        std::fs::copy(&png, repo().join("docs/report-first-page.png")).unwrap();
+    }
+    assert!(repo().join("docs/report-first-page.png").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -379,6 +379,9 @@ pub enum Error {
     /// A command that talks to the cluster failed.
     #[error(transparent)]
     Cluster(#[from] connect::ClusterError),
+    /// The report could not be rendered.
+    #[error(transparent)]
+    Report(#[from] report::RenderError),
     /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -587,13 +590,13 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
     }
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
     let built = check::report(documents, &args.namespace, &Catalog::builtin(), now);
-    let text = report::render(&built, args.output).map_err(std::io::Error::other)?;
+    let bytes = report::render(&built, args.output)?;
     match &args.file {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Write {
+        Some(path) => std::fs::write(path, bytes).map_err(|source| Error::Write {
             path: path.clone(),
             source,
         })?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ p.meta { color: #57606a; margin-top: 0; }
 nav ol { columns: 2; color: #57606a; }
 table { border-collapse: collapse; width: 100%; margin: .8rem 0; font-size: 12.5px; }
 th, td { border: 1px solid #d0d7de; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { white-space: nowrap; }
 th { background: #f6f8fa; }
 tr:nth-child(even) td { background: #fbfcfd; }
 td.none { color: #57606a; font-style: italic; }
@@ -45,6 +46,26 @@ fn esc(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table cell's text, escaped, with line-break opportunities in long unbroken runs (image
+/// digests, URIs): after `/`, `@` and `:`, and every 24 characters of a run without one, so a
+/// column of digests wraps instead of running off the page.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut run = 0;
+    for c in text.chars() {
+        out.push_str(&esc(c.encode_utf8(&mut [0; 4])));
+        if c.is_whitespace() {
+            run = 0;
+        } else if matches!(c, '/' | '@' | ':') || run >= 24 {
+            out.push_str("<wbr>");
+            run = 0;
+        } else {
+            run += 1;
         }
     }
     out
@@ -188,7 +209,7 @@ pub fn render(r: &Report) -> String {
         for row in &s.rows {
             out.push_str("<tr>");
             for c in row {
-                let _ = write!(out, "<td>{}</td>", esc(c));
+                let _ = write!(out, "<td>{}</td>", cell(c));
             }
             out.push_str("</tr>");
         }
@@ -221,6 +242,20 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches("<rect").count(), 25);
+    }
+
+    #[test]
+    fn long_runs_may_wrap_and_short_words_do_not() {
+        assert_eq!(cell("yes"), "yes");
+        assert_eq!(cell("a <b>"), "a &lt;b&gt;");
+        assert_eq!(
+            cell("r.io/m@sha256:0123456789abcdef0123456789abcdef"),
+            "r.io/<wbr>m@<wbr>sha256:<wbr>0123456789abcdef012345678<wbr>9abcdef"
+        );
+        assert_eq!(
+            cell("ClusterControlBinding eu-ai-act-high-risk"),
+            "ClusterControlBinding eu-ai-act-high-risk"
+        );
     }
 
     #[test]

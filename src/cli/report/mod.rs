@@ -3,6 +3,7 @@
 
 mod html;
 mod markdown;
+pub mod pdf;
 mod tables;
 
 use std::path::PathBuf;
@@ -40,18 +41,32 @@ pub enum Format {
     Markdown,
     /// JSON (its fields are documented in docs/report.md).
     Json,
+    /// PDF: the HTML printed by a headless Chromium found on PATH.
+    Pdf,
+}
+
+/// Why a report could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// JSON encoding failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// No PDF could be printed.
+    #[error(transparent)]
+    Pdf(#[from] pdf::PdfError),
 }
 
 /// The report in `format`.
-pub fn render(report: &Report, format: Format) -> Result<String, serde_json::Error> {
+pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
-        Format::Html => html::render(report),
-        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report).into_bytes(),
+        Format::Markdown => markdown::render(report).into_bytes(),
         Format::Json => {
             let mut text = serde_json::to_string_pretty(report)?;
             text.push('\n');
-            text
+            text.into_bytes()
         }
+        Format::Pdf => pdf::print(&html::render(report))?,
     })
 }
 
