@@ -27,6 +27,16 @@ fn json(path: &str) -> Value {
 #[test]
 fn the_report_of_the_examples_holds_every_control_system_and_risk() {
     let r = json("examples/");
+    // The summary an auditor reads first.
+    assert_eq!(
+        r["summary"],
+        serde_json::json!({
+            "systemsByPhase": {"Compliant": 1, "NonCompliant": 1, "Pending": 2},
+            "applicableControls": 26, "controls": 38,
+            "risks": 8, "risksOutsideAppetite": 1,
+            "approvalsInForce": 0, "evidenceDue": 0, "nonconformities": 22
+        })
+    );
     // Statement of Applicability: every Annex A control, applicable or excluded with why.
     let soa = r["statementOfApplicability"].as_array().unwrap();
     assert_eq!(soa.len(), 38);
@@ -244,6 +254,7 @@ fn the_pdf_reads_as_a_person_sees_it() {
     let text = stdout(&text);
     for seen in [
         "AI management system report",
+        "Risks outside appetite after treatment",
         "Statement of Applicability (ISO/IEC 42001 6.1.3)",
         "Inherent risk (8 risks)",
         "Residual risk (8 risks)",

@@ -21,7 +21,39 @@ fn yes(b: bool) -> String {
 
 /// The sections, in the order an auditor reads them.
 pub fn sections(r: &Report) -> Vec<Section<'_>> {
+    let m = &r.summary;
+    let phases = m
+        .systems_by_phase
+        .iter()
+        .map(|(phase, n)| format!("{n} {phase}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     vec![
+        Section {
+            title: "Summary",
+            heat_maps: Vec::new(),
+            headers: &["figure", "value"],
+            rows: [
+                ("AI systems", format!("{} ({phases})", r.systems)),
+                (
+                    "Annex A controls applicable",
+                    format!("{} of {}", m.applicable_controls, m.controls),
+                ),
+                (
+                    "Risks outside appetite after treatment",
+                    format!("{} of {}", m.risks_outside_appetite, m.risks),
+                ),
+                ("Approvals in force", m.approvals_in_force.to_string()),
+                (
+                    "Evidence expired or expiring within 30 days",
+                    m.evidence_due.to_string(),
+                ),
+                ("Open nonconformities", m.nonconformities.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| vec![k.to_owned(), v])
+            .collect(),
+        },
         Section {
             title: "Statement of Applicability (ISO/IEC 42001 6.1.3)",
             heat_maps: Vec::new(),

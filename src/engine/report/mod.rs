@@ -43,6 +43,8 @@ pub struct Report {
     pub generated_at: Timestamp,
     /// How many systems it covers.
     pub systems: usize,
+    /// The figures an auditor reads first.
+    pub summary: Summary,
     /// Every Annex A control: applicable or not, how decided, its state per system.
     pub statement_of_applicability: Vec<SoaRow>,
     /// Every AI system.
@@ -57,18 +59,71 @@ pub struct Report {
     pub nonconformities: Vec<NonconformityRow>,
 }
 
+/// The figures an auditor reads first.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// How many systems are in each phase.
+    pub systems_by_phase: std::collections::BTreeMap<String, usize>,
+    /// How many Annex A controls apply to at least one system, of all.
+    pub applicable_controls: usize,
+    /// How many controls the catalog has.
+    pub controls: usize,
+    /// How many risks are recorded, and how many exceed their appetite after treatment.
+    pub risks: usize,
+    /// Of those, the ones whose residual score exceeds the appetite.
+    pub risks_outside_appetite: usize,
+    /// Approvals that count now.
+    pub approvals_in_force: usize,
+    /// Evidence expired or expiring within 30 days.
+    pub evidence_due: usize,
+    /// Enforced controls failing now, over every system.
+    pub nonconformities: usize,
+}
+
 /// Builds the report.
 pub fn build(inputs: &ReportInputs<'_>) -> Report {
-    Report {
+    let mut report = Report {
         generated_at: inputs.now,
         systems: inputs.systems.len(),
+        summary: Summary::default(),
         statement_of_applicability: soa::rows(inputs),
         inventory: registers::inventory(inputs),
         risk_register: registers::risks(inputs),
         approvals: registers::approvals(inputs),
         evidence: registers::evidence(inputs),
         nonconformities: registers::nonconformities(inputs),
-    }
+    };
+    report.summary = Summary {
+        systems_by_phase: report
+            .inventory
+            .iter()
+            .fold(Default::default(), |mut by, s| {
+                *by.entry(name_of(&s.phase)).or_default() += 1;
+                by
+            }),
+        applicable_controls: report
+            .statement_of_applicability
+            .iter()
+            .filter(|c| c.applicable)
+            .count(),
+        controls: report.statement_of_applicability.len(),
+        risks: report.risk_register.risks.len(),
+        risks_outside_appetite: report
+            .risk_register
+            .risks
+            .iter()
+            .filter(|r| !r.within_appetite)
+            .count(),
+        approvals_in_force: report.approvals.iter().filter(|a| a.counts).count(),
+        evidence_due: report
+            .evidence
+            .iter()
+            .filter(|e| e.status != "valid")
+            .count(),
+        nonconformities: report.nonconformities.len(),
+    };
+    report
 }
 
 /// `namespace/name` of a system.
