@@ -10,17 +10,9 @@ use std::{
 };
 
 use serde_json::Value;
-use support::{check_verdicts, repo, stdout};
+use support::{aims_offline as aims, check_verdicts, repo, stdout};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
-
-fn aims(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run aims")
-}
 
 #[test]
 fn the_examples_get_the_documented_verdicts() {

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::{collections::BTreeMap, process::Command};
+use std::collections::BTreeMap;
 
 use aims_operator::engine::workload::WorkloadKind;
 use serde_json::Value;
@@ -16,11 +16,7 @@ use support::repo;
 /// `aims check -f <dir> -o json`: each workload's `namespace/Kind/name` with its verdict and its
 /// reasons, and the report.
 fn check(dir: &str) -> (BTreeMap<String, (String, String)>, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args(["check", "-f", dir, "-o", "json"])
-        .current_dir(repo())
-        .output()
-        .expect("run aims");
+    let out = support::aims_offline(&["check", "-f", dir, "-o", "json"]);
     assert!(
         out.stderr.is_empty(),
         "{dir}: {}",
@@ -274,13 +270,7 @@ fn the_readme_kinds_table_lists_every_governed_kind_and_its_group() {
 
 #[test]
 fn a_platform_teams_own_kind_is_governed_from_its_kinds_file() {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_aims"))
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("run aims")
-    };
+    let run = support::aims_offline;
     let file = "tests/fixtures/extra-kinds/modelserver.yaml";
     // Without the kinds file the kind is not governed, and says so.
     let out = run(&["check", "-f", file, "-o", "json"]);

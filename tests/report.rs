@@ -3,20 +3,12 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-use support::{repo, stderr, stdout};
+use support::{aims_offline as aims, repo, stderr, stdout};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
-
-fn aims(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aims"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run aims")
-}
 
 fn json(path: &str) -> Value {
     let out = aims(&["report", "-f", path, "--now", NOW, "-o", "json"]);

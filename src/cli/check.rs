@@ -197,6 +197,32 @@ impl Inventory {
     }
 }
 
+impl Inventory {
+    /// Every binding, namespaced then cluster-wide.
+    fn bindings(&self) -> Vec<Binding<'_>> {
+        self.bindings
+            .iter()
+            .map(Binding::Namespaced)
+            .chain(self.cluster_bindings.iter().map(Binding::Cluster))
+            .collect()
+    }
+
+    /// `system` evaluated with the workloads of its namespace, as the controller evaluates it.
+    fn evaluate(
+        &self,
+        system: &AISystem,
+        judge: &Judge<'_>,
+    ) -> crate::engine::evaluate::Evaluation {
+        let namespace = system.namespace().unwrap_or_default();
+        let workloads: Vec<&WorkloadFacts> = self
+            .workloads
+            .iter()
+            .filter(|w| w.namespace == namespace)
+            .collect();
+        decide::system(self, system, &workloads, judge)
+    }
+}
+
 /// `aims check` lends the engine the records of its files.
 impl Records for Inventory {
     fn in_namespace<R>(&self, namespace: &str, decide: impl FnOnce(&Namespaced<'_>) -> R) -> R {
@@ -206,12 +232,7 @@ impl Records for Inventory {
             .iter()
             .filter(|a| a.metadata.namespace.as_deref() == Some(namespace))
             .collect();
-        let bindings: Vec<Binding> = self
-            .bindings
-            .iter()
-            .map(Binding::Namespaced)
-            .chain(self.cluster_bindings.iter().map(Binding::Cluster))
-            .collect();
+        let bindings = self.bindings();
         let no_labels = BTreeMap::new();
         decide(&Namespaced {
             every_system: &every_system,
@@ -241,24 +262,11 @@ pub fn report(
     let evaluations: Vec<_> = inv
         .systems
         .iter()
-        .map(|system| {
-            let namespace = system.namespace().unwrap_or_default();
-            let workloads: Vec<&WorkloadFacts> = inv
-                .workloads
-                .iter()
-                .filter(|w| w.namespace == namespace)
-                .collect();
-            decide::system(&inv, system, &workloads, &judge)
-        })
+        .map(|s| inv.evaluate(s, &judge))
         .collect();
     let systems: Vec<_> = inv.systems.iter().zip(&evaluations).collect();
     let assessments: Vec<&RiskAssessment> = inv.assessments.iter().collect();
-    let bindings: Vec<Binding> = inv
-        .bindings
-        .iter()
-        .map(Binding::Namespaced)
-        .chain(inv.cluster_bindings.iter().map(Binding::Cluster))
-        .collect();
+    let bindings = inv.bindings();
     crate::engine::report::build(&crate::engine::report::ReportInputs {
         systems: &systems,
         assessments: &assessments,
@@ -290,12 +298,7 @@ pub fn check(
     let mut systems = Vec::new();
     for system in &inv.systems {
         let namespace = system.namespace().unwrap_or_default();
-        let workloads: Vec<&WorkloadFacts> = inv
-            .workloads
-            .iter()
-            .filter(|w| w.namespace == namespace)
-            .collect();
-        let evaluation = decide::system(&inv, system, &workloads, &judge);
+        let evaluation = inv.evaluate(system, &judge);
         let (satisfied, applicable) = evaluation.control_counts();
         systems.push(SystemReport {
             namespace,

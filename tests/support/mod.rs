@@ -19,6 +19,16 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `aims ARGS` run in the repository root, with no cluster: the offline commands (`check`,
+/// `report`).
+pub fn aims_offline(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run aims")
+}
+
 /// The shared control plane, with the aims CRDs and the stand-in CRDs (KServe, LeaderWorkerSet,
 /// JobSet, NIM) installed and Established.
 pub fn cluster() -> &'static ControlPlane {
