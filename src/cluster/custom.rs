@@ -164,24 +164,6 @@ impl CustomStore {
         }
     }
 
-    /// A store that holds `objects` (JSON objects of the kind), as a watch that listed them would
-    /// leave it: for tests and benchmarks.
-    pub fn holding(spec: &'static KindSpec, objects: &[Value]) -> Self {
-        let mut writer = reflector::store::Writer::new(api_resource(spec));
-        writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::InitApply(CustomWorkload::new(spec, o)));
-        }
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        let served = Arc::new(OnceLock::new());
-        let _ = served.set(api_resource(spec));
-        Self {
-            kind: WorkloadKind::Custom(spec),
-            store: writer.as_reader(),
-            served,
-        }
-    }
-
     /// The stored object `name` in `namespace`.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<CustomWorkload>> {
         let spec = self.kind.spec()?;

@@ -169,11 +169,6 @@ impl KindSpec {
         }
     }
 
-    /// Whether the kind has a scale subresource a halt writes.
-    pub fn has_scale(&self) -> bool {
-        matches!(self.halt, Halt::Scale {})
-    }
-
     /// Checks the row against the kinds it stands with (`known`: group and kind of each).
     fn check(&self, known: &[(&str, &str)]) -> Result<(), String> {
         if self.kind.is_empty() || !self.kind.starts_with(|c: char| c.is_ascii_uppercase()) {
