@@ -504,3 +504,49 @@ spec:
         assert!(err.contains("Usage: kubectl aims "), "{args:?}: {err}");
     }
 }
+
+/// `kubectl aims report` of a live namespace: the approval a reviewer made through the webhook
+/// counts as the operator counted it, with who, which content and until when; an empty namespace
+/// gets a report of the controls alone, and says so.
+#[tokio::test]
+async fn the_report_of_a_live_namespace_takes_the_operators_word_on_approvals() {
+    let cp = setup();
+    operator();
+    let ns = "plugin-report";
+    namespace(cp, ns);
+    apply_records(cp, ns, "Enforce").await;
+    ok(aims(cp, ALICE, &["approve", "scoring-v1", "-n", ns]));
+    wait_phase(cp, ns, "Compliant").await;
+    let out = aims(cp, ADMIN, &["report", "-n", ns, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["systems"], 1);
+    assert_eq!(report["inventory"][0]["system"], format!("{ns}/scoring"));
+    assert_eq!(report["inventory"][0]["phase"], "Compliant");
+    let approval = &report["approvals"][0];
+    assert_eq!(approval["user"], "alice");
+    assert_eq!(approval["counts"], true, "{approval}");
+    assert!(
+        approval["contentHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(approval["until"].is_string(), "{approval}");
+    assert_eq!(
+        report["statementOfApplicability"].as_array().unwrap().len(),
+        38
+    );
+
+    let empty = "plugin-report-empty";
+    namespace(cp, empty);
+    let out = aims(cp, ADMIN, &["report", "-n", empty, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: no AISystem"),
+        "{}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["systems"], 0);
+}

@@ -244,18 +244,20 @@ impl Records for Inventory {
 }
 
 /// The auditor's report of the records in `documents` as of `now`: each system evaluated as the
-/// controller evaluates it (the same path as [`check`]); approvals are taken as written.
+/// controller evaluates it (the same path as [`check`]), its approvals counted under `trust`
+/// (as written for manifests, the operator's word for a live cluster).
 pub fn report(
     documents: Vec<Document>,
     default_namespace: &str,
     catalog: &Catalog,
+    trust: Trust<'_>,
     now: Timestamp,
 ) -> crate::engine::report::Report {
     let inv = Inventory::new(documents, default_namespace);
     let detector = Detector::default();
     let judge = Judge {
         catalog,
-        trust: Trust::AsWritten,
+        trust,
         detector: &detector,
         now,
     };

@@ -23,6 +23,7 @@ use crate::{
     crds,
     engine::{
         admission::workload::{BreakGlassPolicy, UnregisteredPolicy},
+        approval::Trust,
         catalog::Catalog,
         decide::AdmissionPolicy,
         detect::Detector,
@@ -583,13 +584,50 @@ mod check_status {
 }
 
 fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
-    let (documents, errors) = manifests::load_paths(&args.paths);
-    if !errors.is_empty() {
-        // A report of part of the records would show the rest as missing: none is written.
-        return Err(Error::Input(errors));
-    }
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
-    let built = check::report(documents, &args.namespace, &Catalog::builtin(), now);
+    let built = if args.paths.is_empty() {
+        // The live cluster: only the operator can verify signatures, so its word is taken.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (documents, namespace) = runtime.block_on(async {
+            let c = connect::Connection::connect(&args.connect).await?;
+            let namespace = args.scope.namespace(&c);
+            let documents = report::live::documents(&c, namespace.as_deref()).await?;
+            Ok::<_, connect::ClusterError>((documents, namespace))
+        })?;
+        check::report(
+            documents,
+            namespace.as_deref().unwrap_or("default"),
+            &Catalog::builtin(),
+            Trust::AsRecorded,
+            now,
+        )
+    } else {
+        let (documents, errors) = manifests::load_paths(&args.paths);
+        if !errors.is_empty() {
+            // A report of part of the records would show the rest as missing: none is written.
+            return Err(Error::Input(errors));
+        }
+        let namespace = args.scope.namespace.as_deref().unwrap_or("default");
+        check::report(
+            documents,
+            namespace,
+            &Catalog::builtin(),
+            Trust::AsWritten,
+            now,
+        )
+    };
+    if built.systems == 0 {
+        eprintln!(
+            "warning: no AISystem in {}: the report lists the controls, none of them applicable",
+            if args.paths.is_empty() {
+                "the cluster's records read"
+            } else {
+                "the manifests"
+            }
+        );
+    }
     let bytes = report::render(&built, args.output)?;
     match &args.file {
         Some(path) => std::fs::write(path, bytes).map_err(|source| Error::Write {

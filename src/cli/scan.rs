@@ -54,18 +54,13 @@ where
         .collect())
 }
 
-/// Lists every governed workload of `namespace` (of the cluster when `None`) and returns those
-/// that look like model serving and belong to no AISystem. The custom kinds whose CRDs are
-/// installed are included.
-pub async fn scan(
+/// Every governed workload of `namespace` (of the cluster when `None`), as its facts: those a
+/// governed kind controls are left out (their owner is the workload). The custom kinds whose CRDs
+/// are installed are included.
+pub async fn workloads(
     client: &Client,
     namespace: Option<&str>,
-    detector: &Detector,
-) -> Result<Vec<UnregisteredRow>, kube::Error> {
-    let systems = api::<AISystem>(client, namespace)
-        .list(&ListParams::default())
-        .await?
-        .items;
+) -> Result<Vec<WorkloadFacts>, kube::Error> {
     let mut workloads = Vec::new();
     workloads.extend(list(client, namespace, WorkloadFacts::from_deployment).await?);
     workloads.extend(list(client, namespace, WorkloadFacts::from_stateful_set).await?);
@@ -113,6 +108,22 @@ pub async fn scan(
             Err(e) => return Err(e),
         }
     }
+    Ok(workloads)
+}
+
+/// Lists every governed workload of `namespace` (of the cluster when `None`) and returns those
+/// that look like model serving and belong to no AISystem. The custom kinds whose CRDs are
+/// installed are included.
+pub async fn scan(
+    client: &Client,
+    namespace: Option<&str>,
+    detector: &Detector,
+) -> Result<Vec<UnregisteredRow>, kube::Error> {
+    let systems = api::<AISystem>(client, namespace)
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let workloads = workloads(client, namespace).await?;
     let refs: Vec<&AISystem> = systems.iter().collect();
     let mut rows: Vec<UnregisteredRow> = membership::unregistered(&refs, &workloads, detector)
         .into_iter()

@@ -2,6 +2,7 @@
 //! self-contained HTML file.
 
 mod html;
+pub mod live;
 mod markdown;
 pub mod pdf;
 mod tables;
@@ -16,17 +17,22 @@ use crate::engine::report::Report;
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Manifests to report on: files, directories (read recursively) or `-` for standard input.
-    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    /// Without them, the live cluster of the kubeconfig: `-n NS` or `-A`.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Of a live cluster: `-n NS`, `-A`, or the current kubeconfig context's namespace. Of
+    /// manifests: `-n` is the namespace of objects that name none (`default` otherwise).
+    #[command(flatten)]
+    pub scope: super::connect::ListScope,
+    /// How to reach the live cluster.
+    #[command(flatten)]
+    pub connect: super::connect::ConnectArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Html)]
     pub output: Format,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The namespace of objects that name none.
-    #[arg(short, long, default_value = "default")]
-    pub namespace: String,
     /// Report as of this time (RFC 3339), instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<Timestamp>,

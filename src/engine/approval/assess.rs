@@ -32,6 +32,9 @@ pub enum DiscountReason {
     /// The record of who submitted and edited the assessment does not verify
     /// ([`RecordProblem`]), so nobody can tell whether its user is one of them.
     UnverifiedRecord,
+    /// The operator has not assessed the assessment as it is now, so its signatures are unchecked
+    /// (a live report reads the operator's word, [`Trust::AsRecorded`]).
+    NotVerified,
 }
 
 impl DiscountReason {
@@ -45,7 +48,15 @@ impl DiscountReason {
             Self::StaleContent => "StaleContent",
             Self::DuplicateApprover => "DuplicateApprover",
             Self::UnverifiedRecord => "UnverifiedRecord",
+            Self::NotVerified => "NotVerified",
         }
+    }
+
+    /// The reasons only the operator's key decides, by their name in `status.discounted`.
+    fn only_the_key_decides(name: &str) -> Option<Self> {
+        [Self::BadSignature, Self::UnverifiedRecord]
+            .into_iter()
+            .find(|r| r.as_str() == name)
     }
 }
 
@@ -66,6 +77,9 @@ impl fmt::Display for DiscountReason {
             Self::DuplicateApprover => "its user already approved this content",
             Self::UnverifiedRecord => {
                 "the record of who submitted and edited the assessment does not verify"
+            }
+            Self::NotVerified => {
+                "the operator has not yet checked the assessment as it is now (its status is older)"
             }
         })
     }
@@ -174,8 +188,28 @@ pub fn assess(
     let subject = Subject::of(ra);
     let record = match trust {
         Trust::Verify(key) => check_record(key, ra).err(),
-        Trust::AsWritten => None,
+        Trust::AsWritten | Trust::AsRecorded => None,
     };
+    // With the operator's word: what its key found bad, by entry, once it has assessed this
+    // generation; `None` before.
+    let recorded: Option<Option<BTreeMap<usize, DiscountReason>>> =
+        matches!(trust, Trust::AsRecorded).then(|| {
+            let status = ra.status.as_ref()?;
+            (status.observed_generation.is_some()
+                && status.observed_generation == ra.metadata.generation)
+                .then(|| {
+                    status
+                        .discounted
+                        .iter()
+                        .filter_map(|d| {
+                            Some((
+                                usize::try_from(d.index).ok()?,
+                                DiscountReason::only_the_key_decides(&d.reason)?,
+                            ))
+                        })
+                        .collect()
+                })
+        });
     let hash = content_hash(spec);
     let required = policy.required();
 
@@ -197,6 +231,17 @@ pub fn assess(
         if record.is_some() {
             discount(DiscountReason::UnverifiedRecord);
             continue;
+        }
+        match &recorded {
+            Some(None) => {
+                discount(DiscountReason::NotVerified);
+                continue;
+            }
+            Some(Some(found_bad)) if found_bad.contains_key(&index) => {
+                discount(found_bad[&index]);
+                continue;
+            }
+            _ => {}
         }
         let stamp = match check_entry(spec, policy, trust, subject, index, approval) {
             Ok(stamp) => stamp,

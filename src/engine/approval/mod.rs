@@ -1110,6 +1110,56 @@ mod tests {
     }
 
     #[test]
+    fn with_the_operators_word_what_its_key_found_bad_does_not_count() {
+        use crate::api::{DiscountedEntry, RiskAssessmentStatus};
+        let mut ra = ready();
+        ra.metadata.generation = Some(3);
+        approve(&mut ra, "alice");
+        // A forged stamp: the CLI has no key to tell, the operator's status says so.
+        approve(&mut ra, "mallory");
+        ra.spec.approvals[1].stamp.as_mut().unwrap().signature = "forged".into();
+        let status = |generation: i64, bad: &[(u32, &str)]| RiskAssessmentStatus {
+            observed_generation: Some(generation),
+            discounted: bad
+                .iter()
+                .map(|(index, reason)| DiscountedEntry {
+                    index: *index,
+                    user: None,
+                    reason: (*reason).to_owned(),
+                    message: String::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        // As the operator assessed this generation: mallory's entry is out, alice's counts.
+        ra.status = Some(status(3, &[(1, "BadSignature")]));
+        let verdict = assess(&ra, &policy(1), Trust::AsRecorded, t(NOW));
+        assert_eq!(verdict.state, AssessmentState::Approved);
+        assert_eq!(verdict.approvers, ["alice"]);
+        assert_eq!(verdict.discounted[0].reason, DiscountReason::BadSignature);
+        // Taken as written, the forgery would count: the live report must not do that.
+        let written = assess(&ra, &policy(2), Trust::AsWritten, t(NOW));
+        assert_eq!(written.approvers, ["alice", "mallory"]);
+        // Before the operator has assessed this generation (or with no status), nothing counts.
+        for stale in [Some(status(2, &[])), None] {
+            ra.status = stale;
+            let verdict = assess(&ra, &policy(1), Trust::AsRecorded, t(NOW));
+            assert_eq!(verdict.state, AssessmentState::PendingApproval);
+            assert!(
+                verdict
+                    .discounted
+                    .iter()
+                    .all(|d| d.reason == DiscountReason::NotVerified)
+            );
+        }
+        // What needs no key is decided here as with it: a reason the operator recorded that the
+        // CLI can check itself is checked, not taken.
+        ra.status = Some(status(3, &[(0, "StaleContent")]));
+        let verdict = assess(&ra, &policy(1), Trust::AsRecorded, t(NOW));
+        assert_eq!(verdict.approvers, ["alice", "mallory"]);
+    }
+
+    #[test]
     fn only_an_approval_still_running_has_a_next_change() {
         let mut ra = ready();
         approve(&mut ra, "alice");

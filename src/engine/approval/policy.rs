@@ -17,6 +17,12 @@ pub enum Trust<'a> {
     /// Take stamps as written, without checking signatures (the offline CLI, which has no key).
     /// An entry still needs a stamp to count.
     AsWritten,
+    /// Take the operator's word for what only its key can check (a person's CLI reading a live
+    /// cluster, with no key): an entry whose signature, or whose assessment's record, the
+    /// operator found bad (its `status.discounted`, which only the operator writes) does not
+    /// count, and no entry counts before the operator has assessed the assessment as it is now
+    /// (`status.observedGeneration`). The rest is decided here, as with the key.
+    AsRecorded,
 }
 
 /// Who may approve, and how many must.
