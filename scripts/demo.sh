@@ -117,11 +117,11 @@ echo "\$ kubectl aims scan -A"
 echo
 echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
 kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true
-# The auditor's report of the examples.
-"$target/debug/aims" report -f examples/ --file "$dir/report.html"
+# The auditor's report of the demo's cluster.
+"$target/debug/aims" report -A --file "$dir/report.html" 2>/dev/null
 echo
-echo "The auditor's report of the examples: $PWD/$dir/report.html (open it in a browser; it needs no"
-echo "network, and prints). As PDF: aims report -f examples/ -o pdf --file report.pdf"
+echo "The auditor's report of this cluster: $PWD/$dir/report.html (open it in a browser; it needs no"
+echo "network, and prints). Again, or as PDF: kubectl aims report -A -o pdf --file report.pdf"
 cat <<MSG
 
 The control plane runs in the background. To use kubectl (v$(kubectl version --client -o json | sed -n 's/.*"gitVersion": "v\([^"]*\)".*/\1/p' | head -1), matching the server, and
