@@ -199,10 +199,11 @@ pub enum Command {
     ///
     /// Every Annex A control is listed (applicable or not, and why), crosswalked to the EU AI Act,
     /// the NIST AI RMF and the CEN/CLC JTC 21 harmonised standards under preparation. Systems are
-    /// evaluated through the same engine path as `aims check`; approvals are taken as written. The
-    /// HTML is one file that opens offline and prints.
+    /// evaluated through the same engine path as `aims check`. Of a live cluster (without -f),
+    /// approvals count as the operator verified them; of manifests, as written. The HTML is one
+    /// file that opens offline and prints.
     #[command(
-        after_help = "Examples:\n  aims report -f examples/ --file report.html\n  aims report -f examples/ -o markdown > report.md\n  aims report -f examples/ -o json | jq '.statementOfApplicability[] | select(.applicable)'"
+        after_help = "Examples:\n  aims report -A --file report.html\n  aims report -n credit -o pdf --file credit.pdf\n  aims report -f examples/ -o markdown > report.md\n  aims report -f examples/ -o json | jq '.statementOfApplicability[] | select(.applicable)'"
     )]
     Report(report::ReportArgs),
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
