@@ -23,7 +23,7 @@ pub struct UnregisteredRow {
 }
 
 /// The API of `K` in `namespace`, or in every namespace.
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+pub(crate) fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
     K::DynamicType: Default,

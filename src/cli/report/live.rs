@@ -34,11 +34,8 @@ where
         + std::fmt::Debug,
     K::DynamicType: Default,
 {
-    let api = match namespace {
-        Some(ns) => Api::<K>::namespaced(c.client.clone(), ns),
-        None => Api::<K>::all(c.client.clone()),
-    };
-    api.list(&ListParams::default())
+    scan::api::<K>(&c.client, namespace)
+        .list(&ListParams::default())
         .await
         .map(|l| l.items)
         .map_err(|e| c.classify(e, Target::list(kind, namespace)))
