@@ -142,22 +142,35 @@ fn the_approvals_ledger_says_who_approved_which_content_until_when() {
     assert_eq!(a["until"], "2027-04-30T09:00:00Z");
 }
 
-#[test]
-fn the_html_report_is_one_file_that_opens_offline() {
-    let dir = std::env::temp_dir().join(format!("aims-report-{}", std::process::id()));
+/// A directory of its own for test `name`, and the report of the examples written into it as
+/// `file` in `format`.
+fn examples_report(
+    name: &str,
+    format: &str,
+    file: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("aims-report-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("report.html");
+    let path = dir.join(file);
     let out = aims(&[
         "report",
         "-f",
         "examples/",
         "--now",
         NOW,
+        "-o",
+        format,
         "--file",
-        file.to_str().unwrap(),
+        path.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).is_empty());
+    assert!(stdout(&out).is_empty(), "the report goes to the file alone");
+    (dir, path)
+}
+
+#[test]
+fn the_html_report_is_one_file_that_opens_offline() {
+    let (dir, file) = examples_report("html", "html", "report.html");
     let html = std::fs::read_to_string(&file).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     for section in [
@@ -224,21 +237,7 @@ fn tool(name: &str) -> String {
 #[test]
 fn the_pdf_reads_as_a_person_sees_it() {
     tool("chromium-headless-shell");
-    let dir = std::env::temp_dir().join(format!("aims-report-pdf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pdf = dir.join("report.pdf");
-    let out = aims(&[
-        "report",
-        "-f",
-        "examples/",
-        "--now",
-        NOW,
-        "-o",
-        "pdf",
-        "--file",
-        pdf.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (dir, pdf) = examples_report("pdf", "pdf", "report.pdf");
     let text = Command::new(tool("pdftotext"))
         .args(["-layout", pdf.to_str().unwrap(), "-"])
         .output()
@@ -277,20 +276,8 @@ fn the_pdf_reads_as_a_person_sees_it() {
 #[test]
 fn the_html_report_shows_its_first_page_in_a_browser() {
     let browser = tool("chromium-headless-shell");
-    let dir = std::env::temp_dir().join(format!("aims-report-png-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let html = dir.join("report.html");
+    let (dir, html) = examples_report("png", "html", "report.html");
     let png = dir.join("report.png");
-    let out = aims(&[
-        "report",
-        "-f",
-        "examples/",
-        "--now",
-        NOW,
-        "--file",
-        html.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let mut shot = Command::new(&browser);
     shot.args([
         "--headless",

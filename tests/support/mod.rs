@@ -43,18 +43,24 @@ pub fn cluster() -> &'static ControlPlane {
 pub fn install_crds(cp: &ControlPlane, stand_ins: bool) {
     ok(kubectl(cp, &["apply", "--server-side", "-f", "crds/"]));
     if stand_ins {
-        ok(kubectl(
-            cp,
-            &[
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                "tests/fixtures/crds/",
-            ],
-        ));
+        apply_crds(cp, Path::new("tests/fixtures/crds"));
     }
     wait_established(cp, &["crd", "--all"]);
+}
+
+/// Applies the CRDs of `dir` server-side: the upstream ones are too large for kubectl's
+/// last-applied annotation, and a stand-in applied before is taken over.
+fn apply_crds(cp: &ControlPlane, dir: &Path) {
+    ok(kubectl(
+        cp,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            dir.to_str().unwrap(),
+        ],
+    ));
 }
 
 /// Installs the CRD of every governed custom-resource kind and waits until they are Established:
@@ -68,18 +74,8 @@ pub fn install_kind_crds(cp: &ControlPlane) {
         "{} is missing: run tests/controlplane/build.sh",
         upstream.display()
     );
-    // Server-side: the upstream CRDs are too large for kubectl's last-applied annotation.
     for dir in [upstream.as_path(), Path::new("tests/fixtures/crds")] {
-        ok(kubectl(
-            cp,
-            &[
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                dir.to_str().unwrap(),
-            ],
-        ));
+        apply_crds(cp, dir);
     }
     wait_established(cp, &["crd", "--all"]);
 }
