@@ -163,6 +163,7 @@ fn hook() -> Arc<Webhook> {
         metrics: Arc::new(Metrics::default()),
         synced: Synced::new(true),
         policy: Default::default(),
+        chain: aims_operator::audit::Chain::discard(),
     })
 }
 

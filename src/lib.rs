@@ -9,6 +9,7 @@
 //! * [`manifests`]: reading manifest files into typed objects, with errors that name the file,
 //!   document, line and field.
 //! * [`telemetry`]: logging and metrics.
+//! * [`audit`]: the tamper-evident records (a hash chain of JSON lines) and their anchor.
 //! * [`cluster`]: the watches and the stores both doors decide from.
 //! * [`controller`]: the reconcilers that write compliance status back.
 //! * [`admission`]: the admission webhook's HTTPS server and handlers.
@@ -18,6 +19,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod cluster;
 pub mod controller;

@@ -315,13 +315,14 @@ async fn warn_is_admitted_with_a_warning_that_kubectl_prints() {
     );
 }
 
-/// The decision log's records (target `aims::decision`) of the workload `name` in `ns`.
+/// The decision log's records (`AdmissionDecision` in the operator's records) of the workload
+/// `name` in `ns`.
 fn decisions(op: &Operator, ns: &str, name: &str) -> Vec<serde_json::Value> {
     op.logs()
         .lines()
-        .filter(|l| l.contains(r#""target":"aims::decision""#))
-        .inspect(|l| assert_eq!(l.matches(r#""message":"#).count(), 1, "{l}"))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| aims_operator::engine::chain::find(l)?.ok())
+        .filter(|(record, _)| record.event == "AdmissionDecision")
+        .map(|(_, line)| line)
         .filter(|r| r["namespace"] == ns && r["name"] == name)
         .collect()
 }
@@ -344,7 +345,16 @@ async fn each_decision_is_a_record_in_the_decision_log() {
             .find(|r| r["operation"] == "CREATE")
     })
     .await;
-    assert_eq!(warned["message"], "admission decision", "{warned}");
+    assert!(
+        warned["message"].is_string(),
+        "the answer's message: {warned}"
+    );
+    assert!(
+        warned["hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "a link of the records' chain: {warned}"
+    );
     assert_eq!(warned["webhook"], "workloads", "{warned}");
     assert_eq!(warned["kind"], "Deployment", "{warned}");
     assert_eq!(warned["user"], "admin", "{warned}");

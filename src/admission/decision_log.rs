@@ -1,5 +1,6 @@
-//! The decision log: one structured record per admission decision, on its own log target
-//! (`aims::decision`), and an Event on the AISystem for each denial of one of its workloads.
+//! The decision log: one record per admission decision in the tamper-evident records
+//! ([`crate::audit`], event `AdmissionDecision`), and an Event on the AISystem for each denial of
+//! one of its workloads.
 
 use kube::{
     Resource, ResourceExt,
@@ -11,10 +12,14 @@ use kube::{
 };
 
 use super::{Webhook, review::ReviewRequest};
+use crate::audit::fields;
 use crate::engine::{admission::workload::WorkloadDecision, evaluate::Verdict};
 
-/// The log target of decision records: `RUST_LOG=aims::decision=info` keeps them.
+/// The log target of the webhook's own warnings about requests it cannot read.
 pub const TARGET: &str = "aims::decision";
+
+/// The event of a decision's record.
+pub const EVENT: &str = "AdmissionDecision";
 
 /// `allow`, `warn` or `deny`.
 pub fn verdict(response: &AdmissionResponse) -> &'static str {
@@ -66,23 +71,39 @@ pub fn record(hook: &Webhook, answered: &Answered<'_>) {
     let break_glass = decision
         .and_then(|d| d.break_glass.as_ref())
         .map(|b| format!("{} until {}: {}", b.ticket, b.until, b.reason));
-    tracing::info!(
-        target: TARGET,
-        webhook,
-        uid = %req.uid,
-        user = req.user_info.username.as_deref().unwrap_or_default(),
-        operation = operation(&req.operation),
-        kind = %req.kind.kind,
-        subresource = req.sub_resource.as_deref().unwrap_or_default(),
-        namespace = req.namespace.as_deref().unwrap_or_default(),
-        name = %req.name,
-        system = decision.and_then(|d| d.system.as_deref()).unwrap_or_default(),
-        verdict,
-        controls,
-        break_glass = break_glass.as_deref().unwrap_or_default(),
-        dry_run = req.dry_run,
-        response_message = message,
-        "admission decision"
+    hook.chain.record(
+        EVENT,
+        fields([
+            ("webhook", webhook.into()),
+            ("uid", req.uid.clone().into()),
+            (
+                "user",
+                req.user_info.username.clone().unwrap_or_default().into(),
+            ),
+            ("operation", operation(&req.operation).into()),
+            ("kind", req.kind.kind.clone().into()),
+            (
+                "subresource",
+                req.sub_resource.clone().unwrap_or_default().into(),
+            ),
+            (
+                "namespace",
+                req.namespace.clone().unwrap_or_default().into(),
+            ),
+            ("name", req.name.clone().into()),
+            (
+                "system",
+                decision
+                    .and_then(|d| d.system.clone())
+                    .unwrap_or_default()
+                    .into(),
+            ),
+            ("verdict", verdict.into()),
+            ("controls", controls.into()),
+            ("breakGlass", break_glass.unwrap_or_default().into()),
+            ("dryRun", req.dry_run.into()),
+            ("message", message.into()),
+        ]),
     );
     if req.dry_run || verdict != "deny" {
         return;

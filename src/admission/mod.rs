@@ -190,6 +190,8 @@ pub struct Webhook {
     pub recorder: kube::runtime::events::Recorder,
     /// What the webhook decides that the records leave open.
     pub policy: AdmissionPolicy,
+    /// The tamper-evident records: a decision is one of them.
+    pub chain: Arc<crate::audit::Chain>,
 }
 
 /// A handler's answer, and the workload decision behind it, for the decision log.

@@ -81,6 +81,7 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
         metrics: Arc::new(Metrics::default()),
         synced: Synced::new(synced),
         policy: Default::default(),
+        chain: crate::audit::Chain::discard(),
     })
 }
 

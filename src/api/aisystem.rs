@@ -346,6 +346,11 @@ pub struct AISystemStatus {
     /// The workloads that belong to the system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workloads: Option<WorkloadCounts>,
+    /// The enforced controls the system fails now, by id: its open nonconformities (ISO/IEC 42001
+    /// clause 10.2). The records log when each starts and stops failing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub nonconformities: Vec<String>,
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

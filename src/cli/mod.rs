@@ -4,6 +4,7 @@ pub mod approve;
 pub mod check;
 pub mod connect;
 pub mod halt;
+pub mod log;
 mod render;
 pub mod report;
 pub mod scan;
@@ -206,6 +207,9 @@ pub enum Command {
         after_help = "Examples:\n  aims report -A --file report.html\n  aims report -n credit -o pdf --file credit.pdf\n  aims report -f examples/ -o markdown > report.md\n  aims report -f examples/ -o json | jq '.statementOfApplicability[] | select(.applicable)'"
     )]
     Report(report::ReportArgs),
+    /// The operator's tamper-evident records: verify a collected log.
+    #[command(subcommand)]
+    Log(log::LogCommand),
     /// Check manifests offline: which workloads would be admitted, warned or denied, and why.
     ///
     /// Reads AISystems, RiskAssessments, ControlBindings, ClusterControlBindings, Namespaces and
@@ -381,6 +385,9 @@ pub enum Error {
     /// A command that talks to the cluster failed.
     #[error(transparent)]
     Cluster(#[from] connect::ClusterError),
+    /// A log of records cannot be checked.
+    #[error(transparent)]
+    Log(#[from] log::LogError),
     /// The report could not be rendered.
     #[error(transparent)]
     Report(#[from] report::RenderError),
@@ -442,6 +449,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Check(args) => return run_check(&args),
         Command::Report(args) => run_report(&args)?,
+        Command::Log(log::LogCommand::Verify(args)) => return run_log_verify(&args),
         Command::Run(args) => run_operator(args)?,
         Command::Scan {
             scope,
@@ -586,7 +594,14 @@ mod check_status {
 
 fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
-    let built = if args.paths.is_empty() {
+    // The log first: an unreadable one stops the report before the cluster is read.
+    let history = args
+        .log
+        .as_deref()
+        .map(|path| log::read(path, &Default::default()))
+        .transpose()?
+        .map(|v| crate::engine::report::history::from_records(&v));
+    let mut built = if args.paths.is_empty() {
         // The live cluster: only the operator can verify signatures, so its word is taken.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -619,6 +634,15 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
             now,
         )
     };
+    if let Some(h) = &history
+        && !h.problems.is_empty()
+    {
+        eprintln!(
+            "warning: the log's records do not all verify ({} problems); the report lists them",
+            h.problems.len()
+        );
+    }
+    built.history = history;
     if built.systems == 0 {
         eprintln!(
             "warning: no AISystem in {}: the report lists the controls, none of them applicable",
@@ -638,6 +662,40 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(())
+}
+
+fn run_log_verify(args: &log::VerifyArgs) -> Result<ExitCode, Error> {
+    let anchors = if args.anchors {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let c = connect::Connection::connect(&args.connect).await?;
+            crate::audit::anchor::heads(&c.client, &args.operator_namespace)
+                .await
+                .map_err(|e| {
+                    c.classify(
+                        e,
+                        connect::Target::object(
+                            "configmap",
+                            crate::audit::anchor::NAME,
+                            &args.operator_namespace,
+                        ),
+                    )
+                })
+        })?
+    } else {
+        Default::default()
+    };
+    let v = log::read(&args.file, &anchors)?;
+    let (text, code) = log::outcome(
+        &args.file,
+        &v,
+        args.anchors,
+        args.output == ScanFormat::Json,
+    );
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(code)
 }
 
 fn run_check(args: &check::CheckArgs) -> Result<ExitCode, Error> {

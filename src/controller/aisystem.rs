@@ -20,7 +20,7 @@ use kube::{
     },
 };
 
-use super::{Context, Error, halt, status};
+use super::{Context, Error, halt, records, status};
 use crate::{
     api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment},
     cluster::{
@@ -217,7 +217,13 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
     if previous != Some(&new) {
         let api: Api<AISystem> = Api::namespaced(ctx.client.clone(), &namespace);
         super::write_status(&ctx, "aisystem", &api, &name, &new).await?;
-        for notice in status::notices(previous, &new) {
+        let notices = status::notices(previous, &new);
+        for (event, fields) in
+            records::of_system(&namespace, &name, previous, &new, &evaluation, &notices)
+        {
+            ctx.chain.record(event, fields);
+        }
+        for notice in notices {
             let type_ = if notice.warning {
                 EventType::Warning
             } else {
@@ -236,6 +242,8 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
             ("WorkloadsRestored", "restored")
         };
         let names: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+        let (event, fields) = records::of_halt(&namespace, &name, reason, &names);
+        ctx.chain.record(event, fields);
         publish(
             &ctx.recorder,
             system,

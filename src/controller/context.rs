@@ -41,6 +41,8 @@ pub struct Context {
     pub leader: tokio::sync::watch::Receiver<bool>,
     /// When each system was last evaluated, to pace evaluations.
     pub pacer: super::pace::Pacer,
+    /// The tamper-evident records: each lifecycle transition is one of them.
+    pub chain: Arc<crate::audit::Chain>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
             synced: Synced::new(leading),
             leader: tokio::sync::watch::channel(leading).1,
             pacer: Default::default(),
+            chain: crate::audit::Chain::discard(),
         })
     }
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the

@@ -11,6 +11,7 @@ mod binding;
 pub mod context;
 pub mod halt;
 pub mod pace;
+pub mod records;
 mod scan;
 pub mod status;
 

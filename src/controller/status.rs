@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
     api::{
-        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, DiscountedEntry, Finding,
-        HaltedWorkload, Phase, RiskAssessmentStatus, WorkloadCounts,
+        AISystemStatus, ApprovalSummary, AssessmentState, ControlCounts, DiscountedEntry,
+        Enforcement, Finding, HaltedWorkload, Phase, RiskAssessmentStatus, WorkloadCounts,
     },
     engine::{
         approval::{AssessmentVerdict, RecordProblem},
@@ -114,6 +114,12 @@ pub fn system_status(
                 .map(|w| w.workload.clone())
                 .collect(),
         }),
+        nonconformities: e
+            .controls
+            .iter()
+            .filter(|c| c.enforcement == Enforcement::Enforce && !c.satisfied)
+            .map(|c| c.id.clone())
+            .collect(),
         observed_generation: generation,
         last_evaluated: Some(seconds(now)),
         next_review_at: e.next_review_at.map(seconds),

@@ -8,6 +8,7 @@ pub mod approval;
 pub mod binding;
 pub mod break_glass;
 pub mod catalog;
+pub mod chain;
 pub mod conditions;
 pub mod controls;
 pub mod crosswalk;

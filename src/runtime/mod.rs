@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::{
     admission,
+    audit::{Chain, anchor},
     cluster::{
         Synced,
         watches::{self, WatchScope},
@@ -76,6 +77,14 @@ pub enum Error {
 /// Runs the operator until SIGTERM or SIGINT.
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let key = key::load_or_create(&client, &config.namespace).await?;
+    // The records of this process start where the last anchored ones ended.
+    let previous = anchor::newest(&client, &config.namespace, None)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the records' anchor; the segment starts unlinked");
+            None
+        });
+    let chain = Chain::to_stdout(&config.identity, previous.as_ref());
     let metrics = Arc::new(Metrics::default());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stopping = shutdown_rx.clone();
@@ -96,17 +105,30 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let synced = Synced::default();
     let recorder = Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER));
 
-    let mut tasks: Vec<(&'static str, BoxFuture<'static, Result<(), Error>>)> = vec![(
-        "metrics server",
-        health::serve(
-            config.metrics_addr,
-            metrics.clone(),
-            stores.clone(),
-            synced.clone(),
-            shutdown(),
-        )
-        .boxed(),
-    )];
+    let mut tasks: Vec<(&'static str, BoxFuture<'static, Result<(), Error>>)> = vec![
+        (
+            "metrics server",
+            health::serve(
+                config.metrics_addr,
+                metrics.clone(),
+                stores.clone(),
+                synced.clone(),
+                shutdown(),
+            )
+            .boxed(),
+        ),
+        (
+            "records anchor",
+            anchor::run(
+                client.clone(),
+                config.namespace.clone(),
+                chain.clone(),
+                shutdown(),
+            )
+            .map(Ok)
+            .boxed(),
+        ),
+    ];
     // Every replica that runs the controllers watches and evaluates; the one holding the Lease
     // writes. Dropping the last receiver of the Lease (with the controllers' tasks, at shutdown)
     // releases it, so a successor takes over without waiting for it to expire. A webhook-only
@@ -123,6 +145,18 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             .map_err(|e| Error::Lease(e.to_string()))?;
         let (leader, task) = lease.watch().await;
         lease_task = Some(task);
+        tasks.push((
+            "records per leadership",
+            anchor::segment_per_leadership(
+                client.clone(),
+                config.namespace.clone(),
+                chain.clone(),
+                leader.clone(),
+                shutdown(),
+            )
+            .map(Ok)
+            .boxed(),
+        ));
         let ctx = Arc::new(controller::Context {
             client: client.clone(),
             stores: stores.clone(),
@@ -134,6 +168,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             synced: synced.clone(),
             leader,
             pacer: Default::default(),
+            chain: chain.clone(),
         });
         for (name, task) in controller::tasks(&ctx, triggers, shutdown.clone()) {
             tasks.push((name, task.map(Ok).boxed()));
@@ -152,6 +187,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             recorder,
             synced,
             policy: config.admission.clone(),
+            chain: chain.clone(),
         });
         tasks.push((
             "admission webhook",
@@ -194,6 +230,14 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     // Dropping the controllers' tasks drops the last Lease receiver: the lease task releases the
     // Lease for a successor.
     drop(rest);
+    // Nothing records any more: the segment closes, and its end is anchored.
+    anchor::finish(
+        &client,
+        &config.namespace,
+        &chain,
+        std::time::Duration::from_secs(3),
+    )
+    .await;
     if let Some(lease_task) = lease_task
         && tokio::time::timeout(std::time::Duration::from_secs(5), lease_task)
             .await

@@ -75,6 +75,7 @@ pub fn as_chart_service_account_with(
         .args(["--show-only", "templates/serviceaccount.yaml"])
         .args(["--show-only", "templates/rbac.yaml"])
         .args(["--show-only", "templates/workload-writes-policy.yaml"])
+        .args(["--show-only", "templates/records-anchor-policy.yaml"])
         .current_dir(super::repo())
         .output()
         .expect("run helm"));
@@ -294,6 +295,11 @@ impl Operator {
     /// The operator's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Where its log (standard output and standard error) is written.
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.log.clone()
     }
 
     /// The operator's log so far.

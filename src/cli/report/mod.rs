@@ -33,6 +33,11 @@ pub struct ReportArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// A collected log of the operator's records (`kubectl logs`): adds when each nonconformity
+    /// opened and closed, and the history of approvals, expiries, halts and break-glass use. The
+    /// log is verified first; what does not verify is listed in the report.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     /// Report as of this time (RFC 3339), instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<Timestamp>,

@@ -1,7 +1,7 @@
 //! The report's sections as tables of text, which every format renders its own way.
 
 use super::date;
-use crate::engine::report::{HeatMap, Report, SystemState};
+use crate::engine::report::{HeatMap, Report, SystemState, history::History};
 
 /// One section of the report.
 pub struct Section<'a> {
@@ -28,7 +28,7 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
         .map(|(phase, n)| format!("{n} {phase}"))
         .collect::<Vec<_>>()
         .join(", ");
-    vec![
+    let mut out = vec![
         Section {
             title: "Summary",
             heat_maps: Vec::new(),
@@ -268,5 +268,103 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
                 })
                 .collect(),
         },
+    ];
+    if let Some(h) = &r.history {
+        out.extend(history(h));
+    }
+    out
+}
+
+/// The sections the records add (`aims report --log`).
+fn history(h: &History) -> Vec<Section<'_>> {
+    let verified = if h.problems.is_empty() {
+        vec![vec![
+            "every record verifies".to_owned(),
+            format!("{} records in {} segments", h.records, h.segments),
+        ]]
+    } else {
+        h.problems
+            .iter()
+            .map(|p| vec!["does not verify".to_owned(), p.clone()])
+            .collect()
+    };
+    vec![
+        Section {
+            title: "Records (the operator's tamper-evident log)",
+            heat_maps: Vec::new(),
+            headers: &["check", "detail"],
+            rows: verified,
+        },
+        Section {
+            title: "Nonconformity register, from the records (ISO/IEC 42001 10.2)",
+            heat_maps: Vec::new(),
+            headers: &[
+                "system",
+                "control",
+                "opened",
+                "what was wrong",
+                "closed",
+                "time to close",
+            ],
+            rows: h
+                .nonconformities
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.system.clone(),
+                        e.control.clone(),
+                        e.opened.to_string(),
+                        e.message.clone(),
+                        e.closed
+                            .map(|t| t.to_string())
+                            .unwrap_or_else(|| "open".into()),
+                        e.seconds_to_close.map(duration).unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+        },
+        Section {
+            title: "Approvals, halts and break-glass, from the records",
+            heat_maps: Vec::new(),
+            headers: &[
+                "at",
+                "event",
+                "system",
+                "assessment",
+                "who",
+                "content",
+                "detail",
+            ],
+            rows: h
+                .events
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.at.to_string(),
+                        e.event.clone(),
+                        e.system.clone(),
+                        e.assessment.clone(),
+                        e.who.clone(),
+                        e.content_hash.clone(),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect(),
+        },
     ]
+}
+
+/// Seconds as days, hours and minutes: `2d 3h`, `4h 5m`, `6m`, `7s`.
+fn duration(seconds: i64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
 }

@@ -24,6 +24,7 @@ mod content;
 mod entries;
 mod policy;
 mod record;
+pub(crate) use record::hex;
 mod signing;
 
 pub use assess::*;

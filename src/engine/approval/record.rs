@@ -110,7 +110,7 @@ pub fn check_record(key: &SigningKey, ra: &RiskAssessment) -> Result<(), RecordP
     Ok(())
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

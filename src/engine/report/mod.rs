@@ -6,6 +6,7 @@
 //! Pure: built from the records and each system's evaluation (the same the controller writes to
 //! status), as of `now`. `aims report` renders it (`cli::report`).
 
+pub mod history;
 mod registers;
 mod soa;
 
@@ -57,6 +58,10 @@ pub struct Report {
     pub evidence: Vec<EvidenceRow>,
     /// Each system's enforced controls that fail now.
     pub nonconformities: Vec<NonconformityRow>,
+    /// What the tamper-evident records add (`aims report --log`): when each nonconformity opened
+    /// and closed, and the approvals history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<history::History>,
 }
 
 /// The figures an auditor reads first.
@@ -93,6 +98,7 @@ pub fn build(inputs: &ReportInputs<'_>) -> Report {
         approvals: registers::approvals(inputs),
         evidence: registers::evidence(inputs),
         nonconformities: registers::nonconformities(inputs),
+        history: None,
     };
     report.summary = Summary {
         systems_by_phase: report
