@@ -117,11 +117,15 @@ echo "\$ kubectl aims scan -A"
 echo
 echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
 kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true
-# The auditor's report of the demo's cluster.
-"$target/debug/aims" report -A --file "$dir/report.html" 2>/dev/null
+# The operator's records so far (its log holds them), checked, and the auditor's report of the
+# demo's cluster with their history.
+echo
+echo "\$ kubectl aims log verify $dir/operator.log"
+"$target/debug/aims" log verify "$dir/operator.log"
+"$target/debug/aims" report -A --log "$dir/operator.log" --file "$dir/report.html" 2>/dev/null
 echo
 echo "The auditor's report of this cluster: $PWD/$dir/report.html (open it in a browser; it needs no"
-echo "network, and prints). Again, or as PDF: kubectl aims report -A -o pdf --file report.pdf"
+echo "network, and prints). Again, or as PDF: kubectl aims report -A --log $dir/operator.log -o pdf --file report.pdf"
 cat <<MSG
 
 The control plane runs in the background. To use kubectl (v$(kubectl version --client -o json | sed -n 's/.*"gitVersion": "v\([^"]*\)".*/\1/p' | head -1), matching the server, and

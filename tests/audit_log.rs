@@ -328,7 +328,7 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
     let out = aims(cp, &["log", "verify", &empty]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("no aims records in 1 lines"),
+        stderr(&out).contains("no aims record in its 1 line"),
         "{}",
         stderr(&out)
     );

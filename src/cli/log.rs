@@ -57,7 +57,8 @@ pub enum LogError {
     },
     /// It holds no record.
     #[error(
-        "{path}: no aims records in {lines} lines; collect the operator's standard output, for example: kubectl logs -n aims-system deploy/aims-operator > aims.log"
+        "{path}: no aims record in its {}; collect the operator's standard output, for example: kubectl logs -n aims-system deploy/aims-operator > aims.log",
+        if *lines == 1 { "1 line".to_owned() } else { format!("{lines} lines") }
     )]
     Empty {
         /// The file.
@@ -113,12 +114,13 @@ pub fn outcome(path: &Path, v: &Verification, anchored: bool, json: bool) -> (St
         });
         return (format!("{value:#}\n"), code);
     }
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let mut out = format!(
-        "{}: {} records in {} segments ({} lines)\n",
+        "{}: {} in {} ({})\n",
         path.display(),
-        v.records.len(),
-        v.segments.len(),
-        v.lines
+        plural(v.records.len(), "record"),
+        plural(v.segments.len(), "segment"),
+        plural(v.lines, "line")
     );
     for s in &v.segments {
         let end = if s.closed {
@@ -136,7 +138,7 @@ pub fn outcome(path: &Path, v: &Verification, anchored: bool, json: bool) -> (St
     if v.problems.is_empty() {
         out.push_str("every record verifies\n");
     } else {
-        out.push_str(&format!("{} problems:\n", v.problems.len()));
+        out.push_str(&format!("{}:\n", plural(v.problems.len(), "problem")));
         for p in &v.problems {
             out.push_str(&format!("  {p}\n"));
         }

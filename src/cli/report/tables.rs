@@ -280,7 +280,12 @@ fn history(h: &History) -> Vec<Section<'_>> {
     let verified = if h.problems.is_empty() {
         vec![vec![
             "every record verifies".to_owned(),
-            format!("{} records in {} segments", h.records, h.segments),
+            format!(
+                "{} records in {} segment{}",
+                h.records,
+                h.segments,
+                if h.segments == 1 { "" } else { "s" }
+            ),
         ]]
     } else {
         h.problems
@@ -313,7 +318,7 @@ fn history(h: &History) -> Vec<Section<'_>> {
                     vec![
                         e.system.clone(),
                         e.control.clone(),
-                        e.opened.to_string(),
+                        moment(&e.opened),
                         e.message.clone(),
                         e.closed
                             .map(|t| t.to_string())
@@ -340,7 +345,7 @@ fn history(h: &History) -> Vec<Section<'_>> {
                 .iter()
                 .map(|e| {
                     vec![
-                        e.at.to_string(),
+                        moment(&e.at),
                         e.event.clone(),
                         e.system.clone(),
                         e.assessment.clone(),
@@ -352,6 +357,11 @@ fn history(h: &History) -> Vec<Section<'_>> {
                 .collect(),
         },
     ]
+}
+
+/// A time to the second, in UTC.
+fn moment(t: &jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 /// Seconds as days, hours and minutes: `2d 3h`, `4h 5m`, `6m`, `7s`.
