@@ -6,6 +6,7 @@
 //! Pure: built from the records and each system's evaluation (the same the controller writes to
 //! status), as of `now`. `aims report` renders it (`cli::report`).
 
+pub mod openreports;
 mod registers;
 mod soa;
 
