@@ -7,8 +7,8 @@
 //! Only the leader writes, by server-side apply under the operator's field manager, and only a
 //! report whose content differs from the stored one: the operator's reports of the system are
 //! listed (by their label and annotation) once per evaluation and compared. A report whose
-//! workload has left the system, or is gone, is deleted. Without the CRD nothing is read or
-//! written.
+//! workload has left the system, or is gone, is deleted. Each write and delete is counted
+//! (`aims_openreports_writes_total{operation}`). Without the CRD nothing is read or written.
 
 use std::sync::Arc;
 
@@ -201,6 +201,7 @@ async fn write(
             continue;
         }
         api.patch(name, &params, &Patch::Apply(object)).await?;
+        ctx.metrics.report_write("apply");
         tracing::debug!(report = %name, "report written");
     }
     for gone in stored
@@ -208,7 +209,10 @@ async fn write(
         .filter(|r| !desired.iter().any(|(name, _)| *name == r.name_any()))
     {
         match api.delete(&gone.name_any(), &DeleteParams::default()).await {
-            Ok(_) => tracing::debug!(report = %gone.name_any(), "report deleted"),
+            Ok(_) => {
+                ctx.metrics.report_write("delete");
+                tracing::debug!(report = %gone.name_any(), "report deleted");
+            }
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
