@@ -178,7 +178,8 @@ pub fn report_name(parts: &[&str]) -> String {
 }
 
 /// Applies each of `desired` that differs from what is stored, and deletes the operator's other
-/// reports of `system`.
+/// reports of `system`, and those of the namespace's systems that no longer exist (a deleted
+/// AISystem's workloads outlive it, and so would their reports).
 async fn write(
     ctx: &Context,
     resource: &ApiResource,
@@ -187,12 +188,21 @@ async fn write(
 ) -> Result<(), kube::Error> {
     let namespace = system.namespace().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, resource);
+    let name = system.name_any();
+    let exists = |other: &str| {
+        let key = kube::runtime::reflector::ObjectRef::new(other).within(&namespace);
+        other == name || ctx.stores.systems.get(&key).is_some()
+    };
     let stored: Vec<DynamicObject> = api
         .list(&ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")))
         .await?
         .items
         .into_iter()
-        .filter(|r| r.annotations().get(SYSTEM_ANNOTATION) == Some(&system.name_any()))
+        .filter(|r| {
+            r.annotations()
+                .get(SYSTEM_ANNOTATION)
+                .is_some_and(|s| *s == name || !exists(s))
+        })
         .collect();
     let params = PatchParams::apply(super::FIELD_MANAGER).force();
     for (name, object) in &desired {

@@ -66,8 +66,8 @@ fn system() -> AISystem {
     System::scoring().meta("uid", json!("system-uid")).build()
 }
 
-/// A leader's context whose stores hold `system` and Deployment `scorer` (uid `scorer-uid`),
-/// with the Report CRD installed when `installed`.
+/// A leader's context whose stores hold `system`, a system `other` of the same namespace and
+/// Deployment `scorer` (uid `scorer-uid`), with the Report CRD installed when `installed`.
 fn context(client: Client, installed: bool) -> Arc<Context> {
     let deployment = Manifest::deployment("scorer", "r.example.com/scorer:1")
         .namespace("credit")
@@ -82,6 +82,7 @@ fn context(client: Client, installed: bool) -> Arc<Context> {
     let stores = Stores {
         systems: store_of(vec![
             serde_json::from_value(serde_json::to_value(system()).unwrap()).unwrap(),
+            serde_json::from_value(System::scoring().meta("name", json!("other")).json()).unwrap(),
         ]),
         cluster_bindings: store_of(vec![
             serde_json::from_value(
@@ -193,17 +194,19 @@ async fn stored_reports_that_say_the_same_are_not_written_again() {
 }
 
 #[tokio::test]
-async fn the_report_of_a_workload_that_left_is_deleted_and_another_systems_is_kept() {
+async fn the_reports_of_a_workload_that_left_and_of_a_deleted_system_go_another_systems_stay() {
     let stray = |name: &str, system: &str| {
         json!({"apiVersion": "openreports.io/v1alpha1", "kind": "Report",
                "metadata": {"name": name, "namespace": "credit",
                             "labels": {MANAGED_BY_LABEL: MANAGED_BY},
                             "annotations": {SYSTEM_ANNOTATION: system}}})
     };
+    // `other` is a system the stores hold; `deleted` is not.
     let sent = sync_once(
         vec![
             stray("aims-deployment-old", "scoring"),
             stray("aims-aisystem-other", "other"),
+            stray("aims-deployment-orphan", "deleted"),
         ],
         true,
     )
@@ -215,7 +218,10 @@ async fn the_report_of_a_workload_that_left_is_deleted_and_another_systems_is_ke
         .collect();
     assert_eq!(
         deleted,
-        ["/apis/openreports.io/v1alpha1/namespaces/credit/reports/aims-deployment-old?"]
+        [
+            "/apis/openreports.io/v1alpha1/namespaces/credit/reports/aims-deployment-old?",
+            "/apis/openreports.io/v1alpha1/namespaces/credit/reports/aims-deployment-orphan?"
+        ]
     );
 }
 
