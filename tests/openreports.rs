@@ -3,7 +3,8 @@
 //! and says nothing of it; once the CRD is installed, an AISystem and its Deployment each get a
 //! Report whose scope, owner, results and summary say what the evaluation says (A.6.2.5 fails
 //! before the approval, passes after); a settled system's Reports are not written again; a
-//! workload that leaves its system, or is deleted, loses its Report.
+//! workload that leaves its system, or is deleted, loses its Report; a custom kind's workload (a
+//! LeaderWorkerSet) is reported and owned the same way.
 
 mod support;
 
@@ -288,6 +289,46 @@ async fn each_system_and_workload_is_reported_once_the_crd_is_installed_and_only
             .is_none()
             .then_some(())
     })
+    .await;
+
+    // A custom kind's workload: a LeaderWorkerSet (the stand-in CRD) of the system, outside the
+    // approved scope. Its Report names it at the version its CRD serves, is owned by it, and goes
+    // with it.
+    let mut lws: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            support::repo().join("tests/fixtures/kinds/leaderworkerset-vllm.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    lws["metadata"]["namespace"] = NS.into();
+    lws["metadata"]["labels"] = serde_json::json!({"aims.dev/system": "scoring"});
+    ok(apply(cp, &lws.to_string()));
+    let report = eventually(WAIT, "the LeaderWorkerSet's Report", || async {
+        report_of(&reports(cp), "LeaderWorkerSet", "vllm")
+    })
+    .await;
+    let lws_uid = uid("leaderworkerset", "vllm");
+    assert_eq!(report["scope"]["apiVersion"], "leaderworkerset.x-k8s.io/v1");
+    assert_eq!(report["scope"]["uid"], lws_uid.as_str());
+    assert_eq!(
+        report["metadata"]["ownerReferences"][0]["apiVersion"],
+        "leaderworkerset.x-k8s.io/v1"
+    );
+    assert_eq!(result(&report, "A.6.2.5").as_deref(), Some("fail"));
+    ok(kubectl(
+        cp,
+        &["-n", NS, "delete", "leaderworkerset", "vllm"],
+    ));
+    eventually(
+        WAIT,
+        "the deleted LeaderWorkerSet's Report gone",
+        || async {
+            report_of(&reports(cp), "LeaderWorkerSet", "vllm")
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
 
     assert!(op.forbidden().is_empty(), "{:?}", op.forbidden());

@@ -92,8 +92,14 @@ fn desired(
         else {
             continue;
         };
+        // A custom kind at the version its CRD serves: the one the garbage collector resolves.
+        let api_version = ctx
+            .stores
+            .custom(w.kind)
+            .and_then(|c| c.resource())
+            .map_or_else(|| w.kind.api_version(), |r| r.api_version);
         let scope = json!({
-            "apiVersion": w.kind.api_version(),
+            "apiVersion": api_version,
             "kind": w.kind.to_string(),
             "name": w.name,
             "namespace": w.namespace,
