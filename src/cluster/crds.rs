@@ -196,6 +196,26 @@ impl Installed {
             .and_then(|served| served.get(crd).cloned())
     }
 
+    /// Yields each time the CRD named `crd` goes from absent to installed, once the CRDs have been
+    /// listed (a CRD already there at the first list is not news): for a controller to evaluate
+    /// everything again (`Controller::reconcile_all_on`). Ends when the watch does.
+    pub fn appeared(&self, crd: &'static str) -> impl futures::Stream<Item = ()> + Send + 'static {
+        futures::stream::unfold(
+            (self.0.clone(), None::<bool>),
+            move |(mut rx, mut was)| async move {
+                loop {
+                    let now = rx.borrow_and_update().as_ref().map(|s| s.contains_key(crd));
+                    let news = was == Some(false) && now == Some(true);
+                    was = now.or(was);
+                    if news {
+                        return Some(((), (rx, was)));
+                    }
+                    rx.changed().await.ok()?;
+                }
+            },
+        )
+    }
+
     /// Once the CRDs have been listed, the governed kinds installed at that moment.
     pub async fn listed(&self) -> Arc<Served> {
         let mut rx = self.0.clone();
@@ -339,6 +359,44 @@ mod tests {
         let installed = Installed::fixed(served);
         assert_eq!(installed.now(REPORTS_CRD).unwrap().version, "v1alpha1");
         assert!(installed.now("clusterreports.openreports.io").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_crd_installed_after_the_first_list_is_news_once() {
+        let (tx, rx) = watch::channel(None);
+        let installed = Installed(rx);
+        let mut appeared = Box::pin(installed.appeared(REPORTS_CRD));
+        let with = |crds: &[&str]| {
+            let mut served = Served::new();
+            for crd in crds {
+                served.insert((*crd).to_owned(), ApiResource::erase::<CrdSummary>(&()));
+            }
+            Some(Arc::new(served))
+        };
+        let next = |s: &mut std::pin::Pin<Box<_>>| {
+            futures::FutureExt::now_or_never(futures::StreamExt::next(s))
+        };
+        assert_eq!(next(&mut appeared), None, "not listed yet");
+        tx.send_replace(with(&[]));
+        assert_eq!(next(&mut appeared), None, "listed, absent");
+        tx.send_replace(with(&["rayclusters.ray.io"]));
+        assert_eq!(next(&mut appeared), None, "another CRD");
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), Some(Some(())), "installed");
+        tx.send_replace(with(&[REPORTS_CRD, "rayclusters.ray.io"]));
+        assert_eq!(next(&mut appeared), None, "still there");
+        tx.send_replace(with(&[]));
+        assert_eq!(next(&mut appeared), None, "removed");
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), Some(Some(())), "installed again");
+        drop(tx);
+        assert_eq!(next(&mut appeared), Some(None), "the watch is gone");
+
+        // Already there at the first list: not news.
+        let (tx, rx) = watch::channel(None);
+        let mut appeared = Box::pin(Installed(rx).appeared(REPORTS_CRD));
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), None);
     }
 
     #[test]
