@@ -2,7 +2,8 @@
 //! cluster's CRDs, each read for its name, served versions and `Established` condition alone (a
 //! CRD's schema is most of it, and is skipped while reading). Each custom kind's watch waits here
 //! until its CRD is Established, so a kind installed after the operator started is picked up at
-//! once, without a request per kind and per poll.
+//! once, without a request per kind and per poll. The same watch says whether OpenReports'
+//! `Report` kind ([`REPORTS_CRD`]) is installed, for the reports the controller writes there.
 
 use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
@@ -118,18 +119,46 @@ pub fn crd_name(spec: &KindSpec) -> String {
 /// Where the API serves `spec`'s kind, given its CRD's versions: the row's version when it is
 /// served, else the stored one, else any served one. The fields a row reads are the same in each.
 pub fn serving_version(spec: &KindSpec, versions: &[SummaryVersion]) -> Option<ApiResource> {
+    serving(
+        &spec.group,
+        &spec.kind,
+        &spec.plural,
+        &spec.version,
+        versions,
+    )
+}
+
+/// Where the API serves a kind of `group`: at `preferred` when it is served, else at the stored
+/// version, else at any served one.
+fn serving(
+    group: &str,
+    kind: &str,
+    plural: &str,
+    preferred: &str,
+    versions: &[SummaryVersion],
+) -> Option<ApiResource> {
     let version = versions
         .iter()
-        .find(|v| v.served && v.name == spec.version)
+        .find(|v| v.served && v.name == preferred)
         .or_else(|| versions.iter().find(|v| v.served && v.storage))
         .or_else(|| versions.iter().find(|v| v.served))?;
     Some(ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(&spec.group, &version.name, &spec.kind),
-        &spec.plural,
+        &GroupVersionKind::gvk(group, &version.name, kind),
+        plural,
     ))
 }
 
-/// What the CRD watch has seen: each installed governed kind's CRD name, and where it is served.
+/// The CRD of OpenReports' namespaced `Report` (`openreports.io`), which the operator writes its
+/// results to when it is installed.
+pub const REPORTS_CRD: &str = "reports.openreports.io";
+
+/// Where the API serves OpenReports' `Report`, given its CRD's versions (`v1alpha1` preferred).
+fn reports_serving(versions: &[SummaryVersion]) -> Option<ApiResource> {
+    serving("openreports.io", "Report", "reports", "v1alpha1", versions)
+}
+
+/// What the CRD watch has seen: each installed governed kind's CRD name (and [`REPORTS_CRD`]'s),
+/// and where it is served.
 pub type Served = BTreeMap<String, ApiResource>;
 
 /// The governed kinds installed now, as the CRD watch reports them; `None` until its first list.
@@ -156,6 +185,35 @@ impl Installed {
             .await
             .ok()?;
         seen.as_ref().and_then(|s| s.get(&name).cloned())
+    }
+
+    /// Where the CRD named `crd` serves its kind right now, if it is installed and Established:
+    /// `None` as well before the first list. Never waits.
+    pub fn now(&self, crd: &str) -> Option<ApiResource> {
+        self.0
+            .borrow()
+            .as_ref()
+            .and_then(|served| served.get(crd).cloned())
+    }
+
+    /// Yields each time the CRD named `crd` goes from absent to installed, once the CRDs have been
+    /// listed (a CRD already there at the first list is not news): for a controller to evaluate
+    /// everything again (`Controller::reconcile_all_on`). Ends when the watch does.
+    pub fn appeared(&self, crd: &'static str) -> impl futures::Stream<Item = ()> + Send + 'static {
+        futures::stream::unfold(
+            (self.0.clone(), None::<bool>),
+            move |(mut rx, mut was)| async move {
+                loop {
+                    let now = rx.borrow_and_update().as_ref().map(|s| s.contains_key(crd));
+                    let news = was == Some(false) && now == Some(true);
+                    was = now.or(was);
+                    if news {
+                        return Some(((), (rx, was)));
+                    }
+                    rx.changed().await.ok()?;
+                }
+            },
+        )
     }
 
     /// Once the CRDs have been listed, the governed kinds installed at that moment.
@@ -213,14 +271,19 @@ pub fn watch_crds(client: Client) -> (Installed, futures::future::BoxFuture<'sta
     (Installed(rx), Box::pin(task))
 }
 
-/// Records `crd` in `served` when it is a governed kind's and Established; says whether that
-/// changed anything.
+/// Records `crd` in `served` when it is a governed kind's (or OpenReports' `Report`) and
+/// Established; says whether that changed anything.
 fn apply(rows: &[KindSpec], served: &mut Served, crd: &CrdSummary) -> bool {
     let name = crd.metadata.name.clone().unwrap_or_default();
-    let now = rows
-        .iter()
-        .find(|k| crd_name(k) == name)
-        .and_then(|k| crd.serving(k));
+    let now = if name == REPORTS_CRD {
+        crd.established()
+            .then(|| reports_serving(&crd.spec.versions))
+            .flatten()
+    } else {
+        rows.iter()
+            .find(|k| crd_name(k) == name)
+            .and_then(|k| crd.serving(k))
+    };
     let before = served.get(&name).map(|r| r.version.clone());
     match now {
         Some(resource) => {
@@ -274,6 +337,66 @@ mod tests {
             &crd("widgets.example.com", other, true)
         ));
         assert_eq!(served.len(), 2);
+    }
+
+    #[test]
+    fn the_openreports_crd_is_served_once_established() {
+        let rows = kinds::builtin();
+        let mut served = Served::new();
+        let v1alpha1 = json!([{"name": "v1alpha1", "served": true, "storage": true}]);
+        assert!(!apply(
+            &rows,
+            &mut served,
+            &crd(REPORTS_CRD, v1alpha1.clone(), false)
+        ));
+        assert!(apply(&rows, &mut served, &crd(REPORTS_CRD, v1alpha1, true)));
+        let reports = &served[REPORTS_CRD];
+        assert_eq!(reports.api_version, "openreports.io/v1alpha1");
+        assert_eq!(
+            (reports.kind.as_str(), reports.plural.as_str()),
+            ("Report", "reports")
+        );
+        let installed = Installed::fixed(served);
+        assert_eq!(installed.now(REPORTS_CRD).unwrap().version, "v1alpha1");
+        assert!(installed.now("clusterreports.openreports.io").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_crd_installed_after_the_first_list_is_news_once() {
+        let (tx, rx) = watch::channel(None);
+        let installed = Installed(rx);
+        let mut appeared = Box::pin(installed.appeared(REPORTS_CRD));
+        let with = |crds: &[&str]| {
+            let mut served = Served::new();
+            for crd in crds {
+                served.insert((*crd).to_owned(), ApiResource::erase::<CrdSummary>(&()));
+            }
+            Some(Arc::new(served))
+        };
+        let next = |s: &mut std::pin::Pin<Box<_>>| {
+            futures::FutureExt::now_or_never(futures::StreamExt::next(s))
+        };
+        assert_eq!(next(&mut appeared), None, "not listed yet");
+        tx.send_replace(with(&[]));
+        assert_eq!(next(&mut appeared), None, "listed, absent");
+        tx.send_replace(with(&["rayclusters.ray.io"]));
+        assert_eq!(next(&mut appeared), None, "another CRD");
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), Some(Some(())), "installed");
+        tx.send_replace(with(&[REPORTS_CRD, "rayclusters.ray.io"]));
+        assert_eq!(next(&mut appeared), None, "still there");
+        tx.send_replace(with(&[]));
+        assert_eq!(next(&mut appeared), None, "removed");
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), Some(Some(())), "installed again");
+        drop(tx);
+        assert_eq!(next(&mut appeared), Some(None), "the watch is gone");
+
+        // Already there at the first list: not news.
+        let (tx, rx) = watch::channel(None);
+        let mut appeared = Box::pin(Installed(rx).appeared(REPORTS_CRD));
+        tx.send_replace(with(&[REPORTS_CRD]));
+        assert_eq!(next(&mut appeared), None);
     }
 
     #[test]

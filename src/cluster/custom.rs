@@ -49,8 +49,8 @@ pub async fn served(client: &Client, spec: &KindSpec) -> Result<Option<ApiResour
     }
 }
 
-/// An object of a custom kind as the stores keep it: its name, namespace and resourceVersion, and
-/// its facts. Read from any version of the kind: the facts come from the row's paths.
+/// An object of a custom kind as the stores keep it: its name, namespace, resourceVersion and uid,
+/// and its facts. Read from any version of the kind: the facts come from the row's paths.
 #[derive(Clone, Debug)]
 pub struct CustomWorkload {
     metadata: ObjectMeta,
@@ -83,6 +83,7 @@ impl CustomWorkload {
                 name: text("name"),
                 namespace: text("namespace"),
                 resource_version: text("resourceVersion"),
+                uid: text("uid"),
                 ..ObjectMeta::default()
             },
             facts: Arc::new(facts),

@@ -46,7 +46,7 @@ impl Stored for Namespace {
 }
 
 /// A workload as the stores keep it: its name, namespace and resourceVersion (what its watch and
-/// its store read), and its facts.
+/// its store read), its uid (what a report it owns names), and its facts.
 pub struct Workload<K> {
     metadata: ObjectMeta,
     /// What the engine knows of it, shared with every evaluation that reads it (none copies it).
@@ -97,6 +97,7 @@ impl<K: WorkloadObject + kube::Resource> Workload<K> {
                 name: meta.name.clone(),
                 namespace: meta.namespace.clone(),
                 resource_version: meta.resource_version.clone(),
+                uid: meta.uid.clone(),
                 ..ObjectMeta::default()
             },
             facts: Arc::new(facts),

@@ -256,6 +256,31 @@ impl Stores {
     pub fn custom(&self, kind: WorkloadKind) -> Option<&CustomStore> {
         self.custom.iter().find(|c| c.kind == kind)
     }
+
+    /// The uid of the stored workload `w` describes, if the stores hold it.
+    pub fn uid_of(&self, w: &WorkloadFacts) -> Option<String> {
+        fn uid<K>(store: &Store<Workload<K>>, w: &WorkloadFacts) -> Option<String>
+        where
+            K: kube::Resource<DynamicType = ()> + 'static,
+        {
+            let key = kube::runtime::reflector::ObjectRef::new(&w.name).within(&w.namespace);
+            store.get(&key).and_then(|o| o.uid())
+        }
+        match w.kind {
+            WorkloadKind::Deployment => uid(&self.deployments, w),
+            WorkloadKind::StatefulSet => uid(&self.stateful_sets, w),
+            WorkloadKind::DaemonSet => uid(&self.daemon_sets, w),
+            WorkloadKind::ReplicaSet => uid(&self.replica_sets, w),
+            WorkloadKind::ReplicationController => uid(&self.replication_controllers, w),
+            WorkloadKind::Job => uid(&self.jobs, w),
+            WorkloadKind::CronJob => uid(&self.cron_jobs, w),
+            WorkloadKind::Pod => uid(&self.pods, w),
+            WorkloadKind::Custom(_) => self
+                .custom(w.kind)?
+                .get(&w.namespace, &w.name)
+                .and_then(|o| o.uid()),
+        }
+    }
 }
 
 /// A store that holds `objects`, as a watch that listed them would leave it: for tests and

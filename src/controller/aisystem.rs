@@ -140,7 +140,12 @@ pub fn controller(
             custom::api_resource(spec),
         );
     }
-    controller
+    // OpenReports' CRD installed after the operator started: every system is reported.
+    controller.reconcile_all_on(
+        ctx.stores
+            .installed
+            .appeared(crate::cluster::crds::REPORTS_CRD),
+    )
 }
 
 /// Signals a binding change to the other controllers, once the stores hold it.
@@ -253,6 +258,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
         )
         .await;
     }
+    super::openreports::sync(&ctx, system, &evaluation, &targets).await;
 
     Ok(requeue_at(evaluation.next_review_at, now))
 }

@@ -10,6 +10,7 @@ mod assessment;
 mod binding;
 pub mod context;
 pub mod halt;
+pub mod openreports;
 pub mod pace;
 pub mod records;
 mod scan;

@@ -103,8 +103,17 @@ pub struct Control {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CatalogFile {
+    #[serde(default)]
+    groups: Vec<Group>,
     controls: Vec<Control>,
     profiles: BTreeMap<String, Vec<String>>,
+}
+
+/// An Annex A group, as far as its id and title (`A.6`, `AI system life cycle`).
+#[derive(Deserialize, Clone, Debug)]
+struct Group {
+    id: String,
+    title: String,
 }
 
 /// Why a catalog could not be read.
@@ -136,6 +145,7 @@ pub struct Catalog {
     controls: Vec<Control>,
     by_id: BTreeMap<String, usize>,
     profiles: BTreeMap<Profile, Vec<usize>>,
+    groups: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -185,6 +195,7 @@ impl Catalog {
             controls: file.controls,
             by_id,
             profiles,
+            groups: file.groups.into_iter().map(|g| (g.id, g.title)).collect(),
         })
     }
 
@@ -205,6 +216,12 @@ impl Catalog {
             .into_iter()
             .flatten()
             .map(|&i| &self.controls[i])
+    }
+
+    /// The title of the Annex A group `id` (`A.6` → `AI system life cycle`), when the catalog
+    /// names it.
+    pub fn group_title(&self, id: &str) -> Option<&str> {
+        self.groups.get(id).map(String::as_str)
     }
 
     /// The ids of the checked controls.

@@ -40,6 +40,11 @@ struct WebhookLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: &'static str,
     error: &'static str,
@@ -51,6 +56,7 @@ pub struct Metrics {
     reconciles: Family<ControllerLabel, Counter>,
     failures: Family<ErrorLabels, Counter>,
     status_writes: Family<ControllerLabel, Counter>,
+    report_writes: Family<OperationLabel, Counter>,
     duration: Family<ControllerLabel, Histogram>,
     unregistered: Family<NamespaceLabel, Gauge>,
     systems: Family<PhaseLabels, Gauge>,
@@ -80,6 +86,12 @@ impl Default for Metrics {
             "status_writes",
             "Status updates written to the API server",
             status_writes.clone(),
+        );
+        let report_writes = Family::<OperationLabel, Counter>::default();
+        registry.register(
+            "openreports_writes",
+            "OpenReports Reports written (apply) or deleted (delete)",
+            report_writes.clone(),
         );
         registry.register(
             "reconcile_duration_seconds",
@@ -121,6 +133,7 @@ impl Default for Metrics {
             reconciles,
             failures,
             status_writes,
+            report_writes,
             duration,
             unregistered,
             systems,
@@ -170,6 +183,13 @@ impl Metrics {
     pub fn status_write(&self, controller: &'static str) {
         self.status_writes
             .get_or_create(&ControllerLabel { controller })
+            .inc();
+    }
+
+    /// Counts an OpenReports Report written (`apply`) or deleted (`delete`).
+    pub fn report_write(&self, operation: &'static str) {
+        self.report_writes
+            .get_or_create(&OperationLabel { operation })
             .inc();
     }
 

@@ -40,20 +40,24 @@ if [ ! -x "$helm_bin/helm" ]; then
 fi
 ln -sf "$helm_bin/helm" "$bin/helm"
 
-# The upstream CRDs, refetched when the list changes.
+# The upstream CRDs, each module fetched once: a marker per module@version records it. Files are
+# only ever added or replaced (never the directory removed), so a run with another list (another
+# checkout sharing the cache) never takes a CRD away from a test that is using it; a CRD dropped
+# from the list stays in the cache until the cache is removed.
 crds="$bin/../upstream-crds"
-crds_key=$(sha256sum "$here/upstream-crds.txt" | cut -c1-12)
-if [ "$(cat "$crds/.key" 2>/dev/null)" != "$crds_key" ]; then
-  echo "fetching upstream CRDs" >&2
-  rm -rf "$crds.tmp" && mkdir -p "$crds.tmp"
-  grep -v '^#' "$here/upstream-crds.txt" | while read -r module files; do
-    [ -n "$module" ] || continue
-    dir=$(GOFLAGS= go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    [ -d "$dir" ] || { echo "cannot fetch $module" >&2; exit 1; }
-    for f in $files; do cp "$dir/$f" "$crds.tmp/"; done
+mkdir -p "$crds/.modules"
+grep -v '^#' "$here/upstream-crds.txt" | while read -r module files; do
+  [ -n "$module" ] || continue
+  marker="$crds/.modules/$(echo "$module" | tr '/@' '__')"
+  [ -f "$marker" ] && continue
+  echo "fetching the CRDs of $module" >&2
+  dir=$(GOFLAGS= go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || { echo "cannot fetch $module" >&2; exit 1; }
+  for f in $files; do
+    cp "$dir/$f" "$crds/.$(basename "$f").$$"
+    mv "$crds/.$(basename "$f").$$" "$crds/$(basename "$f")"
   done
-  echo "$crds_key" > "$crds.tmp/.key"
-  rm -rf "$crds" && mv "$crds.tmp" "$crds"
-fi
+  touch "$marker"
+done
 
 echo "$bin"

@@ -7,6 +7,7 @@
 //! status), as of `now`. `aims report` renders it (`cli::report`).
 
 pub mod history;
+pub mod openreports;
 mod registers;
 mod soa;
 

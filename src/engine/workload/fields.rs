@@ -50,6 +50,7 @@ struct Meta {
     name: Option<String>,
     namespace: Option<String>,
     resource_version: Option<String>,
+    uid: Option<String>,
     labels: Option<BTreeMap<String, String>>,
     #[serde(deserialize_with = "annotations")]
     annotations: Option<BTreeMap<String, String>>,
@@ -62,6 +63,7 @@ impl From<Meta> for ObjectMeta {
             name: m.name,
             namespace: m.namespace,
             resource_version: m.resource_version,
+            uid: m.uid,
             labels: m.labels,
             annotations: m.annotations,
             owner_references: m.owner_references,
