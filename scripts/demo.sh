@@ -61,6 +61,11 @@ kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 for crd in tests/fixtures/crds/*.yaml; do
   kubectl get crd "$(basename "$crd" .yaml)" >/dev/null 2>&1 || kubectl apply -f "$crd" >/dev/null
 done
+# OpenReports' CRD, from its Go module as the tests take it: the operator reports each system and
+# workload there too, for Policy Reporter and the other readers of policy reports.
+for crd in "$bin"/../upstream-crds/openreports.io_*.yaml; do
+  kubectl apply --server-side --force-conflicts -f "$crd" >/dev/null
+done
 kubectl wait --for condition=Established --timeout 60s crd --all >/dev/null
 
 # Applied before the webhooks exist, as workloads that predate the operator would be. The
@@ -114,6 +119,13 @@ kubectl get aims -A
 echo
 echo "\$ kubectl aims scan -A"
 "$target/debug/aims" scan -A
+for _ in $(seq 1 50); do
+  [ "$(kubectl get reports -A -o name | grep -c aims-aisystem-)" -ge 4 ] && break
+  sleep 0.2
+done
+echo
+echo "\$ kubectl get reports -A"
+kubectl get reports -A
 echo
 echo "\$ kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server"
 kubectl -n hr scale deployment cv-ranker --replicas=2 --dry-run=server 2>&1 || true

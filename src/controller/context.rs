@@ -43,6 +43,8 @@ pub struct Context {
     pub pacer: super::pace::Pacer,
     /// The tamper-evident records: each lifecycle transition is one of them.
     pub chain: Arc<crate::audit::Chain>,
+    /// What was last written as each system's OpenReports reports.
+    pub reports_written: super::openreports::Written,
 }
 
 impl Context {
@@ -66,6 +68,7 @@ impl Context {
             leader: tokio::sync::watch::channel(leading).1,
             pacer: Default::default(),
             chain: crate::audit::Chain::discard(),
+            reports_written: Default::default(),
         })
     }
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the

@@ -55,9 +55,45 @@ pub async fn sync(
         return;
     }
     let desired = desired(ctx, &resource, system, evaluation, workloads);
-    if let Err(error) = write(ctx, &resource, system, desired).await {
-        tracing::warn!(%error, system = %system.name_any(), "cannot write the OpenReports reports");
-        ctx.metrics.reconcile_error("openreports", "kube");
+    // What this replica last wrote for the system: when nothing changed, not even a list.
+    let key = (system.namespace().unwrap_or_default(), system.name_any());
+    let digest = Sha256::digest(serde_json::to_vec(&desired).unwrap_or_default());
+    if ctx.reports_written.fresh(&key, &digest) {
+        return;
+    }
+    match write(ctx, &resource, system, desired).await {
+        Ok(()) => ctx.reports_written.set(key, digest.to_vec()),
+        Err(error) => {
+            tracing::warn!(%error, system = %system.name_any(), "cannot write the OpenReports reports");
+            ctx.metrics.reconcile_error("openreports", "kube");
+        }
+    }
+}
+
+/// The digest of the reports last written for each system (namespace, name), and when, so that
+/// an evaluation that changes nothing costs no call. An entry older than [`RECHECK`] is not
+/// trusted: the stored reports are listed and compared again (a report deleted or edited by hand
+/// is rewritten within that time). Forgotten on restart.
+#[derive(Debug, Default)]
+pub struct Written(
+    std::sync::Mutex<std::collections::HashMap<(String, String), (Vec<u8>, std::time::Instant)>>,
+);
+
+/// How long a written digest is trusted.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Written {
+    fn fresh(&self, key: &(String, String), digest: &[u8]) -> bool {
+        self.0.lock().ok().is_some_and(|map| {
+            map.get(key)
+                .is_some_and(|(d, at)| d == digest && at.elapsed() < RECHECK)
+        })
+    }
+
+    fn set(&self, key: (String, String), digest: Vec<u8>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(key, (digest, std::time::Instant::now()));
+        }
     }
 }
 

@@ -169,6 +169,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             leader,
             pacer: Default::default(),
             chain: chain.clone(),
+            reports_written: Default::default(),
         });
         for (name, task) in controller::tasks(&ctx, triggers, shutdown.clone()) {
             tasks.push((name, task.map(Ok).boxed()));
