@@ -245,6 +245,53 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
         stdout(&out)
     );
 
+    // A segment made up whole, hashes and all, and a record line cut short: the anchor does not
+    // know the first, and the second is named by its line.
+    let (forger, first) = aims_operator::engine::chain::Segment::start(
+        "aims-operator-forged.1",
+        jiff::Timestamp::now(),
+        None,
+        None,
+        Default::default(),
+    );
+    let mut forger = forger;
+    let resolved = forger.seal(
+        jiff::Timestamp::now(),
+        "ControlResolved",
+        aims_operator::audit::fields([
+            ("namespace", NS.into()),
+            ("system", "scoring".into()),
+            ("control", "A.6.2.5".into()),
+        ]),
+    );
+    let broken = &first[..first.len() - 10];
+    let forged = write(
+        "forged.log",
+        &format!("{log}{first}\n{resolved}\n{broken}\n"),
+    );
+    let out = aims(
+        cp,
+        &[
+            "log",
+            "verify",
+            &forged,
+            "--anchors",
+            "--operator-namespace",
+            OPERATOR_NS,
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("segment aims-operator-forged.1 is not in the anchor in the cluster"),
+        "{text}"
+    );
+    let broken_line = log.lines().count() + 3;
+    assert!(
+        text.contains(&format!("line {broken_line}: a record that cannot be read")),
+        "{text}"
+    );
+
     // The anchor is the operator's alone: not even a cluster admin may change or delete it.
     let mallory = as_admin("mallory", "ops");
     let mut args = vec![

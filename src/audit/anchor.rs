@@ -20,8 +20,9 @@ pub const NAME: &str = "aims-operator-records";
 /// How often a changed head is anchored.
 pub const INTERVAL: Duration = Duration::from_secs(10);
 
-/// How many segments' heads it keeps (the oldest go first).
-pub const KEEP: usize = 64;
+/// How many segments' heads it keeps (the oldest go first): a segment is a process start or a
+/// leadership, so a thousand is years of them; each head is about 200 bytes.
+pub const KEEP: usize = 1000;
 
 /// Every head anchored in `namespace`, by segment (none when the ConfigMap does not exist yet).
 pub async fn heads(
@@ -173,6 +174,12 @@ pub async fn segment_per_leadership(
                 }
             };
             chain.restart("leader", follows.as_ref());
+            // Anchored at once: a segment the anchor does not know reads as not the operator's.
+            if let Some(head) = chain.head()
+                && let Err(e) = write(&client, &namespace, &head).await
+            {
+                tracing::warn!(error = %e, "cannot anchor the records' head; retrying");
+            }
         }
         leading = now;
     }

@@ -113,9 +113,13 @@ impl Inner {
     }
 }
 
-/// A segment id: the replica's name and the start time in milliseconds, in the characters a
-/// ConfigMap key allows (the anchor keys heads by segment).
+/// A segment id: the replica's name, the start time in milliseconds and a random suffix (a
+/// leadership can start in the millisecond its process did), in the characters a ConfigMap key
+/// allows (the anchor keys heads by segment).
 fn segment_id(identity: &str, now: Timestamp) -> String {
+    let mut random = [0u8; 3];
+    // Without randomness the time alone still tells segments of different milliseconds apart.
+    let _ = getrandom::fill(&mut random);
     let name: String = identity
         .chars()
         .map(|c| {
@@ -127,7 +131,11 @@ fn segment_id(identity: &str, now: Timestamp) -> String {
         })
         .take(200)
         .collect();
-    format!("{name}.{}", now.as_millisecond())
+    format!(
+        "{name}.{}-{}",
+        now.as_millisecond(),
+        crate::engine::approval::hex(&random)
+    )
 }
 
 /// An event's fields from `(name, value)` pairs.
@@ -137,8 +145,6 @@ pub fn fields<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::engine::chain::verify;
 
@@ -166,7 +172,7 @@ mod tests {
         chain.record("Approved", fields([("system", "scoring".into())]));
         chain.close();
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let v = verify(text.lines(), &BTreeMap::new());
+        let v = verify(text.lines(), None);
         assert!(v.problems.is_empty(), "{:?}\n{text}", v.problems);
         assert_eq!(v.segments.len(), 2);
         assert!(v.segments[1].closed);

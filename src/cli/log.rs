@@ -69,7 +69,10 @@ pub enum LogError {
 }
 
 /// Reads and verifies the log at `path` against `anchors`.
-pub fn read(path: &Path, anchors: &BTreeMap<String, Head>) -> Result<Verification, LogError> {
+pub fn read(
+    path: &Path,
+    anchors: Option<&BTreeMap<String, Head>>,
+) -> Result<Verification, LogError> {
     let shown = path.display().to_string();
     let mut bytes = Vec::new();
     let read = if shown == "-" {

@@ -595,12 +595,12 @@ mod check_status {
 fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
     // The log first: an unreadable one stops the report before the cluster is read.
-    let history = args
+    let mut history = args
         .log
         .as_deref()
-        .map(|path| log::read(path, &Default::default()))
+        .map(|path| log::read(path, None))
         .transpose()?
-        .map(|v| crate::engine::report::history::from_records(&v));
+        .map(|v| crate::engine::report::history::from_records(&v, false));
     let mut built = if args.paths.is_empty() {
         // The live cluster: only the operator can verify signatures, so its word is taken.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -610,6 +610,20 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
             let c = connect::Connection::connect(&args.connect).await?;
             let namespace = args.scope.namespace(&c);
             let documents = report::live::documents(&c, namespace.as_deref()).await?;
+            // Of a live cluster, the log is also checked against the anchor of its records.
+            if let Some(path) = &args.log {
+                match crate::audit::anchor::heads(&c.client, &args.operator_namespace).await {
+                    Ok(anchors) => {
+                        let v = log::read(path, Some(&anchors))
+                            .map_err(|e| connect::ClusterError::Unexpected(e.to_string()))?;
+                        history = Some(crate::engine::report::history::from_records(&v, true));
+                    }
+                    Err(e) => eprintln!(
+                        "warning: the log's records are checked against themselves only: cannot read the anchor in {}: {e}",
+                        args.operator_namespace
+                    ),
+                }
+            }
             Ok::<_, connect::ClusterError>((documents, namespace))
         })?;
         check::report(
@@ -687,7 +701,7 @@ fn run_log_verify(args: &log::VerifyArgs) -> Result<ExitCode, Error> {
     } else {
         Default::default()
     };
-    let v = log::read(&args.file, &anchors)?;
+    let v = log::read(&args.file, args.anchors.then_some(&anchors))?;
     let (text, code) = log::outcome(
         &args.file,
         &v,

@@ -38,6 +38,9 @@ pub struct ReportArgs {
     /// log is verified first; what does not verify is listed in the report.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Of a live cluster with --log: the operator's namespace, where the anchor of its records is.
+    #[arg(long, default_value = "aims-system", value_name = "NS")]
+    pub operator_namespace: String,
     /// Report as of this time (RFC 3339), instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<Timestamp>,

@@ -281,10 +281,15 @@ fn history(h: &History) -> Vec<Section<'_>> {
         vec![vec![
             "every record verifies".to_owned(),
             format!(
-                "{} records in {} segment{}",
+                "{} records in {} segment{}, {}",
                 h.records,
                 h.segments,
-                if h.segments == 1 { "" } else { "s" }
+                if h.segments == 1 { "" } else { "s" },
+                if h.anchored {
+                    "checked against themselves and the anchor in the cluster"
+                } else {
+                    "checked against themselves (aims log verify --anchors also checks them against the cluster)"
+                }
             ),
         ]]
     } else {

@@ -120,7 +120,9 @@ impl Segment {
         (segment, line)
     }
 
-    /// Seals one event into a line (without its newline), the next record of the segment.
+    /// Seals one event into a line (without its newline), the next record of the segment: the
+    /// record's canonical JSON with `hash` added last (verification takes `hash` out and
+    /// canonicalizes the rest, so its place does not matter).
     pub fn seal(&mut self, at: Timestamp, event: &str, fields: Map<String, Value>) -> String {
         let mut object = fields;
         object.retain(|k, _| !RESERVED.contains(&k.as_str()));
@@ -130,16 +132,16 @@ impl Segment {
         object.insert("prev".into(), self.prev.clone().into());
         object.insert("at".into(), at.to_string().into());
         object.insert("event".into(), event.into());
-        let object = Value::Object(object);
-        let hash = hash_of(&object);
-        let Value::Object(mut object) = object else {
-            unreachable!("built as an object above")
-        };
-        object.insert("hash".into(), hash.clone().into());
+        let mut line = canonical(&Value::Object(object));
+        let hash = digest(&line);
+        line.pop();
+        line.push_str(",\"hash\":\"");
+        line.push_str(&hash);
+        line.push_str("\"}");
         self.prev = hash;
         self.next += 1;
         self.last_at = Some(at);
-        canonical(&Value::Object(object))
+        line
     }
 
     /// The last record written, if any.
@@ -160,14 +162,17 @@ impl Segment {
 
 /// `sha256:<hex>` of the canonical JSON of `record` without its `hash` field.
 pub fn hash_of(record: &Value) -> String {
-    let text = match record {
+    match record {
         Value::Object(map) if map.contains_key("hash") => {
             let mut map = map.clone();
             map.remove("hash");
-            canonical(&Value::Object(map))
+            digest(&canonical(&Value::Object(map)))
         }
-        other => canonical(other),
-    };
+        other => digest(&canonical(other)),
+    }
+}
+
+fn digest(text: &str) -> String {
     format!(
         "sha256:{}",
         super::approval::hex(&Sha256::digest(text.as_bytes()))
@@ -177,38 +182,42 @@ pub fn hash_of(record: &Value) -> String {
 /// JSON with every object's keys sorted and no whitespace: the same text for the same value
 /// whatever order a log pipeline wrote the keys in.
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(512);
     write_canonical(value, &mut out);
-    out
+    // Only serde_json's output and ASCII punctuation were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
+            keys.sort_unstable();
+            out.push(b'{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                // Writing a string or a scalar into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, key);
+                out.push(b':');
                 write_canonical(&map[key], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 

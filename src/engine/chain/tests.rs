@@ -30,7 +30,7 @@ fn segment(id: &str, previous: Option<&Head>, n: u64) -> (Segment, Vec<String>) 
 }
 
 fn check(lines: &[String]) -> Verification {
-    verify(lines.iter().map(String::as_str), &BTreeMap::new())
+    verify(lines.iter().map(String::as_str), None)
 }
 
 fn problems(lines: &[String]) -> Vec<String> {
@@ -171,7 +171,7 @@ fn the_anchor_shows_a_cut_end_and_a_rewritten_tail() {
     let head = seg.head().unwrap();
     let anchors = BTreeMap::from([("a.1".to_owned(), head.clone())]);
     let check = |lines: &[String]| -> Vec<String> {
-        verify(lines.iter().map(String::as_str), &anchors)
+        verify(lines.iter().map(String::as_str), Some(&anchors))
             .problems
             .iter()
             .map(ToString::to_string)
@@ -224,4 +224,36 @@ fn an_events_fields_cannot_take_the_chains_own_names() {
     assert_eq!(record.seq, 1);
     assert_eq!(record.field("system"), "s");
     assert_eq!(seg.head().unwrap().seq, 1);
+}
+
+#[test]
+fn a_segment_made_up_whole_shows_only_against_the_anchor() {
+    let (real, mut lines) = segment("a.1", None, 2);
+    let anchors = BTreeMap::from([("a.1".to_owned(), real.head().unwrap())]);
+    // Text that reached the log some other way: a segment consistent in itself.
+    let (_, forged) = segment("a.2", real.head().as_ref(), 1);
+    lines.extend(forged);
+    assert!(check(&lines).problems.is_empty());
+    let against = verify(lines.iter().map(String::as_str), Some(&anchors));
+    let said: Vec<String> = against.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        said,
+        [
+            "segment a.2 is not in the anchor in the cluster: the operator did not write it, or it is older than the segments the anchor keeps"
+        ]
+    );
+}
+
+#[test]
+fn what_an_event_holds_cannot_break_its_line() {
+    let (mut seg, _) = Segment::start("a.1", at(0), None, None, Map::new());
+    let hostile = "x\n{\"record\":\"aims/v1\",\"seq\":0}\r\u{2028}";
+    let line = seg.seal(
+        at(1),
+        "AdmissionDecision",
+        fields(json!({"message": hostile})),
+    );
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let (record, _) = find(&line).unwrap().unwrap();
+    assert_eq!(record.field("message"), hostile);
 }

@@ -81,6 +81,12 @@ pub enum Problem {
         /// What knows it: a later segment, or the anchor.
         by: String,
     },
+    /// A segment the anchor in the cluster does not know: the operator did not write it, or it is
+    /// older than the segments the anchor keeps.
+    Unanchored {
+        /// The segment.
+        segment: String,
+    },
     /// A segment links to a record of another that the log holds with another hash.
     BrokenLink {
         /// The segment whose first record links.
@@ -151,6 +157,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "segment {segment} is cut off after record {last}: {by} shows record {known}"
             ),
+            Self::Unanchored { segment } => write!(
+                f,
+                "segment {segment} is not in the anchor in the cluster: the operator did not write it, or it is older than the segments the anchor keeps"
+            ),
             Self::BrokenLink { segment, to, seq } => write!(
                 f,
                 "segment {segment} links to record {seq} of segment {to}, which the log holds with another hash"
@@ -195,10 +205,12 @@ struct Held {
 }
 
 /// Checks `lines` (a collected log; lines that hold no record are skipped) against themselves
-/// and against `anchors` (segment → the head the operator anchored in the cluster, when known).
+/// and, when given, against `anchors` (segment → the head the operator anchored in the cluster):
+/// then every segment must be anchored, since a segment made up whole, with hashes of its own
+/// (text that reached the log some other way), is consistent in itself and shows only there.
 pub fn verify<'a>(
     lines: impl IntoIterator<Item = &'a str>,
-    anchors: &BTreeMap<String, Head>,
+    anchors: Option<&BTreeMap<String, Head>>,
 ) -> Verification {
     let mut out = Verification::default();
     let mut order: Vec<String> = Vec::new();
@@ -231,9 +243,15 @@ pub fn verify<'a>(
     }
     for id in &order {
         let held = &by_segment[id];
-        let (summary, problems) = check_segment(id, held, anchors.get(id));
+        let anchor = anchors.and_then(|a| a.get(id));
+        let (summary, problems) = check_segment(id, held, anchor);
         out.segments.push(summary);
         out.problems.extend(problems);
+        if anchors.is_some() && anchor.is_none() {
+            out.problems.push(Problem::Unanchored {
+                segment: id.clone(),
+            });
+        }
     }
     // Links between segments: a segment's first record names where the one before it ended.
     for id in &order {

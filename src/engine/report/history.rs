@@ -18,6 +18,9 @@ pub struct History {
     pub records: usize,
     /// Segments (one per operator process and leadership).
     pub segments: usize,
+    /// Whether they were also checked against the anchor in the cluster (a segment made up whole
+    /// shows only there).
+    pub anchored: bool,
     /// What is wrong with the records (edited, removed, reordered, cut off); empty when they
     /// verify.
     pub problems: Vec<String>,
@@ -78,8 +81,8 @@ const LISTED: [&str; 9] = [
     "Resumed",
 ];
 
-/// The history the verified records hold.
-pub fn from_records(v: &Verification) -> History {
+/// The history the verified records hold; `anchored` when `v` was checked against the anchor.
+pub fn from_records(v: &Verification, anchored: bool) -> History {
     let mut open: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut episodes: Vec<Episode> = Vec::new();
     let mut events = Vec::new();
@@ -164,6 +167,7 @@ pub fn from_records(v: &Verification) -> History {
     History {
         records: v.records.len(),
         segments: v.segments.len(),
+        anchored,
         problems: v.problems.iter().map(ToString::to_string).collect(),
         nonconformities: episodes,
         events,
@@ -172,8 +176,6 @@ pub fn from_records(v: &Verification) -> History {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::{Map, Value, json};
 
     use super::*;
@@ -206,8 +208,8 @@ mod tests {
             s.seal(at(41), "AdmissionDecision", with(json!({"user": "oncall", "operation": "CREATE", "kind": "Deployment", "name": "scorer", "breakGlass": "INC-7 until 2026-12-08"}))),
             s.seal(at(42), "AdmissionDecision", with(json!({"user": "dev", "breakGlass": ""}))),
         ];
-        let v = verify(lines.iter().map(String::as_str), &BTreeMap::new());
-        let h = from_records(&v);
+        let v = verify(lines.iter().map(String::as_str), None);
+        let h = from_records(&v, false);
         assert!(h.problems.is_empty());
         assert_eq!(h.records, 8);
         assert_eq!(
