@@ -330,11 +330,28 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
     );
 
     // The report reads the history from the records.
-    let out = aims(cp, &["report", "-n", NS, "--log", &collected, "-o", "json"]);
+    let out = aims(
+        cp,
+        &[
+            "report",
+            "-n",
+            NS,
+            "--log",
+            &collected,
+            "--operator-namespace",
+            OPERATOR_NS,
+            "-o",
+            "json",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let history = &report["history"];
     assert_eq!(history["problems"], serde_json::json!([]), "{history:#}");
+    assert_eq!(
+        history["anchored"], true,
+        "checked against the anchor too: {history:#}"
+    );
     let closed = history["nonconformities"]
         .as_array()
         .unwrap()
@@ -376,6 +393,13 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("no aims record in its 1 line"),
+        "{}",
+        stderr(&out)
+    );
+    let out = aims(cp, &["log", "verify", &collected, "--anchors"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no anchor of the operator's records (configmap aims-operator-records) in namespace aims-system"),
         "{}",
         stderr(&out)
     );

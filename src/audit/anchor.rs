@@ -24,21 +24,23 @@ pub const INTERVAL: Duration = Duration::from_secs(10);
 /// leadership, so a thousand is years of them; each head is about 200 bytes.
 pub const KEEP: usize = 1000;
 
-/// Every head anchored in `namespace`, by segment (none when the ConfigMap does not exist yet).
+/// Every head anchored in `namespace`, by segment; `None` when there is no anchor there (no
+/// operator has run in that namespace).
 pub async fn heads(
     client: &Client,
     namespace: &str,
-) -> Result<BTreeMap<String, Head>, kube::Error> {
+) -> Result<Option<BTreeMap<String, Head>>, kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let Some(map) = api.get_opt(NAME).await? else {
-        return Ok(BTreeMap::new());
+        return Ok(None);
     };
-    Ok(map
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(segment, value)| Some((segment, serde_json::from_str(&value).ok()?)))
-        .collect())
+    Ok(Some(
+        map.data
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(segment, value)| Some((segment, serde_json::from_str(&value).ok()?)))
+            .collect(),
+    ))
 }
 
 /// The newest head anchored, other than `except`'s segment.
@@ -49,6 +51,7 @@ pub async fn newest(
 ) -> Result<Option<Head>, kube::Error> {
     Ok(heads(client, namespace)
         .await?
+        .unwrap_or_default()
         .into_values()
         .filter(|h| Some(h.segment.as_str()) != except)
         .max_by_key(|h| h.at))

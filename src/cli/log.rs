@@ -47,6 +47,14 @@ pub struct VerifyArgs {
 /// Why a log cannot be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// `--anchors`, and no anchor in the namespace given.
+    #[error(
+        "there is no anchor of the operator's records (configmap aims-operator-records) in namespace {namespace}: give the operator's namespace with --operator-namespace"
+    )]
+    NoAnchor {
+        /// The namespace looked in.
+        namespace: String,
+    },
     /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {

@@ -613,7 +613,11 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
             // Of a live cluster, the log is also checked against the anchor of its records.
             if let Some(path) = &args.log {
                 match crate::audit::anchor::heads(&c.client, &args.operator_namespace).await {
-                    Ok(anchors) => {
+                    Ok(None) => eprintln!(
+                        "warning: the log's records are checked against themselves only: there is no anchor of them in namespace {} (the operator's namespace is --operator-namespace)",
+                        args.operator_namespace
+                    ),
+                    Ok(Some(anchors)) => {
                         let v = log::read(path, Some(&anchors))
                             .map_err(|e| connect::ClusterError::Unexpected(e.to_string()))?;
                         history = Some(crate::engine::report::history::from_records(&v, true));
@@ -683,7 +687,7 @@ fn run_log_verify(args: &log::VerifyArgs) -> Result<ExitCode, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(async {
+        let heads = runtime.block_on(async {
             let c = connect::Connection::connect(&args.connect).await?;
             crate::audit::anchor::heads(&c.client, &args.operator_namespace)
                 .await
@@ -697,6 +701,9 @@ fn run_log_verify(args: &log::VerifyArgs) -> Result<ExitCode, Error> {
                         ),
                     )
                 })
+        })?;
+        heads.ok_or_else(|| log::LogError::NoAnchor {
+            namespace: args.operator_namespace.clone(),
         })?
     } else {
         Default::default()
