@@ -10,7 +10,7 @@
 //! workload has left the system, or is gone, is deleted. Each write and delete is counted
 //! (`aims_openreports_writes_total{operation}`). Without the CRD nothing is read or written.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use kube::{
     Api, ResourceExt,
@@ -75,24 +75,25 @@ pub async fn sync(
 /// trusted: the stored reports are listed and compared again (a report deleted or edited by hand
 /// is rewritten within that time). Forgotten on restart.
 #[derive(Debug, Default)]
-pub struct Written(
-    std::sync::Mutex<std::collections::HashMap<(String, String), (Vec<u8>, std::time::Instant)>>,
-);
+pub struct Written(std::sync::Mutex<std::collections::HashMap<SystemKey, (Vec<u8>, Instant)>>);
+
+/// A system's namespace and name.
+type SystemKey = (String, String);
 
 /// How long a written digest is trusted.
 pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Written {
-    fn fresh(&self, key: &(String, String), digest: &[u8]) -> bool {
+    fn fresh(&self, key: &SystemKey, digest: &[u8]) -> bool {
         self.0.lock().ok().is_some_and(|map| {
             map.get(key)
                 .is_some_and(|(d, at)| d == digest && at.elapsed() < RECHECK)
         })
     }
 
-    fn set(&self, key: (String, String), digest: Vec<u8>) {
+    fn set(&self, key: SystemKey, digest: Vec<u8>) {
         if let Ok(mut map) = self.0.lock() {
-            map.insert(key, (digest, std::time::Instant::now()));
+            map.insert(key, (digest, Instant::now()));
         }
     }
 }
