@@ -16,7 +16,7 @@ use support::{
     apply, cluster, eventually, install_crds, kubectl, namespace, ok,
     operator::Operator,
     records::{IMAGE, apply_records},
-    refused, stderr, stdout,
+    refused, stderr, stdout, tool,
 };
 
 const OPERATOR_NS: &str = "aims-audit";
@@ -386,6 +386,45 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
             .starts_with("sha256:"),
         "{approved}"
     );
+
+    // As a person reads it: the PDF (printed by a headless Chromium) shows the history.
+    let pdf = dir.join("report.pdf");
+    let out = aims(
+        cp,
+        &[
+            "report",
+            "-n",
+            NS,
+            "--log",
+            &collected,
+            "--operator-namespace",
+            OPERATOR_NS,
+            "-o",
+            "pdf",
+            "--file",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = Command::new(tool("pdftotext"))
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    for seen in [
+        "Records (the operator's tamper-evident log)",
+        "checked against themselves and the anchor in the cluster",
+        "Nonconformity register, from the records",
+        "Approvals, halts and break-glass, from the records",
+        "Halted",
+        "Resumed",
+        "alice",
+    ] {
+        assert!(
+            text.contains(seen),
+            "the PDF does not show {seen:?}:\n{text}"
+        );
+    }
 
     // Bad input: a log without records, and a tampered log in the report.
     let empty = write("empty.log", "2026-12-07T05:30:00Z INFO starting\n");

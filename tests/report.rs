@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{aims_offline as aims, repo, stderr, stdout};
+use support::{aims_offline as aims, repo, stderr, stdout, tool};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -216,22 +216,6 @@ fn unreadable_input_writes_no_report_and_names_the_field() {
         err.contains("typo.yaml") && err.contains("did you mean"),
         "{err}"
     );
-}
-
-/// A headless Chromium and poppler, which `make test` installs (scripts/install-browser.sh): these
-/// tests look at the report as a person does, and never skip.
-fn tool(name: &str) -> String {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    found
-        .unwrap_or_else(|| {
-            panic!("{name} is missing: run `bash scripts/install-browser.sh` (make test does)")
-        })
-        .display()
-        .to_string()
 }
 
 #[test]

@@ -225,3 +225,19 @@ pub fn check_verdicts(report: &serde_json::Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A headless Chromium and poppler, which `make test` installs (scripts/install-browser.sh): these
+/// tests look at the report as a person does, and never skip.
+pub fn tool(name: &str) -> String {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    found
+        .unwrap_or_else(|| {
+            panic!("{name} is missing: run `bash scripts/install-browser.sh` (make test does)")
+        })
+        .display()
+        .to_string()
+}

@@ -166,10 +166,9 @@ pub fn render(r: &Report) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>AI management system report</title><style>{STYLE}</style></head><body>\
          <h1>AI management system report</h1>\
-         <p class=\"meta\">As of {at}; {n} AI systems. ISO/IEC 42001 Annex A, crosswalked to the EU AI Act, \
+         <p class=\"meta\">{headline} ISO/IEC 42001 Annex A, crosswalked to the EU AI Act, \
          the NIST AI RMF and the CEN/CLC JTC 21 harmonised standards under preparation.</p><nav><ol>",
-        at = esc(&r.generated_at.to_string()),
-        n = r.systems,
+        headline = esc(&super::tables::headline(r)),
     );
     for s in &sections {
         let _ = write!(

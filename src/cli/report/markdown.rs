@@ -43,8 +43,8 @@ fn heat_map(out: &mut String, title: &str, map: &HeatMap) {
 /// Renders the report.
 pub fn render(r: &Report) -> String {
     let mut out = format!(
-        "# AI management system report\n\nAs of {}; {} AI systems.\n\n",
-        r.generated_at, r.systems
+        "# AI management system report\n\n{}\n\n",
+        super::tables::headline(r)
     );
     for s in sections(r) {
         let _ = writeln!(out, "## {}\n", s.title);

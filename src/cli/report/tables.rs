@@ -325,9 +325,7 @@ fn history(h: &History) -> Vec<Section<'_>> {
                         e.control.clone(),
                         moment(&e.opened),
                         e.message.clone(),
-                        e.closed
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|| "open".into()),
+                        e.closed.as_ref().map_or_else(|| "open".into(), moment),
                         e.seconds_to_close.map(duration).unwrap_or_default(),
                     ]
                 })
@@ -362,6 +360,15 @@ fn history(h: &History) -> Vec<Section<'_>> {
                 .collect(),
         },
     ]
+}
+
+/// The report's line under its title: as of when, and how many systems.
+pub fn headline(r: &Report) -> String {
+    let systems = match r.systems {
+        1 => "1 AI system".to_owned(),
+        n => format!("{n} AI systems"),
+    };
+    format!("As of {}; {systems}.", moment(&r.generated_at))
 }
 
 /// A time to the second, in UTC.
