@@ -227,7 +227,7 @@ pub enum Unreadable {
     /// Not JSON.
     #[error("not JSON: {0}")]
     Json(String),
-    /// A field is missing or of the wrong type.
+    /// A field is missing or of the wrong type (or, for `record`, not this format).
     #[error("field `{0}` is missing or not {1}")]
     Field(&'static str, &'static str),
 }
@@ -240,7 +240,8 @@ pub fn find(line: &str) -> Option<Result<(Record, Value), Unreadable>> {
     let escaped = format!("\\\"record\\\":\\\"{FORMAT}\\\"");
     let wrapped = !line.contains(&marker);
     if wrapped && !line.contains(&escaped) {
-        return None;
+        // A record whose `record` field was changed is still one: its chain fields say so.
+        return looks_like_a_record(line).then(|| Err(Unreadable::Field("record", FORMAT)));
     }
     let start = line.find('{')?;
     let text = line[start..].trim_end();
@@ -258,6 +259,18 @@ pub fn find(line: &str) -> Option<Result<(Record, Value), Unreadable>> {
         .filter_map(Value::as_str)
         .find(|s| s.contains(&marker))?;
     find(inner)
+}
+
+/// Whether `line` holds the fields of a record, whatever its `record` field says.
+fn looks_like_a_record(line: &str) -> bool {
+    [
+        "\"prev\":\"sha256:",
+        "\"hash\":\"sha256:",
+        "\"segment\":",
+        "\"seq\":",
+    ]
+    .iter()
+    .all(|field| line.contains(field))
 }
 
 fn read(value: Value) -> Result<(Record, Value), Unreadable> {

@@ -257,3 +257,98 @@ fn what_an_event_holds_cannot_break_its_line() {
     let (record, _) = find(&line).unwrap().unwrap();
     assert_eq!(record.field("message"), hostile);
 }
+
+mod tampering {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One way to change a collected log.
+    #[derive(Clone, Debug)]
+    enum Tamper {
+        /// A record's field given another value (`at`, the event's fields, or the chain's own).
+        Edit(usize, usize),
+        /// A record taken out (not the last: a cut end shows only against the anchor).
+        Remove(usize),
+        /// Two records' places exchanged.
+        Swap(usize, usize),
+        /// A record written twice.
+        Duplicate(usize),
+        /// The first record of the log taken out.
+        CutStart,
+    }
+
+    fn tamper() -> impl Strategy<Value = Tamper> {
+        prop_oneof![
+            (0..64usize, 0..16usize).prop_map(|(r, f)| Tamper::Edit(r, f)),
+            (0..64usize).prop_map(Tamper::Remove),
+            (0..64usize, 0..64usize).prop_map(|(a, b)| Tamper::Swap(a, b)),
+            (0..64usize).prop_map(Tamper::Duplicate),
+            Just(Tamper::CutStart),
+        ]
+    }
+
+    /// Changes `lines` as `t` says; `false` when the log means the same after it (a record swapped
+    /// with itself, or with one of another segment).
+    fn apply(lines: &mut Vec<String>, t: &Tamper) -> bool {
+        let n = lines.len();
+        match *t {
+            Tamper::Edit(r, f) => {
+                let r = r % n;
+                let mut value: Value = serde_json::from_str(&lines[r]).unwrap();
+                let object = value.as_object_mut().unwrap();
+                let keys: Vec<String> = object.keys().filter(|k| *k != "hash").cloned().collect();
+                let key = &keys[f % keys.len()];
+                let old = object[key].clone();
+                object[key] = match old {
+                    Value::String(s) => Value::String(format!("{s}x")),
+                    Value::Number(n) => Value::from(n.as_u64().unwrap_or(0) + 1),
+                    Value::Bool(b) => Value::Bool(!b),
+                    other => Value::String(format!("{other}")),
+                };
+                lines[r] = canonical(&value);
+            }
+            Tamper::Remove(r) => {
+                lines.remove(r % (n - 1));
+            }
+            Tamper::Swap(a, b) => {
+                let (a, b) = (a % n, b % n);
+                // Records of two segments in either order are the same log: segments of two
+                // replicas interleave as their lines were collected.
+                let segment = |i: usize| find(&lines[i]).unwrap().unwrap().0.segment;
+                if a == b || segment(a) != segment(b) {
+                    return false;
+                }
+                lines.swap(a, b);
+            }
+            Tamper::Duplicate(r) => {
+                let copy = lines[r % n].clone();
+                lines.insert(r % n + 1, copy);
+            }
+            Tamper::CutStart => {
+                lines.remove(0);
+            }
+        }
+        true
+    }
+
+    proptest! {
+        /// Whatever single change is made to a log of two linked segments, the check says so; and
+        /// an untouched log verifies.
+        #[test]
+        fn no_single_change_goes_unseen(a in 1..12u64, b in 1..12u64, t in tamper()) {
+            let (first, mut lines) = segment("a.1", None, a);
+            let (_, next) = segment("b.2", first.head().as_ref(), b);
+            lines.extend(next);
+            prop_assert!(check(&lines).problems.is_empty());
+            let mut changed = lines.clone();
+            if apply(&mut changed, &t) {
+                prop_assert!(
+                    !check(&changed).problems.is_empty(),
+                    "{t:?} went unseen:\n{}",
+                    changed.join("\n")
+                );
+            }
+        }
+    }
+}
