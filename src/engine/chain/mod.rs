@@ -241,7 +241,7 @@ pub fn find(line: &str) -> Option<Result<(Record, Value), Unreadable>> {
     let wrapped = !line.contains(&marker);
     if wrapped && !line.contains(&escaped) {
         // A record whose `record` field was changed is still one: its chain fields say so.
-        return looks_like_a_record(line).then(|| Err(Unreadable::Field("record", FORMAT)));
+        return looks_like_a_record(line).then_some(Err(Unreadable::Field("record", FORMAT)));
     }
     let start = line.find('{')?;
     let text = line[start..].trim_end();
