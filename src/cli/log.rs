@@ -30,7 +30,8 @@ pub struct VerifyArgs {
     #[arg(value_name = "FILE")]
     pub file: std::path::PathBuf,
     /// Also compare each segment with the head the operator anchored in the cluster: a log cut
-    /// off at its end, or rewritten whole from some record on, shows there.
+    /// off at its end, rewritten from some record on, or holding a segment the operator did not
+    /// write, shows there.
     #[arg(long)]
     pub anchors: bool,
     /// The operator's namespace, where the anchor is.
