@@ -15,7 +15,13 @@
 //!
 //! Figures go to BENCHMARKS.md.
 //!
-//! `cargo test --release --test webhook_load -- --ignored --nocapture`
+//! `cargo test --release --test webhook_load webhook_load -- --ignored --nocapture`
+//!
+//! A second run, [`admission_peers`], makes the creates through the API server only, side by
+//! side with Kyverno (a CEL ValidatingPolicy and a classic ClusterPolicy) and Gatekeeper deciding
+//! the same; it needs the peers built by `tests/controlplane/build-peers.sh`:
+//!
+//! `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
 //!
 //! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
 //! creates: the same decisions, without the controllers' status writes competing for the machine.
@@ -731,6 +737,10 @@ async fn select_webhook_path(client: &Client) {
         .unwrap();
 }
 
+/// Held by each load run for its whole length: run together (`-- --ignored`), they would take
+/// turns on the machine they measure.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether the environment variable `name` is `1`.
 fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1")
@@ -748,6 +758,7 @@ fn summary(latencies: &[Duration]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a load run that prints figures; run it explicitly"]
 async fn webhook_load() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the API
     // server's part measures admission, not the cluster's own controllers.
     let etcd_fsync = flag("AIMS_LOAD_ETCD_FSYNC");
@@ -1266,6 +1277,7 @@ fn apiserver_pid(cp: &ControlPlane) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a load run against Kyverno and Gatekeeper that prints figures; run it explicitly"]
 async fn admission_peers() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let bin = peers_bin();
     let cp = ControlPlane::start_with(Options {
         controller_manager: false,
