@@ -15,7 +15,13 @@
 //!
 //! Figures go to BENCHMARKS.md.
 //!
-//! `cargo test --release --test webhook_load -- --ignored --nocapture`
+//! `cargo test --release --test webhook_load webhook_load -- --ignored --nocapture`
+//!
+//! A second run, [`admission_peers`], makes the creates through the API server only, side by
+//! side with Kyverno (a CEL ValidatingPolicy and a classic ClusterPolicy) and Gatekeeper deciding
+//! the same; it needs the peers built by `tests/controlplane/build-peers.sh`:
+//!
+//! `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
 //!
 //! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
 //! creates: the same decisions, without the controllers' status writes competing for the machine.
@@ -417,33 +423,54 @@ fn async_pool(size: usize) -> Pool {
     (tx, Arc::new(tokio::sync::Mutex::new(rx)))
 }
 
-/// Creates `API_CREATES` Deployments per admission path one after another in `NS`, the paths
-/// taking turns (the order rotates each round); returns each path's create latencies, sorted.
-async fn api_creates(client: &Client) -> [Vec<Duration>; 4] {
+/// What [`api_creates`] measured: per admission path, the create latencies (sorted), and the CPU
+/// time each watched process used during that path's creates.
+struct Creates {
+    latencies: Vec<Vec<Duration>>,
+    /// `cpu[path][process]`: seconds.
+    cpu: Vec<Vec<f64>>,
+}
+
+/// Creates `count` Deployments per admission path of `paths` one after another in `NS`, the
+/// paths taking turns (the order rotates each round). Around each create it reads the CPU time of
+/// each process of `pids` and charges what they used to that create's path, so a server's CPU per
+/// object of its own path is not diluted by the other paths' creates (work a server defers past
+/// its answer lands on the next create, whichever its path).
+async fn api_creates(client: &Client, paths: &[&str], count: usize, pids: &[u32]) -> Creates {
     let api = Api::<Deployment>::namespaced(client.clone(), NS);
-    let mut latencies: [Vec<Duration>; 4] = Default::default();
-    for i in 0..API_CREATES {
+    let mut latencies = vec![Vec::with_capacity(count); paths.len()];
+    let mut cpu = vec![vec![0.0; pids.len()]; paths.len()];
+    for i in 0..count {
         let s = i % SYSTEMS;
-        for turn in 0..PATHS.len() {
-            let p = (i + turn) % PATHS.len();
-            let path = PATHS[p];
+        for turn in 0..paths.len() {
+            let p = (i + turn) % paths.len();
+            let path = paths[p];
             let d: Deployment =
                 serde_json::from_value(routed(&format!("{path}-{i}"), s, &image(s), path)).unwrap();
+            let before: Vec<f64> = pids.iter().map(|&pid| process_cpu_seconds(pid)).collect();
             let t = Instant::now();
             api.create(&PostParams::default(), &d).await.unwrap();
             latencies[p].push(t.elapsed());
+            for (k, &pid) in pids.iter().enumerate() {
+                cpu[p][k] += process_cpu_seconds(pid) - before[k];
+            }
         }
     }
     for l in &mut latencies {
         l.sort();
     }
-    latencies
+    Creates { latencies, cpu }
+}
+
+/// The 20 approved images, the allow-list of every policy of the run.
+fn approved_images() -> Vec<String> {
+    (0..SYSTEMS).map(image).collect()
 }
 
 /// A ValidatingAdmissionPolicy equivalent to the image check: a Deployment labelled with a
 /// system may only run the images that system's approved assessment covers.
 fn policy() -> String {
-    let images: Vec<String> = (0..SYSTEMS).map(|i| format!("'{}'", image(i))).collect();
+    let images: Vec<String> = approved_images().iter().map(|i| format!("'{i}'")).collect();
     format!(
         r#"
 apiVersion: admissionregistration.k8s.io/v1
@@ -500,20 +527,32 @@ fn dry_run(cp: &ControlPlane, image: &str, path: &str) -> bool {
     out.status.success()
 }
 
-/// Waits until every path admits the approved image, `cel` and `webhook` deny an unapproved one,
-/// and the allow-all webhook has been called.
-fn wait_admission(cp: &ControlPlane, allow_all: &AllowAll) {
+/// Waits up to `timeout` until every path of `paths` admits the approved image, all but `none`
+/// and `allow-all` deny an unapproved one, and every flag of `called` is set.
+fn wait_admission(
+    cp: &ControlPlane,
+    paths: &[&str],
+    called: &[&std::sync::atomic::AtomicBool],
+    timeout: Duration,
+) {
     let start = Instant::now();
-    while !PATHS.iter().all(|path| {
-        dry_run(cp, &image(0), path)
-            && dry_run(cp, UNAPPROVED, path) == matches!(*path, "none" | "allow-all")
-    }) || !allow_all.called.load(Ordering::Relaxed)
-    {
+    loop {
+        let pending: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|path| {
+                !dry_run(cp, &image(0), path)
+                    || dry_run(cp, UNAPPROVED, path) != matches!(*path, "none" | "allow-all")
+            })
+            .collect();
+        if pending.is_empty() && called.iter().all(|c| c.load(Ordering::Relaxed)) {
+            return;
+        }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "admission never settled"
+            start.elapsed() < timeout,
+            "admission never settled; paths not deciding as expected: {pending:?}"
         );
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -698,6 +737,10 @@ async fn select_webhook_path(client: &Client) {
         .unwrap();
 }
 
+/// Held by each load run for its whole length: run together (`-- --ignored`), they would take
+/// turns on the machine they measure.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether the environment variable `name` is `1`.
 fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1")
@@ -715,6 +758,7 @@ fn summary(latencies: &[Duration]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a load run that prints figures; run it explicitly"]
 async fn webhook_load() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // No controller-manager: Deployments stay as written (no ReplicaSets or Pods), so the API
     // server's part measures admission, not the cluster's own controllers.
     let etcd_fsync = flag("AIMS_LOAD_ETCD_FSYNC");
@@ -806,13 +850,19 @@ async fn webhook_load() {
     ok(apply(&cp, &config));
     select_webhook_path(&client).await;
     let floor = allow_all_webhook(&client).await;
-    wait_admission(&cp, &floor);
+    wait_admission(&cp, &PATHS, &[&floor.called], Duration::from_secs(60));
     let seen_before = WEBHOOKS.map(|w| webhook_call_seconds(&cp, w));
     let handled_before = histogram(&op);
     let (cpu_before, writes_before) = (apiserver_cpu_seconds(&cp), op.writes());
     let op_cpu_before = process_cpu_seconds(op.pid());
     let floor_cpu_before = process_cpu_seconds(floor.child.id());
-    let [none, cel, allow_all, hook] = api_creates(&client).await;
+    let Ok([none, cel, allow_all, hook]) = <[Vec<Duration>; 4]>::try_from(
+        api_creates(&client, &PATHS, API_CREATES, &[])
+            .await
+            .latencies,
+    ) else {
+        unreachable!("one list of latencies per path")
+    };
     let seen_after = WEBHOOKS.map(|w| webhook_call_seconds(&cp, w));
     let handled_after = histogram(&op);
     let (cpu_after, writes_after) = (apiserver_cpu_seconds(&cp), op.writes());
@@ -886,5 +936,522 @@ async fn webhook_load() {
             client.clone(),
         )
         .delete("bench-allow-all", &DeleteParams::default())
+        .await;
+}
+
+// The peers: the same creates through the same API server, side by side with Kyverno and
+// Gatekeeper (issue 21).
+
+/// The creates per admission path of [`admission_peers`]: enough for a p99 that is not the
+/// third-slowest of a few hundred.
+const PEER_CREATES: usize = 1_000;
+
+/// The admission paths of [`admission_peers`], in the order of the first round.
+const PEER_PATHS: [&str; 7] = [
+    "none",
+    "allow-all",
+    "webhook",
+    "cel",
+    "kyverno-cel",
+    "kyverno",
+    "gatekeeper",
+];
+
+/// The directory holding the peers' binaries (`kyverno`, `gatekeeper`), with their CRDs in
+/// `../peer-crds/<peer>/`: `AIMS_PEERS_BIN`, or what `tests/controlplane/build-peers.sh` builds
+/// (a cold build takes minutes). Panics if they are not there: the comparison is the point.
+fn peers_bin() -> std::path::PathBuf {
+    let bin = match std::env::var("AIMS_PEERS_BIN") {
+        Ok(dir) => std::path::PathBuf::from(dir),
+        Err(_) => {
+            let out = std::process::Command::new("bash")
+                .arg(support::repo().join("tests/controlplane/build-peers.sh"))
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("run tests/controlplane/build-peers.sh");
+            assert!(
+                out.status.success(),
+                "tests/controlplane/build-peers.sh failed ({}): the peers (Kyverno, Gatekeeper) are needed for this run; see tests/controlplane/peers/README.md",
+                out.status
+            );
+            std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        }
+    };
+    for peer in ["kyverno", "gatekeeper"] {
+        assert!(
+            bin.join(peer).is_file() && bin.join("../peer-crds").join(peer).is_dir(),
+            "{} has no {peer} binary or CRDs: run tests/controlplane/build-peers.sh (or set AIMS_PEERS_BIN to its output)",
+            bin.display()
+        );
+    }
+    bin
+}
+
+/// A peer admission server in a process of its own, killed on drop.
+struct Peer {
+    child: std::process::Child,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` with its output in `<control plane dir>/<name>.log`.
+fn spawn_peer(cp: &ControlPlane, name: &str, mut cmd: std::process::Command) -> Peer {
+    let log = std::fs::File::create(cp.dir().join(format!("{name}.log"))).unwrap();
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    Peer {
+        child: aims_testenv::spawn_tied(cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}")),
+    }
+}
+
+/// The allow-list as a YAML flow sequence.
+fn allow_list_yaml() -> String {
+    let images: Vec<String> = approved_images().iter().map(|i| format!("'{i}'")).collect();
+    format!("[{}]", images.join(", "))
+}
+
+/// The image check as Kyverno policies, each for its own path: a CEL ValidatingPolicy
+/// (`policies.kyverno.io`), whose object selector Kyverno copies into its webhook, and a classic
+/// ClusterPolicy, whose webhook takes the object selector of Kyverno's configuration (both Kyverno
+/// paths) and is narrowed to its own path by a match condition. Both decide as [`policy`] does:
+/// every container's image must be one of the 20 approved ones, each pinned by digest (so an
+/// image on the list is pinned). The list is inline, as in the ValidatingAdmissionPolicy.
+fn kyverno_policies() -> String {
+    let list = allow_list_yaml();
+    format!(
+        r#"
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {{name: aims-images}}
+spec:
+  validationActions: [Deny]
+  evaluation:
+    background: {{enabled: false}}
+  matchConstraints:
+    objectSelector:
+      matchLabels: {{{PATH_LABEL}: kyverno-cel}}
+      matchExpressions: [{{key: aims.dev/system, operator: Exists}}]
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  variables:
+    - name: allowed
+      expression: "{list}"
+  validations:
+    - expression: object.spec.template.spec.containers.all(c, c.image in variables.allowed)
+      message: the image is not covered by an approved risk assessment
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: aims-images-classic}}
+spec:
+  background: false
+  webhookConfiguration:
+    matchConditions:
+      - name: bench-path
+        expression: "object.metadata.labels['{PATH_LABEL}'] == 'kyverno'"
+  rules:
+    - name: approved-images
+      match:
+        any:
+          - resources:
+              kinds: [apps/v1/Deployment]
+              operations: [CREATE, UPDATE]
+              selector:
+                matchExpressions: [{{key: aims.dev/system, operator: Exists}}]
+      validate:
+        failureAction: Enforce
+        message: the image is not covered by an approved risk assessment
+        deny:
+          conditions:
+            any:
+              - key: "{{{{ request.object.spec.template.spec.containers[].image }}}}"
+                operator: AnyNotIn
+                value: {list}
+"#
+    )
+}
+
+/// Kyverno's admission controller out of cluster (see tests/controlplane/peers/README.md),
+/// serving on a free local port, with its policies applied first. Its webhooks see only the
+/// Kyverno paths' creates: its configuration's object selector, merged into each webhook.
+fn start_kyverno(cp: &ControlPlane, bin: &std::path::Path) -> Peer {
+    // A symbolic link to the CRDs' directory, which kubectl would read as a file.
+    let crds = std::fs::canonicalize(bin.join("../peer-crds/kyverno")).unwrap();
+    ok(kubectl(
+        cp,
+        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+    ));
+    support::wait_established(cp, &["crd", "--all"]);
+    let selector = json!({"objectSelector": {"matchExpressions": [
+        {"key": PATH_LABEL, "operator": "In", "values": ["kyverno", "kyverno-cel"]}
+    ]}});
+    ok(apply(
+        cp,
+        &json!({
+            "apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kyverno"}},
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kyverno", "namespace": "kyverno"},
+                 "data": {"webhooks": selector.to_string()}}
+            ]
+        })
+        .to_string(),
+    ));
+    ok(apply(cp, &kyverno_policies()));
+    let port = support::operator::free_port();
+    let mut cmd = std::process::Command::new(bin.join("kyverno"));
+    cmd.envs([
+        ("KYVERNO_NAMESPACE", "kyverno"),
+        (
+            "KYVERNO_SERVICEACCOUNT_NAME",
+            "kyverno-admission-controller",
+        ),
+        ("KYVERNO_DEPLOYMENT", "kyverno-admission-controller"),
+        ("KYVERNO_POD_NAME", "kyverno-local"),
+        ("INIT_CONFIG", "kyverno"),
+        ("METRICS_CONFIG", "kyverno-metrics"),
+    ])
+    .arg(format!("--kubeconfig={}", cp.kubeconfig().display()))
+    .arg(format!("--serverIP=127.0.0.1:{port}"))
+    .arg("--webhookServerHost=127.0.0.1")
+    .arg(format!("--webhookServerPort={port}"))
+    .args([
+        "--caSecretName=kyverno-svc.kyverno.svc.kyverno-tls-ca",
+        "--tlsSecretName=kyverno-svc.kyverno.svc.kyverno-tls-pair",
+        "--admissionReports=false",
+        "--disableMetrics",
+        "--controllerRuntimeMetricsAddress=0",
+        "--autoMemLimitEnabled=false",
+    ]);
+    spawn_peer(cp, "kyverno", cmd)
+}
+
+/// The image check as a Gatekeeper ConstraintTemplate (Rego) and its constraint, the allow-list
+/// a parameter of the constraint.
+fn gatekeeper_template() -> &'static str {
+    r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: aimsapprovedimages}
+spec:
+  crd:
+    spec:
+      names: {kind: AimsApprovedImages}
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            images: {type: array, items: {type: string}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package aimsapprovedimages
+
+        violation[{"msg": msg}] {
+          c := input.review.object.spec.template.spec.containers[_]
+          not approved(c.image)
+          msg := sprintf("container %v: the image %v is not covered by an approved risk assessment", [c.name, c.image])
+        }
+
+        approved(image) { input.parameters.images[_] == image }
+"#
+}
+
+fn gatekeeper_constraint() -> String {
+    format!(
+        r#"
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: AimsApprovedImages
+metadata: {{name: aims-images}}
+spec:
+  enforcementAction: deny
+  match:
+    kinds: [{{apiGroups: [apps], kinds: [Deployment]}}]
+    labelSelector:
+      matchExpressions: [{{key: aims.dev/system, operator: Exists}}]
+  parameters:
+    images: {}
+"#,
+        allow_list_yaml()
+    )
+}
+
+/// Gatekeeper out of cluster (see tests/controlplane/peers/README.md), serving with the operator's
+/// certificate (for 127.0.0.1), its template and constraint applied, and registered by a
+/// configuration of our own for the creates labelled `gatekeeper`.
+async fn start_gatekeeper(cp: &ControlPlane, client: &Client, bin: &std::path::Path) -> Peer {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    // A symbolic link to the CRDs' directory, which kubectl would read as a file.
+    let crds = std::fs::canonicalize(bin.join("../peer-crds/gatekeeper")).unwrap();
+    ok(kubectl(
+        cp,
+        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+    ));
+    support::wait_established(cp, &["crd", "--all"]);
+    support::namespace(cp, "gatekeeper-system");
+    let secret = Api::<Secret>::namespaced(client.clone(), OPERATOR_NS)
+        .get(TLS_SECRET)
+        .await
+        .unwrap();
+    let data = secret.data.unwrap();
+    let certs = cp.dir().join("gatekeeper-certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("tls.crt"), &data[TLS_CRT].0).unwrap();
+    std::fs::write(certs.join("tls.key"), &data[TLS_KEY].0).unwrap();
+    let port = support::operator::free_port();
+    let mut cmd = std::process::Command::new(bin.join("gatekeeper"));
+    cmd.env("POD_NAMESPACE", "gatekeeper-system")
+        .arg(format!("--kubeconfig={}", cp.kubeconfig().display()))
+        .args(["--debug-use-fake-pod", "--disable-cert-rotation"])
+        .arg(format!("--cert-dir={}", certs.display()))
+        .args(["--host=127.0.0.1", &format!("--port={port}")])
+        .arg(format!(
+            "--health-addr=127.0.0.1:{}",
+            support::operator::free_port()
+        ))
+        .arg("--metrics-addr=0")
+        .arg(format!(
+            "--prometheus-port={}",
+            support::operator::free_port()
+        ))
+        .args([
+            "--operation=webhook",
+            "--operation=generate",
+            "--disable-opa-builtin={http.send}",
+            "--exempt-namespace=gatekeeper-system",
+        ]);
+    let peer = spawn_peer(cp, "gatekeeper", cmd);
+    ok(apply(cp, gatekeeper_template()));
+    // The constraint's kind exists once Gatekeeper has made the template's CRD.
+    let start = Instant::now();
+    while !apply(cp, &gatekeeper_constraint()).status.success() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "Gatekeeper never made the constraint kind AimsApprovedImages; see gatekeeper.log in {}",
+            cp.dir().display()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": "bench-gatekeeper"},
+        "webhooks": [{
+            "name": "validation.gatekeeper.sh",
+            "clientConfig": {"url": format!("https://127.0.0.1:{port}/v1/admit"), "caBundle": k8s_openapi::ByteString(data[CA_CRT].0.clone())},
+            "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["deployments"]}],
+            "objectSelector": {"matchLabels": {PATH_LABEL: "gatekeeper"}},
+            "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 5
+        }]
+    }))
+    .unwrap();
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+    peer
+}
+
+/// The process id of the control plane's kube-apiserver.
+fn apiserver_pid(cp: &ControlPlane) -> u32 {
+    std::fs::read_to_string(cp.dir().join("kube-apiserver.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Creates through the API server side by side, the paths taking turns: no admission, the
+/// allow-all webhook (the floor), the operator's webhook, a ValidatingAdmissionPolicy, Kyverno
+/// with a CEL ValidatingPolicy, Kyverno with a classic ClusterPolicy, and Gatekeeper; each path
+/// selects its own creates by the path label. Prints each path's latency, its ratios to no
+/// admission and to the floor, and the CPU its admission server used per create. Needs the peers
+/// built (`tests/controlplane/build-peers.sh`, or `AIMS_PEERS_BIN`).
+///
+/// `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run against Kyverno and Gatekeeper that prints figures; run it explicitly"]
+async fn admission_peers() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let bin = peers_bin();
+    let cp = ControlPlane::start_with(Options {
+        controller_manager: false,
+        etcd_fsync: flag("AIMS_LOAD_ETCD_FSYNC"),
+        ..Options::default()
+    })
+    .unwrap();
+    support::install_crds(&cp, false);
+    let client = cp.client().await;
+    let op = Operator::start(&cp, OPERATOR_NS, "webhook-load-operator");
+    populate(&client).await;
+    let op = if flag("AIMS_LOAD_WEBHOOK_ONLY") {
+        let only = Operator::start_with(&cp, OPERATOR_NS, "webhook-only", &["--webhook-only"]);
+        drop(op);
+        only
+    } else {
+        op
+    };
+    ok(apply(&cp, &policy()));
+    let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args([
+            "webhook-config",
+            "--url",
+            &op.webhook_url(),
+            "--namespace",
+            OPERATOR_NS,
+        ])
+        .output()
+        .unwrap());
+    ok(apply(&cp, &config));
+    select_webhook_path(&client).await;
+    let floor = allow_all_webhook(&client).await;
+    let kyverno = start_kyverno(&cp, &bin);
+    let gatekeeper = start_gatekeeper(&cp, &client, &bin).await;
+    wait_admission(&cp, &PEER_PATHS, &[&floor.called], Duration::from_secs(300));
+    // Each path's creates must reach only its own server: a webhook the API server calls
+    // for every Deployment would weigh on all paths.
+    let webhooks = ok(kubectl(
+        &cp,
+        &[
+            "get",
+            "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+            "-o",
+            "json",
+        ],
+    ));
+    let webhooks: Value = serde_json::from_str(&webhooks).unwrap();
+    for item in webhooks["items"].as_array().unwrap() {
+        for hook in item["webhooks"].as_array().into_iter().flatten() {
+            let deployments = hook["rules"].as_array().into_iter().flatten().any(|r| {
+                r["resources"]
+                    .as_array()
+                    .is_some_and(|rs| rs.iter().any(|x| x == "deployments" || x == "*"))
+            });
+            if deployments {
+                println!(
+                    "webhook {} for Deployments: object selector {}, match conditions {}",
+                    hook["name"], hook["objectSelector"], hook["matchConditions"]
+                );
+            }
+        }
+    }
+
+    let servers = [
+        apiserver_pid(&cp),
+        floor.child.id(),
+        op.pid(),
+        kyverno.child.id(),
+        gatekeeper.child.id(),
+    ];
+    let names = [
+        "kube-apiserver",
+        "allow-all",
+        "aims",
+        "kyverno",
+        "gatekeeper",
+    ];
+    // The admission server of each path, by index into `servers` (the policy's is the API server).
+    let server_of = |path: &str| match path {
+        "none" | "cel" => 0,
+        "allow-all" => 1,
+        "webhook" => 2,
+        "kyverno" | "kyverno-cel" => 3,
+        _ => 4,
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let started = Instant::now();
+    let Creates { latencies, cpu } =
+        api_creates(&client, &PEER_PATHS, PEER_CREATES, &servers).await;
+    println!(
+        "{} creates in {:.0} s; load average before {}, after {}",
+        PEER_CREATES * PEER_PATHS.len(),
+        started.elapsed().as_secs_f64(),
+        load.trim(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    let at = |p: usize, q: f64| percentile(&latencies[p], q).as_secs_f64() * 1e3;
+    let (none, floor_path) = (0, 1);
+    println!(
+        "| path | p50 ms | p99 ms | × no admission p50 / p99 | × floor p50 / p99 | admission server CPU per create, ms | API server CPU per create, ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (p, path) in PEER_PATHS.iter().enumerate() {
+        let server = server_of(path);
+        let per = |k: usize| cpu[p][k] / PEER_CREATES as f64 * 1e3;
+        // The policy's work is inside the API server: its CPU over that of no admission.
+        let own = match *path {
+            "none" => "—".to_owned(),
+            "cel" => format!(
+                "{:.3} (API server over no admission)",
+                per(0) - cpu[none][0] / PEER_CREATES as f64 * 1e3
+            ),
+            _ => format!("{:.3} ({})", per(server), names[server]),
+        };
+        println!(
+            "| {path} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {own} | {:.3} |",
+            at(p, 0.5),
+            at(p, 0.99),
+            at(p, 0.5) / at(none, 0.5),
+            at(p, 0.99) / at(none, 0.99),
+            at(p, 0.5) / at(floor_path, 0.5),
+            at(p, 0.99) / at(floor_path, 0.99),
+            per(0)
+        );
+    }
+    println!("CPU per create (ms) of every watched process, by path:");
+    for (p, path) in PEER_PATHS.iter().enumerate() {
+        let row: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| format!("{n} {:.3}", cpu[p][k] / PEER_CREATES as f64 * 1e3))
+            .collect();
+        println!("  {path}: {}", row.join(", "));
+    }
+
+    // Work a server defers past its answer lands on the next create, of another path: over the
+    // whole run, each server's CPU beyond its rate during the creates with no admission, per
+    // create of its own paths.
+    for (k, name) in names.iter().enumerate().skip(1) {
+        let own: Vec<usize> = (0..PEER_PATHS.len())
+            .filter(|&p| server_of(PEER_PATHS[p]) == k)
+            .collect();
+        let total: f64 = cpu.iter().map(|c| c[k]).sum();
+        let others = (PEER_PATHS.len() - own.len()) as f64 * cpu[none][k];
+        println!(
+            "  {name}, over the whole run: {:.3} ms per create of {:?} beyond its rate with no admission",
+            (total - others) / (own.len() * PEER_CREATES) as f64 * 1e3,
+            own.iter().map(|&p| PEER_PATHS[p]).collect::<Vec<_>>()
+        );
+    }
+
+    // Clean up: the webhook configurations first (Kyverno leaves its own behind), then the servers.
+    ok(kubectl(
+        &cp,
+        &[
+            "delete",
+            "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+            "-l",
+            "webhook.kyverno.io/managed-by=kyverno",
+        ],
+    ));
+    ok(kubectl(
+        &cp,
+        &[
+            "delete",
+            "validatingwebhookconfigurations",
+            "bench-gatekeeper",
+            "bench-allow-all",
+        ],
+    ));
+    drop((kyverno, gatekeeper, floor));
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(NS, &DeleteParams::default())
         .await;
 }
