@@ -220,6 +220,28 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
         "{text}"
     );
 
+    // A process that stops in order anchors its segment's closing record.
+    let (_, last_segment, last_seq) = records(&log).pop().unwrap();
+    let anchor = ok(kubectl(
+        cp,
+        &[
+            "-n",
+            OPERATOR_NS,
+            "get",
+            "configmap",
+            aims_operator::audit::anchor::NAME,
+            "-o",
+            "json",
+        ],
+    ));
+    let anchor: serde_json::Value = serde_json::from_str(&anchor).unwrap();
+    let head: serde_json::Value =
+        serde_json::from_str(anchor["data"][&last_segment].as_str().unwrap()).unwrap();
+    assert_eq!(
+        head["seq"], last_seq,
+        "the closing record is anchored: {head}"
+    );
+
     // Cut off at the end: the anchor in the cluster knows the last record.
     let record_lines: Vec<usize> = records(&log).iter().map(|(i, _, _)| *i).collect();
     let keep = record_lines[record_lines.len() - 3];
