@@ -10,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::api::{AISystem, ClusterControlBinding, ControlBinding, RiskAssessment};
+use crate::api::{AISystem, AdmissionFloor, ClusterControlBinding, ControlBinding, RiskAssessment};
 
 /// The first line of every generated file.
 pub const HEADER: &str = "# Generated from the Rust types by `aims crds`. Do not edit.\n";
@@ -40,6 +40,7 @@ pub enum Error {
 pub fn all() -> Vec<CustomResourceDefinition> {
     let mut crds = vec![
         AISystem::crd(),
+        AdmissionFloor::crd(),
         RiskAssessment::crd(),
         ControlBinding::crd(),
         ClusterControlBinding::crd(),

@@ -7,11 +7,13 @@
 //! Enums carry `#[schemars(description = "")]`: the field that uses an enum documents it, and an
 //! enum's own description would replace the field's on optional fields.
 
+mod admission_floor;
 mod aisystem;
 mod common;
 mod control_binding;
 mod risk_assessment;
 
+pub use admission_floor::*;
 pub use aisystem::*;
 pub use common::*;
 pub use control_binding::*;

@@ -304,6 +304,11 @@ pub struct RunArgs {
     /// Run only the controllers, without the admission webhook.
     #[arg(long, env = "AIMS_NO_WEBHOOK")]
     pub no_webhook: bool,
+    /// Write each namespace's compiled admission floor (AdmissionFloor), which the chart's
+    /// ValidatingAdmissionPolicies read: the API server then keeps deciding workload admission
+    /// from the last state while the operator or its webhook is down.
+    #[arg(long, env = "AIMS_COMPILED_FLOOR")]
+    pub compiled_floor: bool,
     /// Where to serve the admission webhook (HTTPS).
     #[arg(long, env = "AIMS_WEBHOOK_ADDR", default_value = "0.0.0.0:8443")]
     pub webhook_addr: std::net::SocketAddr,
@@ -567,6 +572,7 @@ fn run_operator(args: RunArgs) -> Result<(), Error> {
                 metrics_addr: args.metrics_addr,
                 identity: args.identity.unwrap_or_else(default_identity),
                 controllers: !args.webhook_only,
+                compiled_floor: args.compiled_floor,
                 webhook,
                 admission: AdmissionPolicy {
                     unregistered: args.unregistered,

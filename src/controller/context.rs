@@ -45,6 +45,10 @@ pub struct Context {
     pub chain: Arc<crate::audit::Chain>,
     /// What was last written as each system's OpenReports reports.
     pub reports_written: super::openreports::Written,
+    /// Whether to write the compiled admission floor (`aims run --compiled-floor`).
+    pub compiled_floor: bool,
+    /// What was last written as each system's entry of the compiled floor.
+    pub floor_written: super::floor::Written,
 }
 
 impl Context {
@@ -69,6 +73,8 @@ impl Context {
             pacer: Default::default(),
             chain: crate::audit::Chain::discard(),
             reports_written: Default::default(),
+            compiled_floor: false,
+            floor_written: Default::default(),
         })
     }
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the

@@ -9,6 +9,7 @@ mod aisystem;
 mod assessment;
 mod binding;
 pub mod context;
+pub mod floor;
 pub mod halt;
 pub mod openreports;
 pub mod pace;

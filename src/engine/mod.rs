@@ -15,6 +15,7 @@ pub mod crosswalk;
 pub mod decide;
 pub mod detect;
 pub mod evaluate;
+pub mod floor;
 pub mod gates;
 pub mod halt;
 pub mod kinds;

@@ -750,5 +750,51 @@ mod properties {
                 prop_assert_eq!(&e.workloads[0], verdict);
             }
         }
+
+        /// The compiled floor denies only what the engine denies: a workload the engine admits
+        /// (or warns about) passes the floor's rules as the chart's policies apply them.
+        #[test]
+        fn the_floor_denies_only_what_the_engine_denies(
+            tier in prop::sample::select(vec!["Prohibited", "High", "Limited", "Minimal"]),
+            approvers in 0usize..4,
+            halt in any::<bool>(),
+            days in -400i64..400,
+            assessed in any::<bool>(),
+            image in prop::sample::select(vec![
+                IMAGE.to_owned(),
+                IMAGE.replace("@sha256", ":v3@sha256"),
+                "registry.example.com/credit/scorer@sha256:6666666666666666666666666666666666666666666666666666666666666666".to_owned(),
+                "registry.example.com/credit/scorer:latest".to_owned(),
+            ]),
+            replicas in 0i64..3,
+            enforcement in prop::sample::select(vec!["Enforce", "Warn", "Audit"]),
+        ) {
+            let mut w = World::new();
+            w.system["spec"]["riskTier"] = json!(tier);
+            w.system["spec"]["oversight"]["halt"] = json!(halt);
+            w.approvers = ["ana", "ben", "maria", "ana"][..approvers].to_vec();
+            w.now = now() + (days * 24).hours();
+            if !assessed {
+                w.assessment = None;
+            }
+            let mut d = deployment("scorer", &image, json!({"aims.dev/system": "credit"}));
+            d["spec"]["replicas"] = json!(replicas);
+            w.workloads = vec![d];
+            w.platform["spec"]["enforcement"] = json!(enforcement);
+            let e = w.evaluate();
+            let system: AISystem = serde_json::from_value(w.system.clone()).unwrap();
+            let approved = e.approval.as_ref().and(w.assessment.as_ref()).map(|a| w.signed(a));
+            let entry = super::super::floor::entry(&system, &e, approved.as_ref(), &Catalog::builtin());
+            let key = |i: &str| {
+                let r = super::super::workload::ImageRef::parse(i);
+                r.digest.map_or_else(|| i.to_owned(), |d| format!("{}@{d}", r.repository))
+            };
+            let floor_admits = entry.admit
+                && (!entry.halted || replicas == 0)
+                && (entry.any_image || entry.images.get(&key(&image)) == Some(&true));
+            if e.workloads[0].verdict != Verdict::Deny {
+                prop_assert!(floor_admits, "the engine admits, the floor denies: {:?} {:?}", entry, e.workloads[0]);
+            }
+        }
     }
 }

@@ -46,6 +46,8 @@ pub struct Config {
     pub webhook: Option<admission::ServeConfig>,
     /// What the webhook decides that the records leave open.
     pub admission: AdmissionPolicy,
+    /// Whether to write the compiled admission floor the chart's ValidatingAdmissionPolicies read.
+    pub compiled_floor: bool,
 }
 
 /// The Lease that elects the replica that writes.
@@ -170,6 +172,8 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             pacer: Default::default(),
             chain: chain.clone(),
             reports_written: Default::default(),
+            compiled_floor: config.compiled_floor,
+            floor_written: Default::default(),
         });
         for (name, task) in controller::tasks(&ctx, triggers, shutdown.clone()) {
             tasks.push((name, task.map(Ok).boxed()));
