@@ -13,10 +13,11 @@ use std::{
 use aims_operator::engine::chain::find;
 use aims_testenv::ControlPlane;
 use support::{
-    apply, cluster, eventually, install_crds, kubectl, namespace, ok,
+    apply, as_admin, cluster, eventually, install_crds, kubectl, merge_patch, namespace, ok,
     operator::Operator,
+    pdf_text,
     records::{IMAGE, apply_records},
-    refused, stderr, stdout, tool,
+    refused, stderr, stdout,
 };
 
 const OPERATOR_NS: &str = "aims-audit";
@@ -73,19 +74,8 @@ async fn wait_phase(cp: &ControlPlane, phase: &str) {
     );
 }
 
-/// As `user`, a cluster admin (so no RBAC is needed) in `group` too.
-fn as_admin<'a>(user: &'a str, group: &'a str) -> [String; 3] {
-    [
-        format!("--as={user}"),
-        "--as-group=system:masters".to_owned(),
-        format!("--as-group={group}"),
-    ]
-}
-
-fn patch(cp: &ControlPlane, what: &str, body: &str, who: &[String; 3]) -> Output {
-    let mut args = vec!["-n", NS, "patch", what, "--type", "merge", "-p", body];
-    args.extend(who.iter().map(String::as_str));
-    kubectl(cp, &args)
+fn patch(cp: &ControlPlane, what: &str, body: &str, who: &[String]) -> Output {
+    merge_patch(cp, NS, what, body, who)
 }
 
 /// The record lines of `log`, with the segment and number of each.
@@ -428,11 +418,7 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = Command::new(tool("pdftotext"))
-        .args(["-layout", pdf.to_str().unwrap(), "-"])
-        .output()
-        .unwrap();
-    let text = stdout(&text);
+    let text = pdf_text(&pdf);
     for seen in [
         "Records (the operator's tamper-evident log)",
         "checked against themselves and the anchor in the cluster",

@@ -11,8 +11,9 @@ use std::{process::Output, time::Duration};
 
 use aims_testenv::ControlPlane;
 use support::{
-    cluster, eventually, install_crds, kubectl, kubectl_stdin, namespace, ok,
-    operator::Operator,
+    as_admin, cluster, eventually, install_crds, kubectl, kubectl_stdin, merge_patch, namespace,
+    ok,
+    operator::{Operator, apply_chart},
     records::{IMAGE, apply_records},
     stderr, stdout,
 };
@@ -23,21 +24,16 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The chart's compiled-floor policies for an operator in [`OPERATOR_NS`].
 fn apply_floor_policies(cp: &ControlPlane) {
-    let policies = ok(cp
-        .helm()
-        .args([
-            "template",
-            "aims",
-            "charts/aims-operator",
-            "--namespace",
-            OPERATOR_NS,
-        ])
-        .args(["--set", "compiledFloor.enabled=true"])
-        .args(["--show-only", "templates/compiled-floor.yaml"])
-        .current_dir(support::repo())
-        .output()
-        .expect("run helm"));
-    ok(kubectl_stdin(cp, &["apply", "-f", "-"], &policies));
+    apply_chart(
+        cp,
+        OPERATOR_NS,
+        &[
+            "--set",
+            "compiledFloor.enabled=true",
+            "--show-only",
+            "templates/compiled-floor.yaml",
+        ],
+    );
 }
 
 /// The namespace's floor entry of `system`, as JSON.
@@ -88,18 +84,8 @@ fn denied(out: &Output, says: &str) {
     );
 }
 
-fn as_admin(user: &str, group: &str) -> Vec<String> {
-    vec![
-        format!("--as={user}"),
-        "--as-group=system:masters".to_owned(),
-        format!("--as-group={group}"),
-    ]
-}
-
 fn patch(cp: &ControlPlane, what: &str, body: &str, who: &[String]) -> Output {
-    let mut args = vec!["-n", NS, "patch", what, "--type", "merge", "-p", body];
-    args.extend(who.iter().map(String::as_str));
-    kubectl(cp, &args)
+    merge_patch(cp, NS, what, body, who)
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod support;
 use std::process::Output;
 
 use aims_testenv::ControlPlane;
-use support::{apply, install_crds, kubectl, kubectl_stdin, namespace, ok, refused, repo, stderr};
+use support::{apply, install_crds, kubectl, namespace, ok, refused, stderr};
 
 const NS: &str = "outage";
 
@@ -32,14 +32,11 @@ fn patch(cp: &ControlPlane, who: &str, body: &str) -> Output {
 async fn with_the_webhooks_removed_a_halt_keeps_its_authority() {
     let cp = ControlPlane::start().expect("start a control plane");
     install_crds(&cp, false);
-    let policy = ok(cp
-        .helm()
-        .args(["template", "aims", "charts/aims-operator"])
-        .args(["--show-only", "templates/halt-policy.yaml"])
-        .current_dir(repo())
-        .output()
-        .expect("run helm"));
-    ok(kubectl_stdin(&cp, &["apply", "-f", "-"], &policy));
+    support::operator::apply_chart(
+        &cp,
+        "aims-system",
+        &["--show-only", "templates/halt-policy.yaml"],
+    );
     namespace(&cp, NS);
     ok(apply(
         &cp,

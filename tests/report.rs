@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{aims_offline as aims, repo, stderr, stdout, tool};
+use support::{aims_offline as aims, pdf_text, repo, stderr, stdout, tool};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -222,11 +222,7 @@ fn unreadable_input_writes_no_report_and_names_the_field() {
 fn the_pdf_reads_as_a_person_sees_it() {
     tool("chromium-headless-shell");
     let (dir, pdf) = examples_report("pdf", "pdf", "report.pdf");
-    let text = Command::new(tool("pdftotext"))
-        .args(["-layout", pdf.to_str().unwrap(), "-"])
-        .output()
-        .unwrap();
-    let text = stdout(&text);
+    let text = pdf_text(&pdf);
     for seen in [
         "AI management system report",
         "Risks outside appetite after treatment",

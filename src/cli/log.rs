@@ -77,11 +77,14 @@ pub enum LogError {
     },
 }
 
-/// Reads and verifies the log at `path` against `anchors`.
-pub fn read(
-    path: &Path,
-    anchors: Option<&BTreeMap<String, Head>>,
-) -> Result<Verification, LogError> {
+/// A collected log, read once (standard input cannot be read twice).
+pub struct Log {
+    shown: String,
+    text: String,
+}
+
+/// Reads the log at `path` (`-`: standard input).
+pub fn load(path: &Path) -> Result<Log, LogError> {
     let shown = path.display().to_string();
     let mut bytes = Vec::new();
     let read = if shown == "-" {
@@ -95,15 +98,25 @@ pub fn read(
     })?;
     // A log may hold bytes that are not UTF-8 (a binary written to standard output): such lines
     // are read lossily, and a record among them fails its hash rather than stopping the check.
-    let text = String::from_utf8_lossy(&bytes);
-    let v = verify(text.lines(), anchors);
-    if v.records.is_empty() && v.problems.is_empty() {
-        return Err(LogError::Empty {
-            path: shown,
-            lines: v.lines,
-        });
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(Log { shown, text })
+}
+
+impl Log {
+    /// Verifies the records against themselves and, when given, against `anchors`.
+    pub fn check(
+        &self,
+        anchors: Option<&BTreeMap<String, Head>>,
+    ) -> Result<Verification, LogError> {
+        let v = verify(self.text.lines(), anchors);
+        if v.records.is_empty() && v.problems.is_empty() {
+            return Err(LogError::Empty {
+                path: self.shown.clone(),
+                lines: v.lines,
+            });
+        }
+        Ok(v)
     }
-    Ok(v)
 }
 
 /// The text `aims log verify` prints, and its exit status.

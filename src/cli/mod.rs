@@ -601,12 +601,8 @@ mod check_status {
 fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
     // The log first: an unreadable one stops the report before the cluster is read.
-    let mut history = args
-        .log
-        .as_deref()
-        .map(|path| log::read(path, None))
-        .transpose()?
-        .map(|v| crate::engine::report::history::from_records(&v, false));
+    let log = args.log.as_deref().map(log::load).transpose()?;
+    let mut anchors = None;
     let mut built = if args.paths.is_empty() {
         // The live cluster: only the operator can verify signatures, so its word is taken.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -617,17 +613,13 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
             let namespace = args.scope.namespace(&c);
             let documents = report::live::documents(&c, namespace.as_deref()).await?;
             // Of a live cluster, the log is also checked against the anchor of its records.
-            if let Some(path) = &args.log {
+            if log.is_some() {
                 match crate::audit::anchor::heads(&c.client, &args.operator_namespace).await {
                     Ok(None) => eprintln!(
                         "warning: the log's records are checked against themselves only: there is no anchor of them in namespace {} (the operator's namespace is --operator-namespace)",
                         args.operator_namespace
                     ),
-                    Ok(Some(anchors)) => {
-                        let v = log::read(path, Some(&anchors))
-                            .map_err(|e| connect::ClusterError::Unexpected(e.to_string()))?;
-                        history = Some(crate::engine::report::history::from_records(&v, true));
-                    }
+                    Ok(Some(heads)) => anchors = Some(heads),
                     Err(e) => eprintln!(
                         "warning: the log's records are checked against themselves only: cannot read the anchor in {}: {e}",
                         args.operator_namespace
@@ -658,6 +650,10 @@ fn run_report(args: &report::ReportArgs) -> Result<(), Error> {
             now,
         )
     };
+    let history = log
+        .map(|l| l.check(anchors.as_ref()))
+        .transpose()?
+        .map(|v| crate::engine::report::history::from_records(&v, anchors.is_some()));
     if let Some(h) = &history
         && !h.problems.is_empty()
     {
@@ -714,7 +710,7 @@ fn run_log_verify(args: &log::VerifyArgs) -> Result<ExitCode, Error> {
     } else {
         Default::default()
     };
-    let v = log::read(&args.file, args.anchors.then_some(&anchors))?;
+    let v = log::load(&args.file)?.check(args.anchors.then_some(&anchors))?;
     let (text, code) = log::outcome(
         &args.file,
         &v,

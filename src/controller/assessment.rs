@@ -12,9 +12,9 @@ use kube::{
     },
 };
 
-use super::{Context, Error, status};
+use super::{Context, Error, records, status};
 use crate::{
-    api::{AISystem, AssessmentState, RiskAssessment},
+    api::{AISystem, RiskAssessment},
     cluster::{Guarded, as_bindings, watch::without_status_updates, watches::SharedEvents},
     engine::{
         approval::{self, ApprovalPolicy, Trust},
@@ -96,47 +96,18 @@ pub async fn reconcile(
     if previous != Some(&new) {
         let api: Api<RiskAssessment> = Api::namespaced(ctx.client.clone(), &namespace);
         super::write_status(&ctx, "riskassessment", &api, &ra.name_any(), &new).await?;
-        let was = previous.and_then(|p| p.state);
-        if was != new.state
-            && let Some(state) = new.state
-        {
-            let name_of = |s: AssessmentState| {
-                serde_json::to_value(s)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            };
-            ctx.chain.record(
-                super::records::ASSESSMENT_STATE,
-                crate::audit::fields([
-                    ("namespace", namespace.clone().into()),
-                    ("assessment", ra.name_any().into()),
-                    ("system", ra.spec.system_ref.name.clone().into()),
-                    ("state", name_of(state).into()),
-                    ("previousState", was.map(name_of).unwrap_or_default().into()),
-                    ("contentHash", verdict.content_hash.clone().into()),
-                    ("approvers", new.approved_by.clone().into()),
-                    (
-                        "expiresAt",
-                        new.expires_at
-                            .as_ref()
-                            .map(|t| t.0.to_string())
-                            .unwrap_or_default()
-                            .into(),
-                    ),
-                ]),
-            );
+        let discounted = status::discounted_notice(previous, &new, &verdict);
+        for (event, fields) in records::of_assessment(
+            &namespace,
+            ra,
+            previous,
+            &new,
+            &verdict,
+            discounted.as_ref(),
+        ) {
+            ctx.chain.record(event, fields);
         }
-        if let Some(notice) = status::discounted_notice(previous, &new, &verdict) {
-            ctx.chain.record(
-                notice.reason,
-                crate::audit::fields([
-                    ("namespace", namespace.clone().into()),
-                    ("assessment", ra.name_any().into()),
-                    ("contentHash", verdict.content_hash.clone().into()),
-                    ("note", notice.note.clone().into()),
-                ]),
-            );
+        if let Some(notice) = discounted {
             super::aisystem::publish(
                 &ctx.recorder,
                 ra,

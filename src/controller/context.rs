@@ -44,11 +44,11 @@ pub struct Context {
     /// The tamper-evident records: each lifecycle transition is one of them.
     pub chain: Arc<crate::audit::Chain>,
     /// What was last written as each system's OpenReports reports.
-    pub reports_written: super::openreports::Written,
+    pub reports_written: super::written::Written<Vec<u8>>,
     /// Whether to write the compiled admission floor (`aims run --compiled-floor`).
     pub compiled_floor: bool,
     /// What was last written as each system's entry of the compiled floor.
-    pub floor_written: super::floor::Written,
+    pub floor_written: super::written::Written<crate::api::FloorSystem>,
 }
 
 impl Context {

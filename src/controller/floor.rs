@@ -3,8 +3,6 @@
 //! systems that no longer exist are removed at the same time. Only the leader writes, and only with
 //! `aims run --compiled-floor` (the chart's `compiledFloor.enabled`).
 
-use std::{collections::HashMap, sync::Mutex};
-
 use kube::{
     Api, ResourceExt,
     api::{Patch, PatchParams, PostParams},
@@ -17,10 +15,6 @@ use crate::{
     api::{AISystem, AdmissionFloor, AdmissionFloorSpec, FLOOR_NAME, FloorSystem},
     engine::{evaluate::Evaluation, floor},
 };
-
-/// The entry last written for each system (namespace, name): an unchanged one costs no call.
-#[derive(Debug, Default)]
-pub struct Written(Mutex<HashMap<(String, String), FloorSystem>>);
 
 /// Writes `system`'s entry of its namespace's floor when it differs from the one last written.
 pub async fn sync(ctx: &Context, system: &AISystem, evaluation: &Evaluation) {
@@ -37,21 +31,11 @@ pub async fn sync(ctx: &Context, system: &AISystem, evaluation: &Evaluation) {
     });
     let entry = floor::entry(system, evaluation, approved.as_ref(), &ctx.catalog);
     let key = (namespace.clone(), name.clone());
-    if ctx
-        .floor_written
-        .0
-        .lock()
-        .ok()
-        .is_some_and(|m| m.get(&key) == Some(&entry))
-    {
+    if ctx.floor_written.fresh(&key, &entry) {
         return;
     }
     match write(ctx, &namespace, &name, &entry).await {
-        Ok(()) => {
-            if let Ok(mut m) = ctx.floor_written.0.lock() {
-                m.insert(key, entry);
-            }
-        }
+        Ok(()) => ctx.floor_written.set(key, entry),
         Err(error) => {
             tracing::warn!(%error, system = %name, "cannot write the compiled admission floor");
             ctx.metrics.reconcile_error("floor", "kube");
@@ -91,6 +75,10 @@ async fn write(
                 .is_none()
     }) {
         systems.insert(gone.clone(), Value::Null);
+    }
+    if systems.is_empty() && stored.spec.systems.get(name) == Some(entry) {
+        // Already so (written by this replica before its entry was forgotten, or by another).
+        return Ok(());
     }
     systems.insert(
         name.to_owned(),

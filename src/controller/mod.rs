@@ -16,6 +16,7 @@ pub mod pace;
 pub mod records;
 mod scan;
 pub mod status;
+pub mod written;
 
 use std::sync::Arc;
 

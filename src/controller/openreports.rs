@@ -10,7 +10,7 @@
 //! workload has left the system, or is gone, is deleted. Each write and delete is counted
 //! (`aims_openreports_writes_total{operation}`). Without the CRD nothing is read or written.
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use kube::{
     Api, ResourceExt,
@@ -57,43 +57,15 @@ pub async fn sync(
     let desired = desired(ctx, &resource, system, evaluation, workloads);
     // What this replica last wrote for the system: when nothing changed, not even a list.
     let key = (system.namespace().unwrap_or_default(), system.name_any());
-    let digest = Sha256::digest(serde_json::to_vec(&desired).unwrap_or_default());
+    let digest = Sha256::digest(serde_json::to_vec(&desired).unwrap_or_default()).to_vec();
     if ctx.reports_written.fresh(&key, &digest) {
         return;
     }
     match write(ctx, &resource, system, desired).await {
-        Ok(()) => ctx.reports_written.set(key, digest.to_vec()),
+        Ok(()) => ctx.reports_written.set(key, digest),
         Err(error) => {
             tracing::warn!(%error, system = %system.name_any(), "cannot write the OpenReports reports");
             ctx.metrics.reconcile_error("openreports", "kube");
-        }
-    }
-}
-
-/// The digest of the reports last written for each system (namespace, name), and when, so that
-/// an evaluation that changes nothing costs no call. An entry older than [`RECHECK`] is not
-/// trusted: the stored reports are listed and compared again (a report deleted or edited by hand
-/// is rewritten within that time). Forgotten on restart.
-#[derive(Debug, Default)]
-pub struct Written(std::sync::Mutex<std::collections::HashMap<SystemKey, (Vec<u8>, Instant)>>);
-
-/// A system's namespace and name.
-type SystemKey = (String, String);
-
-/// How long a written digest is trusted.
-pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
-
-impl Written {
-    fn fresh(&self, key: &SystemKey, digest: &[u8]) -> bool {
-        self.0.lock().ok().is_some_and(|map| {
-            map.get(key)
-                .is_some_and(|(d, at)| d == digest && at.elapsed() < RECHECK)
-        })
-    }
-
-    fn set(&self, key: SystemKey, digest: Vec<u8>) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(key, (digest, Instant::now()));
         }
     }
 }

@@ -6,7 +6,13 @@
 use serde_json::{Map, Value};
 
 use super::status::Notice;
-use crate::{api::AISystemStatus, audit::fields, engine::evaluate::Evaluation};
+use kube::ResourceExt;
+
+use crate::{
+    api::{AISystemStatus, RiskAssessment, RiskAssessmentStatus},
+    audit::fields,
+    engine::{approval::AssessmentVerdict, evaluate::Evaluation},
+};
 
 /// An enforced control started failing: a nonconformity is opened.
 pub const CONTROL_FAILING: &str = "ControlFailing";
@@ -73,6 +79,52 @@ pub fn of_system(
     out
 }
 
+/// The records of one RiskAssessment's status change: its new state, if it changed, and which
+/// approval entries stopped counting (`discounted`, the notice people are told).
+pub fn of_assessment(
+    namespace: &str,
+    ra: &RiskAssessment,
+    previous: Option<&RiskAssessmentStatus>,
+    new: &RiskAssessmentStatus,
+    verdict: &AssessmentVerdict,
+    discounted: Option<&Notice>,
+) -> Vec<(&'static str, Map<String, Value>)> {
+    let about = || {
+        fields([
+            ("namespace", namespace.into()),
+            ("assessment", ra.name_any().into()),
+            ("contentHash", verdict.content_hash.clone().into()),
+        ])
+    };
+    let mut out = Vec::new();
+    let was = previous.and_then(|p| p.state);
+    if was != new.state
+        && let Some(state) = new.state
+    {
+        let mut f = about();
+        f.insert("system".into(), ra.spec.system_ref.name.clone().into());
+        f.insert(
+            "state".into(),
+            serde_json::to_value(state).unwrap_or_default(),
+        );
+        f.insert(
+            "previousState".into(),
+            was.and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or_else(|| "".into()),
+        );
+        f.insert("approvers".into(), new.approved_by.clone().into());
+        let expires = new.expires_at.as_ref().map(|t| t.0.to_string());
+        f.insert("expiresAt".into(), expires.unwrap_or_default().into());
+        out.push((ASSESSMENT_STATE, f));
+    }
+    if let Some(notice) = discounted {
+        let mut f = about();
+        f.insert("note".into(), notice.note.clone().into());
+        out.push((notice.reason, f));
+    }
+    out
+}
+
 /// The record of a halt's or a resume's steps.
 pub fn of_halt(
     namespace: &str,
@@ -103,18 +155,7 @@ mod tests {
 
     #[test]
     fn controls_that_start_and_stop_failing_open_and_close_nonconformities() {
-        let evaluation = Evaluation {
-            phase: crate::api::Phase::NonCompliant,
-            conditions: Vec::new(),
-            controls: Vec::new(),
-            excluded: Vec::new(),
-            findings: Vec::new(),
-            workloads: Vec::new(),
-            approval: None,
-            assessments: Vec::new(),
-            unknown_controls: Vec::new(),
-            next_review_at: None,
-        };
+        let evaluation = crate::testing::evaluation(crate::api::Phase::NonCompliant);
         type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [(&'a str, &'a str)]);
         let cases: [Case; 4] = [
             (&[], &["A.6.2.5"], &[(CONTROL_FAILING, "A.6.2.5")]),
@@ -155,5 +196,49 @@ mod tests {
         )[0]
         .1;
         assert_eq!(opened["system"], "scoring");
+    }
+
+    #[test]
+    fn an_assessments_state_change_and_its_discounted_entries_are_recorded() {
+        use crate::api::AssessmentState;
+        let ra = crate::testing::scoring_assessment();
+        let verdict = crate::engine::approval::assess(
+            &ra,
+            &Default::default(),
+            crate::engine::approval::Trust::AsWritten,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        );
+        let state = |s| RiskAssessmentStatus {
+            state: Some(s),
+            approved_by: vec!["alice".into()],
+            ..Default::default()
+        };
+        let pending = state(AssessmentState::PendingApproval);
+        let approved = state(AssessmentState::Approved);
+        let notice = Notice {
+            warning: true,
+            reason: "ApprovalsDiscounted",
+            note: "entry 1: not signed".into(),
+        };
+        let records = of_assessment(
+            "credit",
+            &ra,
+            Some(&pending),
+            &approved,
+            &verdict,
+            Some(&notice),
+        );
+        let events: Vec<&str> = records.iter().map(|(e, _)| *e).collect();
+        assert_eq!(events, [ASSESSMENT_STATE, "ApprovalsDiscounted"]);
+        let changed = &records[0].1;
+        assert_eq!(changed["state"], "Approved");
+        assert_eq!(changed["previousState"], "PendingApproval");
+        assert_eq!(changed["approvers"], serde_json::json!(["alice"]));
+        assert_eq!(changed["contentHash"], verdict.content_hash.as_str());
+        assert_eq!(records[1].1["note"], "entry 1: not signed");
+        // No state change, no notice: nothing recorded.
+        assert!(
+            of_assessment("credit", &ra, Some(&approved), &approved, &verdict, None).is_empty()
+        );
     }
 }

@@ -519,16 +519,8 @@ mod tests {
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let t1: Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
         let e = Evaluation {
-            phase: crate::api::Phase::Pending,
             conditions: vec![result("Ready", false)],
-            controls: Vec::new(),
-            excluded: Vec::new(),
-            findings: Vec::new(),
-            workloads: Vec::new(),
-            approval: None,
-            assessments: Vec::new(),
-            unknown_controls: Vec::new(),
-            next_review_at: None,
+            ..crate::testing::evaluation(crate::api::Phase::Pending)
         };
         let first = system_status(None, &e, Vec::new(), Some(1), t0);
         let again = system_status(Some(&first), &e, Vec::new(), Some(1), t1);

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use super::{
-    catalog::Catalog, controls::deployment::covers_image, evaluate::Evaluation, gates,
+    catalog::Catalog,
+    controls::deployment::{covers_image, normalize},
+    evaluate::Evaluation,
+    gates,
     workload::ImageRef,
 };
 use crate::api::{AISystem, Enforcement, FloorSystem, RiskAssessment};
@@ -83,12 +86,7 @@ pub fn keys(image: &ImageRef) -> Vec<String> {
     let Some(digest) = &image.digest else {
         return Vec::new();
     };
-    let repo = image.repository.as_str();
-    let short = repo
-        .strip_prefix("docker.io/")
-        .or_else(|| repo.strip_prefix("index.docker.io/"))
-        .unwrap_or(repo);
-    let bare = short.strip_prefix("library/").unwrap_or(short);
+    let bare = normalize(&image.repository);
     let mut names = Vec::new();
     let mut forms = vec![bare.to_owned()];
     if !bare.contains('/') {

@@ -16,3 +16,19 @@ pub use systems::*;
 
 /// A sha256 digest for pinned test images.
 pub const DIGEST: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+/// An evaluation in `phase` with nothing in it: no conditions, controls, findings or workloads.
+pub fn evaluation(phase: crate::api::Phase) -> crate::engine::evaluate::Evaluation {
+    crate::engine::evaluate::Evaluation {
+        phase,
+        conditions: Vec::new(),
+        controls: Vec::new(),
+        excluded: Vec::new(),
+        findings: Vec::new(),
+        workloads: Vec::new(),
+        approval: None,
+        assessments: Vec::new(),
+        unknown_controls: Vec::new(),
+        next_review_at: None,
+    }
+}

@@ -241,3 +241,30 @@ pub fn tool(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// kubectl's flags to act as `user`, a cluster admin (so the test needs no RBAC) who is in `group`
+/// too: what the API server's own policies, not RBAC, must refuse or allow.
+pub fn as_admin(user: &str, group: &str) -> Vec<String> {
+    vec![
+        format!("--as={user}"),
+        "--as-group=system:masters".to_owned(),
+        format!("--as-group={group}"),
+    ]
+}
+
+/// `kubectl patch --type merge` of `what` (`kind/name`) in `ns` with `body`, with the extra flags
+/// `who` (see [`as_admin`]).
+pub fn merge_patch(cp: &ControlPlane, ns: &str, what: &str, body: &str, who: &[String]) -> Output {
+    let mut args = vec!["-n", ns, "patch", what, "--type", "merge", "-p", body];
+    args.extend(who.iter().map(String::as_str));
+    kubectl(cp, &args)
+}
+
+/// The text of the PDF at `pdf`, laid out as on the page (poppler's pdftotext).
+pub fn pdf_text(pdf: &Path) -> String {
+    let out = std::process::Command::new(tool("pdftotext"))
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    stdout(&out)
+}

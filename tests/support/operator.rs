@@ -62,24 +62,16 @@ pub fn as_chart_service_account_with(
         std::fs::write(&path, extra.to_string()).unwrap();
         values = vec!["--values".to_owned(), path.display().to_string()];
     }
-    let rbac = ok(cp
-        .helm()
-        .args([
-            "template",
-            "aims",
-            "charts/aims-operator",
-            "--namespace",
-            namespace,
-        ])
-        .args(&values)
-        .args(["--show-only", "templates/serviceaccount.yaml"])
-        .args(["--show-only", "templates/rbac.yaml"])
-        .args(["--show-only", "templates/workload-writes-policy.yaml"])
-        .args(["--show-only", "templates/records-anchor-policy.yaml"])
-        .current_dir(super::repo())
-        .output()
-        .expect("run helm"));
-    ok(kubectl_stdin(cp, &["apply", "-f", "-"], &rbac));
+    let mut args: Vec<&str> = values.iter().map(String::as_str).collect();
+    for template in [
+        "templates/serviceaccount.yaml",
+        "templates/rbac.yaml",
+        "templates/workload-writes-policy.yaml",
+        "templates/records-anchor-policy.yaml",
+    ] {
+        args.extend(["--show-only", template]);
+    }
+    apply_chart(cp, namespace, &args);
 
     let mut config = kube::config::Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
     for named in &mut config.auth_infos {
@@ -96,6 +88,25 @@ pub fn as_chart_service_account_with(
     // JSON is YAML too.
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
     path
+}
+
+/// Applies what `helm template` renders of the chart for a release in `namespace` with `args`
+/// (values, `--show-only templates/...`), as `helm install` would.
+pub fn apply_chart(cp: &ControlPlane, namespace: &str, args: &[&str]) {
+    let rendered = ok(cp
+        .helm()
+        .args([
+            "template",
+            "aims",
+            "charts/aims-operator",
+            "--namespace",
+            namespace,
+        ])
+        .args(args)
+        .current_dir(super::repo())
+        .output()
+        .expect("run helm"));
+    ok(kubectl_stdin(cp, &["apply", "-f", "-"], &rendered));
 }
 
 /// The API server's webhook client certificate chain and key: what a test that calls the webhook

@@ -137,7 +137,9 @@ pub fn covers_image(artifact: &Artifact, image: &ImageRef) -> bool {
         && normalize(&declared.repository) == normalize(&image.repository)
 }
 
-fn normalize(repository: &str) -> &str {
+/// A repository as the engine compares it: without Docker Hub's `docker.io/`,
+/// `index.docker.io/` and `library/` prefixes.
+pub fn normalize(repository: &str) -> &str {
     let r = repository
         .strip_prefix("docker.io/")
         .or_else(|| repository.strip_prefix("index.docker.io/"))

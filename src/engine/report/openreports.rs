@@ -156,7 +156,7 @@ fn build(
             let mut r = result(catalog, control, outcome_of(enforcement), severity);
             r.message = truncate(&messages.join("; "), MAX_MESSAGE);
             r.properties
-                .insert("enforcement".into(), name_of(&enforcement));
+                .insert("enforcement".into(), super::name_of(&enforcement));
             r
         } else if let Some(applied) = applied {
             let mut r = result(
@@ -171,7 +171,7 @@ fn build(
                 "satisfied: attested with unexpired evidence".into()
             };
             r.properties
-                .insert("enforcement".into(), name_of(&applied.enforcement));
+                .insert("enforcement".into(), super::name_of(&applied.enforcement));
             r
         } else if let Some(excluded) = excluded {
             let mut r = result(
@@ -274,11 +274,6 @@ fn severity_name(severity: Severity) -> &'static str {
         Severity::Low => "low",
         Severity::Info => "info",
     }
-}
-
-/// An enum's name as its YAML spells it (`Enforce`).
-fn name_of(value: &Enforcement) -> String {
-    super::name_of(value)
 }
 
 /// At most `max` characters of `s`, with `…` when cut.

@@ -128,7 +128,10 @@ fn a_failing_control_is_named_by_its_enforcement_a_satisfied_one_passes_an_exclu
             }
             _ => {
                 assert!(r.message.contains("not approved"), "{}", r.message);
-                assert_eq!(r.properties["enforcement"], name_of(&enforcement.unwrap()));
+                assert_eq!(
+                    r.properties["enforcement"],
+                    crate::engine::report::name_of(&enforcement.unwrap())
+                );
             }
         }
         let pass = find(&contents, &passing);
