@@ -33,6 +33,26 @@ fn aims(cp: &ControlPlane, args: &[&str]) -> Output {
         .expect("run aims")
 }
 
+/// [`aims`] with `input` on its standard input.
+fn aims_with_input(cp: &ControlPlane, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args(args)
+        .env("KUBECONFIG", cp.kubeconfig())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aims");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("run aims")
+}
+
 fn deployment() -> String {
     aims_operator::testing::Manifest::deployment("scorer", IMAGE)
         .namespace(NS)
@@ -342,19 +362,21 @@ async fn the_records_verify_name_each_tampering_and_feed_the_report() {
     );
 
     // The report reads the history from the records.
-    let out = aims(
+    // The log on standard input, as a pipeline hands it over: read once, checked once.
+    let out = aims_with_input(
         cp,
         &[
             "report",
             "-n",
             NS,
             "--log",
-            &collected,
+            "-",
             "--operator-namespace",
             OPERATOR_NS,
             "-o",
             "json",
         ],
+        &log,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

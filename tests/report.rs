@@ -285,3 +285,63 @@ fn the_html_report_shows_its_first_page_in_a_browser() {
     assert!(repo().join("docs/report-first-page.png").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A log of the operator's records given on standard input (`--log -`) is read once and its
+/// history reported: two records of a nonconformity opened and closed.
+#[test]
+fn a_log_on_standard_input_adds_the_history() {
+    use std::io::Write;
+
+    use aims_operator::{audit::fields, engine::chain::Segment};
+    let at = |minute: i64| jiff::Timestamp::from_second(1_795_000_000 + minute * 60).unwrap();
+    let about = |control: &str| {
+        fields([
+            ("namespace", "credit".into()),
+            ("system", "credit-scoring".into()),
+            ("control", control.into()),
+        ])
+    };
+    let (mut segment, first) =
+        Segment::start("aims-operator-0.1", at(0), None, None, Default::default());
+    let log = [
+        first,
+        segment.seal(at(1), "ControlFailing", about("A.6.2.5")),
+        segment.seal(at(31), "ControlResolved", about("A.6.2.5")),
+    ]
+    .join("\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aims"))
+        .args([
+            "report",
+            "-f",
+            "examples/",
+            "--now",
+            NOW,
+            "--log",
+            "-",
+            "-o",
+            "json",
+        ])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(log.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history = &report["history"];
+    assert_eq!(history["records"], 3, "{history:#}");
+    assert_eq!(history["anchored"], false, "{history:#}");
+    assert_eq!(
+        history["nonconformities"][0]["secondsToClose"],
+        30 * 60,
+        "{history:#}"
+    );
+}
