@@ -23,6 +23,11 @@
 //!
 //! `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
 //!
+//! A third, [`handler_side_by_side`], runs the 1,000 reviews/s open loop against this build's
+//! webhook and another build's (`AIMS_LOAD_BASELINE_BIN`), taking turns:
+//!
+//! `AIMS_LOAD_BASELINE_BIN=/path/to/aims cargo test --release --test webhook_load handler_side_by_side -- --ignored --nocapture`
+//!
 //! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
 //! creates: the same decisions, without the controllers' status writes competing for the machine.
 //! With `AIMS_LOAD_ETCD_FSYNC=1`, etcd syncs each write to disk, as a production etcd does (tests
@@ -331,11 +336,15 @@ fn between(before: &[(f64, f64)], after: &[(f64, f64)]) -> Vec<(f64, f64)> {
 /// The `p` quantile of the observations between two snapshots of the histogram, interpolated
 /// linearly within its bucket (as Prometheus' `histogram_quantile` does).
 fn server_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
-    let counts = between(before, after);
+    quantile(&between(before, after), p)
+}
+
+/// The `p` quantile of cumulative bucket counts, interpolated linearly within its bucket.
+fn quantile(counts: &[(f64, f64)], p: f64) -> f64 {
     let total = counts.last().unwrap().1;
     let rank = p * total;
     let mut lower = (0.0, 0.0);
-    for &(le, n) in &counts {
+    for &(le, n) in counts {
         if n >= rank {
             if le.is_infinite() {
                 return lower.0;
@@ -937,6 +946,189 @@ async fn webhook_load() {
         )
         .delete("bench-allow-all", &DeleteParams::default())
         .await;
+}
+
+/// Each thread's CPU time so far in process `pid`, summed by thread name (`tokio-runtime-w` for
+/// the async runtime's workers, `aims-records` for the records' writer): seconds.
+fn cpu_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.filter_map(Result::ok) {
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(task.path().join("comm")),
+            std::fs::read_to_string(task.path().join("schedstat")),
+        ) else {
+            continue;
+        };
+        let ns: f64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        *by_name.entry(name.trim().to_owned()).or_default() += ns / 1e9;
+    }
+    by_name
+}
+
+/// What one replica's open-loop blocks of [`handler_side_by_side`] measured.
+#[derive(Default)]
+struct Blocks {
+    client: Vec<Duration>,
+    /// The histogram's cumulative counts over the blocks, by upper bound.
+    server: Vec<(f64, f64)>,
+    /// CPU seconds by thread name over the blocks.
+    cpu: std::collections::BTreeMap<String, f64>,
+    reviews: usize,
+}
+
+impl Blocks {
+    fn add(
+        &mut self,
+        client: &[Duration],
+        server: &[(f64, f64)],
+        cpu: &std::collections::BTreeMap<String, f64>,
+    ) {
+        self.client.extend_from_slice(client);
+        self.client.sort();
+        if self.server.is_empty() {
+            self.server = server.to_vec();
+        } else {
+            for (total, (_, n)) in self.server.iter_mut().zip(server) {
+                total.1 += n;
+            }
+        }
+        for (name, seconds) in cpu {
+            *self.cpu.entry(name.clone()).or_default() += seconds;
+        }
+        self.reviews += client.len();
+    }
+}
+
+/// A block's or a total's figures, for printing.
+fn side_by_side_line(
+    client: &[Duration],
+    server: &[(f64, f64)],
+    cpu: &std::collections::BTreeMap<String, f64>,
+    reviews: usize,
+) -> String {
+    let per_review = |seconds: f64| seconds / reviews.max(1) as f64 * 1e6;
+    let threads: Vec<String> = cpu
+        .iter()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(name, s)| format!("{name} {:.1}", per_review(*s)))
+        .collect();
+    format!(
+        "server p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms; client {}; CPU per review {:.1} µs ({})",
+        quantile(server, 0.5) * 1e3,
+        quantile(server, 0.99) * 1e3,
+        quantile(server, 0.999) * 1e3,
+        summary(client),
+        per_review(cpu.values().sum()),
+        threads.join(", ")
+    )
+}
+
+/// The handler's latency at 1,000 reviews/s, this build's operator side by side with other
+/// builds': `AIMS_LOAD_BASELINE_BIN`, `aims` binaries built from other commits, separated by `:`
+/// (without it, this build against itself: the spread between two identical replicas). All run as
+/// webhook-only replicas on one control plane, with the namespace of [`webhook_load`], and take
+/// turns: `AIMS_LOAD_ROUNDS` rounds (4 unless set) of one 10 s open-loop block each, each round
+/// starting one replica later, so a drift of the shared machine falls on all alike. Prints, per block and in
+/// total, the server's p50/p99/p99.9 from each replica's `aims_admission_duration_seconds`, the
+/// client's latency, and each replica's CPU per review by thread (the async runtime's workers,
+/// the records' writer).
+///
+/// `AIMS_LOAD_BASELINE_BIN=/path/to/aims cargo test --release --test webhook_load handler_side_by_side -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run that prints figures; run it explicitly"]
+async fn handler_side_by_side() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let cp = ControlPlane::start_with(Options {
+        controller_manager: false,
+        ..Options::default()
+    })
+    .unwrap();
+    support::install_crds(&cp, false);
+    let client = cp.client().await;
+    let setup = Operator::start(&cp, OPERATOR_NS, "side-by-side-setup");
+    populate(&client).await;
+    let baselines: Vec<String> = std::env::var("AIMS_LOAD_BASELINE_BIN")
+        .map(|v| v.split(':').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut replicas = vec![Operator::start_with(
+        &cp,
+        OPERATOR_NS,
+        "side-by-side-this",
+        &["--webhook-only"],
+    )];
+    let mut names = vec!["this build".to_owned()];
+    for (i, bin) in baselines.iter().enumerate() {
+        replicas.push(Operator::start_binary(
+            &cp,
+            OPERATOR_NS,
+            &format!("side-by-side-baseline-{i}"),
+            &["--webhook-only"],
+            std::path::Path::new(bin),
+        ));
+        names.push(format!("baseline {bin}"));
+    }
+    if baselines.is_empty() {
+        replicas.push(Operator::start_with(
+            &cp,
+            OPERATOR_NS,
+            "side-by-side-same",
+            &["--webhook-only"],
+        ));
+        names.push("this build again".to_owned());
+    }
+    drop(setup);
+    let tls = connector(&cp, &client).await;
+    let allowed = http_request(&review(deployment("system-3-new", 3, &image(3))));
+    for op in &replicas {
+        let mut conn = Conn::open(&tls, op.webhook_addr()).await;
+        let start = Instant::now();
+        while !conn.post(&allowed).await {
+            assert!(start.elapsed() < Duration::from_secs(60), "never admitted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for _ in 0..2_000 {
+            conn.post(&allowed).await;
+        }
+    }
+    let rounds: usize = std::env::var("AIMS_LOAD_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let mut totals: Vec<Blocks> = replicas.iter().map(|_| Blocks::default()).collect();
+    for round in 0..rounds {
+        // Each round starts one replica later: every replica takes every place in turn.
+        for i in (0..replicas.len()).map(|k| (k + round) % replicas.len()) {
+            let op = &replicas[i];
+            let (before, cpu_before) = (histogram(op), cpu_by_thread(op.pid()));
+            let latencies = open_loop(&tls, op.webhook_addr(), &allowed).await;
+            let (after, cpu_after) = (histogram(op), cpu_by_thread(op.pid()));
+            let server = between(&before, &after);
+            let cpu = cpu_after
+                .iter()
+                .map(|(name, s)| (name.clone(), s - cpu_before.get(name).unwrap_or(&0.0)))
+                .collect();
+            println!(
+                "round {round}, {}: {}",
+                names[i],
+                side_by_side_line(&latencies, &server, &cpu, latencies.len())
+            );
+            totals[i].add(&latencies, &server, &cpu);
+        }
+    }
+    for (name, total) in names.iter().zip(&totals) {
+        println!(
+            "all rounds, {name}: {}",
+            side_by_side_line(&total.client, &total.server, &total.cpu, total.reviews)
+        );
+        println!("  buckets (le seconds, count): {:?}", total.server);
+    }
 }
 
 // The peers: the same creates through the same API server, side by side with Kyverno and

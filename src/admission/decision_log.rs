@@ -12,6 +12,8 @@ use kube::{
 };
 
 use super::{Webhook, review::ReviewRequest};
+use serde_json::{Map, Value};
+
 use crate::audit::fields;
 use crate::engine::{admission::workload::WorkloadDecision, evaluate::Verdict};
 
@@ -42,73 +44,77 @@ fn operation(op: &Operation) -> &'static str {
 }
 
 /// One answered request, as the decision log records it.
-pub struct Answered<'a> {
+pub struct Answered {
     /// The webhook that answered (`workloads`, `records`, `riskassessments`).
     pub webhook: &'static str,
     /// The request.
-    pub req: &'a ReviewRequest,
+    pub req: ReviewRequest,
     /// The engine's decision, for a governed workload.
-    pub decision: Option<&'a WorkloadDecision>,
+    pub decision: Option<WorkloadDecision>,
     /// `allow`, `warn` or `deny` (see [`verdict`]).
     pub verdict: &'static str,
     /// The answer's message (why a request is denied).
-    pub message: &'a str,
+    pub message: String,
 }
 
 /// Records one decision and, for a denied workload of a system, publishes an Event on the system
-/// (not for dry runs: they have no side effects).
-pub fn record(hook: &Webhook, answered: &Answered<'_>) {
-    let Answered {
-        webhook,
-        req,
-        decision,
-        verdict,
-        message,
-    } = *answered;
-    let controls = decision
-        .map(|d| d.failing_controls().join(","))
-        .unwrap_or_default();
-    let break_glass = decision
-        .and_then(|d| d.break_glass.as_ref())
-        .map(|b| format!("{} until {}: {}", b.ticket, b.until, b.reason));
-    hook.chain.record(
-        EVENT,
+/// (not for dry runs: they have no side effects). The record's fields are made, and the request
+/// dropped, by the records' writer ([`crate::audit::Chain::record_with`]): this only queues it.
+pub fn record(hook: &Webhook, answered: Answered) {
+    denied_event(hook, &answered);
+    hook.chain.record_with(EVENT, move || answered.fields());
+}
+
+impl Answered {
+    /// The record's fields (made by the records' writer, which drops the request with them).
+    pub fn fields(self) -> Map<String, Value> {
+        let Self {
+            webhook,
+            req,
+            decision,
+            verdict,
+            message,
+        } = self;
+        let decision = decision.as_ref();
+        let controls = decision
+            .map(|d| d.failing_controls().join(","))
+            .unwrap_or_default();
+        let break_glass = decision
+            .and_then(|d| d.break_glass.as_ref())
+            .map(|b| format!("{} until {}: {}", b.ticket, b.until, b.reason));
+        let system = decision.and_then(|d| d.system.clone()).unwrap_or_default();
         fields([
             ("webhook", webhook.into()),
-            ("uid", req.uid.clone().into()),
-            (
-                "user",
-                req.user_info.username.clone().unwrap_or_default().into(),
-            ),
+            ("uid", req.uid.into()),
+            ("user", req.user_info.username.unwrap_or_default().into()),
             ("operation", operation(&req.operation).into()),
-            ("kind", req.kind.kind.clone().into()),
-            (
-                "subresource",
-                req.sub_resource.clone().unwrap_or_default().into(),
-            ),
-            (
-                "namespace",
-                req.namespace.clone().unwrap_or_default().into(),
-            ),
-            ("name", req.name.clone().into()),
-            (
-                "system",
-                decision
-                    .and_then(|d| d.system.clone())
-                    .unwrap_or_default()
-                    .into(),
-            ),
+            ("kind", req.kind.kind.into()),
+            ("subresource", req.sub_resource.unwrap_or_default().into()),
+            ("namespace", req.namespace.unwrap_or_default().into()),
+            ("name", req.name.into()),
+            ("system", system.into()),
             ("verdict", verdict.into()),
             ("controls", controls.into()),
             ("breakGlass", break_glass.unwrap_or_default().into()),
             ("dryRun", req.dry_run.into()),
             ("message", message.into()),
-        ]),
-    );
-    if req.dry_run || verdict != "deny" {
+        ])
+    }
+}
+
+/// For a denied workload of a registered system (not a dry run), publishes an Event on the
+/// system, in a task of its own.
+fn denied_event(hook: &Webhook, answered: &Answered) {
+    let Answered {
+        req,
+        decision,
+        verdict,
+        ..
+    } = answered;
+    if req.dry_run || *verdict != "deny" {
         return;
     }
-    let Some(decision) = decision.filter(|d| d.verdict == Verdict::Deny) else {
+    let Some(decision) = decision.as_ref().filter(|d| d.verdict == Verdict::Deny) else {
         return;
     };
     let Some(system) = &decision.system else {

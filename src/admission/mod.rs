@@ -264,19 +264,19 @@ async fn answer(hook: Arc<Webhook>, name: &'static str, handler: Handler, body: 
     let verdict = decision_log::verdict(&response);
     let message = response.result.message.clone();
     let answer = reply(&hook, name, verdict, start, response);
-    // The record is written once the answer is on its way: this task runs after the connection's,
-    // which writes the answer before it waits for the next request. The API server does not wait
-    // for the log line, and the request is dropped off its path too.
-    tokio::spawn(async move {
-        let answered = decision_log::Answered {
+    // The record is only queued here: the records' writer makes its fields, seals and writes it
+    // on a thread of its own, and drops the request there, off the request's path and off the
+    // runtime's threads.
+    decision_log::record(
+        &hook,
+        decision_log::Answered {
             webhook: name,
-            req: &req,
-            decision: decision.as_ref(),
+            req,
+            decision,
             verdict,
-            message: &message,
-        };
-        decision_log::record(&hook, &answered);
-    });
+            message,
+        },
+    );
     answer
 }
 

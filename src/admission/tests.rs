@@ -53,6 +53,16 @@ fn binding(enforcement: &str) -> Value {
 }
 
 fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook> {
+    hook_recording(systems, bindings, synced, crate::audit::Chain::discard())
+}
+
+/// [`hook`] recording its decisions into `chain`.
+fn hook_recording(
+    systems: Vec<Value>,
+    bindings: Vec<Value>,
+    synced: bool,
+    chain: Arc<crate::audit::Chain>,
+) -> Arc<Webhook> {
     let client = offline_client();
     let stores = Stores {
         systems: store_of(systems.into_iter().map(guarded::<AISystem>).collect()),
@@ -81,7 +91,7 @@ fn hook(systems: Vec<Value>, bindings: Vec<Value>, synced: bool) -> Arc<Webhook>
         metrics: Arc::new(Metrics::default()),
         synced: Synced::new(synced),
         policy: Default::default(),
-        chain: crate::audit::Chain::discard(),
+        chain,
     })
 }
 
@@ -197,6 +207,68 @@ struct Case {
     body: Vec<u8>,
     allowed: bool,
     says: &'static str,
+}
+
+/// A standard output whose writes wait while it is shut: a log pipeline that reads late.
+#[derive(Clone, Default)]
+struct LateOutput {
+    written: Arc<std::sync::Mutex<Vec<u8>>>,
+    shut: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl LateOutput {
+    fn set(&self, shut: bool) {
+        *self.shut.0.lock().unwrap() = shut;
+        self.shut.1.notify_all();
+    }
+}
+
+impl std::io::Write for LateOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (lock, open) = &*self.shut;
+        let _open = open.wait_while(lock.lock().unwrap(), |shut| *shut).unwrap();
+        self.written.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Standard output read late holds up no answer: the webhook only queues each decision's record
+/// (on this one-thread runtime, a write to standard output on the request's path would stop every
+/// answer). Once it is read, every record is there, in a chain that verifies.
+#[tokio::test]
+async fn a_standard_output_read_late_holds_up_no_answer() {
+    let out = LateOutput::default();
+    let chain = crate::audit::Chain::start("aims-operator-0", None, Box::new(out.clone()));
+    out.set(true);
+    let hook = hook_recording(vec![system(false)], vec![binding("Enforce")], true, chain);
+    let body = serde_json::to_vec(&review(
+        ("apps", "v1", "Deployment"),
+        "deployments",
+        None,
+        "CREATE",
+        deployment("scorer2", 1),
+        Value::Null,
+    ))
+    .unwrap();
+    for _ in 0..100 {
+        let (status, answer) = post(hook.clone(), "/validate/workloads", body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["response"]["allowed"], false, "{answer:#}");
+    }
+    out.set(false);
+    hook.chain.close();
+    let text = String::from_utf8(out.written.lock().unwrap().clone()).unwrap();
+    let verified = crate::engine::chain::verify(text.lines(), None);
+    assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+    let decisions = verified
+        .records
+        .iter()
+        .filter(|r| r.event == super::decision_log::EVENT)
+        .count();
+    assert_eq!(decisions, 100);
 }
 
 #[tokio::test]

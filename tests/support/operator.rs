@@ -171,6 +171,18 @@ impl Operator {
         Self::launch(cp, namespace, log_name, extra, &webhook, false)
     }
 
+    /// [`Operator::start_with`] running another build of `aims` (`binary`), for comparing builds.
+    pub fn start_binary(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+        binary: &std::path::Path,
+    ) -> Self {
+        let webhook = format!("127.0.0.1:{}", free_port());
+        Self::launch_binary(cp, namespace, log_name, extra, &webhook, true, binary)
+    }
+
     fn launch(
         cp: &ControlPlane,
         namespace: &str,
@@ -178,6 +190,19 @@ impl Operator {
         extra: &[&str],
         webhook: &str,
         client_auth: bool,
+    ) -> Self {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_aims"));
+        Self::launch_binary(cp, namespace, log_name, extra, webhook, client_auth, binary)
+    }
+
+    fn launch_binary(
+        cp: &ControlPlane,
+        namespace: &str,
+        log_name: &str,
+        extra: &[&str],
+        webhook: &str,
+        client_auth: bool,
+        binary: &std::path::Path,
     ) -> Self {
         let _ = cp
             .kubectl()
@@ -192,7 +217,7 @@ impl Operator {
         let webhook = webhook.to_owned();
         let log = cp.dir().join(format!("{log_name}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aims"));
+        let mut cmd = Command::new(binary);
         cmd.args(["run", "--namespace", namespace, "--metrics-addr", &metrics])
             .args(["--webhook-addr", &webhook, "--webhook-host", "127.0.0.1"]);
         if client_auth {
