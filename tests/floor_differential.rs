@@ -1,0 +1,404 @@
+//! The compiled floor decides like the engine, through a real API server: one corpus of requests
+//! (approved, outside the scope, model URIs, a label on the pod template only, unregistered model
+//! workloads by image, command, accelerator and model URI, a label naming no system, break-glass,
+//! a halted system's start, scale-up and routine update) is answered once by the operator's
+//! webhook together with the floor and once by the floor alone, after the operator is stopped and
+//! its webhook configurations removed. Each answer is the engine's.
+
+mod support;
+
+use std::{process::Output, time::Duration};
+
+use aims_operator::testing::Manifest;
+use aims_testenv::ControlPlane;
+use serde_json::{Value, json};
+use support::{
+    as_admin, cluster, eventually, install_crds, kubectl, kubectl_stdin, merge_patch, namespace,
+    ok,
+    operator::{Operator, apply_chart},
+    records::{IMAGE, apply_records},
+    stderr, stdout,
+};
+
+const OPERATOR_NS: &str = "aims-floor-diff";
+const NS: &str = "floor-diff";
+const WAIT: Duration = Duration::from_secs(30);
+const OTHER: &str = "registry.example.com/credit/scorer@sha256:6666666666666666666666666666666666666666666666666666666666666666";
+const VLLM: &str =
+    "vllm/vllm-openai@sha256:7777777777777777777777777777777777777777777777777777777777777777";
+
+/// One request of the corpus: who sends it, what, and whether the engine admits it.
+struct Case {
+    name: &'static str,
+    manifest: Value,
+    who: Vec<String>,
+    admitted: bool,
+}
+
+fn case(name: &'static str, manifest: Value, admitted: bool) -> Case {
+    Case {
+        name,
+        manifest,
+        who: Vec::new(),
+        admitted,
+    }
+}
+
+fn deployment(name: &str, image: &str) -> Manifest {
+    Manifest::deployment(name, image).namespace(NS).cpu("100m")
+}
+
+/// The corpus while system `scoring` is approved for [`IMAGE`] (namespace policy: Deny).
+fn approved_corpus() -> Vec<Case> {
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let with = |mut m: Value, f: &dyn Fn(&mut Value)| {
+        f(&mut m);
+        m
+    };
+    vec![
+        case(
+            "approved image",
+            deployment("a", IMAGE).system("scoring").json(),
+            true,
+        ),
+        case(
+            "approved image with a tag too",
+            deployment("b", &IMAGE.replace("@sha256", ":v3@sha256"))
+                .system("scoring")
+                .json(),
+            true,
+        ),
+        case(
+            "another digest",
+            deployment("c", OTHER).system("scoring").json(),
+            false,
+        ),
+        case(
+            "an unpinned image",
+            deployment("d", "registry.example.com/credit/scorer:v3")
+                .system("scoring")
+                .json(),
+            false,
+        ),
+        case(
+            "a model URI outside the scope",
+            with(deployment("e", IMAGE).system("scoring").json(), &|m| {
+                m["spec"]["template"]["spec"]["containers"][0]["env"] =
+                    json!([{"name": "STORAGE_URI", "value": "s3://models/other"}]);
+            }),
+            false,
+        ),
+        case(
+            "the label on the pod template only, another digest",
+            with(deployment("f", OTHER).json(), &|m| {
+                m["spec"]["template"]["metadata"]["labels"]["aims.dev/system"] = json!("scoring");
+            }),
+            false,
+        ),
+        case(
+            "an init container outside the scope",
+            with(deployment("g", IMAGE).system("scoring").json(), &|m| {
+                m["spec"]["template"]["spec"]["initContainers"] =
+                    json!([{"name": "fetch", "image": OTHER}]);
+            }),
+            false,
+        ),
+        case("unregistered vLLM", deployment("h", VLLM).json(), false),
+        case(
+            "unregistered vLLM under a label naming no system",
+            deployment("i", VLLM).system("no-such-system").json(),
+            false,
+        ),
+        case(
+            "unregistered: a serving command in a renamed image",
+            with(
+                deployment("j", "registry.example.com/tools/runner:1").json(),
+                &|m| {
+                    m["spec"]["template"]["spec"]["containers"][0]["command"] =
+                        json!(["/bin/sh", "-c", "exec vllm serve meta-llama/Llama-3.1-8B"]);
+                },
+            ),
+            false,
+        ),
+        case(
+            "unregistered: an accelerator",
+            with(
+                deployment("k", "registry.example.com/tools/trainer:1").json(),
+                &|m| {
+                    m["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] =
+                        json!({"nvidia.com/gpu": "1"});
+                },
+            ),
+            false,
+        ),
+        case(
+            "unregistered: an accelerator of zero",
+            with(
+                deployment("l", "registry.example.com/tools/trainer:1").json(),
+                &|m| {
+                    m["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] =
+                        json!({"nvidia.com/gpu": "0"});
+                },
+            ),
+            true,
+        ),
+        case(
+            "unregistered: a Hugging Face model in an argument",
+            with(
+                deployment("m", "registry.example.com/tools/runner:1").json(),
+                &|m| {
+                    m["spec"]["template"]["spec"]["containers"][0]["args"] =
+                        json!(["--model=hf://meta-llama/Llama-3.1-8B"]);
+                },
+            ),
+            false,
+        ),
+        case(
+            "unregistered: a copy of the system's declared model",
+            deployment("n", IMAGE).json(),
+            false,
+        ),
+        case(
+            "an ordinary web server",
+            deployment("o", "nginx:1.27").json(),
+            true,
+        ),
+        case(
+            "Triton's client SDK image",
+            deployment("p", "nvcr.io/nvidia/tritonserver:25.06-py3-sdk").json(),
+            true,
+        ),
+        Case {
+            name: "break-glass by a member",
+            manifest: deployment("q", OTHER)
+                .system("scoring")
+                .annotation("aims.dev/break-glass-ticket", "INC-1")
+                .annotation("aims.dev/break-glass-reason", "outage")
+                .annotation("aims.dev/break-glass-until", &until.to_string())
+                .json(),
+            who: as_admin("bob", "aims:break-glass"),
+            admitted: true,
+        },
+    ]
+}
+
+/// Answers `case` with a server-side dry run: whether it was admitted, and the API server's words.
+fn answer(cp: &ControlPlane, case: &Case) -> (bool, String) {
+    let mut args = vec!["create", "--dry-run=server", "-f", "-"];
+    args.extend(case.who.iter().map(String::as_str));
+    let out = kubectl_stdin(cp, &args, &case.manifest.to_string());
+    (out.status.success(), stderr(&out))
+}
+
+fn agree(cp: &ControlPlane, corpus: &[Case], door: &str) {
+    let wrong: Vec<String> = corpus
+        .iter()
+        .filter_map(|c| {
+            let (admitted, says) = answer(cp, c);
+            (admitted != c.admitted).then(|| {
+                format!(
+                    "{}: {} by {door} (engine: {}) {says}",
+                    c.name,
+                    if admitted { "admitted" } else { "denied" },
+                    if c.admitted { "admits" } else { "denies" }
+                )
+            })
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Stops `op` and removes its webhook configurations, as the runbook's emergency step does; waits
+/// until the floor alone answers (the first case the engine denies is denied).
+async fn floor_alone(cp: &ControlPlane, op: Operator, probe: &Case) {
+    assert!(op.stop(), "the operator stops cleanly");
+    ok(kubectl(
+        cp,
+        &[
+            "delete",
+            "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+            "aims-operator",
+            "--ignore-not-found",
+        ],
+    ));
+    eventually(WAIT, "the floor to answer alone", || async {
+        (!answer(cp, probe).0).then_some(())
+    })
+    .await;
+}
+
+fn start(cp: &ControlPlane, log: &str) -> Operator {
+    let op = Operator::start_with(cp, OPERATOR_NS, log, &["--compiled-floor"]);
+    op.register_webhooks(cp);
+    op
+}
+
+fn floor(cp: &ControlPlane, name: &str, ns: &str) -> Value {
+    let out = kubectl(cp, &["-n", ns, "get", "admissionfloor", name, "-o", "json"]);
+    serde_json::from_str(&stdout(&out)).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_floor_answers_the_corpus_as_the_engine_does() {
+    let cp = cluster();
+    install_crds(cp, false);
+    let op = start(cp, "diff");
+    apply_chart(
+        cp,
+        OPERATOR_NS,
+        &[
+            "--set",
+            "compiledFloor.enabled=true",
+            "--show-only",
+            "templates/compiled-floor.yaml",
+        ],
+    );
+    namespace(cp, NS);
+    ok(kubectl(
+        cp,
+        &[
+            "label",
+            "namespace",
+            NS,
+            "aims.dev/unregistered=Deny",
+            "--overwrite",
+        ],
+    ));
+    apply_records(cp, NS, "Enforce").await;
+    // The system declares its model, so an unlabelled copy of it is found.
+    ok(merge_patch(
+        cp,
+        NS,
+        "aisystem/scoring",
+        &json!({"spec": {"models": [{"name": "scorer", "artifact": {"image": IMAGE}}]}})
+            .to_string(),
+        &[],
+    ));
+    // The approved scope: the image and a model URI.
+    let scope = json!({"spec": {"scope": {"artifacts": [{"image": IMAGE}, {"uri": "s3://models/credit/v3", "sha256": "8888888888888888888888888888888888888888888888888888888888888888"}]}}});
+    ok(merge_patch(
+        cp,
+        NS,
+        "riskassessment/scoring-v1",
+        &scope.to_string(),
+        &as_admin("sam", "ml"),
+    ));
+    ok(merge_patch(
+        cp,
+        NS,
+        "riskassessment/scoring-v1",
+        r#"{"spec":{"approvals":[{"decision":"Approve","comment":"risks are treated"}]}}"#,
+        &as_admin("alice", "aims:reviewers"),
+    ));
+    eventually(WAIT, "the floor to admit the approved scope", || async {
+        let f = floor(cp, "aims-admission-floor", NS);
+        let u = floor(cp, "aims-unregistered-floor", OPERATOR_NS);
+        (f["spec"]["systems"]["scoring"]["admit"] == true
+            && u["spec"]["unregistered"]["namespaces"][NS]["systems"]["scoring"] == true
+            && u["spec"]["unregistered"]["detection"]["declaredDigests"]
+                .as_object()
+                .is_some_and(|d| !d.is_empty()))
+        .then_some(())
+    })
+    .await;
+    // A running workload of the system, for the halt's cases below.
+    ok(kubectl_stdin(
+        cp,
+        &["apply", "-f", "-"],
+        &deployment("held", IMAGE)
+            .system("scoring")
+            .replicas(1)
+            .yaml(),
+    ));
+
+    let corpus = approved_corpus();
+    // The policies load asynchronously: wait until the floor's first denial shows, with the webhook.
+    eventually(WAIT, "the floor's policies to be in force", || async {
+        let out: Output = kubectl_stdin(
+            cp,
+            &["create", "--dry-run=server", "-f", "-"],
+            &corpus[7].manifest.to_string(),
+        );
+        (!out.status.success()).then_some(())
+    })
+    .await;
+    agree(cp, &corpus, "the webhook and the floor");
+    floor_alone(cp, op, &corpus[2]).await;
+    agree(cp, &corpus, "the floor alone");
+
+    // Halted: nothing admitted, not even a stopped copy, and no scale-up (also through /scale); a
+    // routine update of the stopped workload passes.
+    let op = start(cp, "diff-2");
+    ok(merge_patch(
+        cp,
+        NS,
+        "aisystem/scoring",
+        r#"{"spec":{"oversight":{"halt":true,"haltReason":"drift"}}}"#,
+        &as_admin("olga", "overseers"),
+    ));
+    eventually(
+        WAIT,
+        "the floor to hold the halted system's workloads",
+        || async {
+            let f = floor(cp, "aims-admission-floor", NS);
+            (f["spec"]["systems"]["scoring"]["halted"] == true
+                && f["spec"]["held"]["deployments.apps/held"] == "scoring")
+                .then_some(())
+        },
+    )
+    .await;
+    let halted = vec![
+        case(
+            "a halted system's start",
+            deployment("r", IMAGE).system("scoring").json(),
+            false,
+        ),
+        case(
+            "a halted system's stopped copy",
+            deployment("s", IMAGE).system("scoring").replicas(0).json(),
+            false,
+        ),
+    ];
+    let scale_up = |cp: &ControlPlane| {
+        kubectl(
+            cp,
+            &[
+                "-n",
+                NS,
+                "scale",
+                "deployment/held",
+                "--replicas=2",
+                "--dry-run=server",
+            ],
+        )
+    };
+    let routine = |cp: &ControlPlane| {
+        kubectl(
+            cp,
+            &[
+                "-n",
+                NS,
+                "annotate",
+                "deployment/held",
+                "team=credit",
+                "--overwrite",
+                "--dry-run=server",
+            ],
+        )
+    };
+    agree(cp, &halted, "the webhook and the floor");
+    assert!(
+        !scale_up(cp).status.success(),
+        "a halted system's scale-up is denied"
+    );
+    ok(routine(cp));
+    floor_alone(cp, op, &halted[0]).await;
+    agree(cp, &halted, "the floor alone");
+    let out = scale_up(cp);
+    assert!(
+        stderr(&out).contains("belongs to AISystem scoring, which is halted by an overseer"),
+        "the floor denies a halted system's scale-up: {}",
+        stderr(&out)
+    );
+    ok(routine(cp));
+}
