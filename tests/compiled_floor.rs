@@ -29,7 +29,7 @@ fn apply_floor_policies(cp: &ControlPlane) {
         OPERATOR_NS,
         &[
             "--set",
-            "compiledFloor.enabled=true",
+            "admission.mode=both",
             "--show-only",
             "templates/compiled-floor.yaml",
         ],

@@ -248,7 +248,7 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
         OPERATOR_NS,
         &[
             "--set",
-            "compiledFloor.enabled=true",
+            "admission.mode=both",
             "--show-only",
             "templates/compiled-floor.yaml",
         ],

@@ -3,7 +3,7 @@
 //! [`crate::engine::floor`], when they changed (entries of systems that no longer exist are
 //! removed at the same time); and the cluster's rules for workloads of no system in the operator's
 //! namespace. Only the leader writes, and only with `aims run --compiled-floor` (the chart's
-//! `compiledFloor.enabled`).
+//! `admission.mode` both or compiled).
 
 use std::sync::Arc;
 
