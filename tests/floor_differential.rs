@@ -159,6 +159,17 @@ fn approved_corpus() -> Vec<Case> {
             false,
         ),
         case(
+            "unregistered vLLM in a Pod that claims an owner, from a person",
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "claims", "namespace": NS, "ownerReferences": [{
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f",
+                    "uid": "3c1b9a52-5d1e-4b8a-9f3e-1a2b3c4d5e6f", "controller": true}]},
+                "spec": {"containers": [{"name": "main", "image": VLLM}]}
+            }),
+            false,
+        ),
+        case(
             "an ordinary web server",
             deployment("o", "nginx:1.27").json(),
             true,
