@@ -110,6 +110,9 @@ pub struct FloorNamespace {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct FloorDetection {
+    /// Whether a kind that serves models by what it is (`servesModels`) is a model workload.
+    #[serde(default)]
+    pub serving_kinds: bool,
     /// Serving runtimes.
     #[serde(default)]
     pub runtimes: Vec<FloorRuntime>,

@@ -475,9 +475,6 @@ impl Detector {
     /// pattern in syntax that RE2 (CEL's `matches`) lacks (class set operations: `&&`, `--`, `~~`)
     /// is left out, so the floor detects no more than the detector.
     pub fn floor(&self) -> FloorDetection {
-        fn portable(pattern: &str) -> bool {
-            !["&&", "--", "~~"].iter().any(|op| pattern.contains(op))
-        }
         fn of_runtime<'a>(
             r: usize,
             runtime_of: &[usize],
@@ -486,7 +483,7 @@ impl Detector {
             runtime_of
                 .iter()
                 .zip(patterns)
-                .filter(|(i, p)| **i == r && portable(p))
+                .filter(|(i, p)| **i == r && re2_portable(p))
                 .map(|(_, p)| p)
                 .collect::<Vec<_>>()
                 .join("|")
@@ -499,7 +496,7 @@ impl Detector {
                 let client_tags = self.client_tags.get(r).and_then(Option::as_ref);
                 // Client images are no signal: when that rule cannot be carried, the runtime's
                 // images are left out rather than taken for servers.
-                let images = if client_tags.is_some_and(|t| !portable(t.as_str())) {
+                let images = if client_tags.is_some_and(|t| !re2_portable(t.as_str())) {
                     String::new()
                 } else {
                     of_runtime(
@@ -521,6 +518,7 @@ impl Detector {
             })
             .collect();
         let mut floor = FloorDetection {
+            serving_kinds: self.serving_kinds,
             runtimes,
             resource_claims: self.resource_claims,
             declared_model_uris: self.declared_model_uris,
@@ -602,6 +600,37 @@ impl Detector {
             });
         }
     }
+}
+
+/// Whether `pattern` means the same in RE2 (CEL's `matches`) as here, as far as syntax goes: it has
+/// no class set operation (`[a&&b]`, `[a--b]`, `[a~~b]`) and no class nested in a class, which
+/// Rust's regex has and RE2 lacks. POSIX classes (`[[:alpha:]]`) are in both.
+fn re2_portable(pattern: &str) -> bool {
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if depth > 0 && chars.peek() == Some(&':') => {
+                // A POSIX class: to its `:]`.
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == ':' && c == ']' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            '[' if depth > 0 => return false,
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            '&' | '-' | '~' if depth > 0 && chars.peek() == Some(&c) => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Checks that a rule's `pattern` is not empty and compiles on its own; `bad` names the rule
@@ -815,6 +844,22 @@ mod tests {
 
     fn reasons(detector: &Detector, w: &WorkloadFacts) -> Vec<Signal> {
         detector.detect(w).map(|d| d.reasons).unwrap_or_default()
+    }
+
+    #[test]
+    fn patterns_in_syntax_re2_lacks_are_found() {
+        for (pattern, portable) in [
+            ("torchserve(\\s+\\S+)*\\s+--start", true),
+            ("vllm/vllm-[a-z0-9._-]+", true),
+            ("[[:alpha:]]+-serve", true),
+            ("a\\[&&b", true),
+            ("[a-z&&[^x]]", false),
+            ("[a-z--x]", false),
+            ("[a~~b]", false),
+            ("[a[b]]", false),
+        ] {
+            assert_eq!(re2_portable(pattern), portable, "{pattern}");
+        }
     }
 
     #[test]
