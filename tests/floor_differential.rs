@@ -133,6 +133,26 @@ fn approved_corpus() -> Vec<Case> {
         ),
         case("unregistered vLLM", deployment("h", VLLM).json(), false),
         case(
+            "a LeaderWorkerSet of approved images",
+            leader_worker_set("lws-a", IMAGE, IMAGE),
+            true,
+        ),
+        case(
+            "a LeaderWorkerSet whose workers run another digest",
+            leader_worker_set("lws-b", IMAGE, OTHER),
+            false,
+        ),
+        case(
+            "a PyTorchJob of approved images",
+            pytorch_job("pt-a", IMAGE),
+            true,
+        ),
+        case(
+            "a PyTorchJob whose workers run another digest",
+            pytorch_job("pt-b", OTHER),
+            false,
+        ),
+        case(
             "unregistered vLLM under a label naming no system",
             deployment("i", VLLM).system("no-such-system").json(),
             false,
