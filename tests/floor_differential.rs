@@ -439,6 +439,39 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
         .then_some(())
     })
     .await;
+    // A deleted system leaves the floor: the namespace's floor goes with its last system.
+    namespace(cp, "floor-gone");
+    apply_records(cp, "floor-gone", "Enforce").await;
+    eventually(WAIT, "the floor of a second namespace", || async {
+        (floor(cp, "aims-admission-floor", "floor-gone")["spec"]["systems"]["scoring"]["admit"]
+            == false)
+            .then_some(())
+    })
+    .await;
+    ok(kubectl(
+        cp,
+        &["-n", "floor-gone", "delete", "aisystem", "scoring"],
+    ));
+    eventually(WAIT, "the floor to forget a deleted system", || async {
+        let out = kubectl(
+            cp,
+            &[
+                "-n",
+                "floor-gone",
+                "get",
+                "admissionfloor",
+                "aims-admission-floor",
+            ],
+        );
+        let u = floor(cp, "aims-unregistered-floor", OPERATOR_NS);
+        (stderr(&out).contains("NotFound")
+            && u["spec"]["unregistered"]["namespaces"]
+                .get("floor-gone")
+                .is_none())
+        .then_some(())
+    })
+    .await;
+
     // A running workload of the system, for the halt's cases below.
     ok(kubectl_stdin(
         cp,

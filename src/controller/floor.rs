@@ -73,11 +73,16 @@ pub async fn sync(
     sync_unregistered(ctx).await;
 }
 
-/// Writes the cluster's rules for workloads of no system when they changed.
-async fn sync_unregistered(ctx: &Context) {
+/// Writes the cluster's rules for workloads of no system when they changed, and removes the systems
+/// gone since from the namespaces' floors. After each evaluation, and every scan (a deleted system
+/// reconciles nothing).
+pub(super) async fn sync_unregistered(ctx: &Context) {
     let Some(config) = &ctx.floor else {
         return;
     };
+    if !ctx.may_write() {
+        return;
+    }
     let systems = ctx.stores.systems.state();
     let refs: Vec<&AISystem> = systems.iter().filter_map(|s| s.0.as_ref().ok()).collect();
     let rules = floor::unregistered(config.unregistered, &refs, &ctx.detector);
@@ -85,7 +90,16 @@ async fn sync_unregistered(ctx: &Context) {
     if ctx.unregistered_written.fresh(&key, &rules) {
         return;
     }
-    match apply_unregistered(ctx, &config.namespace, &rules).await {
+    let api: Api<AdmissionFloor> = Api::namespaced(ctx.client.clone(), &config.namespace);
+    let written = async {
+        let before = api.get_opt(UNREGISTERED_FLOOR_NAME).await?;
+        apply_unregistered(&api, &rules).await?;
+        if let Some(before) = before.and_then(|f| f.spec.unregistered) {
+            prune(ctx, &before, &rules).await?;
+        }
+        Ok::<_, kube::Error>(())
+    };
+    match written.await {
         Ok(()) => ctx.unregistered_written.set(key, rules),
         Err(error) => {
             tracing::warn!(%error, "cannot write the compiled floor's rules for unregistered workloads");
@@ -94,12 +108,57 @@ async fn sync_unregistered(ctx: &Context) {
     }
 }
 
-async fn apply_unregistered(
+/// Removes from the namespaces' floors the systems that `before` listed and `now` does not (deleted
+/// AISystems: a deletion reconciles nothing): their entries and held workloads, or the whole floor
+/// of a namespace left without systems.
+async fn prune(
     ctx: &Context,
-    namespace: &str,
+    before: &FloorUnregistered,
+    now: &FloorUnregistered,
+) -> Result<(), kube::Error> {
+    for (namespace, old) in &before.namespaces {
+        let remaining = now.namespaces.get(namespace);
+        let gone: Vec<&String> = old
+            .systems
+            .keys()
+            .filter(|s| remaining.is_none_or(|r| !r.systems.contains_key(*s)))
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        ctx.floor_written
+            .forget(|(ns, name)| ns == namespace && gone.contains(&name));
+        let api: Api<AdmissionFloor> = Api::namespaced(ctx.client.clone(), namespace);
+        if remaining.is_none() {
+            match api.delete(FLOOR_NAME, &Default::default()).await {
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                other => drop(other?),
+            }
+            continue;
+        }
+        let Some(stored) = api.get_opt(FLOOR_NAME).await? else {
+            continue;
+        };
+        let systems: Map<String, Value> =
+            gone.iter().map(|s| ((*s).clone(), Value::Null)).collect();
+        let held: Map<String, Value> = stored
+            .spec
+            .held
+            .iter()
+            .filter(|(_, s)| gone.contains(s))
+            .map(|(k, _)| (k.clone(), Value::Null))
+            .collect();
+        let patch = json!({ "spec": { "systems": systems, "held": held } });
+        api.patch(FLOOR_NAME, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn apply_unregistered(
+    api: &Api<AdmissionFloor>,
     rules: &FloorUnregistered,
 ) -> Result<(), kube::Error> {
-    let api: Api<AdmissionFloor> = Api::namespaced(ctx.client.clone(), namespace);
     let floor = json!({
         "apiVersion": "aims.dev/v1alpha1",
         "kind": "AdmissionFloor",

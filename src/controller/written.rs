@@ -43,6 +43,13 @@ impl<V: PartialEq> Written<V> {
         }
     }
 
+    /// Forgets what was written for the keys `which` selects.
+    pub fn forget(&self, which: impl Fn(&SystemKey) -> bool) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|key, _| !which(key));
+        }
+    }
+
     /// Records that `value` was written for `key`, now.
     pub fn set(&self, key: SystemKey, value: V) {
         if let Ok(mut map) = self.0.lock() {
