@@ -5,16 +5,20 @@
 //! so the floor alone decides. Each change is written through the API server, and from the write's
 //! response on, a server-side dry-run create of a Deployment of that system is repeated every few
 //! milliseconds until it gets the new answer. What that time holds: the operator's watch event,
-//! its evaluation of the system, its patch of the namespace's AdmissionFloor, and the API server's
-//! informer of the policies' parameters delivering that patch to the policies. A watch of the
-//! AdmissionFloor by the run itself tells the two halves apart.
+//! its evaluation of the system (and the status write and Events that come before the floor in a
+//! reconcile), its patch of the namespace's AdmissionFloor, and the API server's informer of the
+//! policies' parameters delivering that patch to the policies. A watch of the AdmissionFloor by the
+//! run itself tells the two halves apart. An approval is withdrawn by the reviewer's rejection and
+//! given to a new revision of the assessment (approvals are append-only, and a rejection stands
+//! until the content changes), each entry signed with the operator's key as the removed webhook
+//! would have signed it.
 //!
 //! Figures go to BENCHMARKS.md.
 //!
 //! `cargo test --release --test floor_load floor_enforcement -- --ignored --nocapture`
 //!
 //! `AIMS_LOAD_FLOOR_ROUNDS` sets the rounds (default 50; each round makes the four changes), and
-//! `AIMS_LOAD_FLOOR_PAUSE_MS` the least pause between two changes (default 2,500 ms, past the
+//! `AIMS_LOAD_FLOOR_PAUSE_MS` the least pause between two changes (default 3,500 ms, past the
 //! operator's pacing of a system's evaluations; 100 shows changes in quick succession, which the
 //! pacing holds back).
 
@@ -55,9 +59,11 @@ const WAIT: Duration = Duration::from_secs(60);
 /// How long a change may take to be enforced before it counts as never enforced.
 const GIVE_UP: Duration = Duration::from_secs(30);
 /// The least pause between two changes (0–200 ms more are added): long enough for the operator's
-/// pacing of a system's evaluations (one per second unless its spec changed, the last of a burst
-/// at the end of the second) to have let go of the system, as between changes made by people.
-const PAUSE_MS: u64 = 2_500;
+/// pacing of a system's evaluations to have let go of the system, as between changes made by
+/// people. The pacing allows one evaluation per second unless the system's spec changed (a halt, a
+/// resume); what a change sets off (the assessment's status, then the system's) can keep it
+/// evaluating once a second for two seconds after the change.
+const PAUSE_MS: u64 = 3_500;
 /// The pause between two probes.
 const PROBE_EVERY: Duration = Duration::from_millis(5);
 
@@ -117,42 +123,47 @@ async fn probe(api: &Api<Deployment>, deployment: &Deployment) -> Option<String>
     }
 }
 
-/// The assessment after `change`, as a reviewer and an editor would leave it, each entry and the
-/// record stamped and signed with the operator's key as the webhook would (the webhook is
-/// removed). Withdrawn: the reviewer's rejection is appended (approvals are append-only, and a
-/// rejection stands until the content changes). Given: a revision of the content, its record
-/// re-signed, and the reviewer's approval of that revision appended, in one write.
-async fn decide(api: &Api<RiskAssessment>, key: &SigningKey, change: Change, revision: usize) {
-    let mut ra = api.get(ASSESSMENT).await.unwrap();
-    let now = jiff::Timestamp::now();
-    let decision = match change {
-        Change::Give => {
-            ra.spec.risks[0].title = format!("Bias, revision {revision}");
-            // The record over the new content, dated the assessment's creation as the webhook's.
-            ra.spec.record_stamp = Some(support::records::record_as_webhook(key, &ra));
-            Decision::Approve
-        }
-        _ => Decision::Reject,
-    };
+/// The reviewer who approves and rejects, and her groups.
+const REVIEWER: &str = "alice";
+fn reviewer_groups() -> Vec<String> {
+    vec!["aims:reviewers".to_owned()]
+}
+
+/// Withdraws the approval of assessment `name`: the reviewer's rejection appended, stamped and
+/// signed with the operator's key as the webhook would (the webhook is removed). Approvals are
+/// append-only, at most 32, and a rejection stands until the content changes: the next approval is
+/// given to a new revision ([`revise`]).
+async fn withdraw(api: &Api<RiskAssessment>, key: &SigningKey, name: &str) {
+    let mut ra = api.get(name).await.unwrap();
+    let groups = reviewer_groups();
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     testing::decide(
         key,
         &mut ra,
-        decision,
+        Decision::Reject,
         Some("load run".to_owned()),
-        ("alice", &["aims:reviewers"]),
-        now,
+        (REVIEWER, &groups),
+        jiff::Timestamp::now(),
     );
-    let body = match change {
-        Change::Give => json!({"spec": {
-            "risks": ra.spec.risks,
-            "recordStamp": ra.spec.record_stamp,
-            "approvals": ra.spec.approvals,
-        }}),
-        _ => json!({"spec": {"approvals": ra.spec.approvals}}),
-    };
-    api.patch(ASSESSMENT, &PatchParams::default(), &Patch::Merge(body))
-        .await
-        .unwrap();
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"approvals": ra.spec.approvals}})),
+    )
+    .await
+    .unwrap();
+}
+
+/// A new revision `to` of assessment `from`: the same content, no decision yet (its approval,
+/// the timed write, is [`support::records::approve_as_webhook`]).
+async fn revise(api: &Api<RiskAssessment>, from: &str, to: &str) {
+    let old = api.get(from).await.unwrap();
+    let mut spec = old.spec;
+    spec.approvals.clear();
+    spec.record_stamp = None;
+    let mut ra = RiskAssessment::new(to, spec);
+    ra.metadata.namespace = Some(NS.to_owned());
+    api.create(&PostParams::default(), &ra).await.unwrap();
 }
 
 /// One change as measured, in milliseconds from the write's response: when the run's watch saw
@@ -312,6 +323,8 @@ async fn floor_enforcement() {
     let systems = Api::<aims_operator::api::AISystem>::namespaced(client.clone(), NS);
     let assessments = Api::<RiskAssessment>::namespaced(client.clone(), NS);
     let seen = watch_floor(&client);
+    // The assessment whose approval is in force (or was, until withdrawn).
+    let mut current = ASSESSMENT.to_owned();
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let started = Instant::now();
@@ -325,6 +338,12 @@ async fn floor_enforcement() {
         for change in Change::ALL {
             // Changes at irregular moments: nothing periodic lines up with them.
             let jitter = (round * 4 + change as usize) * 37 % 200;
+            // The next revision is made before the pause, so that its own evaluation is done
+            // with before the approval is written.
+            let next = format!("scoring-v{}", round + 2);
+            if change == Change::Give {
+                revise(&assessments, &current, &next).await;
+            }
             tokio::time::sleep(Duration::from_millis(pause + jitter as u64)).await;
             let sent = Instant::now();
             match change {
@@ -342,7 +361,19 @@ async fn floor_enforcement() {
                         .await
                         .unwrap();
                 }
-                Change::Withdraw | Change::Give => decide(&assessments, &key, change, round).await,
+                Change::Withdraw => withdraw(&assessments, &key, &current).await,
+                Change::Give => {
+                    support::records::approve_as_webhook(
+                        &client,
+                        &key,
+                        NS,
+                        &next,
+                        (REVIEWER, &reviewer_groups()),
+                        jiff::Timestamp::now(),
+                    )
+                    .await;
+                    current = next;
+                }
             }
             let written = Instant::now();
             let mut enforced = None;
@@ -377,7 +408,7 @@ async fn floor_enforcement() {
                     change.label()
                 );
                 for what in [
-                    format!("riskassessment/{ASSESSMENT}"),
+                    format!("riskassessment/{current}"),
                     format!("aisystem/{SYSTEM}"),
                 ] {
                     let out = kubectl(cp, &["-n", NS, "get", &what, "-o", "jsonpath={.status}"]);

@@ -18,10 +18,14 @@
 //! `cargo test --release --test webhook_load webhook_load -- --ignored --nocapture`
 //!
 //! A second run, [`admission_peers`], makes the creates through the API server only, side by
-//! side with Kyverno (a CEL ValidatingPolicy and a classic ClusterPolicy) and Gatekeeper deciding
-//! the same; it needs the peers built by `tests/controlplane/build-peers.sh`:
+//! side with the chart's compiled floor, Kyverno (a CEL ValidatingPolicy and a classic
+//! ClusterPolicy) and Gatekeeper deciding the same; it needs the peers built by
+//! `tests/controlplane/build-peers.sh`:
 //!
 //! `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
+//!
+//! With `AIMS_LOAD_PATHS=allow-all,cel,compiled-floor` (for example), only those paths and `none`
+//! run, and the peers are neither built nor started unless a path of theirs is named.
 //!
 //! With `AIMS_LOAD_WEBHOOK_ONLY=1`, a webhook-only replica (`aims run --webhook-only`) serves the
 //! creates: the same decisions, without the controllers' status writes competing for the machine.
