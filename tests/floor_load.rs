@@ -245,7 +245,7 @@ async fn floor_enforcement() {
         OPERATOR_NS,
         &[
             "--set",
-            "compiledFloor.enabled=true",
+            "admission.mode=both",
             "--show-only",
             "templates/compiled-floor.yaml",
         ],

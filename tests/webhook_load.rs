@@ -1312,7 +1312,7 @@ async fn wait_floor(client: &Client) {
 }
 
 /// The chart's compiled-floor ValidatingAdmissionPolicies as the chart renders them
-/// (`compiledFloor.enabled=true`), their workload bindings (those reading the AdmissionFloor) then
+/// (`admission.mode=both`), their workload bindings (those reading the AdmissionFloor) then
 /// narrowed to the creates labelled `compiled-floor`, as the hand-written policy's binding is to
 /// `cel`: the policies' CEL is the chart's.
 async fn apply_compiled_floor(cp: &ControlPlane, client: &Client) {
@@ -1322,7 +1322,7 @@ async fn apply_compiled_floor(cp: &ControlPlane, client: &Client) {
         OPERATOR_NS,
         &[
             "--set",
-            "compiledFloor.enabled=true",
+            "admission.mode=both",
             "--show-only",
             "templates/compiled-floor.yaml",
         ],
