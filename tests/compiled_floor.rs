@@ -2,7 +2,7 @@
 //! AdmissionFloor from its evaluations, and the chart's ValidatingAdmissionPolicies keep deciding
 //! workload admission from it after the operator is stopped and its webhook configurations are
 //! removed (the runbook's emergency step): an approved image admitted; an image outside the
-//! approved scope and a halted system's start denied; what the floor does not list left to the
+//! approved scope and anything new of a halted system denied; what the floor does not list left to the
 //! webhook; nobody but the operator may write the floor.
 
 mod support;
@@ -29,7 +29,7 @@ fn apply_floor_policies(cp: &ControlPlane) {
         OPERATOR_NS,
         &[
             "--set",
-            "compiledFloor.enabled=true",
+            "admission.mode=both",
             "--show-only",
             "templates/compiled-floor.yaml",
         ],
@@ -159,11 +159,11 @@ async fn the_api_server_keeps_deciding_from_the_floor_when_the_operator_is_gone(
     ok(create(cp, NS, "scoring", &tagged, 1));
     denied(
         &create(cp, NS, "scoring", unapproved, 1),
-        &format!("images outside the approved scope of AISystem scoring: {unapproved}"),
+        &format!("not in the approved scope of AISystem scoring: {unapproved}"),
     );
     denied(
         &create(cp, NS, "scoring", "nginx:1.27", 1),
-        "images outside the approved scope",
+        "not in the approved scope",
     );
     // A system the floor does not list, and a namespace without a floor, are the webhook's: the
     // engine warns there (or applies the unregistered policy), and the floor denies only what the
@@ -182,7 +182,7 @@ async fn the_api_server_keeps_deciding_from_the_floor_when_the_operator_is_gone(
         &plain,
     ));
 
-    // Halted while the operator ran: its starts are denied after it stopped, a stopped copy is not.
+    // Halted while the operator ran: nothing of it is admitted after it stopped.
     let op = Operator::start_with(cp, OPERATOR_NS, "floor-2", &["--compiled-floor"]);
     op.register_webhooks(cp);
     ok(patch(
@@ -205,5 +205,9 @@ async fn the_api_server_keeps_deciding_from_the_floor_when_the_operator_is_gone(
         &create(cp, NS, "scoring", IMAGE, 1),
         "AISystem scoring is halted by an overseer",
     );
-    ok(create(cp, NS, "scoring", IMAGE, 0));
+    // Nothing of a halted system is admitted, as the engine has it: not even a stopped copy.
+    denied(
+        &create(cp, NS, "scoring", IMAGE, 0),
+        "AISystem scoring is halted by an overseer",
+    );
 }

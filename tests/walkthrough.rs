@@ -1,6 +1,7 @@
 //! The README's walkthrough, run as written: each `$ command` of its block runs with `sh` on a
 //! control plane set up the way `make demo` sets it up (the chart, the examples, then the operator
-//! as the chart's ServiceAccount and its webhooks), and must print what the README shows.
+//! as the chart's ServiceAccount, writing the compiled floor, and its webhooks), and must print what
+//! the README shows.
 
 mod support;
 
@@ -117,7 +118,7 @@ fn the_readme_walkthrough_prints_what_the_readme_shows() {
     // The workloads predate the webhooks; the assessments are created through them (below), so the
     // operator signs who submitted each one.
     apply_examples(&cp, false);
-    let op = Operator::start_serving(&cp, NS, "operator", &[], &webhook);
+    let op = Operator::start_serving(&cp, NS, "operator", &["--compiled-floor"], &webhook);
     let url = format!("webhook.url=https://{webhook}");
     let mut upgrade = vec!["upgrade", "aims"];
     upgrade.extend(chart);

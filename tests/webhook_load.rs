@@ -18,10 +18,14 @@
 //! `cargo test --release --test webhook_load webhook_load -- --ignored --nocapture`
 //!
 //! A second run, [`admission_peers`], makes the creates through the API server only, side by
-//! side with Kyverno (a CEL ValidatingPolicy and a classic ClusterPolicy) and Gatekeeper deciding
-//! the same; it needs the peers built by `tests/controlplane/build-peers.sh`:
+//! side with the chart's compiled floor, Kyverno (a CEL ValidatingPolicy and a classic
+//! ClusterPolicy) and Gatekeeper deciding the same; it needs the peers built by
+//! `tests/controlplane/build-peers.sh`:
 //!
 //! `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
+//!
+//! With `AIMS_LOAD_PATHS=allow-all,cel,compiled-floor` (for example), only those paths and `none`
+//! run, and the peers are neither built nor started unless a path of theirs is named.
 //!
 //! A third, [`handler_side_by_side`], runs the 1,000 reviews/s open loop against this build's
 //! webhook and another build's (`AIMS_LOAD_BASELINE_BIN`), taking turns:
@@ -1139,15 +1143,39 @@ async fn handler_side_by_side() {
 const PEER_CREATES: usize = 1_000;
 
 /// The admission paths of [`admission_peers`], in the order of the first round.
-const PEER_PATHS: [&str; 7] = [
+const PEER_PATHS: [&str; 8] = [
     "none",
     "allow-all",
     "webhook",
     "cel",
+    "compiled-floor",
     "kyverno-cel",
     "kyverno",
     "gatekeeper",
 ];
+
+/// The paths of [`PEER_PATHS`] that need the peers built and started.
+const PEER_SERVED: [&str; 3] = ["kyverno-cel", "kyverno", "gatekeeper"];
+
+/// The paths [`admission_peers`] runs: those `AIMS_LOAD_PATHS` names (comma-separated, in
+/// [`PEER_PATHS`]' order; `none` always), or all of them. Without the peers' paths, the peers
+/// are neither built nor started.
+fn peer_paths() -> Vec<&'static str> {
+    let Ok(wanted) = std::env::var("AIMS_LOAD_PATHS") else {
+        return PEER_PATHS.to_vec();
+    };
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+    for w in &wanted {
+        assert!(
+            PEER_PATHS.contains(w),
+            "AIMS_LOAD_PATHS names {w:?}, not one of {PEER_PATHS:?}"
+        );
+    }
+    PEER_PATHS
+        .into_iter()
+        .filter(|p| *p == "none" || wanted.contains(p))
+        .collect()
+}
 
 /// The directory holding the peers' binaries (`kyverno`, `gatekeeper`), with their CRDs in
 /// `../peer-crds/<peer>/`: `AIMS_PEERS_BIN`, or what `tests/controlplane/build-peers.sh` builds
@@ -1449,6 +1477,74 @@ async fn start_gatekeeper(cp: &ControlPlane, client: &Client, bin: &std::path::P
     peer
 }
 
+/// Waits until the operator (`aims run --compiled-floor`) has written `NS`'s AdmissionFloor with
+/// every system admitting its approved image: what the compiled-floor path decides from.
+async fn wait_floor(client: &Client) {
+    use aims_operator::api::{AdmissionFloor, FLOOR_NAME};
+    let api = Api::<AdmissionFloor>::namespaced(client.clone(), NS);
+    eventually(
+        Duration::from_secs(120),
+        "the AdmissionFloor of every system",
+        || async {
+            let floor = api.get_opt(FLOOR_NAME).await.ok()??;
+            (0..SYSTEMS)
+                .all(|i| {
+                    floor
+                        .spec
+                        .systems
+                        .get(&format!("system-{i}"))
+                        .is_some_and(|e| {
+                            e.admit && !e.halted && e.images.get(&image(i)) == Some(&true)
+                        })
+                })
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+/// The chart's compiled-floor ValidatingAdmissionPolicies as the chart renders them
+/// (`admission.mode=both`), their workload bindings (those reading the AdmissionFloor) then
+/// narrowed to the creates labelled `compiled-floor`, as the hand-written policy's binding is to
+/// `cel`: the policies' CEL is the chart's.
+async fn apply_compiled_floor(cp: &ControlPlane, client: &Client) {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
+    support::operator::apply_chart(
+        cp,
+        OPERATOR_NS,
+        &[
+            "--set",
+            "admission.mode=both",
+            "--show-only",
+            "templates/compiled-floor.yaml",
+        ],
+    );
+    let api = Api::<ValidatingAdmissionPolicyBinding>::all(client.clone());
+    let floors: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.spec.as_ref().is_some_and(|s| s.param_ref.is_some()))
+        .filter_map(|b| b.metadata.name)
+        .collect();
+    assert!(
+        !floors.is_empty(),
+        "the chart rendered no binding that reads the AdmissionFloor"
+    );
+    for name in floors {
+        api.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"matchResources": {"objectSelector": {
+                "matchLabels": {PATH_LABEL: "compiled-floor"}
+            }}}})),
+        )
+        .await
+        .unwrap();
+    }
+}
+
 /// The process id of the control plane's kube-apiserver.
 fn apiserver_pid(cp: &ControlPlane) -> u32 {
     std::fs::read_to_string(cp.dir().join("kube-apiserver.pid"))
@@ -1459,18 +1555,22 @@ fn apiserver_pid(cp: &ControlPlane) -> u32 {
 }
 
 /// Creates through the API server side by side, the paths taking turns: no admission, the
-/// allow-all webhook (the floor), the operator's webhook, a ValidatingAdmissionPolicy, Kyverno
-/// with a CEL ValidatingPolicy, Kyverno with a classic ClusterPolicy, and Gatekeeper; each path
-/// selects its own creates by the path label. Prints each path's latency, its ratios to no
-/// admission and to the floor, and the CPU its admission server used per create. Needs the peers
-/// built (`tests/controlplane/build-peers.sh`, or `AIMS_PEERS_BIN`).
+/// allow-all webhook (the floor), the operator's webhook, a ValidatingAdmissionPolicy, the chart's
+/// compiled floor (its policies reading the AdmissionFloor the operator writes), Kyverno with a CEL
+/// ValidatingPolicy, Kyverno with a classic ClusterPolicy, and Gatekeeper; each path selects its
+/// own creates by the path label. Prints each path's latency, its ratios to no admission, to the
+/// floor and to the hand-written policy, and the CPU its admission server used per create. Needs
+/// the peers built (`tests/controlplane/build-peers.sh`, or `AIMS_PEERS_BIN`), unless
+/// `AIMS_LOAD_PATHS` leaves their paths out (see [`peer_paths`]).
 ///
 /// `cargo test --release --test webhook_load admission_peers -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a load run against Kyverno and Gatekeeper that prints figures; run it explicitly"]
 async fn admission_peers() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let bin = peers_bin();
+    let paths = peer_paths();
+    let runs = |path: &str| paths.contains(&path);
+    let bin = PEER_SERVED.iter().any(|p| runs(p)).then(peers_bin);
     let cp = ControlPlane::start_with(Options {
         controller_manager: false,
         etcd_fsync: flag("AIMS_LOAD_ETCD_FSYNC"),
@@ -1479,8 +1579,15 @@ async fn admission_peers() {
     .unwrap();
     support::install_crds(&cp, false);
     let client = cp.client().await;
-    let op = Operator::start(&cp, OPERATOR_NS, "webhook-load-operator");
+    // The operator writes the compiled floor too: the compiled-floor path reads it.
+    let op = Operator::start_with(
+        &cp,
+        OPERATOR_NS,
+        "webhook-load-operator",
+        &["--compiled-floor"],
+    );
     populate(&client).await;
+    wait_floor(&client).await;
     let op = if flag("AIMS_LOAD_WEBHOOK_ONLY") {
         let only = Operator::start_with(&cp, OPERATOR_NS, "webhook-only", &["--webhook-only"]);
         drop(op);
@@ -1489,6 +1596,7 @@ async fn admission_peers() {
         op
     };
     ok(apply(&cp, &policy()));
+    apply_compiled_floor(&cp, &client).await;
     let config = ok(std::process::Command::new(env!("CARGO_BIN_EXE_aims"))
         .args([
             "webhook-config",
@@ -1501,10 +1609,22 @@ async fn admission_peers() {
         .unwrap());
     ok(apply(&cp, &config));
     select_webhook_path(&client).await;
-    let floor = allow_all_webhook(&client).await;
-    let kyverno = start_kyverno(&cp, &bin);
-    let gatekeeper = start_gatekeeper(&cp, &client, &bin).await;
-    wait_admission(&cp, &PEER_PATHS, &[&floor.called], Duration::from_secs(300));
+    let floor = if runs("allow-all") {
+        Some(allow_all_webhook(&client).await)
+    } else {
+        None
+    };
+    let kyverno = match &bin {
+        Some(bin) if runs("kyverno") || runs("kyverno-cel") => Some(start_kyverno(&cp, bin)),
+        _ => None,
+    };
+    let gatekeeper = match &bin {
+        Some(bin) if runs("gatekeeper") => Some(start_gatekeeper(&cp, &client, bin).await),
+        _ => None,
+    };
+    let called: Vec<&std::sync::atomic::AtomicBool> =
+        floor.iter().map(|f| f.called.as_ref()).collect();
+    wait_admission(&cp, &paths, &called, Duration::from_secs(300));
     // Each path's creates must reach only its own server: a webhook the API server calls
     // for every Deployment would weigh on all paths.
     let webhooks = ok(kubectl(
@@ -1532,36 +1652,48 @@ async fn admission_peers() {
             }
         }
     }
+    let bindings = ok(kubectl(
+        &cp,
+        &["get", "validatingadmissionpolicybindings", "-o", "json"],
+    ));
+    let bindings: Value = serde_json::from_str(&bindings).unwrap();
+    for b in bindings["items"].as_array().unwrap() {
+        println!(
+            "policy binding {}: object selector {}",
+            b["metadata"]["name"], b["spec"]["matchResources"]["objectSelector"]
+        );
+    }
 
-    let servers = [
-        apiserver_pid(&cp),
-        floor.child.id(),
-        op.pid(),
-        kyverno.child.id(),
-        gatekeeper.child.id(),
-    ];
-    let names = [
-        "kube-apiserver",
-        "allow-all",
-        "aims",
-        "kyverno",
-        "gatekeeper",
-    ];
-    // The admission server of each path, by index into `servers` (the policy's is the API server).
-    let server_of = |path: &str| match path {
-        "none" | "cel" => 0,
-        "allow-all" => 1,
-        "webhook" => 2,
-        "kyverno" | "kyverno-cel" => 3,
-        _ => 4,
+    // The watched processes, the API server first; each path's admission server is one of them.
+    let mut servers = vec![("kube-apiserver", apiserver_pid(&cp))];
+    if let Some(f) = &floor {
+        servers.push(("allow-all", f.child.id()));
+    }
+    servers.push(("aims", op.pid()));
+    if let Some(k) = &kyverno {
+        servers.push(("kyverno", k.child.id()));
+    }
+    if let Some(g) = &gatekeeper {
+        servers.push(("gatekeeper", g.child.id()));
+    }
+    let names: Vec<&str> = servers.iter().map(|(n, _)| *n).collect();
+    let pids: Vec<u32> = servers.iter().map(|(_, p)| *p).collect();
+    // The admission server of each path, by index into `servers` (the policies' is the API server).
+    let server_of = |path: &str| {
+        let name = match path {
+            "none" | "cel" | "compiled-floor" => "kube-apiserver",
+            "webhook" => "aims",
+            "kyverno-cel" => "kyverno",
+            other => other,
+        };
+        names.iter().position(|n| *n == name).unwrap()
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let started = Instant::now();
-    let Creates { latencies, cpu } =
-        api_creates(&client, &PEER_PATHS, PEER_CREATES, &servers).await;
+    let Creates { latencies, cpu } = api_creates(&client, &paths, PEER_CREATES, &pids).await;
     println!(
         "{} creates in {:.0} s; load average before {}, after {}",
-        PEER_CREATES * PEER_PATHS.len(),
+        PEER_CREATES * paths.len(),
         started.elapsed().as_secs_f64(),
         load.trim(),
         std::fs::read_to_string("/proc/loadavg")
@@ -1569,36 +1701,47 @@ async fn admission_peers() {
             .trim()
     );
     let at = |p: usize, q: f64| percentile(&latencies[p], q).as_secs_f64() * 1e3;
-    let (none, floor_path) = (0, 1);
+    let none = 0;
+    // Ratios to the path at `base`, if it ran.
+    let ratio = |p: usize, base: Option<usize>| {
+        base.map_or("—".to_owned(), |b| {
+            format!(
+                "{:.2} / {:.2}",
+                at(p, 0.5) / at(b, 0.5),
+                at(p, 0.99) / at(b, 0.99)
+            )
+        })
+    };
+    let floor_path = paths.iter().position(|p| *p == "allow-all");
+    let cel_path = paths.iter().position(|p| *p == "cel");
     println!(
-        "| path | p50 ms | p99 ms | × no admission p50 / p99 | × floor p50 / p99 | admission server CPU per create, ms | API server CPU per create, ms |"
+        "| path | p50 ms | p99 ms | × no admission p50 / p99 | × floor p50 / p99 | × VAP p50 / p99 | admission server CPU per create, ms | API server CPU per create, ms |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for (p, path) in PEER_PATHS.iter().enumerate() {
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (p, path) in paths.iter().enumerate() {
         let server = server_of(path);
         let per = |k: usize| cpu[p][k] / PEER_CREATES as f64 * 1e3;
-        // The policy's work is inside the API server: its CPU over that of no admission.
+        // The policies' work is inside the API server: its CPU over that of no admission.
         let own = match *path {
             "none" => "—".to_owned(),
-            "cel" => format!(
+            "cel" | "compiled-floor" => format!(
                 "{:.3} (API server over no admission)",
                 per(0) - cpu[none][0] / PEER_CREATES as f64 * 1e3
             ),
             _ => format!("{:.3} ({})", per(server), names[server]),
         };
         println!(
-            "| {path} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {own} | {:.3} |",
+            "| {path} | {:.2} | {:.2} | {} | {} | {} | {own} | {:.3} |",
             at(p, 0.5),
             at(p, 0.99),
-            at(p, 0.5) / at(none, 0.5),
-            at(p, 0.99) / at(none, 0.99),
-            at(p, 0.5) / at(floor_path, 0.5),
-            at(p, 0.99) / at(floor_path, 0.99),
+            ratio(p, Some(none)),
+            ratio(p, floor_path),
+            ratio(p, cel_path),
             per(0)
         );
     }
     println!("CPU per create (ms) of every watched process, by path:");
-    for (p, path) in PEER_PATHS.iter().enumerate() {
+    for (p, path) in paths.iter().enumerate() {
         let row: Vec<String> = names
             .iter()
             .enumerate()
@@ -1611,28 +1754,33 @@ async fn admission_peers() {
     // whole run, each server's CPU beyond its rate during the creates with no admission, per
     // create of its own paths.
     for (k, name) in names.iter().enumerate().skip(1) {
-        let own: Vec<usize> = (0..PEER_PATHS.len())
-            .filter(|&p| server_of(PEER_PATHS[p]) == k)
+        let own: Vec<usize> = (0..paths.len())
+            .filter(|&p| server_of(paths[p]) == k)
             .collect();
+        if own.is_empty() {
+            continue;
+        }
         let total: f64 = cpu.iter().map(|c| c[k]).sum();
-        let others = (PEER_PATHS.len() - own.len()) as f64 * cpu[none][k];
+        let others = (paths.len() - own.len()) as f64 * cpu[none][k];
         println!(
             "  {name}, over the whole run: {:.3} ms per create of {:?} beyond its rate with no admission",
             (total - others) / (own.len() * PEER_CREATES) as f64 * 1e3,
-            own.iter().map(|&p| PEER_PATHS[p]).collect::<Vec<_>>()
+            own.iter().map(|&p| paths[p]).collect::<Vec<_>>()
         );
     }
 
     // Clean up: the webhook configurations first (Kyverno leaves its own behind), then the servers.
-    ok(kubectl(
-        &cp,
-        &[
-            "delete",
-            "validatingwebhookconfigurations,mutatingwebhookconfigurations",
-            "-l",
-            "webhook.kyverno.io/managed-by=kyverno",
-        ],
-    ));
+    if kyverno.is_some() {
+        ok(kubectl(
+            &cp,
+            &[
+                "delete",
+                "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+                "-l",
+                "webhook.kyverno.io/managed-by=kyverno",
+            ],
+        ));
+    }
     ok(kubectl(
         &cp,
         &[
@@ -1640,6 +1788,7 @@ async fn admission_peers() {
             "validatingwebhookconfigurations",
             "bench-gatekeeper",
             "bench-allow-all",
+            "--ignore-not-found",
         ],
     ));
     drop((kyverno, gatekeeper, floor));

@@ -259,7 +259,7 @@ pub async fn reconcile(guard: Arc<Guarded<AISystem>>, ctx: Arc<Context>) -> Resu
         .await;
     }
     super::openreports::sync(&ctx, system, &evaluation, &targets).await;
-    super::floor::sync(&ctx, system, &evaluation).await;
+    super::floor::sync(&ctx, system, &evaluation, &targets).await;
 
     Ok(requeue_at(evaluation.next_review_at, now))
 }

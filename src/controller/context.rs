@@ -45,10 +45,13 @@ pub struct Context {
     pub chain: Arc<crate::audit::Chain>,
     /// What was last written as each system's OpenReports reports.
     pub reports_written: super::written::Written<Vec<u8>>,
-    /// Whether to write the compiled admission floor (`aims run --compiled-floor`).
-    pub compiled_floor: bool,
-    /// What was last written as each system's entry of the compiled floor.
-    pub floor_written: super::written::Written<crate::api::FloorSystem>,
+    /// What to write the compiled admission floor with, when it is written (`aims run
+    /// --compiled-floor`).
+    pub floor: Option<super::floor::Config>,
+    /// What was last written as each system's part of the compiled floor.
+    pub floor_written: super::written::Written<super::floor::Part>,
+    /// What was last written as the compiled floor's rules for workloads of no system.
+    pub unregistered_written: super::written::Written<crate::api::FloorUnregistered>,
 }
 
 impl Context {
@@ -73,8 +76,9 @@ impl Context {
             pacer: Default::default(),
             chain: crate::audit::Chain::discard(),
             reports_written: Default::default(),
-            compiled_floor: false,
+            floor: None,
             floor_written: Default::default(),
+            unregistered_written: Default::default(),
         })
     }
     /// Evaluates `system` against what the stores hold, as of `now`, verifying approvals with the

@@ -80,7 +80,33 @@ where
             "unregistered scan",
             scan::run(ctx.clone(), shutdown()).boxed(),
         ),
+        (
+            "memos per leadership",
+            futures::future::select(
+                Box::pin(forget_on_leadership(ctx.clone())),
+                Box::pin(shutdown()),
+            )
+            .map(drop)
+            .boxed(),
+        ),
     ]
+}
+
+/// Forgets what was written (OpenReports reports, the compiled floor) each time this replica
+/// becomes leader: another replica may have written since, and an entry trusted as written would
+/// not be mended for up to [`written::RECHECK`].
+async fn forget_on_leadership(ctx: Arc<Context>) {
+    let mut leader = ctx.leader.clone();
+    let mut was = *leader.borrow_and_update();
+    while leader.changed().await.is_ok() {
+        let now = *leader.borrow_and_update();
+        if now && !was {
+            ctx.reports_written.clear();
+            ctx.floor_written.clear();
+            ctx.unregistered_written.clear();
+        }
+        was = now;
+    }
 }
 
 /// The field manager of every status the operator writes.

@@ -21,6 +21,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
         // Scan as soon as this replica may write, then every INTERVAL.
         let wait = if ctx.may_write() {
             scan_once(&ctx, &mut reported).await;
+            // A deleted AISystem reconciles nothing: the floor learns of it here.
+            super::floor::sync_unregistered(&ctx).await;
             INTERVAL
         } else {
             Duration::from_millis(200)

@@ -2,7 +2,7 @@
 //! whose output did not change (its OpenReports reports, its entry of the compiled floor) costs no
 //! call. An entry older than [`RECHECK`] is not trusted: the next write compares with what is
 //! stored again, so a change made meanwhile (by hand, or by another replica while it led) is
-//! mended within that time. Forgotten on restart.
+//! mended within that time. Forgotten on restart and whenever this replica becomes leader.
 
 use std::{
     collections::HashMap,
@@ -33,6 +33,21 @@ impl<V: PartialEq> Written<V> {
             map.get(key)
                 .is_some_and(|(v, at)| v == value && at.elapsed() < RECHECK)
         })
+    }
+
+    /// Forgets everything written: on becoming leader, what another replica wrote meanwhile is
+    /// unknown here.
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+
+    /// Forgets what was written for the keys `which` selects.
+    pub fn forget(&self, which: impl Fn(&SystemKey) -> bool) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|key, _| !which(key));
+        }
     }
 
     /// Records that `value` was written for `key`, now.

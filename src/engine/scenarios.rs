@@ -790,7 +790,7 @@ mod properties {
                 r.digest.map_or_else(|| i.to_owned(), |d| format!("{}@{d}", r.repository))
             };
             let floor_admits = entry.admit
-                && (!entry.halted || replicas == 0)
+                && !entry.halted
                 && (entry.any_image || entry.images.get(&key(&image)) == Some(&true));
             if e.workloads[0].verdict != Verdict::Deny {
                 prop_assert!(floor_admits, "the engine admits, the floor denies: {:?} {:?}", entry, e.workloads[0]);

@@ -172,8 +172,12 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             pacer: Default::default(),
             chain: chain.clone(),
             reports_written: Default::default(),
-            compiled_floor: config.compiled_floor,
+            floor: config.compiled_floor.then(|| controller::floor::Config {
+                namespace: config.namespace.clone(),
+                unregistered: config.admission.unregistered,
+            }),
             floor_written: Default::default(),
+            unregistered_written: Default::default(),
         });
         for (name, task) in controller::tasks(&ctx, triggers, shutdown.clone()) {
             tasks.push((name, task.map(Ok).boxed()));

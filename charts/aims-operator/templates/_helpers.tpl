@@ -67,3 +67,18 @@ RBAC and the operator's --kinds-file all come from this one list.
 {{- $builtin := (.Files.Get "files/kinds.yaml" | fromYaml).kinds -}}
 {{- toJson (dict "kinds" (concat $builtin .Values.extraKinds)) -}}
 {{- end }}
+
+{{/* A governed kind's path (`spec.workerGroupSpecs.*.template`) as a CEL expression: the list of
+values at it in `__o__` (replaced by object or oldObject), read as `dyn` so that it serves any CRD
+schema; a `*` segment is every item of a list or every value of a map, a missing field none. */}}
+{{- define "aims.celPath" -}}
+{{- $e := "[dyn(__o__)]" -}}
+{{- range (splitList "." .) -}}
+{{- if eq . "*" -}}
+{{- $e = printf "%s.map(v, type(v) == list ? v : v.map(k, v[k])).flatten()" $e -}}
+{{- else -}}
+{{- $e = printf "%s.filter(v, has(v.%s)).map(v, v.%s)" $e . . -}}
+{{- end -}}
+{{- end -}}
+{{- $e -}}
+{{- end -}}

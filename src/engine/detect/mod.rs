@@ -42,7 +42,7 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 
 use super::workload::{ImageRef, WorkloadFacts, is_sha256_digest};
-use crate::api::AISystem;
+use crate::api::{AISystem, FloorDetection, FloorRuntime};
 
 mod rules;
 
@@ -470,6 +470,80 @@ impl Detector {
             .filter_map(|runtime| self.runtimes.get(runtime).map(String::as_str))
     }
 
+    /// The rules as the compiled floor's CEL reads them ([`FloorDetection`]), without the declared
+    /// digests (they come from the systems). Each pattern keeps the anchoring the detector adds; a
+    /// pattern in syntax that RE2 (CEL's `matches`) lacks (class set operations: `&&`, `--`, `~~`)
+    /// is left out, so the floor detects no more than the detector.
+    pub fn floor(&self) -> FloorDetection {
+        fn of_runtime<'a>(
+            r: usize,
+            runtime_of: &[usize],
+            patterns: impl Iterator<Item = &'a str>,
+        ) -> String {
+            runtime_of
+                .iter()
+                .zip(patterns)
+                .filter(|(i, p)| **i == r && re2_portable(p))
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join("|")
+        }
+        let runtimes = self
+            .runtimes
+            .iter()
+            .enumerate()
+            .map(|(r, name)| {
+                let client_tags = self.client_tags.get(r).and_then(Option::as_ref);
+                // Client images are no signal: when that rule cannot be carried, the runtime's
+                // images are left out rather than taken for servers.
+                let images = if client_tags.is_some_and(|t| !re2_portable(t.as_str())) {
+                    String::new()
+                } else {
+                    of_runtime(
+                        r,
+                        &self.image_runtime,
+                        self.images.patterns().iter().map(String::as_str),
+                    )
+                };
+                FloorRuntime {
+                    name: name.clone(),
+                    images,
+                    commands: of_runtime(
+                        r,
+                        &self.command_runtime,
+                        self.command_patterns.iter().map(Regex::as_str),
+                    ),
+                    client_tags: client_tags.map_or_else(String::new, |t| t.as_str().to_owned()),
+                }
+            })
+            .collect();
+        let mut floor = FloorDetection {
+            serving_kinds: self.serving_kinds,
+            runtimes,
+            resource_claims: self.resource_claims,
+            declared_model_uris: self.declared_model_uris,
+            ..Default::default()
+        };
+        for pattern in self.accelerators.iter() {
+            match pattern {
+                ResourcePattern::Exact(name) => {
+                    floor.accelerators.insert(name.clone(), true);
+                }
+                ResourcePattern::Prefix(prefix) => floor.accelerator_prefixes.push(prefix.clone()),
+            }
+        }
+        if !self.uri_schemes.is_empty() {
+            let schemes: Vec<String> = self.uri_schemes.iter().map(|s| regex::escape(s)).collect();
+            // What `for_each_uri` finds: a whole scheme (not the end of a longer one), `://`, and
+            // a character that does not end a URI (`ends_uri`; whitespace as Rust's `is_whitespace`).
+            floor.uris = format!(
+                r#"(?:^|[^A-Za-z0-9+.-])(?:{})://[^\s\x{{0B}}\x{{85}}\p{{Z}}"'`,;|<>()\[\]{{}}]"#,
+                schemes.join("|")
+            );
+        }
+        floor
+    }
+
     /// Whether `resource` is an accelerator by the rules.
     pub fn is_accelerator(&self, resource: &str) -> bool {
         self.accelerators.iter().any(|p| p.matches(resource))
@@ -526,6 +600,37 @@ impl Detector {
             });
         }
     }
+}
+
+/// Whether `pattern` means the same in RE2 (CEL's `matches`) as here, as far as syntax goes: it has
+/// no class set operation (`[a&&b]`, `[a--b]`, `[a~~b]`) and no class nested in a class, which
+/// Rust's regex has and RE2 lacks. POSIX classes (`[[:alpha:]]`) are in both.
+fn re2_portable(pattern: &str) -> bool {
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if depth > 0 && chars.peek() == Some(&':') => {
+                // A POSIX class: to its `:]`.
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == ':' && c == ']' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            '[' if depth > 0 => return false,
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            '&' | '-' | '~' if depth > 0 && chars.peek() == Some(&c) => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Checks that a rule's `pattern` is not empty and compiles on its own; `bad` names the rule
@@ -739,6 +844,66 @@ mod tests {
 
     fn reasons(detector: &Detector, w: &WorkloadFacts) -> Vec<Signal> {
         detector.detect(w).map(|d| d.reasons).unwrap_or_default()
+    }
+
+    #[test]
+    fn patterns_in_syntax_re2_lacks_are_found() {
+        for (pattern, portable) in [
+            ("torchserve(\\s+\\S+)*\\s+--start", true),
+            ("vllm/vllm-[a-z0-9._-]+", true),
+            ("[[:alpha:]]+-serve", true),
+            ("a\\[&&b", true),
+            ("[a-z&&[^x]]", false),
+            ("[a-z--x]", false),
+            ("[a~~b]", false),
+            ("[a[b]]", false),
+        ] {
+            assert_eq!(re2_portable(pattern), portable, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn the_floor_carries_the_rules_as_the_detector_reads_them() {
+        let detector = Detector::default();
+        let floor = detector.floor();
+        let vllm = floor.runtimes.iter().find(|r| r.name == "vLLM").unwrap();
+        let images = Regex::new(&vllm.images).unwrap();
+        let commands = Regex::new(&vllm.commands).unwrap();
+        for (repository, serving) in [
+            ("vllm/vllm-openai", true),
+            ("mirror.corp:5000/dockerhub/vllm/vllm-openai", true),
+            ("myvllm/vllm-openai", false),
+        ] {
+            assert_eq!(images.is_match(repository), serving, "{repository}");
+        }
+        assert!(commands.is_match("/bin/sh -c exec vllm serve m"));
+        assert!(!commands.is_match("myvllm serve m"));
+        let triton = floor
+            .runtimes
+            .iter()
+            .find(|r| !r.client_tags.is_empty())
+            .unwrap();
+        assert!(
+            Regex::new(&triton.client_tags)
+                .unwrap()
+                .is_match("25.06-py3-sdk")
+        );
+        assert!(floor.accelerators.contains_key("nvidia.com/gpu"));
+        // The floor's URI pattern finds what `for_each_uri` finds, and nothing else.
+        let uris = Regex::new(&floor.uris).unwrap();
+        for text in [
+            "--model=hf://org/model",
+            "myhf://org/model",
+            "hf://",
+            "x hf:// y",
+            "'hf://org/m'",
+            "s3://bucket/etl",
+            "hf://\u{a0}",
+        ] {
+            let mut found = false;
+            for_each_uri(&detector.uri_schemes, text, |_| found = true);
+            assert_eq!(uris.is_match(text), found, "{text}");
+        }
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //! Every process is a child tied to the test process: it is stopped when the [`ControlPlane`] is
 //! dropped (also while a test panics), at exit for [`shared`], and by the kernel if the test process
 //! is killed.
+//!
+//! A test that owns its control plane can stop and start one of its processes again, with the same
+//! command line, certificates, ports and data ([`ControlPlane::restart`], or
+//! [`ControlPlane::stop_process`] and [`ControlPlane::start_process`] to watch what happens in
+//! between): an API server restart, or etcd's with its data kept.
 
 mod certs;
 mod process;
@@ -56,6 +61,9 @@ pub enum Error {
     /// etcd is not available for this platform.
     #[error("etcd: {0}")]
     Etcd(String),
+    /// The control plane was started without this component (no controller-manager).
+    #[error("{0} is not part of this control plane")]
+    NotStarted(&'static str),
     /// A component did not become ready.
     #[error("{component} did not become ready within {seconds}s; last lines of {log}:\n{tail}")]
     NotReady {
@@ -109,8 +117,72 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     server: String,
     webhook_client: WebhookClient,
-    children: Vec<(&'static str, Child)>,
+    etcd_url: String,
+    /// In start order: etcd, kube-apiserver, kube-controller-manager.
+    processes: Vec<Process>,
     detach: bool,
+}
+
+/// A process of a [`ControlPlane`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// etcd. Its data directory stays: a restart keeps every object.
+    Etcd,
+    /// kube-apiserver.
+    ApiServer,
+    /// kube-controller-manager.
+    ControllerManager,
+}
+
+impl Component {
+    /// Its name, which is also the stem of its log and pid files in [`ControlPlane::dir`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Etcd => "etcd",
+            Self::ApiServer => "kube-apiserver",
+            Self::ControllerManager => "kube-controller-manager",
+        }
+    }
+}
+
+/// A process of the control plane: its command line, kept to start it again, and the running child
+/// (none while it is stopped).
+struct Process {
+    component: Component,
+    program: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn new(component: Component, program: impl Into<PathBuf>) -> Self {
+        Self {
+            component,
+            program: program.into(),
+            args: Vec::new(),
+            child: None,
+        }
+    }
+
+    fn args<S: Into<String>>(&mut self, args: impl IntoIterator<Item = S>) -> &mut Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Stops it (SIGTERM, SIGKILL after `grace`). kube-apiserver stops listening at once, once its
+    /// in-flight requests are answered, but then waits up to a minute for watches to hang up: it
+    /// is killed as soon as its port refuses connections.
+    fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let port = (self.component == Component::ApiServer)
+            .then(|| flag(&self.args, "--secure-port")?.parse::<u16>().ok())
+            .flatten();
+        process::stop_child(&mut child, grace, || {
+            port.is_some_and(|port| std::net::TcpStream::connect(("127.0.0.1", port)).is_err())
+        });
+    }
 }
 
 /// The client certificate the API server presents to webhooks, and its CA.
@@ -172,12 +244,14 @@ impl ControlPlane {
                 cert: pki.webhook_client_cert.clone().into(),
                 key: pki.webhook_client_key.clone().into(),
             },
-            children: Vec::new(),
+            etcd_url: String::new(),
+            processes: Vec::new(),
             detach: options.detach,
         };
         let etcd = etcd_bin_vendored::etcd_bin_path().map_err(|e| Error::Etcd(e.to_string()))?;
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        let mut etcd = Command::new(etcd);
+        cp.etcd_url = etcd_url.clone();
+        let mut etcd = Process::new(Component::Etcd, etcd);
         etcd.args([
             "--data-dir",
             &dir.join("etcd").display().to_string(),
@@ -197,11 +271,11 @@ impl ControlPlane {
             "warn",
         ]);
         if !options.etcd_fsync {
-            etcd.arg("--unsafe-no-fsync");
+            etcd.args(["--unsafe-no-fsync"]);
         }
-        cp.spawn("etcd", etcd)?;
+        cp.add(etcd)?;
 
-        let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
+        let mut apiserver = Process::new(Component::ApiServer, bin_dir.join("kube-apiserver"));
         apiserver.args([
             "--etcd-servers",
             &etcd_url,
@@ -239,12 +313,15 @@ impl ControlPlane {
         if !options.controller_manager {
             apiserver.args(["--disable-admission-plugins", "ServiceAccount"]);
         }
-        cp.spawn("kube-apiserver", apiserver)?;
-        cp.wait_ready()?;
+        cp.add(apiserver)?;
+        cp.wait_ready(Component::ApiServer)?;
 
         if options.controller_manager {
             let kubeconfig = kubeconfig.display().to_string();
-            let mut cm = Command::new(bin_dir.join("kube-controller-manager"));
+            let mut cm = Process::new(
+                Component::ControllerManager,
+                bin_dir.join("kube-controller-manager"),
+            );
             cm.args([
                 "--kubeconfig",
                 &kubeconfig,
@@ -275,7 +352,7 @@ impl ControlPlane {
                 "--v",
                 "1",
             ]);
-            cp.spawn("kube-controller-manager", cm)?;
+            cp.add(cm)?;
             cp.wait_for("kube-controller-manager", || {
                 cp.kubectl_quiet(&["get", "serviceaccount", "default", "--namespace", "default"])
             })?;
@@ -283,14 +360,30 @@ impl ControlPlane {
         Ok(cp)
     }
 
-    fn spawn(&mut self, name: &'static str, mut cmd: Command) -> Result<(), Error> {
+    /// Starts `process` and keeps it, in start order.
+    fn add(&mut self, process: Process) -> Result<(), Error> {
+        self.processes.push(process);
+        let last = self.processes.len() - 1;
+        self.spawn(last)
+    }
+
+    /// Starts the process at `index` of `processes` with its command line; its output is appended
+    /// to its log, so a restart keeps what it printed before.
+    fn spawn(&mut self, index: usize) -> Result<(), Error> {
+        let name = self.processes[index].component.name();
         let log = self.log_path(name);
-        let out =
-            fs::File::create(&log).map_err(|e| io(&format!("create {}", log.display()), e))?;
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| io(&format!("open {}", log.display()), e))?;
         let err = out
             .try_clone()
             .map_err(|e| io("duplicate a log file handle", e))?;
-        cmd.stdin(Stdio::null())
+        let process = &self.processes[index];
+        let mut cmd = Command::new(&process.program);
+        cmd.args(&process.args)
+            .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .env("NO_PROXY", "127.0.0.1,localhost")
@@ -307,15 +400,77 @@ impl ControlPlane {
         .map_err(|e| io(&format!("start {name}"), e))?;
         fs::write(self.dir.join(format!("{name}.pid")), child.id().to_string())
             .map_err(|e| io("write a pid file", e))?;
-        self.children.push((name, child));
+        self.processes[index].child = Some(child);
         Ok(())
     }
 
-    fn wait_ready(&mut self) -> Result<(), Error> {
-        self.wait_for("kube-apiserver", || {
-            self.kubectl_quiet(&["get", "--raw", "/readyz"])
-                && self.kubectl_quiet(&["get", "namespace", "default"])
-        })
+    fn index(&self, component: Component) -> Result<usize, Error> {
+        self.processes
+            .iter()
+            .position(|p| p.component == component)
+            .ok_or_else(|| Error::NotStarted(component.name()))
+    }
+
+    /// Stops `component` (SIGTERM, then SIGKILL after 10 s, or as soon as kube-apiserver has
+    /// stopped listening) and waits until it is gone. The others
+    /// keep running: with the API server stopped, clients get refused connections; with etcd
+    /// stopped, the API server answers with errors. Does nothing if it is already stopped.
+    pub fn stop_process(&mut self, component: Component) -> Result<(), Error> {
+        let index = self.index(component)?;
+        if self.processes[index].child.is_some() {
+            self.processes[index].stop(Duration::from_secs(10));
+            let _ = fs::remove_file(self.dir.join(format!("{}.pid", component.name())));
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped `component` again with the command line it was first started with: the
+    /// same flags, certificates, ports and data directory. Returns at once; see
+    /// [`ControlPlane::wait_ready`]. Does nothing if it is running.
+    ///
+    /// Its ports were free a moment ago; another process could take one in between, and then it
+    /// exits and [`ControlPlane::wait_ready`] says so with its log.
+    pub fn start_process(&mut self, component: Component) -> Result<(), Error> {
+        let index = self.index(component)?;
+        if self.processes[index].child.is_some() {
+            return Ok(());
+        }
+        self.spawn(index)
+    }
+
+    /// Stops `component` and starts it again ([`ControlPlane::stop_process`],
+    /// [`ControlPlane::start_process`]), then waits until it is ready
+    /// ([`ControlPlane::wait_ready`]).
+    pub fn restart(&mut self, component: Component) -> Result<(), Error> {
+        self.stop_process(component)?;
+        self.start_process(component)?;
+        self.wait_ready(component)
+    }
+
+    /// Waits until `component` is ready: etcd answers `/health` and then the API server is ready
+    /// again; the API server answers `/readyz` and serves the `default` namespace;
+    /// the controller-manager accepts connections on its port. Fails early if a process of the
+    /// control plane exits meanwhile.
+    pub fn wait_ready(&self, component: Component) -> Result<(), Error> {
+        match component {
+            Component::Etcd => {
+                self.wait_for("etcd", || {
+                    http_get(&self.etcd_url, "/health").is_some_and(|b| b.contains("true"))
+                })?;
+                self.wait_ready(Component::ApiServer)
+            }
+            Component::ApiServer => self.wait_for("kube-apiserver", || {
+                self.kubectl_quiet(&["get", "--raw", "/readyz"])
+                    && self.kubectl_quiet(&["get", "namespace", "default"])
+            }),
+            Component::ControllerManager => {
+                let index = self.index(component)?;
+                let port = flag(&self.processes[index].args, "--secure-port").unwrap_or_default();
+                self.wait_for("kube-controller-manager", || {
+                    std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap_or(0))).is_ok()
+                })
+            }
+        }
     }
 
     /// Polls `ready` until it holds; fails early when a child process has exited.
@@ -334,14 +489,16 @@ impl ControlPlane {
     }
 
     fn dead_child(&self) -> Option<&'static str> {
-        self.children.iter().find_map(|(name, child)| {
+        self.processes.iter().find_map(|process| {
+            let child = process.child.as_ref()?;
+            let name = process.component.name();
             let pid = libc::pid_t::try_from(child.id()).ok()?;
             // SAFETY: signal 0 only checks that the process exists.
             let gone = unsafe { libc::kill(pid, 0) } != 0;
             let mut status = 0;
             // SAFETY: non-blocking status check of our own child; reaps a zombie.
             let exited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid;
-            (gone || exited).then_some(*name)
+            (gone || exited).then_some(name)
         })
     }
 
@@ -438,12 +595,11 @@ impl ControlPlane {
         cmd
     }
 
-    /// Stops every process and removes the directory (unless detached).
-    fn stop(&mut self) {
-        for (_, child) in self.children.iter_mut().rev() {
-            process::stop_child(child, Duration::from_secs(5));
+    /// Stops every process, last started first, and removes the directory.
+    fn stop_all(&mut self) {
+        for process in self.processes.iter_mut().rev() {
+            process.stop(Duration::from_secs(5));
         }
-        self.children.clear();
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
@@ -451,7 +607,7 @@ impl ControlPlane {
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         if !self.detach {
-            self.stop();
+            self.stop_all();
         }
     }
 }
@@ -605,6 +761,25 @@ fn write_admission_config(dir: &Path, pki: &certs::Pki) -> Result<PathBuf, Error
         .map_err(|e| io("write the admission configuration", e))?;
     }
     Ok(path)
+}
+
+/// The value of `--name value` in `args`.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+/// A plain HTTP/1.0 GET of `path` on `base` (`http://host:port`): the body of a 200 answer.
+fn http_get(base: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://")?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    (head.split_whitespace().nth(1) == Some("200")).then(|| body.to_owned())
 }
 
 fn io(what: &str, source: std::io::Error) -> Error {

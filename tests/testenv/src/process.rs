@@ -65,13 +65,19 @@ fn tie_to_parent(_cmd: &mut Command) {}
 /// Asks the process `pid` to stop with SIGTERM, waits up to `grace`, then sends SIGKILL.
 /// Returns once the process is gone.
 pub(crate) fn stop_pid(pid: u32, grace: Duration) {
+    stop_pid_when(pid, grace, || false);
+}
+
+/// [`stop_pid`], but SIGKILL as soon as `done` holds: for a process that has stopped serving
+/// and only waits for clients to hang up.
+pub(crate) fn stop_pid_when(pid: u32, grace: Duration, done: impl Fn() -> bool) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
     };
     // SAFETY: plain signal delivery to a pid this harness started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let deadline = Instant::now() + grace;
-    while alive(pid) && Instant::now() < deadline {
+    while alive(pid) && !done() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
     }
     if alive(pid) {
@@ -83,10 +89,10 @@ pub(crate) fn stop_pid(pid: u32, grace: Duration) {
     }
 }
 
-/// Stops a child and reaps it.
-pub(crate) fn stop_child(child: &mut Child, grace: Duration) {
+/// Stops a child and reaps it; see [`stop_pid_when`].
+pub(crate) fn stop_child(child: &mut Child, grace: Duration, done: impl Fn() -> bool) {
     if matches!(child.try_wait(), Ok(None)) {
-        stop_pid(child.id(), grace);
+        stop_pid_when(child.id(), grace, done);
     }
     let _ = child.wait();
 }

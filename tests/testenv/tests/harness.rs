@@ -1,9 +1,10 @@
 //! The harness itself: control planes start side by side without port clashes, answer on their
-//! own servers, and leave no process behind, also when the test that owns one panics.
+//! own servers, and leave no process behind, also when the test that owns one panics; the API
+//! server and etcd restart with their flags and data.
 
 use std::{panic, path::Path, thread};
 
-use aims_testenv::ControlPlane;
+use aims_testenv::{Component, ControlPlane, Options};
 
 fn pids(dir: &Path) -> Vec<i32> {
     ["etcd", "kube-apiserver", "kube-controller-manager"]
@@ -102,4 +103,73 @@ async fn a_test_gets_a_working_client() {
     let client = cp.client().await;
     let info = client.apiserver_version().await.unwrap();
     assert_eq!(info.major, "1");
+}
+
+#[test]
+fn the_api_server_and_etcd_restart_with_their_flags_and_data() {
+    let mut cp = ControlPlane::start_with(Options {
+        controller_manager: false,
+        ..Options::default()
+    })
+    .unwrap();
+    let kubectl = |cp: &ControlPlane, args: &[&str]| {
+        let out = cp.kubectl().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    kubectl(&cp, &["create", "configmap", "kept", "--from-literal=a=1"]);
+    let server = cp.server().to_owned();
+    let [etcd, apiserver] = pids(cp.dir())[..] else {
+        panic!("etcd and kube-apiserver")
+    };
+
+    cp.restart(Component::ApiServer).unwrap();
+    let [etcd_after, apiserver_after] = pids(cp.dir())[..] else {
+        panic!("etcd and kube-apiserver")
+    };
+    assert_eq!(etcd, etcd_after, "etcd kept running");
+    assert_ne!(apiserver, apiserver_after, "a new kube-apiserver");
+    assert!(!running(apiserver));
+    assert_eq!(cp.server(), server, "on the same port");
+    assert_eq!(
+        kubectl(
+            &cp,
+            &["get", "configmap", "kept", "-o", "jsonpath={.data.a}"]
+        ),
+        "1"
+    );
+
+    cp.restart(Component::Etcd).unwrap();
+    assert!(!running(etcd));
+    assert_eq!(
+        kubectl(
+            &cp,
+            &["get", "configmap", "kept", "-o", "jsonpath={.data.a}"]
+        ),
+        "1",
+        "etcd kept its data"
+    );
+    kubectl(&cp, &["create", "configmap", "after", "--from-literal=b=2"]);
+
+    // Stopped and started separately, the API server refuses connections in between.
+    cp.stop_process(Component::ApiServer).unwrap();
+    assert!(
+        !cp.kubectl()
+            .args(["get", "--raw", "/readyz", "--request-timeout=2s"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    cp.start_process(Component::ApiServer).unwrap();
+    cp.wait_ready(Component::ApiServer).unwrap();
+
+    let (dir, processes) = (cp.dir().to_owned(), pids(cp.dir()));
+    drop(cp);
+    assert!(processes.iter().all(|&p| !running(p)), "processes left");
+    assert!(!dir.exists());
 }
