@@ -13,7 +13,7 @@ use aims_testenv::ControlPlane;
 use support::{
     as_admin, cluster, eventually, install_crds, kubectl, kubectl_stdin, merge_patch, namespace,
     ok,
-    operator::{Operator, apply_chart},
+    operator::{Operator, apply_floor_policies, floor_entry},
     records::{IMAGE, apply_records},
     stderr, stdout,
 };
@@ -22,42 +22,9 @@ const OPERATOR_NS: &str = "aims-floor";
 const NS: &str = "floor-credit";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The chart's compiled-floor policies for an operator in [`OPERATOR_NS`].
-fn apply_floor_policies(cp: &ControlPlane) {
-    apply_chart(
-        cp,
-        OPERATOR_NS,
-        &[
-            "--set",
-            "admission.mode=both",
-            "--show-only",
-            "templates/compiled-floor.yaml",
-        ],
-    );
-}
-
-/// The namespace's floor entry of `system`, as JSON.
-fn entry(cp: &ControlPlane, system: &str) -> serde_json::Value {
-    let out = kubectl(
-        cp,
-        &[
-            "-n",
-            NS,
-            "get",
-            "admissionfloor",
-            "aims-admission-floor",
-            "-o",
-            "json",
-        ],
-    );
-    serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap_or_default()["spec"]["systems"]
-        [system]
-        .clone()
-}
-
 async fn wait_entry(cp: &ControlPlane, what: &str, holds: impl Fn(&serde_json::Value) -> bool) {
     eventually(WAIT, what, || async {
-        let e = entry(cp, "scoring");
+        let e = floor_entry(cp, NS, "scoring");
         holds(&e).then_some(())
     })
     .await;
@@ -93,7 +60,7 @@ async fn the_api_server_keeps_deciding_from_the_floor_when_the_operator_is_gone(
     let cp = cluster();
     install_crds(cp, false);
     let op = Operator::start_with(cp, OPERATOR_NS, "floor", &["--compiled-floor"]);
-    apply_floor_policies(cp);
+    apply_floor_policies(cp, OPERATOR_NS);
     op.register_webhooks(cp);
     namespace(cp, NS);
     apply_records(cp, NS, "Enforce").await;

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use support::{
     as_admin, cluster, eventually, install_crds, install_kind_crds, kubectl, kubectl_stdin,
     merge_patch, namespace, ok,
-    operator::{Operator, apply_chart},
+    operator::{Operator, apply_floor_policies, floor},
     records::{IMAGE, apply_records},
-    stderr, stdout,
+    stderr,
 };
 
 const OPERATOR_NS: &str = "aims-floor-diff";
@@ -355,29 +355,13 @@ fn start(cp: &ControlPlane, log: &str) -> Operator {
     op
 }
 
-fn floor(cp: &ControlPlane, name: &str, ns: &str) -> Value {
-    let out = kubectl(cp, &["-n", ns, "get", "admissionfloor", name, "-o", "json"]);
-    serde_json::from_str(&stdout(&out)).unwrap_or_default()
-}
-
 #[tokio::test]
 async fn the_floor_answers_the_corpus_as_the_engine_does() {
     let cp = cluster();
     install_crds(cp, false);
     install_kind_crds(cp);
     let op = start(cp, "diff");
-    apply_chart(
-        cp,
-        OPERATOR_NS,
-        &[
-            "--set",
-            "admission.mode=both",
-            "--show-only",
-            "templates/compiled-floor.yaml",
-            "--show-only",
-            "templates/compiled-floor-kinds.yaml",
-        ],
-    );
+    apply_floor_policies(cp, OPERATOR_NS);
     for ns in FIXTURE_NAMESPACES {
         namespace(cp, ns);
         ok(kubectl(
@@ -429,8 +413,8 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
         &as_admin("alice", "aims:reviewers"),
     ));
     eventually(WAIT, "the floor to admit the approved scope", || async {
-        let f = floor(cp, "aims-admission-floor", NS);
-        let u = floor(cp, "aims-unregistered-floor", OPERATOR_NS);
+        let f = floor(cp, NS, "aims-admission-floor");
+        let u = floor(cp, OPERATOR_NS, "aims-unregistered-floor");
         (f["spec"]["systems"]["scoring"]["admit"] == true
             && u["spec"]["unregistered"]["namespaces"][NS]["systems"]["scoring"] == true
             && u["spec"]["unregistered"]["detection"]["declaredDigests"]
@@ -443,7 +427,7 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
     namespace(cp, "floor-gone");
     apply_records(cp, "floor-gone", "Enforce").await;
     eventually(WAIT, "the floor of a second namespace", || async {
-        (floor(cp, "aims-admission-floor", "floor-gone")["spec"]["systems"]["scoring"]["admit"]
+        (floor(cp, "floor-gone", "aims-admission-floor")["spec"]["systems"]["scoring"]["admit"]
             == false)
             .then_some(())
     })
@@ -463,7 +447,7 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
                 "aims-admission-floor",
             ],
         );
-        let u = floor(cp, "aims-unregistered-floor", OPERATOR_NS);
+        let u = floor(cp, OPERATOR_NS, "aims-unregistered-floor");
         (stderr(&out).contains("NotFound")
             && u["spec"]["unregistered"]["namespaces"]
                 .get("floor-gone")
@@ -513,7 +497,7 @@ async fn the_floor_answers_the_corpus_as_the_engine_does() {
         WAIT,
         "the floor to hold the halted system's workloads",
         || async {
-            let f = floor(cp, "aims-admission-floor", NS);
+            let f = floor(cp, NS, "aims-admission-floor");
             (f["spec"]["systems"]["scoring"]["halted"] == true
                 && f["spec"]["held"]["deployments.apps/held"] == "scoring")
                 .then_some(())

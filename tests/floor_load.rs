@@ -46,7 +46,7 @@ use kube::{
 use serde_json::json;
 use support::{
     as_admin, eventually, install_crds, kubectl, kubectl_stdin, merge_patch, namespace, ok,
-    operator::{Operator, apply_chart},
+    operator::{Operator, apply_floor_policies},
     records::{IMAGE, apply_records},
     stderr,
 };
@@ -240,16 +240,7 @@ async fn floor_enforcement() {
     install_crds(cp, false);
     let client = cp.client().await;
     let op = Operator::start_with(cp, OPERATOR_NS, "floor-load", &["--compiled-floor"]);
-    apply_chart(
-        cp,
-        OPERATOR_NS,
-        &[
-            "--set",
-            "admission.mode=both",
-            "--show-only",
-            "templates/compiled-floor.yaml",
-        ],
-    );
+    apply_floor_policies(cp, OPERATOR_NS);
     op.register_webhooks(cp);
     namespace(cp, NS);
     apply_records(cp, NS, "Enforce").await;

@@ -45,9 +45,8 @@ use kube::{
 };
 use support::{
     as_admin, eventually, install_crds, kubectl, merge_patch, namespace, ok,
-    operator::{Operator, apply_chart},
+    operator::{Operator, apply_floor_policies, floor_entry},
     records::{IMAGE, apply_records},
-    stdout,
 };
 
 const OPERATOR_NS: &str = "aims-floor";
@@ -471,46 +470,16 @@ async fn restart_and_probe(cp: &mut ControlPlane) -> Restart {
     restart
 }
 
-/// The chart's compiled-floor policies for an operator in [`OPERATOR_NS`].
-fn apply_floor_policies(cp: &ControlPlane) {
-    apply_chart(
-        cp,
-        OPERATOR_NS,
-        &[
-            "--set",
-            "admission.mode=both",
-            "--show-only",
-            "templates/compiled-floor.yaml",
-        ],
-    );
-}
-
-/// The floor entry of the system `scoring` in `ns`, as JSON.
-fn entry(cp: &ControlPlane, ns: &str) -> serde_json::Value {
-    let out = kubectl(
-        cp,
-        &[
-            "-n",
-            ns,
-            "get",
-            "admissionfloor",
-            "aims-admission-floor",
-            "-o",
-            "json",
-        ],
-    );
-    serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap_or_default()["spec"]["systems"]
-        ["scoring"]
-        .clone()
-}
-
 async fn wait_entry(
     cp: &ControlPlane,
     ns: &str,
     what: &str,
     holds: impl Fn(&serde_json::Value) -> bool,
 ) {
-    eventually(WAIT, what, || async { holds(&entry(cp, ns)).then_some(()) }).await;
+    eventually(WAIT, what, || async {
+        holds(&floor_entry(cp, ns, "scoring")).then_some(())
+    })
+    .await;
 }
 
 /// A control plane with the chart's floor policies and the floor written for an approved system
@@ -520,7 +489,7 @@ async fn floor_alone() -> ControlPlane {
     let cp = ControlPlane::start().expect("start a control plane");
     install_crds(&cp, false);
     let op = Operator::start_with(&cp, OPERATOR_NS, "floor-restart", &["--compiled-floor"]);
-    apply_floor_policies(&cp);
+    apply_floor_policies(&cp, OPERATOR_NS);
     op.register_webhooks(&cp);
     let approve =
         r#"{"spec":{"approvals":[{"decision":"Approve","comment":"risks are treated"}]}}"#;

@@ -109,6 +109,34 @@ pub fn apply_chart(cp: &ControlPlane, namespace: &str, args: &[&str]) {
     ok(kubectl_stdin(cp, &["apply", "-f", "-"], &rendered));
 }
 
+/// The compiled floor's ValidatingAdmissionPolicies as the chart installs them with
+/// `admission.mode=both` (built-in and custom kinds), for an operator in `namespace`.
+pub fn apply_floor_policies(cp: &ControlPlane, namespace: &str) {
+    apply_chart(
+        cp,
+        namespace,
+        &[
+            "--set",
+            "admission.mode=both",
+            "--show-only",
+            "templates/compiled-floor.yaml",
+            "--show-only",
+            "templates/compiled-floor-kinds.yaml",
+        ],
+    );
+}
+
+/// The AdmissionFloor `name` of namespace `ns` as JSON (null when there is none).
+pub fn floor(cp: &ControlPlane, ns: &str, name: &str) -> serde_json::Value {
+    let out = super::kubectl(cp, &["-n", ns, "get", "admissionfloor", name, "-o", "json"]);
+    serde_json::from_str(&super::stdout(&out)).unwrap_or_default()
+}
+
+/// The entry of `system` in namespace `ns`'s floor, as JSON.
+pub fn floor_entry(cp: &ControlPlane, ns: &str, system: &str) -> serde_json::Value {
+    floor(cp, ns, "aims-admission-floor")["spec"]["systems"][system].clone()
+}
+
 /// The API server's webhook client certificate chain and key: what a test that calls the webhook
 /// directly, as the API server does, presents.
 pub fn api_server_identity(
